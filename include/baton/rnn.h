@@ -1,0 +1,88 @@
+/* rnn.h: multi-layer, optionally bidirectional tanh-RNN, LSTM and GRU layers over padded batches.
+ *
+ * Dimension legend: T time steps (padded), B batch, I input width, H output width,
+ * Hd = H / dirs units per direction, G gate blocks (cell_math.h), L layers.
+ * Tensors are time-major: x (T,B,I), y (T,B,H), as cuDNN's and Marian's, so one time step is one
+ * contiguous (B, .) matrix; states are (L*dirs, B, Hd) in PyTorch's order (layer-major, forward
+ * then reverse). Parameters are PyTorch's nn.RNN/LSTM/GRU tensors under `<prefix>.weight_ih_l{k}`
+ * etc., in one parameter table. Results equal PyTorch's with pack_padded_sequence. */
+#ifndef BATON_RNN_H
+#define BATON_RNN_H
+
+#include <stdint.h>
+
+#include "baton/arena.h"
+#include "baton/backend.h"
+#include "baton/cell_math.h"
+#include "baton/param.h"
+
+#define BATON_RNN_MAX_LAYERS 16
+
+typedef struct {
+    baton_cell cell;
+    int input_size;    /* I */
+    int hidden_size;   /* H: output width; split in two halves when bidirectional */
+    int layers;        /* L */
+    int bidirectional; /* 0 or 1 */
+    float dropout;     /* between layers, training only, as PyTorch's `dropout` */
+} baton_rnn_config;
+
+/* Dropout draws for one call: purpose BATON_RNG_DROPOUT-based, counter = training step. */
+typedef struct {
+    uint64_t seed;
+    uint32_t purpose; /* base; layer l uses purpose + l */
+    uint32_t counter;
+} baton_dropout_key;
+
+typedef struct {
+    baton_rnn_config cfg;
+    int dirs, hd, gates, saved;
+    int w_ih[BATON_RNN_MAX_LAYERS][2], w_hh[BATON_RNN_MAX_LAYERS][2]; /* parameter-table indices */
+    int b_ih[BATON_RNN_MAX_LAYERS][2], b_hh[BATON_RNN_MAX_LAYERS][2];
+} baton_rnn;
+
+/* What forward keeps for backward, carved from an arena for at most T_max steps and B_max rows. */
+typedef struct {
+    int T_max, B_max;
+    float *hs[BATON_RNN_MAX_LAYERS][2];   /* (T+1, B, Hd) states; see rnn.c for the slot order */
+    float *cs[BATON_RNN_MAX_LAYERS][2];   /* (T+1, B, Hd) LSTM cell states */
+    float *save[BATON_RNN_MAX_LAYERS][2]; /* (T, B, S*Hd) gate activations */
+    float *out[BATON_RNN_MAX_LAYERS];     /* (T, B, H) output of layer l < L-1, after dropout */
+    float *xg;                            /* (T, B, G*Hd) input projection, one direction */
+    float *hg;                            /* (B, G*Hd) recurrent projection of one step */
+    float *dgx, *dgh;                     /* (T, B, G*Hd) gate gradients, one direction */
+    float *dh, *dc;                       /* (B, Hd) carried state gradients */
+    float *dxl[2];                        /* (T, B, H) input gradients between layers */
+} baton_rnn_acts;
+
+/* Checks cfg and adds the layer's tensors to the table under `prefix` (e.g. "encoder.rnn"). */
+baton_status baton_rnn_init(baton_rnn *rnn, const baton_rnn_config *cfg, baton_param_table *t, const char *prefix);
+
+/* PyTorch's default initialisation, U(-1/sqrt(Hd), 1/sqrt(Hd)), into a host parameter buffer. */
+void baton_rnn_init_weights(const baton_rnn *rnn, const baton_param_table *t, float *host_params, uint64_t seed);
+
+/* Carves the activations for shapes up to (T_max, B_max); run on a measuring arena to size it. */
+baton_status baton_rnn_acts_carve(baton_rnn_acts *acts, baton_arena *a, const baton_rnn *rnn, int T_max, int B_max);
+
+/* Forward over x (T,B,I) with per-row lengths (device, 1..T); writes y (T,B,H) and, where not NULL,
+ * hn and cn (L*dirs,B,Hd). h0/c0 may be NULL for zeros. drop NULL or p == 0: no dropout. */
+baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, float *y, float *hn,
+                               float *cn, const float *x, const float *h0, const float *c0, const int *lengths,
+                               const float *params, const baton_param_table *t, int T, int B,
+                               const baton_dropout_key *drop);
+
+/* Backward through time after baton_rnn_forward with the same x, lengths, params and drop.
+ * Assigns dx (T,B,I), dh0, dc0 (each may be NULL) and accumulates (+=) into grads.
+ * dhn, dcn may be NULL for zero. */
+baton_status baton_rnn_backward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, float *dx,
+                                float *dh0, float *dc0, float *grads, const float *dy, const float *dhn,
+                                const float *dcn, const float *x, const int *lengths, const float *params,
+                                const baton_param_table *t, int T, int B, const baton_dropout_key *drop);
+
+/* Name of a cell type as PyTorch's mode string ("rnn_tanh", "lstm", "gru"). */
+const char *baton_cell_name(baton_cell cell);
+
+/* Parses "rnn_tanh" (or "rnn"), "lstm", "gru"; BATON_ERR_INVALID names the accepted values. */
+baton_status baton_cell_parse(baton_cell *cell, const char *name);
+
+#endif

@@ -1,0 +1,31 @@
+/* backend.c: choosing a backend by name. The only file that knows which backends exist. */
+#include "baton/backend.h"
+
+#include <string.h>
+
+#include "baton_config.h"
+
+const char *baton_backend_list(void)
+{
+    return "cpu";
+}
+
+baton_status baton_backend_create(baton_backend *be, const char *name, int threads)
+{
+    memset(be, 0, sizeof *be);
+    if (strcmp(name, "cpu") == 0)
+        return baton_cpu_backend_create(be, threads);
+    if (strcmp(name, "cuda") == 0)
+        return BATON_ERROR(BATON_ERR_UNSUPPORTED, "device 'cuda': %s",
+                           BATON_HAVE_CUDA ? "the CUDA ops table is not in this version yet; its cell kernels are "
+                                             "compiled and tested by the gpu suite"
+                                           : "this build has no CUDA; configure where nvcc and cuBLAS are installed");
+    return BATON_ERROR(BATON_ERR_INVALID, "device '%s': expected one of: %s", name, baton_backend_list());
+}
+
+void baton_backend_destroy(baton_backend *be)
+{
+    if (be->ops && be->ops->destroy)
+        be->ops->destroy(be);
+    memset(be, 0, sizeof *be);
+}

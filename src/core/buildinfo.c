@@ -1,0 +1,49 @@
+/* buildinfo.c: what this build contains, for --version and the head of benchmark reports. */
+#include "baton/buildinfo.h"
+
+#include <stdio.h>
+
+#include "baton_config.h"
+
+#if BATON_HAVE_CUDA
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#endif
+#if BATON_HAVE_CUDNN
+#include <cudnn.h>
+#endif
+#if BATON_HAVE_OPENMP
+#include <omp.h>
+#endif
+#include <cblas.h>
+
+void baton_buildinfo_print(FILE *out)
+{
+    fprintf(out, "baton %s\n", BATON_VERSION);
+    fprintf(out, "  cpu backend: %s", "OpenBLAS");
+#ifdef OPENBLAS_VERSION
+    fprintf(out, " (%s)", OPENBLAS_VERSION);
+#endif
+#if BATON_HAVE_OPENMP
+    fprintf(out, ", OpenMP, up to %d threads", omp_get_max_threads());
+#endif
+    fputc('\n', out);
+#if BATON_HAVE_CUDA
+    int rt = 0, drv = 0, ndev = 0;
+    cudaRuntimeGetVersion(&rt);
+    cudaDriverGetVersion(&drv);
+    if (cudaGetDeviceCount(&ndev) != cudaSuccess)
+        ndev = 0;
+    fprintf(out, "  cuda: runtime %d.%d, driver %d.%d, %d device(s)\n", rt / 1000, rt % 1000 / 10, drv / 1000,
+            drv % 1000 / 10, ndev);
+#else
+    fprintf(out, "  cuda: not built\n");
+#endif
+#if BATON_HAVE_CUDNN
+    size_t v = cudnnGetVersion();
+    fprintf(out, "  cudnn: %zu.%zu.%zu (headers %d.%d.%d)\n", v / 10000, v % 10000 / 100, v % 100, CUDNN_MAJOR,
+            CUDNN_MINOR, CUDNN_PATCHLEVEL);
+#else
+    fprintf(out, "  cudnn: not built\n");
+#endif
+}

@@ -1,0 +1,36 @@
+/* status.c: status names and the one place that formats error lines. */
+#include "baton/status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *baton_status_name(baton_status st)
+{
+    switch (st) {
+    case BATON_OK: return "ok";
+    case BATON_ERR_INVALID: return "invalid argument";
+    case BATON_ERR_OOM: return "out of memory";
+    case BATON_ERR_IO: return "i/o error";
+    case BATON_ERR_FORMAT: return "bad format";
+    case BATON_ERR_UNSUPPORTED: return "unsupported";
+    case BATON_ERR_CUDA: return "CUDA error";
+    case BATON_ERR_CUBLAS: return "cuBLAS error";
+    case BATON_ERR_CUDNN: return "cuDNN error";
+    }
+    return "unknown status";
+}
+
+baton_status baton_error_at(baton_status st, const char *file, int line, const char *fmt, ...)
+{
+    /* Strip the build's directory prefix so messages name the source file, not the machine. */
+    const char *src = strstr(file, "src/");
+    const char *base = src ? src : file;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "baton: error: %s (%s:%d)\n", msg, base, line);
+    return st;
+}

@@ -1,0 +1,142 @@
+/* cpu_ops.c: the CPU backend's loops. The cell ops call the per-element functions of
+ * cell_math.h, the same ones the CUDA kernels call, so the CPU tests check the kernels' formulas.
+ * Loops split over OpenMP threads only above a size where a parallel region pays for itself
+ * (a region costs a few microseconds; below ~16k elements of cheap math one thread is faster). */
+#include <math.h>
+#include <string.h>
+
+#include "baton/rng.h"
+#include "baton_config.h"
+#include "cpu_internal.h"
+
+#if BATON_HAVE_OPENMP
+#define BATON_OMP_PRAGMA(x) _Pragma(#x)
+#else
+#define BATON_OMP_PRAGMA(x)
+#endif
+/* Parallel for over a loop whose trip count (times the work per trip) is in `work`. */
+#define BATON_PARALLEL_FOR BATON_OMP_PRAGMA(omp parallel for schedule(static) if (work >= 16384))
+
+#define CELL_LOOP(fn, a)                         \
+    do {                                         \
+        long work = (long)(a)->B * (a)->Hd;      \
+        BATON_PARALLEL_FOR                       \
+        for (int b = 0; b < (a)->B; b++)         \
+            for (int j = 0; j < (a)->Hd; j++)    \
+                fn((a), b, j);                   \
+    } while (0)
+
+baton_status baton_cpu_cell_forward(baton_backend *be, baton_cell cell, const baton_cell_fwd_args *a)
+{
+    (void)be;
+    switch (cell) {
+    case BATON_CELL_RNN_TANH: CELL_LOOP(baton_rnn_tanh_fwd_at, a); break;
+    case BATON_CELL_LSTM: CELL_LOOP(baton_lstm_fwd_at, a); break;
+    case BATON_CELL_GRU: CELL_LOOP(baton_gru_fwd_at, a); break;
+    default: return BATON_ERROR(BATON_ERR_INVALID, "cell forward: unknown cell type %d", (int)cell);
+    }
+    return BATON_OK;
+}
+
+baton_status baton_cpu_cell_backward(baton_backend *be, baton_cell cell, const baton_cell_bwd_args *a)
+{
+    (void)be;
+    switch (cell) {
+    case BATON_CELL_RNN_TANH: CELL_LOOP(baton_rnn_tanh_bwd_at, a); break;
+    case BATON_CELL_LSTM: CELL_LOOP(baton_lstm_bwd_at, a); break;
+    case BATON_CELL_GRU: CELL_LOOP(baton_gru_bwd_at, a); break;
+    default: return BATON_ERROR(BATON_ERR_INVALID, "cell backward: unknown cell type %d", (int)cell);
+    }
+    return BATON_OK;
+}
+
+baton_status baton_cpu_axpby(baton_backend *be, float *y, const float *x, float alpha, float beta, size_t n)
+{
+    (void)be;
+    long work = (long)n;
+    if (beta == 0.0f) {
+        BATON_PARALLEL_FOR
+        for (long i = 0; i < work; i++)
+            y[i] = alpha * x[i];
+    } else {
+        BATON_PARALLEL_FOR
+        for (long i = 0; i < work; i++)
+            y[i] = alpha * x[i] + beta * y[i];
+    }
+    return BATON_OK;
+}
+
+baton_status baton_cpu_colsum_add(baton_backend *be, float *out, const float *in, int rows, int cols)
+{
+    (void)be;
+    long work = (long)rows * cols;
+    /* Each thread owns whole columns and sums its rows in order: deterministic for any thread count. */
+    BATON_PARALLEL_FOR
+    for (int j = 0; j < cols; j++) {
+        double s = 0.0;
+        for (int i = 0; i < rows; i++)
+            s += in[(size_t)i * cols + j];
+        out[j] += (float)s;
+    }
+    return BATON_OK;
+}
+
+baton_status baton_cpu_sumsq(baton_backend *be, float *out, const float *x, size_t n)
+{
+    (void)be;
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)x[i] * x[i];
+    *out = (float)s;
+    return BATON_OK;
+}
+
+baton_status baton_cpu_dropout(baton_backend *be, float *y, const float *x, size_t n, float p, uint64_t seed,
+                               uint32_t purpose, uint32_t counter)
+{
+    (void)be;
+    BATON_REQUIRE(p >= 0.0f && p < 1.0f, "dropout: probability %g, expected 0 <= p < 1", (double)p);
+    long blocks = (long)((n + 3) / 4), work = (long)n;
+    /* One Philox block serves four consecutive elements, exactly as baton_rng_dropout_scale indexes them. */
+    BATON_PARALLEL_FOR
+    for (long blk = 0; blk < blocks; blk++) {
+        baton_u32x4 r = baton_rng_block(seed, purpose, counter, (uint64_t)blk);
+        for (int lane = 0; lane < 4; lane++) {
+            size_t i = (size_t)blk * 4 + (size_t)lane;
+            if (i < n)
+                y[i] = x[i] * baton_rng_keep_scale(r.v[lane], p);
+        }
+    }
+    return BATON_OK;
+}
+
+baton_status baton_cpu_embed_gather(baton_backend *be, float *out, const int *ids, const float *table, int n, int dim)
+{
+    (void)be;
+    long work = (long)n * dim;
+    BATON_PARALLEL_FOR
+    for (int i = 0; i < n; i++)
+        memcpy(out + (size_t)i * dim, table + (size_t)ids[i] * dim, (size_t)dim * sizeof(float));
+    return BATON_OK;
+}
+
+baton_status baton_cpu_embed_scatter_add(baton_backend *be, float *dtable, const int *ids, const float *dout, int n,
+                                         int dim)
+{
+    (void)be;
+    long work = (long)n * dim;
+    /* Threads split the columns in chunks of 64, never the rows, so each sum is taken in id order on
+     * any thread count, while the inner loop stays contiguous. */
+    int chunks = (dim + 63) / 64;
+    BATON_PARALLEL_FOR
+    for (int c = 0; c < chunks; c++) {
+        int j0 = c * 64, j1 = j0 + 64 < dim ? j0 + 64 : dim;
+        for (int i = 0; i < n; i++) {
+            float *dst = dtable + (size_t)ids[i] * dim;
+            const float *src = dout + (size_t)i * dim;
+            for (int j = j0; j < j1; j++)
+                dst[j] += src[j];
+        }
+    }
+    return BATON_OK;
+}

@@ -1,0 +1,290 @@
+/* rnn.c: multi-layer, bidirectional recurrent layers over padded batches, written once against the
+ * ops table. Per layer and direction: one GEMM projects the inputs of all T steps; each step is one
+ * recurrent GEMM plus one fused cell op; backward through time is one fused cell op plus one GEMM
+ * per step, and then three GEMMs and two column sums for all weight and input gradients at once.
+ *
+ * State slots. hs[l][d] holds T+1 states of B rows so that the states *before* each step are
+ * contiguous in time order, which makes dW_hh a single GEMM over all steps:
+ *   forward  direction: slot 0 = h0, slot t+1 = state after step t  -> before step t: slot t
+ *   reverse  direction: slot T = h0, slot t   = state after step t  -> before step t: slot t+1
+ * The final state is slot T (forward) or slot 0 (reverse); padded steps carry the state, so these
+ * are the states at each sequence's last real token (forward) and first token (reverse). */
+#include "baton/rnn.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *baton_cell_name(baton_cell cell)
+{
+    switch (cell) {
+    case BATON_CELL_RNN_TANH: return "rnn_tanh";
+    case BATON_CELL_LSTM: return "lstm";
+    case BATON_CELL_GRU: return "gru";
+    }
+    return "unknown";
+}
+
+baton_status baton_cell_parse(baton_cell *cell, const char *name)
+{
+    if (strcmp(name, "rnn_tanh") == 0 || strcmp(name, "rnn") == 0)
+        *cell = BATON_CELL_RNN_TANH;
+    else if (strcmp(name, "lstm") == 0)
+        *cell = BATON_CELL_LSTM;
+    else if (strcmp(name, "gru") == 0)
+        *cell = BATON_CELL_GRU;
+    else
+        return BATON_ERROR(BATON_ERR_INVALID, "cell '%s': expected rnn_tanh, lstm or gru", name);
+    return BATON_OK;
+}
+
+static int layer_input(const baton_rnn *rnn, int l)
+{
+    return l == 0 ? rnn->cfg.input_size : rnn->cfg.hidden_size;
+}
+
+static baton_status add_tensor(baton_param_table *t, int *index, const char *prefix, const char *what, int l, int d,
+                               int ndim, int64_t rows, int64_t cols)
+{
+    char name[BATON_PARAM_NAME_MAX];
+    int n = snprintf(name, sizeof name, "%s.%s_l%d%s", prefix, what, l, d ? "_reverse" : "");
+    BATON_REQUIRE(n > 0 && (size_t)n < sizeof name, "rnn prefix '%s' is too long", prefix);
+    int64_t shape[2] = {rows, cols};
+    return baton_param_add(t, index, name, ndim, shape);
+}
+
+baton_status baton_rnn_init(baton_rnn *rnn, const baton_rnn_config *cfg, baton_param_table *t, const char *prefix)
+{
+    memset(rnn, 0, sizeof *rnn);
+    BATON_REQUIRE(cfg->cell == BATON_CELL_RNN_TANH || cfg->cell == BATON_CELL_LSTM || cfg->cell == BATON_CELL_GRU,
+                  "%s: unknown cell type %d", prefix, (int)cfg->cell);
+    BATON_REQUIRE(cfg->input_size > 0, "%s: input size %d, expected > 0", prefix, cfg->input_size);
+    BATON_REQUIRE(cfg->layers >= 1 && cfg->layers <= BATON_RNN_MAX_LAYERS, "%s: %d layers, expected 1 to %d",
+                  prefix, cfg->layers, BATON_RNN_MAX_LAYERS);
+    BATON_REQUIRE(cfg->bidirectional == 0 || cfg->bidirectional == 1, "%s: bidirectional must be 0 or 1", prefix);
+    int dirs = cfg->bidirectional ? 2 : 1;
+    BATON_REQUIRE(cfg->hidden_size > 0 && cfg->hidden_size % dirs == 0,
+                  "%s: hidden size %d, expected a positive%s number", prefix, cfg->hidden_size,
+                  dirs == 2 ? " even (two directions of H/2)" : "");
+    BATON_REQUIRE(cfg->dropout >= 0.0f && cfg->dropout < 1.0f, "%s: dropout %g, expected 0 <= p < 1", prefix,
+                  (double)cfg->dropout);
+    rnn->cfg = *cfg;
+    rnn->dirs = dirs;
+    rnn->hd = cfg->hidden_size / dirs;
+    rnn->gates = baton_cell_gates(cfg->cell);
+    rnn->saved = baton_cell_saved(cfg->cell);
+    int64_t gh = (int64_t)rnn->gates * rnn->hd;
+    /* PyTorch's order: per layer, per direction: weight_ih, weight_hh, bias_ih, bias_hh. */
+    for (int l = 0; l < cfg->layers; l++)
+        for (int d = 0; d < dirs; d++) {
+            BATON_TRY(add_tensor(t, &rnn->w_ih[l][d], prefix, "weight_ih", l, d, 2, gh, layer_input(rnn, l)));
+            BATON_TRY(add_tensor(t, &rnn->w_hh[l][d], prefix, "weight_hh", l, d, 2, gh, rnn->hd));
+            BATON_TRY(add_tensor(t, &rnn->b_ih[l][d], prefix, "bias_ih", l, d, 1, gh, 0));
+            BATON_TRY(add_tensor(t, &rnn->b_hh[l][d], prefix, "bias_hh", l, d, 1, gh, 0));
+        }
+    return BATON_OK;
+}
+
+void baton_rnn_init_weights(const baton_rnn *rnn, const baton_param_table *t, float *host_params, uint64_t seed)
+{
+    float bound = 1.0f / sqrtf((float)rnn->hd);
+    for (int l = 0; l < rnn->cfg.layers; l++)
+        for (int d = 0; d < rnn->dirs; d++) {
+            baton_param_init_uniform(t, host_params, rnn->w_ih[l][d], bound, seed);
+            baton_param_init_uniform(t, host_params, rnn->w_hh[l][d], bound, seed);
+            baton_param_init_uniform(t, host_params, rnn->b_ih[l][d], bound, seed);
+            baton_param_init_uniform(t, host_params, rnn->b_hh[l][d], bound, seed);
+        }
+}
+
+baton_status baton_rnn_acts_carve(baton_rnn_acts *acts, baton_arena *a, const baton_rnn *rnn, int T_max, int B_max)
+{
+    memset(acts, 0, sizeof *acts);
+    BATON_REQUIRE(T_max >= 1 && B_max >= 1, "rnn activations: T_max=%d B_max=%d, expected >= 1", T_max, B_max);
+    acts->T_max = T_max;
+    acts->B_max = B_max;
+    size_t T = (size_t)T_max, B = (size_t)B_max, Hd = (size_t)rnn->hd, H = (size_t)rnn->cfg.hidden_size;
+    size_t GH = (size_t)rnn->gates * Hd, L = (size_t)rnn->cfg.layers;
+    int lstm = rnn->cfg.cell == BATON_CELL_LSTM;
+    for (size_t l = 0; l < L; l++) {
+        for (int d = 0; d < rnn->dirs; d++) {
+            BATON_TRY(baton_arena_floats(a, &acts->hs[l][d], (T + 1) * B * Hd, "rnn states"));
+            if (lstm)
+                BATON_TRY(baton_arena_floats(a, &acts->cs[l][d], (T + 1) * B * Hd, "rnn cell states"));
+            if (rnn->saved)
+                BATON_TRY(baton_arena_floats(a, &acts->save[l][d], T * B * (size_t)rnn->saved * Hd,
+                                             "rnn saved gates"));
+        }
+        if (l + 1 < L)
+            BATON_TRY(baton_arena_floats(a, &acts->out[l], T * B * H, "rnn layer outputs"));
+    }
+    BATON_TRY(baton_arena_floats(a, &acts->xg, T * B * GH, "rnn input projection"));
+    BATON_TRY(baton_arena_floats(a, &acts->hg, B * GH, "rnn recurrent projection"));
+    BATON_TRY(baton_arena_floats(a, &acts->dgx, T * B * GH, "rnn gate gradients"));
+    if (rnn->cfg.cell == BATON_CELL_GRU)
+        BATON_TRY(baton_arena_floats(a, &acts->dgh, T * B * GH, "rnn recurrent gate gradients"));
+    BATON_TRY(baton_arena_floats(a, &acts->dh, B * Hd, "rnn state gradient"));
+    if (lstm)
+        BATON_TRY(baton_arena_floats(a, &acts->dc, B * Hd, "rnn cell-state gradient"));
+    if (L > 1)
+        for (int i = 0; i < 2; i++)
+            BATON_TRY(baton_arena_floats(a, &acts->dxl[i], T * B * H, "rnn inter-layer gradients"));
+    return BATON_OK;
+}
+
+static const float *tensor(const float *buf, const baton_param_table *t, int index)
+{
+    return buf + t->items[index].offset;
+}
+
+/* Copies n floats from src, or zeroes dst when src is NULL. */
+static baton_status copy_or_zero(baton_backend *be, float *dst, const float *src, size_t n)
+{
+    return src ? be->ops->copy(be, dst, src, n * sizeof(float)) : be->ops->zero(be, dst, n * sizeof(float));
+}
+
+static baton_status check_shape(const baton_rnn_acts *acts, int T, int B)
+{
+    BATON_REQUIRE(T >= 1 && T <= acts->T_max && B >= 1 && B <= acts->B_max,
+                  "rnn: batch of T=%d steps and B=%d rows, expected 1..%d and 1..%d as sized at setup", T, B,
+                  acts->T_max, acts->B_max);
+    return BATON_OK;
+}
+
+static int use_dropout(const baton_rnn *rnn, const baton_dropout_key *drop)
+{
+    return drop && rnn->cfg.dropout > 0.0f && rnn->cfg.layers > 1;
+}
+
+/* One direction of layer l: input projection, then T steps of recurrent GEMM + fused cell. */
+static baton_status direction_forward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, int l, int d,
+                                      float *y, const float *xin, const float *h0, const float *c0,
+                                      const int *lengths, const float *params, const baton_param_table *t, int T,
+                                      int B)
+{
+    const baton_ops *ops = be->ops;
+    int Hd = rnn->hd, H = rnn->cfg.hidden_size, GH = rnn->gates * Hd, in = layer_input(rnn, l);
+    size_t step = (size_t)B * Hd;
+    float *hs = acts->hs[l][d], *cs = acts->cs[l][d];
+    const float *w_hh = tensor(params, t, rnn->w_hh[l][d]);
+    BATON_TRY(ops->gemm(be, 0, 1, T * B, GH, in, 1.0f, xin, in, tensor(params, t, rnn->w_ih[l][d]), in, 0.0f,
+                        acts->xg, GH));
+    int first = d ? T : 0;
+    BATON_TRY(copy_or_zero(be, hs + first * step, h0, step));
+    if (cs)
+        BATON_TRY(copy_or_zero(be, cs + first * step, c0, step));
+    for (int k = 0; k < T; k++) {
+        int tt = d ? T - 1 - k : k, prev = d ? tt + 1 : tt, next = d ? tt : tt + 1;
+        BATON_TRY(ops->gemm(be, 0, 1, B, GH, Hd, 1.0f, hs + prev * step, Hd, w_hh, Hd, 0.0f, acts->hg, GH));
+        baton_cell_fwd_args a = {
+            .B = B, .Hd = Hd, .t = tt, .lengths = lengths,
+            .xg = acts->xg + (size_t)tt * B * GH, .hg = acts->hg,
+            .b_ih = tensor(params, t, rnn->b_ih[l][d]), .b_hh = tensor(params, t, rnn->b_hh[l][d]),
+            .h_prev = hs + prev * step, .c_prev = cs ? cs + prev * step : NULL,
+            .h = hs + next * step, .c = cs ? cs + next * step : NULL,
+            .y = y + (size_t)tt * B * H + (size_t)d * Hd, .ldy = H,
+            .save = rnn->saved ? acts->save[l][d] + (size_t)tt * B * rnn->saved * Hd : NULL,
+        };
+        BATON_TRY(ops->cell_forward(be, rnn->cfg.cell, &a));
+    }
+    return BATON_OK;
+}
+
+baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, float *y, float *hn,
+                               float *cn, const float *x, const float *h0, const float *c0, const int *lengths,
+                               const float *params, const baton_param_table *t, int T, int B,
+                               const baton_dropout_key *drop)
+{
+    BATON_TRY(check_shape(acts, T, B));
+    int L = rnn->cfg.layers, H = rnn->cfg.hidden_size;
+    size_t state = (size_t)B * rnn->hd;
+    for (int l = 0; l < L; l++) {
+        const float *xin = l ? acts->out[l - 1] : x;
+        float *yl = l + 1 < L ? acts->out[l] : y;
+        for (int d = 0; d < rnn->dirs; d++) {
+            size_t s = (size_t)(l * rnn->dirs + d) * state, last = d ? 0 : (size_t)T * state;
+            BATON_TRY(direction_forward(be, rnn, acts, l, d, yl, xin, h0 ? h0 + s : NULL, c0 ? c0 + s : NULL,
+                                        lengths, params, t, T, B));
+            if (hn)
+                BATON_TRY(be->ops->copy(be, hn + s, acts->hs[l][d] + last, state * sizeof(float)));
+            if (cn && acts->cs[l][d])
+                BATON_TRY(be->ops->copy(be, cn + s, acts->cs[l][d] + last, state * sizeof(float)));
+        }
+        if (l + 1 < L && use_dropout(rnn, drop))
+            BATON_TRY(be->ops->dropout(be, yl, yl, (size_t)T * B * H, rnn->cfg.dropout, drop->seed,
+                                       drop->purpose + (uint32_t)l, drop->counter));
+    }
+    return BATON_OK;
+}
+
+/* Backward of one direction of layer l: T fused cell steps with the recurrent GEMM, then all
+ * weight gradients and the input gradient (assigned for d = 0, accumulated for d = 1). */
+static baton_status direction_backward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, int l, int d,
+                                       float *dxin, float *dh0, float *dc0, float *grads, const float *dyl,
+                                       const float *dhn, const float *dcn, const float *xin, const int *lengths,
+                                       const float *params, const baton_param_table *t, int T, int B)
+{
+    const baton_ops *ops = be->ops;
+    int Hd = rnn->hd, H = rnn->cfg.hidden_size, GH = rnn->gates * Hd, in = layer_input(rnn, l), TB = T * B;
+    size_t step = (size_t)B * Hd;
+    float *hs = acts->hs[l][d], *cs = acts->cs[l][d];
+    float *dgh = rnn->cfg.cell == BATON_CELL_GRU ? acts->dgh : acts->dgx;
+    const float *w_hh = tensor(params, t, rnn->w_hh[l][d]), *w_ih = tensor(params, t, rnn->w_ih[l][d]);
+    BATON_TRY(copy_or_zero(be, acts->dh, dhn, step));
+    if (cs)
+        BATON_TRY(copy_or_zero(be, acts->dc, dcn, step));
+    for (int k = T - 1; k >= 0; k--) {
+        int tt = d ? T - 1 - k : k, prev = d ? tt + 1 : tt, next = d ? tt : tt + 1;
+        baton_cell_bwd_args a = {
+            .B = B, .Hd = Hd, .t = tt, .lengths = lengths,
+            .dy = dyl ? dyl + (size_t)tt * B * H + (size_t)d * Hd : NULL, .ldy = H,
+            .dh = acts->dh, .dc = acts->dc,
+            .save = rnn->saved ? acts->save[l][d] + (size_t)tt * B * rnn->saved * Hd : NULL,
+            .h_prev = hs + prev * step, .h = hs + next * step,
+            .c_prev = cs ? cs + prev * step : NULL, .c = cs ? cs + next * step : NULL,
+            .dgx = acts->dgx + (size_t)tt * B * GH, .dgh = dgh + (size_t)tt * B * GH,
+            .dh_prev = acts->dh, .dc_prev = acts->dc,
+        };
+        BATON_TRY(ops->cell_backward(be, rnn->cfg.cell, &a));
+        BATON_TRY(ops->gemm(be, 0, 0, B, Hd, GH, 1.0f, a.dgh, GH, w_hh, Hd, 1.0f, acts->dh, Hd));
+    }
+    if (dh0)
+        BATON_TRY(ops->copy(be, dh0, acts->dh, step * sizeof(float)));
+    if (dc0 && cs)
+        BATON_TRY(ops->copy(be, dc0, acts->dc, step * sizeof(float)));
+    const float *h_before = hs + (d ? step : 0); /* states before steps 0..T-1, in time order */
+    float *dw_ih = grads + t->items[rnn->w_ih[l][d]].offset, *dw_hh = grads + t->items[rnn->w_hh[l][d]].offset;
+    float *db_ih = grads + t->items[rnn->b_ih[l][d]].offset, *db_hh = grads + t->items[rnn->b_hh[l][d]].offset;
+    BATON_TRY(ops->gemm(be, 1, 0, GH, Hd, TB, 1.0f, dgh, GH, h_before, Hd, 1.0f, dw_hh, Hd));
+    BATON_TRY(ops->colsum_add(be, db_hh, dgh, TB, GH));
+    BATON_TRY(ops->gemm(be, 1, 0, GH, in, TB, 1.0f, acts->dgx, GH, xin, in, 1.0f, dw_ih, in));
+    BATON_TRY(ops->colsum_add(be, db_ih, acts->dgx, TB, GH));
+    if (dxin)
+        BATON_TRY(ops->gemm(be, 0, 0, TB, in, GH, 1.0f, acts->dgx, GH, w_ih, in, d ? 1.0f : 0.0f, dxin, in));
+    return BATON_OK;
+}
+
+baton_status baton_rnn_backward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, float *dx,
+                                float *dh0, float *dc0, float *grads, const float *dy, const float *dhn,
+                                const float *dcn, const float *x, const int *lengths, const float *params,
+                                const baton_param_table *t, int T, int B, const baton_dropout_key *drop)
+{
+    BATON_TRY(check_shape(acts, T, B));
+    int L = rnn->cfg.layers, H = rnn->cfg.hidden_size;
+    size_t state = (size_t)B * rnn->hd;
+    for (int l = L - 1; l >= 0; l--) {
+        float *dyl = l + 1 < L ? acts->dxl[(l + 1) & 1] : (float *)dy;
+        if (l + 1 < L && use_dropout(rnn, drop))
+            BATON_TRY(be->ops->dropout(be, dyl, dyl, (size_t)T * B * H, rnn->cfg.dropout, drop->seed,
+                                       drop->purpose + (uint32_t)l, drop->counter));
+        float *dxin = l ? acts->dxl[l & 1] : dx;
+        const float *xin = l ? acts->out[l - 1] : x;
+        for (int d = 0; d < rnn->dirs; d++) {
+            size_t s = (size_t)(l * rnn->dirs + d) * state;
+            BATON_TRY(direction_backward(be, rnn, acts, l, d, dxin, dh0 ? dh0 + s : NULL, dc0 ? dc0 + s : NULL,
+                                         grads, dyl, dhn ? dhn + s : NULL, dcn ? dcn + s : NULL, xin, lengths,
+                                         params, t, T, B));
+        }
+    }
+    return BATON_OK;
+}
