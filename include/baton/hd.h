@@ -5,7 +5,8 @@
 #define BATON_HD_H
 
 #if defined(__CUDACC__)
-#define BATON_HD __host__ __device__ __forceinline__
+/* The functions are already `static inline`; nvcc inlines them and rejects a second inline specifier. */
+#define BATON_HD __host__ __device__
 #else
 #define BATON_HD
 #endif

@@ -15,13 +15,11 @@
 
 #include "baton/hd.h"
 
-/* Purposes: the top byte says what kind of draw, the low bits which tensor or layer. */
-enum {
-    BATON_RNG_INIT = 1u << 24,    /* | parameter-table index */
-    BATON_RNG_DROPOUT = 2u << 24, /* | dropout site */
-    BATON_RNG_DATA = 3u << 24,    /* | data-order use */
-    BATON_RNG_TEST = 0xffu << 24, /* | test case: random inputs in tests and benchmarks */
-};
+/* Purposes: the top byte says what kind of draw, the low 24 bits which tensor or layer. */
+#define BATON_RNG_INIT (1u << 24)    /* | parameter-table index */
+#define BATON_RNG_DROPOUT (2u << 24) /* | dropout site */
+#define BATON_RNG_DATA (3u << 24)    /* | data-order use */
+#define BATON_RNG_TEST (0xffu << 24) /* | test case: random inputs in tests and benchmarks */
 
 typedef struct {
     uint32_t v[4];

@@ -1,0 +1,172 @@
+/* test_cpu_ops.c: every non-cell op of the CPU backend against a plain double-precision loop, on
+ * random inputs, with outputs poisoned (NaN) before each call. The cell ops are covered by the RNN
+ * tests (gradient check, double reference, PyTorch fixtures).
+ * Tolerances: GEMM sums K <= 65 products in float32, whose rounding error is at most about
+ * K * 6e-8 = 4e-6 relative and typically sqrt(K) * 6e-8; 1e-5 on the relative norm error. The
+ * reductions sum in double (1e-6). Gather, dropout and scatter-add with distinct rows are exact. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/backend.h"
+#include "baton/rng.h"
+#include "support/testutil.h"
+
+static baton_backend be;
+
+/* Element (i, j) of op(X) for row-major X with leading dimension ld. */
+static double at(const float *X, int ld, int trans, int i, int j)
+{
+    return trans ? X[(size_t)j * ld + i] : X[(size_t)i * ld + j];
+}
+
+static void check_gemm(tu_report *r)
+{
+    const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {2, 64, 1}};
+    for (int s = 0; s < 4; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int bi = 0; bi < 2; bi++) {
+                    int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+                    float beta = bi ? 0.5f : 0.0f;
+                    int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 2, ldc = N + 1; /* padded rows */
+                    size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * ldc;
+                    float *A = malloc(na * 4), *Bm = malloc(nb * 4), *C = malloc(nc * 4), *C0 = malloc(nc * 4);
+                    double *ref = malloc(nc * 8);
+                    tu_fill_uniform(A, na, -1, 1, s, 1);
+                    tu_fill_uniform(Bm, nb, -1, 1, s, 2);
+                    tu_fill_uniform(C0, nc, -1, 1, s, 3);
+                    if (bi)
+                        memcpy(C, C0, nc * 4);
+                    else
+                        tu_fill_nan(C, nc); /* beta = 0 must not read C */
+                    for (int i = 0; i < M; i++)
+                        for (int j = 0; j <= N; j++) {
+                            double acc = 0.0;
+                            for (int k = 0; k < K && j < N; k++)
+                                acc += at(A, lda, ta, i, k) * at(Bm, ldb, tb, k, j);
+                            /* column N is the padding of C: it must come back untouched */
+                            ref[(size_t)i * ldc + j] = j < N ? 1.5 * acc + beta * C0[(size_t)i * ldc + j] : C[(size_t)i * ldc + j];
+                        }
+                    baton_status st = be.ops->gemm(&be, ta, tb, M, N, K, 1.5f, A, lda, Bm, ldb, beta, C, ldc);
+                    char name[96];
+                    snprintf(name, sizeof name, "gemm M=%d N=%d K=%d ta=%d tb=%d beta=%g", M, N, K, ta, tb, (double)beta);
+                    double err = 0.0;
+                    for (int i = 0; i < M; i++) /* relative error over the valid columns of each row */
+                        err = fmax(err, tu_rel_err(C + (size_t)i * ldc, ref + (size_t)i * ldc, (size_t)N));
+                    int pad_touched = 0;
+                    for (int i = 0; i < M && bi; i++)
+                        pad_touched += C[(size_t)i * ldc + N] != (float)ref[(size_t)i * ldc + N];
+                    tu_check(r, name, st == BATON_OK && !pad_touched ? err : INFINITY, 1e-5);
+                    free(A), free(Bm), free(C), free(C0), free(ref);
+                }
+}
+
+static void check_gemm_batched(tu_report *r)
+{
+    enum { M = 5, N = 4, K = 6, BATCH = 3 };
+    /* strides larger than one matrix, as when slicing a (B, T, H) tensor per batch row */
+    int64_t sa = M * K + 7, sb = K * N + 3, sc = M * N + 5;
+    float A[BATCH * (M * K + 7)], Bm[BATCH * (K * N + 3)], C[BATCH * (M * N + 5)];
+    double ref[BATCH * (M * N + 5)];
+    tu_fill_uniform(A, sizeof A / 4, -1, 1, 9, 1);
+    tu_fill_uniform(Bm, sizeof Bm / 4, -1, 1, 9, 2);
+    tu_fill_nan(C, sizeof C / 4);
+    baton_status st = be.ops->gemm_batched(&be, 0, 1, M, N, K, 1.0f, A, K, sa, Bm, K, sb, 0.0f, C, N, sc, BATCH);
+    double err = 0.0;
+    for (int b = 0; b < BATCH; b++) {
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                double acc = 0.0;
+                for (int k = 0; k < K; k++)
+                    acc += (double)A[b * sa + i * K + k] * Bm[b * sb + j * K + k];
+                ref[b * sc + i * N + j] = acc;
+            }
+        err = fmax(err, tu_rel_err(C + b * sc, ref + b * sc, M * N));
+    }
+    tu_check(r, "gemm_batched 3 x (5x6 * (4x6)^T), padded strides", st == BATON_OK ? err : INFINITY, 1e-5);
+}
+
+static void check_elementwise(tu_report *r)
+{
+    enum { ROWS = 37, COLS = 19, N = ROWS * COLS };
+    float x[N], y[N], y0[N], out[COLS], out0[COLS], s;
+    double ref[N], cref[COLS], sref = 0.0;
+    tu_fill_uniform(x, N, -2, 2, 4, 1);
+    tu_fill_uniform(y0, N, -2, 2, 4, 2);
+    tu_fill_uniform(out0, COLS, -1, 1, 4, 3);
+    memcpy(y, y0, sizeof y);
+    for (int i = 0; i < N; i++)
+        ref[i] = 0.5 * x[i] - 2.0 * y0[i];
+    tu_check(r, "axpby", be.ops->axpby(&be, y, x, 0.5f, -2.0f, N) == BATON_OK ? tu_rel_err(y, ref, N) : INFINITY, 1e-6);
+    tu_fill_nan(y, N);
+    for (int i = 0; i < N; i++)
+        ref[i] = 3.0 * x[i];
+    tu_check(r, "axpby beta=0 ignores y", be.ops->axpby(&be, y, x, 3.0f, 0.0f, N) == BATON_OK ? tu_rel_err(y, ref, N) : INFINITY, 1e-6);
+    memcpy(out, out0, sizeof out);
+    for (int j = 0; j < COLS; j++) {
+        cref[j] = out0[j];
+        for (int i = 0; i < ROWS; i++)
+            cref[j] += x[i * COLS + j];
+    }
+    tu_check(r, "colsum_add", be.ops->colsum_add(&be, out, x, ROWS, COLS) == BATON_OK ? tu_rel_err(out, cref, COLS) : INFINITY, 1e-6);
+    for (int i = 0; i < N; i++)
+        sref += (double)x[i] * x[i];
+    s = NAN;
+    tu_check(r, "sumsq", be.ops->sumsq(&be, &s, x, N) == BATON_OK ? tu_rel_err(&s, &sref, 1) : INFINITY, 1e-6);
+}
+
+static void check_dropout(tu_report *r)
+{
+    enum { N = 1001 }; /* not a multiple of 4: the last Philox block is partly used */
+    float x[N], y[N];
+    double ref[N];
+    tu_fill_uniform(x, N, -1, 1, 6, 1);
+    tu_fill_nan(y, N);
+    for (int i = 0; i < N; i++)
+        ref[i] = x[i] * baton_rng_dropout_scale(11, BATON_RNG_DROPOUT | 2, 5, (uint64_t)i, 0.4f);
+    baton_status st = be.ops->dropout(&be, y, x, N, 0.4f, 11, BATON_RNG_DROPOUT | 2, 5);
+    tu_check_abs(r, "dropout op equals the per-element scale", st == BATON_OK ? tu_max_abs(y, ref, N) : INFINITY, 0);
+    fprintf(stderr, "(the next error is expected)\n");
+    tu_check_abs(r, "dropout p=1 refused", be.ops->dropout(&be, y, x, N, 1.0f, 1, 0, 0) != BATON_ERR_INVALID, 0);
+}
+
+static void check_embedding(tu_report *r)
+{
+    enum { V = 9, D = 70, NI = 12 }; /* D > 64: scatter-add splits columns into two chunks */
+    const int ids[NI] = {3, 0, 8, 3, 3, 1, 7, 0, 5, 3, 2, 8};
+    float table[V * D], out[NI * D], dtable[V * D], dout[NI * D];
+    double ref[V * D], gref[NI * D];
+    tu_fill_uniform(table, V * D, -1, 1, 8, 1);
+    tu_fill_uniform(dout, NI * D, -1, 1, 8, 2);
+    tu_fill_nan(out, NI * D);
+    for (int i = 0; i < NI; i++)
+        for (int j = 0; j < D; j++)
+            gref[i * D + j] = table[ids[i] * D + j];
+    baton_status st = be.ops->embed_gather(&be, out, ids, table, NI, D);
+    tu_check_abs(r, "embed_gather", st == BATON_OK ? tu_max_abs(out, gref, NI * D) : INFINITY, 0);
+    memcpy(dtable, table, sizeof table); /* scatter-add accumulates into what is there */
+    for (int k = 0; k < V * D; k++)
+        ref[k] = table[k];
+    for (int i = 0; i < NI; i++)
+        for (int j = 0; j < D; j++)
+            ref[ids[i] * D + j] += dout[i * D + j];
+    st = be.ops->embed_scatter_add(&be, dtable, ids, dout, NI, D);
+    /* repeated ids sum up to 4 float terms: a few ulps against the double sum */
+    tu_check(r, "embed_scatter_add with repeated ids", st == BATON_OK ? tu_rel_err(dtable, ref, V * D) : INFINITY, 1e-6);
+}
+
+int main(void)
+{
+    tu_report r = {0, 0};
+    if (baton_cpu_backend_create(&be, 0) != BATON_OK)
+        return 1;
+    check_gemm(&r);
+    check_gemm_batched(&r);
+    check_elementwise(&r);
+    check_dropout(&r);
+    check_embedding(&r);
+    baton_backend_destroy(&be);
+    return tu_summary(&r, "cpu ops");
+}
