@@ -23,9 +23,10 @@ const char *baton_status_name(baton_status st)
 
 baton_status baton_error_at(baton_status st, const char *file, int line, const char *fmt, ...)
 {
-    /* Strip the build's directory prefix so messages name the source file, not the machine. */
-    const char *src = strstr(file, "src/");
-    const char *base = src ? src : file;
+    /* Builds compile from a sibling directory (../src/nn/rnn.c); name the file from the source root. */
+    const char *base = file;
+    while (strncmp(base, "../", 3) == 0)
+        base += 3;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
