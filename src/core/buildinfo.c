@@ -15,14 +15,19 @@
 #if BATON_HAVE_OPENMP
 #include <omp.h>
 #endif
+#if BATON_HAVE_BLAS
 #include <cblas.h>
+#endif
 
 void baton_buildinfo_print(FILE *out)
 {
     fprintf(out, "baton %s\n", BATON_VERSION);
-    fprintf(out, "  cpu backend: %s", "OpenBLAS");
-#ifdef OPENBLAS_VERSION
-    fprintf(out, " (%s)", OPENBLAS_VERSION);
+#if BATON_HAVE_BLAS && defined(OPENBLAS_VERSION)
+    fprintf(out, "  cpu backend: OpenBLAS (%s)", OPENBLAS_VERSION);
+#elif BATON_HAVE_BLAS
+    fprintf(out, "  cpu backend: CBLAS");
+#else
+    fprintf(out, "  cpu backend: plain C GEMM (no BLAS in this build: slow)");
 #endif
 #if BATON_HAVE_OPENMP
     fprintf(out, ", OpenMP, up to %d threads", omp_get_max_threads());

@@ -3,6 +3,24 @@
 #define BATON_CPU_INTERNAL_H
 
 #include "baton/backend.h"
+#include "baton_config.h"
+
+#if BATON_HAVE_OPENMP
+#define BATON_OMP_PRAGMA(x) _Pragma(#x)
+#else
+#define BATON_OMP_PRAGMA(x)
+#endif
+/* Parallel for over a loop whose total work (elements times cheap operations) is in a variable
+ * named `work`: only above ~16k, since a parallel region costs a few microseconds. */
+#define BATON_PARALLEL_FOR BATON_OMP_PRAGMA(omp parallel for schedule(static) if (work >= 16384))
+
+/* C (M,N) = alpha op(A) op(B) + beta C through OpenBLAS, or a plain loop in builds without BLAS. */
+baton_status baton_cpu_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                            const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* batch GEMMs at fixed strides. */
+baton_status baton_cpu_gemm_batched(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                                    const float *A, int lda, int64_t stride_a, const float *B, int ldb,
+                                    int64_t stride_b, float beta, float *C, int ldc, int64_t stride_c, int batch);
 
 /* One time step of a fused cell over all (b, j), through cell_math.h. */
 baton_status baton_cpu_cell_forward(baton_backend *be, baton_cell cell, const baton_cell_fwd_args *a);

@@ -1,21 +1,11 @@
 /* cpu_ops.c: the CPU backend's loops. The cell ops call the per-element functions of
  * cell_math.h, the same ones the CUDA kernels call, so the CPU tests check the kernels' formulas.
- * Loops split over OpenMP threads only above a size where a parallel region pays for itself
- * (a region costs a few microseconds; below ~16k elements of cheap math one thread is faster). */
+ * Loops split over OpenMP threads only above a size where that pays (BATON_PARALLEL_FOR). */
 #include <math.h>
 #include <string.h>
 
 #include "baton/rng.h"
-#include "baton_config.h"
 #include "cpu_internal.h"
-
-#if BATON_HAVE_OPENMP
-#define BATON_OMP_PRAGMA(x) _Pragma(#x)
-#else
-#define BATON_OMP_PRAGMA(x)
-#endif
-/* Parallel for over a loop whose trip count (times the work per trip) is in `work`. */
-#define BATON_PARALLEL_FOR BATON_OMP_PRAGMA(omp parallel for schedule(static) if (work >= 16384))
 
 #define CELL_LOOP(fn, a)                         \
     do {                                         \
