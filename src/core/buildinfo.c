@@ -23,7 +23,7 @@ void baton_buildinfo_print(FILE *out)
 {
     fprintf(out, "baton %s\n", BATON_VERSION);
 #if BATON_HAVE_BLAS && defined(OPENBLAS_VERSION)
-    fprintf(out, "  cpu backend: OpenBLAS (%s)", OPENBLAS_VERSION);
+    fprintf(out, "  cpu backend: %s", openblas_get_config()); /* version, core type, threading */
 #elif BATON_HAVE_BLAS
     fprintf(out, "  cpu backend: CBLAS");
 #else
