@@ -70,7 +70,9 @@ extern "C" baton_status baton_kernel_gru_forward(const baton_cell_fwd_args *a, c
     NEED(b_hh);
     NEED(h_prev);
     NEED(h);
-    BATON_REQUIRE(!a->y || (a->ldy >= a->Hd && (long long)a->B * a->ldy <= INT_MAX),
+    NEED(save);
+    NEED(y);
+    BATON_REQUIRE((a->ldy >= a->Hd && (long long)a->B * a->ldy <= INT_MAX),
                   "%s: ldy = %d with B = %d, expected Hd = %d <= ldy and B*ldy <= INT_MAX", who, a->ldy, a->B,
                   a->Hd);
     gru_forward_kernel<<<blocks, BATON_CELL_THREADS, 0, stream>>>(*a);
@@ -93,7 +95,8 @@ extern "C" baton_status baton_kernel_gru_backward(const baton_cell_bwd_args *a, 
     NEED(dgx);
     NEED(dgh);
     NEED(dh_prev);
-    BATON_REQUIRE(!a->dy || (a->ldy >= a->Hd && (long long)a->B * a->ldy <= INT_MAX),
+    NEED(dy);
+    BATON_REQUIRE((a->ldy >= a->Hd && (long long)a->B * a->ldy <= INT_MAX),
                   "%s: ldy = %d with B = %d, expected Hd = %d <= ldy and B*ldy <= INT_MAX", who, a->ldy, a->B,
                   a->Hd);
     gru_backward_kernel<<<blocks, BATON_CELL_THREADS, 0, stream>>>(*a);

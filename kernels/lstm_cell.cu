@@ -71,7 +71,9 @@ extern "C" baton_status baton_kernel_lstm_forward(const baton_cell_fwd_args *a, 
     NEED(c_prev);
     NEED(h);
     NEED(c);
-    BATON_REQUIRE(!a->y || (a->ldy >= a->Hd && (long long)a->B * a->ldy <= INT_MAX),
+    NEED(save);
+    NEED(y);
+    BATON_REQUIRE((a->ldy >= a->Hd && (long long)a->B * a->ldy <= INT_MAX),
                   "%s: ldy = %d with B = %d, expected Hd = %d <= ldy and B*ldy <= INT_MAX", who, a->ldy, a->B,
                   a->Hd);
     lstm_forward_kernel<<<blocks, BATON_CELL_THREADS, 0, stream>>>(*a);
@@ -96,7 +98,8 @@ extern "C" baton_status baton_kernel_lstm_backward(const baton_cell_bwd_args *a,
     NEED(dgx);
     NEED(dh_prev);
     NEED(dc_prev);
-    BATON_REQUIRE(!a->dy || (a->ldy >= a->Hd && (long long)a->B * a->ldy <= INT_MAX),
+    NEED(dy);
+    BATON_REQUIRE((a->ldy >= a->Hd && (long long)a->B * a->ldy <= INT_MAX),
                   "%s: ldy = %d with B = %d, expected Hd = %d <= ldy and B*ldy <= INT_MAX", who, a->ldy, a->B,
                   a->Hd);
     lstm_backward_kernel<<<blocks, BATON_CELL_THREADS, 0, stream>>>(*a);

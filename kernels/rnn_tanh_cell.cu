@@ -69,7 +69,8 @@ extern "C" baton_status baton_kernel_rnn_tanh_forward(const baton_cell_fwd_args 
     NEED(b_hh);
     NEED(h_prev);
     NEED(h);
-    BATON_REQUIRE(!a->y || (a->ldy >= a->Hd && (long long)a->B * a->ldy <= INT_MAX),
+    NEED(y);
+    BATON_REQUIRE((a->ldy >= a->Hd && (long long)a->B * a->ldy <= INT_MAX),
                   "%s: ldy = %d with B = %d, expected Hd = %d <= ldy and B*ldy <= INT_MAX", who, a->ldy, a->B,
                   a->Hd);
     rnn_tanh_forward_kernel<<<blocks, BATON_CELL_THREADS, 0, stream>>>(*a);
@@ -90,7 +91,8 @@ extern "C" baton_status baton_kernel_rnn_tanh_backward(const baton_cell_bwd_args
     NEED(h);
     NEED(dgx);
     NEED(dh_prev);
-    BATON_REQUIRE(!a->dy || (a->ldy >= a->Hd && (long long)a->B * a->ldy <= INT_MAX),
+    NEED(dy);
+    BATON_REQUIRE((a->ldy >= a->Hd && (long long)a->B * a->ldy <= INT_MAX),
                   "%s: ldy = %d with B = %d, expected Hd = %d <= ldy and B*ldy <= INT_MAX", who, a->ldy, a->B,
                   a->Hd);
     rnn_tanh_backward_kernel<<<blocks, BATON_CELL_THREADS, 0, stream>>>(*a);

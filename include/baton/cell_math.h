@@ -16,7 +16,8 @@
 #ifndef BATON_CELL_MATH_H
 #define BATON_CELL_MATH_H
 
-#include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "baton/hd.h"
 
@@ -38,7 +39,8 @@ BATON_HD static inline int baton_cell_saved(baton_cell cell)
     return cell == BATON_CELL_RNN_TANH ? 0 : 4;
 }
 
-/* Arguments of one forward time step. Pointers are device pointers of the backend. */
+/* Arguments of one forward time step. Pointers are device pointers of the backend; those a cell
+ * does not use (c_prev, c outside LSTM; save for tanh RNN) must be NULL. */
 typedef struct {
     int B, Hd, t;
     const int *lengths;           /* (B) valid steps of each sequence */
@@ -49,16 +51,17 @@ typedef struct {
     const float *c_prev;          /* (B, Hd) LSTM only */
     float *h;                     /* (B, Hd) new state */
     float *c;                     /* (B, Hd) LSTM only */
-    float *y;                     /* (B, ldy) output at t; may be NULL */
+    float *y;                     /* (B, ldy) output at t */
     int ldy;
-    float *save;                  /* (B, S*Hd) for backward; may be NULL in inference */
+    float *save;                  /* (B, S*Hd) for backward (LSTM, GRU) */
 } baton_cell_fwd_args;
 
-/* Arguments of one backward time step. dh_prev may alias dh and dc_prev may alias dc. */
+/* Arguments of one backward time step. dh_prev may alias dh and dc_prev may alias dc.
+ * Pointers a cell does not use must be NULL (the padded path tests c, dc_prev and dgh). */
 typedef struct {
     int B, Hd, t;
     const int *lengths;           /* (B) */
-    const float *dy;              /* (B, ldy) gradient of the output at t; may be NULL */
+    const float *dy;              /* (B, ldy) gradient of the output at t */
     int ldy;
     const float *dh;              /* (B, Hd) gradient reaching h_t from later steps and dhn */
     const float *dc;              /* (B, Hd) LSTM only */
@@ -72,9 +75,61 @@ typedef struct {
     float *dc_prev;               /* (B, Hd) LSTM only */
 } baton_cell_bwd_args;
 
+/* ---- transcendental functions ----
+ * exp and tanh in plain float arithmetic (Cephes' expf and tanhf, the same coefficients), not
+ * libm calls: the compiler can vectorize a loop over them (libm's expf/tanhf are opaque calls that
+ * keep the CPU loops scalar, ~5x slower), and host and device evaluate the same polynomial.
+ * Accuracy: within 2 ulp of the true value over the whole float range (checked against double in
+ * tests/test_cell_math.c). NaN propagates; exp saturates near FLT_MAX instead of overflowing, which
+ * leaves sigmoid and tanh exact to float precision. */
+
+/* Reinterprets the bits of an int as a float (exponent construction in baton_exp). */
+BATON_HD static inline float baton_bits_to_float(int32_t i)
+{
+#if defined(__CUDA_ARCH__)
+    return __int_as_float(i);
+#else
+    float f;
+    memcpy(&f, &i, sizeof f);
+    return f;
+#endif
+}
+
+/* e^x: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-6 polynomial, 2^n built in the exponent bits. */
+BATON_HD static inline float baton_exp(float x)
+{
+    /* clamp so that 2^n stays a normal float (n in -126..127); comparisons keep NaN, unlike fminf */
+    x = x > 88.0f ? 88.0f : x;
+    x = x < -87.0f ? -87.0f : x;
+    /* round-to-nearest by the 1.5*2^23 trick: no floorf call, so the loop still vectorizes */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f; /* Cody-Waite: ln2 in two parts */
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    return p * baton_bits_to_float(((int32_t)n + 127) << 23);
+}
+
+/* tanh(x): an odd polynomial for |x| < 0.625, else 1 - 2/(e^{2|x|} + 1) with the sign of x. */
+BATON_HD static inline float baton_tanh(float x)
+{
+    float ax = x < 0.0f ? -x : x;
+    float z = x * x;
+    float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z +
+                    1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
+    float big = 1.0f - 2.0f / (baton_exp(2.0f * ax) + 1.0f);
+    big = x < 0.0f ? -big : big;
+    return ax < 0.625f ? small : big;
+}
+
+/* 1 / (1 + e^-x). */
 BATON_HD static inline float baton_sigmoid(float x)
 {
-    return 1.0f / (1.0f + expf(-x));
+    return 1.0f / (1.0f + baton_exp(-x));
 }
 
 BATON_HD static inline int baton_cell_valid(const int *lengths, int b, int t)
@@ -82,42 +137,54 @@ BATON_HD static inline int baton_cell_valid(const int *lengths, int b, int t)
     return t < lengths[b];
 }
 
-/* Total gradient reaching h_t: from later steps plus from the output (valid rows only). */
-BATON_HD static inline float baton_cell_dh_total(const baton_cell_bwd_args *a, int b, int j)
+/* Each cell has, per direction of the pass, a `step` function for a valid row, a `pad` function
+ * for a padded row, and an `_at` function that picks one of them: kernels call `_at` per thread;
+ * the CPU loop tests validity once per row so that the unit loop is straight-line code that
+ * vectorizes. */
+
+/* ---- padded rows, shared by all cells: carry the state, zero output, pass gradients through ---- */
+
+BATON_HD static inline void baton_cell_fwd_pad(const baton_cell_fwd_args *a, int b, int j)
 {
-    float dh = a->dh[b * a->Hd + j];
-    return a->dy ? dh + a->dy[b * a->ldy + j] : dh;
+    int k = b * a->Hd + j;
+    a->h[k] = a->h_prev[k];
+    if (a->c)
+        a->c[k] = a->c_prev[k];
+    a->y[b * a->ldy + j] = 0.0f;
 }
 
-BATON_HD static inline void baton_cell_write_y(const baton_cell_fwd_args *a, int b, int j, float v)
+BATON_HD static inline void baton_cell_bwd_pad(const baton_cell_bwd_args *a, int G, int b, int j)
 {
-    if (a->y)
-        a->y[b * a->ldy + j] = v;
+    int k = b * a->Hd + j, row = b * G * a->Hd + j;
+    a->dh_prev[k] = a->dh[k];
+    if (a->dc_prev)
+        a->dc_prev[k] = a->dc[k];
+    for (int q = 0; q < G; q++) {
+        a->dgx[row + q * a->Hd] = 0.0f;
+        if (a->dgh)
+            a->dgh[row + q * a->Hd] = 0.0f;
+    }
+}
+
+/* Total gradient reaching h_t of a valid row: from later steps plus from the output. */
+BATON_HD static inline float baton_cell_dh_total(const baton_cell_bwd_args *a, int b, int j)
+{
+    return a->dh[b * a->Hd + j] + a->dy[b * a->ldy + j];
 }
 
 /* ---- tanh RNN: h = tanh(x W_ih^T + b_ih + h_prev W_hh^T + b_hh) ---- */
 
-BATON_HD static inline void baton_rnn_tanh_fwd_at(const baton_cell_fwd_args *a, int b, int j)
+BATON_HD static inline void baton_rnn_tanh_fwd_step(const baton_cell_fwd_args *a, int b, int j)
 {
     int k = b * a->Hd + j;
-    if (!baton_cell_valid(a->lengths, b, a->t)) {
-        a->h[k] = a->h_prev[k];
-        baton_cell_write_y(a, b, j, 0.0f);
-        return;
-    }
-    float h = tanhf(a->xg[k] + a->b_ih[j] + a->hg[k] + a->b_hh[j]);
+    float h = baton_tanh(a->xg[k] + a->b_ih[j] + a->hg[k] + a->b_hh[j]);
     a->h[k] = h;
-    baton_cell_write_y(a, b, j, h);
+    a->y[b * a->ldy + j] = h;
 }
 
-BATON_HD static inline void baton_rnn_tanh_bwd_at(const baton_cell_bwd_args *a, int b, int j)
+BATON_HD static inline void baton_rnn_tanh_bwd_step(const baton_cell_bwd_args *a, int b, int j)
 {
     int k = b * a->Hd + j;
-    if (!baton_cell_valid(a->lengths, b, a->t)) {
-        a->dh_prev[k] = a->dh[k];
-        a->dgx[k] = 0.0f;
-        return;
-    }
     float h = a->h[k];
     a->dgx[k] = baton_cell_dh_total(a, b, j) * (1.0f - h * h);
     a->dh_prev[k] = 0.0f;
@@ -125,51 +192,34 @@ BATON_HD static inline void baton_rnn_tanh_bwd_at(const baton_cell_bwd_args *a, 
 
 /* ---- LSTM: i,f,o = sigmoid, g = tanh; c = f c_prev + i g; h = o tanh(c) ---- */
 
-BATON_HD static inline void baton_lstm_fwd_at(const baton_cell_fwd_args *a, int b, int j)
+BATON_HD static inline void baton_lstm_fwd_step(const baton_cell_fwd_args *a, int b, int j)
 {
-    int Hd = a->Hd, k = b * Hd + j;
-    if (!baton_cell_valid(a->lengths, b, a->t)) {
-        a->h[k] = a->h_prev[k];
-        a->c[k] = a->c_prev[k];
-        baton_cell_write_y(a, b, j, 0.0f);
-        return;
-    }
-    int row = b * 4 * Hd;
-    float pre[4];
-    for (int q = 0; q < 4; q++) {
-        int g = q * Hd + j;
-        pre[q] = a->xg[row + g] + a->hg[row + g] + a->b_ih[g] + a->b_hh[g];
-    }
-    float i = baton_sigmoid(pre[0]), f = baton_sigmoid(pre[1]);
-    float g = tanhf(pre[2]), o = baton_sigmoid(pre[3]);
+    int Hd = a->Hd, k = b * Hd + j, row = b * 4 * Hd + j;
+    const float *xg = a->xg + row, *hg = a->hg + row;
+    float i = baton_sigmoid(xg[0] + hg[0] + a->b_ih[j] + a->b_hh[j]);
+    float f = baton_sigmoid(xg[Hd] + hg[Hd] + a->b_ih[Hd + j] + a->b_hh[Hd + j]);
+    float g = baton_tanh(xg[2 * Hd] + hg[2 * Hd] + a->b_ih[2 * Hd + j] + a->b_hh[2 * Hd + j]);
+    float o = baton_sigmoid(xg[3 * Hd] + hg[3 * Hd] + a->b_ih[3 * Hd + j] + a->b_hh[3 * Hd + j]);
     float c = f * a->c_prev[k] + i * g;
-    float h = o * tanhf(c);
+    float h = o * baton_tanh(c);
     a->c[k] = c;
     a->h[k] = h;
-    baton_cell_write_y(a, b, j, h);
-    if (a->save) {
-        float *s = a->save + row + j;
-        s[0] = i;
-        s[Hd] = f;
-        s[2 * Hd] = g;
-        s[3 * Hd] = o;
-    }
+    a->y[b * a->ldy + j] = h;
+    float *s = a->save + row;
+    s[0] = i;
+    s[Hd] = f;
+    s[2 * Hd] = g;
+    s[3 * Hd] = o;
 }
 
-BATON_HD static inline void baton_lstm_bwd_at(const baton_cell_bwd_args *a, int b, int j)
+BATON_HD static inline void baton_lstm_bwd_step(const baton_cell_bwd_args *a, int b, int j)
 {
-    int Hd = a->Hd, k = b * Hd + j, row = b * 4 * Hd;
-    float *dg = a->dgx + row + j;
-    if (!baton_cell_valid(a->lengths, b, a->t)) {
-        a->dh_prev[k] = a->dh[k];
-        a->dc_prev[k] = a->dc[k];
-        dg[0] = dg[Hd] = dg[2 * Hd] = dg[3 * Hd] = 0.0f;
-        return;
-    }
-    const float *s = a->save + row + j;
+    int Hd = a->Hd, k = b * Hd + j, row = b * 4 * Hd + j;
+    const float *s = a->save + row;
+    float *dg = a->dgx + row;
     float i = s[0], f = s[Hd], g = s[2 * Hd], o = s[3 * Hd];
     float dh = baton_cell_dh_total(a, b, j);
-    float tc = tanhf(a->c[k]);
+    float tc = baton_tanh(a->c[k]);
     float dc = a->dc[k] + dh * o * (1.0f - tc * tc);
     dg[0] = dc * g * i * (1.0f - i);
     dg[Hd] = dc * a->c_prev[k] * f * (1.0f - f);
@@ -181,41 +231,28 @@ BATON_HD static inline void baton_lstm_bwd_at(const baton_cell_bwd_args *a, int 
 
 /* ---- GRU (PyTorch): r,z = sigmoid; n = tanh(x_n + b_in + r (h_n + b_hn)); h = (1-z) n + z h_prev ---- */
 
-BATON_HD static inline void baton_gru_fwd_at(const baton_cell_fwd_args *a, int b, int j)
+BATON_HD static inline void baton_gru_fwd_step(const baton_cell_fwd_args *a, int b, int j)
 {
-    int Hd = a->Hd, k = b * Hd + j;
-    if (!baton_cell_valid(a->lengths, b, a->t)) {
-        a->h[k] = a->h_prev[k];
-        baton_cell_write_y(a, b, j, 0.0f);
-        return;
-    }
-    int row = b * 3 * Hd;
-    float r = baton_sigmoid(a->xg[row + j] + a->b_ih[j] + a->hg[row + j] + a->b_hh[j]);
-    float z = baton_sigmoid(a->xg[row + Hd + j] + a->b_ih[Hd + j] + a->hg[row + Hd + j] + a->b_hh[Hd + j]);
-    float hn = a->hg[row + 2 * Hd + j] + a->b_hh[2 * Hd + j];
-    float n = tanhf(a->xg[row + 2 * Hd + j] + a->b_ih[2 * Hd + j] + r * hn);
+    int Hd = a->Hd, k = b * Hd + j, row = b * 3 * Hd + j;
+    const float *xg = a->xg + row, *hg = a->hg + row;
+    float r = baton_sigmoid(xg[0] + a->b_ih[j] + hg[0] + a->b_hh[j]);
+    float z = baton_sigmoid(xg[Hd] + a->b_ih[Hd + j] + hg[Hd] + a->b_hh[Hd + j]);
+    float hn = hg[2 * Hd] + a->b_hh[2 * Hd + j];
+    float n = baton_tanh(xg[2 * Hd] + a->b_ih[2 * Hd + j] + r * hn);
     float h = (1.0f - z) * n + z * a->h_prev[k];
     a->h[k] = h;
-    baton_cell_write_y(a, b, j, h);
-    if (a->save) {
-        float *s = a->save + b * 4 * Hd + j;
-        s[0] = r;
-        s[Hd] = z;
-        s[2 * Hd] = n;
-        s[3 * Hd] = hn;
-    }
+    a->y[b * a->ldy + j] = h;
+    float *s = a->save + b * 4 * Hd + j;
+    s[0] = r;
+    s[Hd] = z;
+    s[2 * Hd] = n;
+    s[3 * Hd] = hn;
 }
 
-BATON_HD static inline void baton_gru_bwd_at(const baton_cell_bwd_args *a, int b, int j)
+BATON_HD static inline void baton_gru_bwd_step(const baton_cell_bwd_args *a, int b, int j)
 {
-    int Hd = a->Hd, k = b * Hd + j, row = b * 3 * Hd;
-    float *dgx = a->dgx + row + j, *dgh = a->dgh + row + j;
-    if (!baton_cell_valid(a->lengths, b, a->t)) {
-        a->dh_prev[k] = a->dh[k];
-        dgx[0] = dgx[Hd] = dgx[2 * Hd] = 0.0f;
-        dgh[0] = dgh[Hd] = dgh[2 * Hd] = 0.0f;
-        return;
-    }
+    int Hd = a->Hd, k = b * Hd + j, row = b * 3 * Hd + j;
+    float *dgx = a->dgx + row, *dgh = a->dgh + row;
     const float *s = a->save + b * 4 * Hd + j;
     float r = s[0], z = s[Hd], n = s[2 * Hd], hn = s[3 * Hd];
     float dh = baton_cell_dh_total(a, b, j);
@@ -228,5 +265,23 @@ BATON_HD static inline void baton_gru_bwd_at(const baton_cell_bwd_args *a, int b
     dgh[2 * Hd] = dn * r;
     a->dh_prev[k] = dh * z;
 }
+
+/* ---- per-thread entry points: valid or padded row ---- */
+
+#define BATON_CELL_AT(name, args_t, step, pad_call)                   \
+    BATON_HD static inline void name(const args_t *a, int b, int j)   \
+    {                                                                 \
+        if (baton_cell_valid(a->lengths, b, a->t))                    \
+            step(a, b, j);                                            \
+        else                                                          \
+            pad_call;                                                 \
+    }
+BATON_CELL_AT(baton_rnn_tanh_fwd_at, baton_cell_fwd_args, baton_rnn_tanh_fwd_step, baton_cell_fwd_pad(a, b, j))
+BATON_CELL_AT(baton_lstm_fwd_at, baton_cell_fwd_args, baton_lstm_fwd_step, baton_cell_fwd_pad(a, b, j))
+BATON_CELL_AT(baton_gru_fwd_at, baton_cell_fwd_args, baton_gru_fwd_step, baton_cell_fwd_pad(a, b, j))
+BATON_CELL_AT(baton_rnn_tanh_bwd_at, baton_cell_bwd_args, baton_rnn_tanh_bwd_step, baton_cell_bwd_pad(a, 1, b, j))
+BATON_CELL_AT(baton_lstm_bwd_at, baton_cell_bwd_args, baton_lstm_bwd_step, baton_cell_bwd_pad(a, 4, b, j))
+BATON_CELL_AT(baton_gru_bwd_at, baton_cell_bwd_args, baton_gru_bwd_step, baton_cell_bwd_pad(a, 3, b, j))
+#undef BATON_CELL_AT
 
 #endif

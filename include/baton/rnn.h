@@ -73,7 +73,7 @@ baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rn
 
 /* Backward through time after baton_rnn_forward with the same x, lengths, params and drop.
  * Assigns dx (T,B,I), dh0, dc0 (each may be NULL) and accumulates (+=) into grads.
- * dhn, dcn may be NULL for zero. */
+ * dy is required; dhn, dcn may be NULL for zero. */
 baton_status baton_rnn_backward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, float *dx,
                                 float *dh0, float *dc0, float *grads, const float *dy, const float *dhn,
                                 const float *dcn, const float *x, const int *lengths, const float *params,

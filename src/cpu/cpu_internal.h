@@ -5,14 +5,22 @@
 #include "baton/backend.h"
 #include "baton_config.h"
 
-#if BATON_HAVE_OPENMP
+/* OpenMP pragmas; `omp simd` also works without OpenMP threads, as the build adds -fopenmp-simd. */
 #define BATON_OMP_PRAGMA(x) _Pragma(#x)
-#else
-#define BATON_OMP_PRAGMA(x)
-#endif
 /* Parallel for over a loop whose total work (elements times cheap operations) is in a variable
  * named `work`: only above ~16k, since a parallel region costs a few microseconds. */
+#if BATON_HAVE_OPENMP
 #define BATON_PARALLEL_FOR BATON_OMP_PRAGMA(omp parallel for schedule(static) if (work >= 16384))
+#else
+#define BATON_PARALLEL_FOR
+#endif
+
+/* Hot loops get an AVX2+FMA clone beside the baseline one where the compiler can (x86-64). */
+#if BATON_HAVE_TARGET_CLONES
+#define BATON_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define BATON_CPU_CLONES
+#endif
 
 /* C (M,N) = alpha op(A) op(B) + beta C through OpenBLAS, or a plain loop in builds without BLAS. */
 baton_status baton_cpu_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,

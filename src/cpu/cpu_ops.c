@@ -7,34 +7,45 @@
 #include "baton/rng.h"
 #include "cpu_internal.h"
 
-#define CELL_LOOP(fn, a)                         \
-    do {                                         \
-        long work = (long)(a)->B * (a)->Hd;      \
-        BATON_PARALLEL_FOR                       \
-        for (int b = 0; b < (a)->B; b++)         \
-            for (int j = 0; j < (a)->Hd; j++)    \
-                fn((a), b, j);                   \
+/* Rows go to threads. Validity is tested once per row, so the unit loop of a valid row is
+ * straight-line arithmetic that vectorizes (omp simd); padded rows only copy. */
+#define CELL_LOOP(a, step, pad)                                      \
+    do {                                                             \
+        long work = (long)(a)->B * (a)->Hd * 32;                     \
+        BATON_PARALLEL_FOR                                           \
+        for (int b = 0; b < (a)->B; b++) {                           \
+            if (baton_cell_valid((a)->lengths, b, (a)->t)) {         \
+                BATON_OMP_PRAGMA(omp simd)                           \
+                for (int j = 0; j < (a)->Hd; j++)                    \
+                    step((a), b, j);                                 \
+            } else {                                                 \
+                for (int j = 0; j < (a)->Hd; j++)                    \
+                    pad;                                             \
+            }                                                        \
+        }                                                            \
     } while (0)
 
+BATON_CPU_CLONES
 baton_status baton_cpu_cell_forward(baton_backend *be, baton_cell cell, const baton_cell_fwd_args *a)
 {
     (void)be;
     switch (cell) {
-    case BATON_CELL_RNN_TANH: CELL_LOOP(baton_rnn_tanh_fwd_at, a); break;
-    case BATON_CELL_LSTM: CELL_LOOP(baton_lstm_fwd_at, a); break;
-    case BATON_CELL_GRU: CELL_LOOP(baton_gru_fwd_at, a); break;
+    case BATON_CELL_RNN_TANH: CELL_LOOP(a, baton_rnn_tanh_fwd_step, baton_cell_fwd_pad(a, b, j)); break;
+    case BATON_CELL_LSTM: CELL_LOOP(a, baton_lstm_fwd_step, baton_cell_fwd_pad(a, b, j)); break;
+    case BATON_CELL_GRU: CELL_LOOP(a, baton_gru_fwd_step, baton_cell_fwd_pad(a, b, j)); break;
     default: return BATON_ERROR(BATON_ERR_INVALID, "cell forward: unknown cell type %d", (int)cell);
     }
     return BATON_OK;
 }
 
+BATON_CPU_CLONES
 baton_status baton_cpu_cell_backward(baton_backend *be, baton_cell cell, const baton_cell_bwd_args *a)
 {
     (void)be;
     switch (cell) {
-    case BATON_CELL_RNN_TANH: CELL_LOOP(baton_rnn_tanh_bwd_at, a); break;
-    case BATON_CELL_LSTM: CELL_LOOP(baton_lstm_bwd_at, a); break;
-    case BATON_CELL_GRU: CELL_LOOP(baton_gru_bwd_at, a); break;
+    case BATON_CELL_RNN_TANH: CELL_LOOP(a, baton_rnn_tanh_bwd_step, baton_cell_bwd_pad(a, 1, b, j)); break;
+    case BATON_CELL_LSTM: CELL_LOOP(a, baton_lstm_bwd_step, baton_cell_bwd_pad(a, 4, b, j)); break;
+    case BATON_CELL_GRU: CELL_LOOP(a, baton_gru_bwd_step, baton_cell_bwd_pad(a, 3, b, j)); break;
     default: return BATON_ERROR(BATON_ERR_INVALID, "cell backward: unknown cell type %d", (int)cell);
     }
     return BATON_OK;
@@ -60,13 +71,20 @@ baton_status baton_cpu_colsum_add(baton_backend *be, float *out, const float *in
 {
     (void)be;
     long work = (long)rows * cols;
-    /* Each thread owns whole columns and sums its rows in order: deterministic for any thread count. */
+    /* Each thread owns chunks of 64 whole columns and walks the rows in order, so reads stay
+     * contiguous and every sum is taken in the same order for any thread count. */
+    int chunks = (cols + 63) / 64;
     BATON_PARALLEL_FOR
-    for (int j = 0; j < cols; j++) {
-        double s = 0.0;
-        for (int i = 0; i < rows; i++)
-            s += in[(size_t)i * cols + j];
-        out[j] += (float)s;
+    for (int c = 0; c < chunks; c++) {
+        int j0 = c * 64, n = j0 + 64 < cols ? 64 : cols - j0;
+        double acc[64] = {0};
+        for (int i = 0; i < rows; i++) {
+            const float *row = in + (size_t)i * cols + j0;
+            for (int j = 0; j < n; j++)
+                acc[j] += row[j];
+        }
+        for (int j = 0; j < n; j++)
+            out[j0 + j] += (float)acc[j];
     }
     return BATON_OK;
 }

@@ -228,6 +228,7 @@ static baton_status direction_backward(baton_backend *be, const baton_rnn *rnn, 
     int Hd = rnn->hd, H = rnn->cfg.hidden_size, GH = rnn->gates * Hd, in = layer_input(rnn, l), TB = T * B;
     size_t step = (size_t)B * Hd;
     float *hs = acts->hs[l][d], *cs = acts->cs[l][d];
+    /* only the GRU's recurrent-side gate gradients differ from the input side's */
     float *dgh = rnn->cfg.cell == BATON_CELL_GRU ? acts->dgh : acts->dgx;
     const float *w_hh = tensor(params, t, rnn->w_hh[l][d]), *w_ih = tensor(params, t, rnn->w_ih[l][d]);
     BATON_TRY(copy_or_zero(be, acts->dh, dhn, step));
@@ -237,16 +238,16 @@ static baton_status direction_backward(baton_backend *be, const baton_rnn *rnn, 
         int tt = d ? T - 1 - k : k, prev = d ? tt + 1 : tt, next = d ? tt : tt + 1;
         baton_cell_bwd_args a = {
             .B = B, .Hd = Hd, .t = tt, .lengths = lengths,
-            .dy = dyl ? dyl + (size_t)tt * B * H + (size_t)d * Hd : NULL, .ldy = H,
+            .dy = dyl + (size_t)tt * B * H + (size_t)d * Hd, .ldy = H,
             .dh = acts->dh, .dc = acts->dc,
             .save = rnn->saved ? acts->save[l][d] + (size_t)tt * B * rnn->saved * Hd : NULL,
             .h_prev = hs + prev * step, .h = hs + next * step,
             .c_prev = cs ? cs + prev * step : NULL, .c = cs ? cs + next * step : NULL,
-            .dgx = acts->dgx + (size_t)tt * B * GH, .dgh = dgh + (size_t)tt * B * GH,
+            .dgx = acts->dgx + (size_t)tt * B * GH, .dgh = acts->dgh ? acts->dgh + (size_t)tt * B * GH : NULL,
             .dh_prev = acts->dh, .dc_prev = acts->dc,
         };
         BATON_TRY(ops->cell_backward(be, rnn->cfg.cell, &a));
-        BATON_TRY(ops->gemm(be, 0, 0, B, Hd, GH, 1.0f, a.dgh, GH, w_hh, Hd, 1.0f, acts->dh, Hd));
+        BATON_TRY(ops->gemm(be, 0, 0, B, Hd, GH, 1.0f, dgh + (size_t)tt * B * GH, GH, w_hh, Hd, 1.0f, acts->dh, Hd));
     }
     if (dh0)
         BATON_TRY(ops->copy(be, dh0, acts->dh, step * sizeof(float)));

@@ -3,10 +3,10 @@
  *
  * Since both sides run the same formulas, what this test really checks is the kernels' indexing
  * and wiring: the grid covers every (b, j) once, rows past their length are masked, strided
- * outputs (y and dy at a column offset, as the reverse half of a bidirectional layer), optional
- * outputs left NULL, in-place backward (dh_prev == dh, dc_prev == dc), and outputs the cell does
- * not use passed as NULL. Every case draws fresh Philox inputs, poisons every output with NaN
- * bits on both sides before the call, and requires that what the reference leaves untouched
+ * outputs (y and dy at a column offset, as the reverse half of a bidirectional layer), in-place
+ * backward (dh_prev == dh, dc_prev == dc), and pointers the cell does not use passed as NULL.
+ * Every case draws fresh Philox inputs, poisons every output with NaN bits on both sides before
+ * the call, and requires that what the reference leaves untouched
  * stays poisoned on the GPU, bit for bit.
  *
  * Exits 77 (meson's "skipped") when no CUDA device is usable, 1 on any mismatch or CUDA error. */
@@ -26,10 +26,10 @@
 #include "kernels/kernels.h"
 
 /* Tolerance on max over elements of |gpu - ref| / max(1, |ref|).
- * Both sides evaluate the same source expressions in float, so they differ only by rounding:
- * CUDA's device expf and tanhf are accurate to 2 ulp (CUDA math API, without fast-math), the
- * host's libm to about 1 ulp, and nvcc fuses a*b + c into one FMA (one rounding) where the host
- * code may round twice. One ulp of float is 2^-23 ~ 1.2e-7 relative; the longest chain here (LSTM
+ * Both sides evaluate the same source expressions in float, exp and tanh included (cell_math.h
+ * computes them with its own polynomials, not libm or CUDA's math library), so they differ only
+ * by rounding: nvcc fuses a*b + c into one FMA (one rounding) where the host's baseline code
+ * rounds twice. One ulp of float is 2^-23 ~ 1.2e-7 relative; the longest chain here (LSTM
  * backward: tanh(c), dc = dc + dh*o*(1 - tc^2), then products with saved gates) has about ten
  * such roundings on values of magnitude up to ~4, so honest differences stay near 1e-6.
  * Scaling by max(1, |ref|) makes the measure absolute for small values, where cancellation such
@@ -54,10 +54,10 @@ static const int steps[] = {0, 2, T_STEPS - 1};
 enum {
     WIRE_PLAIN,   /* y, dy (B, Hd); save present; separate dh_prev, dc_prev */
     WIRE_STRIDED, /* y, dy at column Hd of (B, 2*Hd): the reverse direction of a bidirectional layer */
-    WIRE_BARE,    /* y, dy, save (forward) NULL, as in inference; dh_prev == dh and dc_prev == dc */
+    WIRE_INPLACE,    /* in place: dh_prev == dh and dc_prev == dc, as the layers run backward */
     N_WIRINGS
 };
-static const char *const wiring_names[N_WIRINGS] = {"plain", "strided", "bare"};
+static const char *const wiring_names[N_WIRINGS] = {"plain", "strided", "in-place"};
 
 /* Every tensor of a case; the first group are inputs, the second outputs that get compared.
  * BSAVE, BH, BC are the backward's inputs save, h, c, taken from a host forward with save on. */
@@ -137,26 +137,26 @@ static baton_cell_fwd_args fwd_args(float *const *p, const int *len, const test_
     a.c_prev = lstm ? p[CPREV] : NULL;
     a.h = p[H];
     a.c = lstm ? p[C] : NULL;
-    a.y = tc->wiring == WIRE_BARE ? NULL : p[Y] + (tc->wiring == WIRE_STRIDED ? Hd : 0);
+    a.y = p[Y] + (tc->wiring == WIRE_STRIDED ? Hd : 0);
     a.ldy = tc->wiring == WIRE_STRIDED ? 2 * Hd : Hd;
-    a.save = tc->wiring == WIRE_BARE || baton_cell_saved(tc->cell) == 0 ? NULL : p[SAVE];
+    a.save = baton_cell_saved(tc->cell) == 0 ? NULL : p[SAVE];
     return a;
 }
 
-/* Backward args over the table p; in the bare wiring dh and dc live in dh_prev and dc_prev. */
+/* Backward args over the table p; in the in-place wiring dh and dc live in dh_prev and dc_prev. */
 static baton_cell_bwd_args bwd_args(float *const *p, const int *len, const test_case *tc)
 {
-    int lstm = tc->cell == BATON_CELL_LSTM, Hd = tc->Hd, bare = tc->wiring == WIRE_BARE;
+    int lstm = tc->cell == BATON_CELL_LSTM, Hd = tc->Hd, inplace = tc->wiring == WIRE_INPLACE;
     baton_cell_bwd_args a;
     memset(&a, 0, sizeof a);
     a.B = tc->B;
     a.Hd = Hd;
     a.t = tc->t;
     a.lengths = len;
-    a.dy = bare ? NULL : p[DY] + (tc->wiring == WIRE_STRIDED ? Hd : 0);
+    a.dy = p[DY] + (tc->wiring == WIRE_STRIDED ? Hd : 0);
     a.ldy = tc->wiring == WIRE_STRIDED ? 2 * Hd : Hd;
-    a.dh = bare ? p[DHPREV] : p[DH];
-    a.dc = lstm ? (bare ? p[DCPREV] : p[DC]) : NULL;
+    a.dh = inplace ? p[DHPREV] : p[DH];
+    a.dc = lstm ? (inplace ? p[DCPREV] : p[DC]) : NULL;
     a.save = baton_cell_saved(tc->cell) ? p[BSAVE] : NULL;
     a.h_prev = p[HPREV];
     a.h = p[BH];
@@ -289,14 +289,13 @@ static baton_status run_case(const test_case *tc, uint32_t case_id, cudaStream_t
     baton_cell_fwd_args sa = ha;
     sa.h = host[BH];
     sa.c = lstm ? host[BC] : NULL;
-    sa.y = NULL;
     sa.save = S ? host[BSAVE] : NULL;
     ref_forward(cell, &sa);
     for (int id = BSAVE; id <= BC; id++)
         BATON_TRY(upload(id, n[id]));
     for (int id = DGX; id <= DCPREV; id++)
         BATON_TRY(poison(id, n[id]));
-    if (tc->wiring == WIRE_BARE) { /* in place: the incoming gradients sit in the outputs */
+    if (tc->wiring == WIRE_INPLACE) { /* in place: the incoming gradients sit in the outputs */
         memcpy(host[DHPREV], host[DH], n[DH] * sizeof(float));
         memcpy(host[DCPREV], host[DC], n[DC] * sizeof(float));
         BATON_TRY(upload(DHPREV, n[DHPREV]));
