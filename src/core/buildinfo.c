@@ -23,14 +23,15 @@ void baton_buildinfo_print(FILE *out)
 {
     fprintf(out, "baton %s\n", BATON_VERSION);
 #if BATON_HAVE_BLAS && defined(OPENBLAS_VERSION)
-    fprintf(out, "  cpu backend: %s", openblas_get_config()); /* version, core type, threading */
+    fprintf(out, "  cpu backend: %s, threads: %s", openblas_get_config(), /* version, core type */
+            openblas_get_parallel() == OPENBLAS_OPENMP ? "OpenMP" : openblas_get_parallel() ? "pthreads" : "no");
 #elif BATON_HAVE_BLAS
     fprintf(out, "  cpu backend: CBLAS");
 #else
     fprintf(out, "  cpu backend: plain C GEMM (no BLAS in this build: slow)");
 #endif
 #if BATON_HAVE_OPENMP
-    fprintf(out, ", OpenMP, up to %d threads", omp_get_max_threads());
+    fprintf(out, "; loops: OpenMP, %d thread(s)", omp_get_max_threads());
 #endif
     fputc('\n', out);
 #if BATON_HAVE_CUDA

@@ -78,23 +78,37 @@ static const baton_ops cpu_ops = {
     .embed_scatter_add = baton_cpu_embed_scatter_add,
 };
 
+/* Threads of the backend's own loops. One pool must own the cores: a pthreads OpenBLAS keeps its
+ * workers spinning after each GEMM and an OpenMP team spins after each loop, and with both the
+ * per-step GEMMs and cell ops of a recurrent layer slow down several times as they steal each
+ * other's cores (measured: bench/results/2026-11-28-cpu-investigation). So the loops use OpenMP
+ * only when OpenBLAS itself runs on OpenMP (one shared pool) or there is no BLAS; beside a pthreads
+ * OpenBLAS they stay on the calling thread, and the GEMMs, which are most of the work, use them all. */
+static int loop_threads(int threads)
+{
+#if BATON_HAVE_BLAS && defined(OPENBLAS_VERSION)
+    if (openblas_get_parallel() != OPENBLAS_OPENMP)
+        return 1;
+#endif
+    return threads;
+}
+
 baton_status baton_cpu_backend_create(baton_backend *be, int threads)
 {
     memset(be, 0, sizeof *be);
     /* OpenBLAS and OpenMP thread counts are process-wide; the CPU backend owns them while it lives. */
-    if (threads > 0) {
 #if BATON_HAVE_BLAS && defined(OPENBLAS_VERSION)
+    if (threads > 0)
         openblas_set_num_threads(threads);
+    if (threads <= 0)
+        threads = openblas_get_num_threads();
 #endif
 #if BATON_HAVE_OPENMP
-        omp_set_num_threads(threads);
+    if (threads <= 0)
+        threads = omp_get_num_procs();
+    omp_set_num_threads(loop_threads(threads));
 #endif
-    }
     be->ops = &cpu_ops;
-#if BATON_HAVE_OPENMP
-    be->threads = threads > 0 ? threads : omp_get_max_threads();
-#else
     be->threads = threads > 0 ? threads : 1;
-#endif
     return BATON_OK;
 }
