@@ -35,13 +35,17 @@ void baton_buildinfo_print(FILE *out)
 #endif
     fputc('\n', out);
 #if BATON_HAVE_CUDA
+    /* Informational: a failing query is reported as such instead of stopping the report. */
     int rt = 0, drv = 0, ndev = 0;
-    cudaRuntimeGetVersion(&rt);
-    cudaDriverGetVersion(&drv);
-    if (cudaGetDeviceCount(&ndev) != cudaSuccess)
-        ndev = 0;
-    fprintf(out, "  cuda: runtime %d.%d, driver %d.%d, %d device(s)\n", rt / 1000, rt % 1000 / 10, drv / 1000,
-            drv % 1000 / 10, ndev);
+    cudaError_t e_rt = cudaRuntimeGetVersion(&rt), e_drv = cudaDriverGetVersion(&drv);
+    cudaError_t e_dev = cudaGetDeviceCount(&ndev);
+    fprintf(out, "  cuda: runtime %d.%d, driver %d.%d", rt / 1000, rt % 1000 / 10, drv / 1000, drv % 1000 / 10);
+    if (e_rt != cudaSuccess || e_drv != cudaSuccess)
+        fprintf(out, " (version query failed: %s)", cudaGetErrorString(e_rt != cudaSuccess ? e_rt : e_drv));
+    if (e_dev == cudaSuccess)
+        fprintf(out, ", %d device(s)\n", ndev);
+    else
+        fprintf(out, ", no usable device (%s)\n", cudaGetErrorString(e_dev));
 #else
     fprintf(out, "  cuda: not built\n");
 #endif
