@@ -1,6 +1,6 @@
-/* cell_dispatch.cu: host-only glue of the recurrent cell kernels: the grid-size check they share
- * and the dispatch from a baton_cell value to the launcher of that cell's family
- * (lstm_cell.cu, gru_cell.cu, rnn_tanh_cell.cu). No kernels live here.
+/* cell_dispatch.cu: host-only glue of the recurrent cell kernels: the grid-size and argument
+ * checks they share and the dispatch from a baton_cell value to the launcher of that cell's
+ * family (lstm_cell.cu, gru_cell.cu, rnn_tanh_cell.cu). No kernels live here.
  *
  * Versions:
  *   v1 plain: dispatches to the v1 kernels (one thread per (b,j) element).
@@ -10,7 +10,69 @@
 
 #include "baton/cell_math.h"
 #include "baton/status.h"
+#include "kernels/cell_launch.cuh"
 #include "kernels/kernels.h"
+
+#define NEED(field)                                                                                   \
+    BATON_REQUIRE(a->field != NULL, "%s: args->" #field " is NULL; a %s step needs it", who,           \
+                  baton_cell_label(cell))
+
+static const char *baton_cell_label(baton_cell cell)
+{
+    return cell == BATON_CELL_LSTM ? "LSTM" : cell == BATON_CELL_GRU ? "GRU" : "tanh RNN";
+}
+
+static baton_status check_ldy(int ldy, int B, int Hd, const char *who)
+{
+    BATON_REQUIRE(ldy >= Hd && (long long)B * ldy <= INT_MAX,
+                  "%s: ldy = %d with B = %d, expected Hd = %d <= ldy and B*ldy <= INT_MAX", who, ldy, B, Hd);
+    return BATON_OK;
+}
+
+baton_status baton_kernel_cell_check(baton_cell cell, const baton_cell_fwd_args *a, const char *who)
+{
+    NEED(lengths);
+    NEED(xg);
+    NEED(hg);
+    NEED(b_ih);
+    NEED(b_hh);
+    NEED(h_prev);
+    NEED(h);
+    NEED(y);
+    if (cell == BATON_CELL_LSTM) {
+        NEED(c_prev);
+        NEED(c);
+    }
+    if (baton_cell_saved(cell))
+        NEED(save);
+    return check_ldy(a->ldy, a->B, a->Hd, who);
+}
+
+baton_status baton_kernel_cell_check(baton_cell cell, const baton_cell_bwd_args *a, const char *who)
+{
+    NEED(lengths);
+    NEED(dy);
+    NEED(dh);
+    NEED(dgx);
+    NEED(dh_prev);
+    if (cell == BATON_CELL_RNN_TANH)
+        NEED(h);
+    if (cell == BATON_CELL_LSTM) {
+        NEED(dc);
+        NEED(c_prev);
+        NEED(c);
+        NEED(dc_prev);
+    }
+    if (cell == BATON_CELL_GRU) {
+        NEED(h_prev);
+        NEED(dgh);
+    }
+    if (baton_cell_saved(cell))
+        NEED(save);
+    return check_ldy(a->ldy, a->B, a->Hd, who);
+}
+
+#undef NEED
 
 extern "C" baton_status baton_kernel_cell_blocks(unsigned *blocks, baton_cell cell, int B, int Hd, const char *who)
 {

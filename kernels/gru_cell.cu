@@ -12,96 +12,23 @@
  * q of row b at [b*3*Hd + q*Hd + j], gates r, z, n; save (B, 4*Hd) holding r, z, n and
  * hg_n + b_hn in that blocking; h, h_prev, dh, dh_prev (B, Hd); y, dy (B, ldy); lengths (B) int.
  *
- * Launch shape: a 1-D grid over the B*Hd elements, BATON_CELL_THREADS (256) threads per block,
- * element e -> (b = e / Hd, j = e % Hd). Consecutive threads take consecutive j, so a warp reads
- * each gate block and h as contiguous runs (coalesced). 1-D rather than a 2-D (j, b) grid
- * because Hd is often not a multiple of 32 (odd sizes, H/2 per direction): a 2-D block would
- * leave lanes idle at the end of every row, while the 1-D grid wastes at most the tail of the
- * last block. The args struct goes by value as a kernel parameter (constant bank); after inlining
- * the compiler reads its fields from there (ptxas -v reports no stack frame).
+ * Launch shape and argument checks: kernels/cell_launch.cuh.
  *
  * Versions:
  *   v1 plain: one thread per (b,j) element.
  *
  * Status: compiled for sm_80 and sm_90, never yet run on a GPU; validated only by
  * tests/gpu/test_cells_gpu.c on a GPU, against the CPU loop over the same functions. */
-#include <limits.h>
-#include <stddef.h>
-
-#include "baton/cell_math.h"
-#include "baton/cuda_check.h"
-#include "kernels/kernels.h"
-
-static __global__ void __launch_bounds__(BATON_CELL_THREADS) gru_forward_kernel(baton_cell_fwd_args a)
-{
-    long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (e >= (long long)a.B * a.Hd)
-        return;
-    int b = (int)e / a.Hd; /* e < B*Hd fits in int: baton_kernel_cell_blocks checked it */
-    baton_gru_fwd_at(&a, b, (int)e - b * a.Hd);
-}
-
-static __global__ void __launch_bounds__(BATON_CELL_THREADS) gru_backward_kernel(baton_cell_bwd_args a)
-{
-    long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (e >= (long long)a.B * a.Hd)
-        return;
-    int b = (int)e / a.Hd;
-    baton_gru_bwd_at(&a, b, (int)e - b * a.Hd);
-}
-
-/* A NULL that the math would dereference becomes an illegal-address fault, which poisons the
- * whole CUDA context; catching it here gives a message that names the field instead. */
-#define NEED(field)                                                                              \
-    BATON_REQUIRE(a->field != NULL, "%s: args->" #field " is NULL; a GRU step needs it", who)
+#include "kernels/cell_launch.cuh"
 
 extern "C" baton_status baton_kernel_gru_forward(const baton_cell_fwd_args *a, cudaStream_t stream)
 {
-    const char *who = "baton_kernel_gru_forward";
-    BATON_REQUIRE(a != NULL, "%s: args is NULL", who);
-    unsigned blocks;
-    BATON_TRY(baton_kernel_cell_blocks(&blocks, BATON_CELL_GRU, a->B, a->Hd, who));
-    if (blocks == 0)
-        return BATON_OK;
-    NEED(lengths);
-    NEED(xg);
-    NEED(hg);
-    NEED(b_ih);
-    NEED(b_hh);
-    NEED(h_prev);
-    NEED(h);
-    NEED(save);
-    NEED(y);
-    BATON_REQUIRE((a->ldy >= a->Hd && (long long)a->B * a->ldy <= INT_MAX),
-                  "%s: ldy = %d with B = %d, expected Hd = %d <= ldy and B*ldy <= INT_MAX", who, a->ldy, a->B,
-                  a->Hd);
-    gru_forward_kernel<<<blocks, BATON_CELL_THREADS, 0, stream>>>(*a);
-    BATON_CUDA_CHECK_LAUNCH();
-    return BATON_OK;
+    return baton_cell_launch<baton_cell_fwd_args, baton_gru_fwd_at>(BATON_CELL_GRU, a, stream,
+                                                              "baton_kernel_gru_forward");
 }
 
 extern "C" baton_status baton_kernel_gru_backward(const baton_cell_bwd_args *a, cudaStream_t stream)
 {
-    const char *who = "baton_kernel_gru_backward";
-    BATON_REQUIRE(a != NULL, "%s: args is NULL", who);
-    unsigned blocks;
-    BATON_TRY(baton_kernel_cell_blocks(&blocks, BATON_CELL_GRU, a->B, a->Hd, who));
-    if (blocks == 0)
-        return BATON_OK;
-    NEED(lengths);
-    NEED(dh);
-    NEED(save);
-    NEED(h_prev);
-    NEED(dgx);
-    NEED(dgh);
-    NEED(dh_prev);
-    NEED(dy);
-    BATON_REQUIRE((a->ldy >= a->Hd && (long long)a->B * a->ldy <= INT_MAX),
-                  "%s: ldy = %d with B = %d, expected Hd = %d <= ldy and B*ldy <= INT_MAX", who, a->ldy, a->B,
-                  a->Hd);
-    gru_backward_kernel<<<blocks, BATON_CELL_THREADS, 0, stream>>>(*a);
-    BATON_CUDA_CHECK_LAUNCH();
-    return BATON_OK;
+    return baton_cell_launch<baton_cell_bwd_args, baton_gru_bwd_at>(BATON_CELL_GRU, a, stream,
+                                                              "baton_kernel_gru_backward");
 }
-
-#undef NEED
