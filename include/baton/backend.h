@@ -57,6 +57,47 @@ typedef struct {
     baton_status (*dropout)(baton_backend *be, float *y, const float *x, size_t n, float p, uint64_t seed,
                             uint32_t purpose, uint32_t counter);
 
+    /* dst[i*ld_dst + j] = src[i*ld_src + j] for rows x cols: concatenating and splitting feature
+     * blocks (bridge of a bidirectional encoder, [c; h] of the attentional hidden). */
+    baton_status (*copy2d)(baton_backend *be, float *dst, int ld_dst, const float *src, int ld_src, int rows,
+                           int cols);
+    /* y (rows, cols) += bias (cols) on every row. */
+    baton_status (*add_bias)(baton_backend *be, float *y, const float *bias, int rows, int cols);
+    /* y = tanh(x) for n elements (y may be x). */
+    baton_status (*tanh_forward)(baton_backend *be, float *y, const float *x, size_t n);
+    /* dx = dy * (1 - y^2) for n elements, y the forward output (dx may be dy). */
+    baton_status (*tanh_backward)(baton_backend *be, float *dx, const float *dy, const float *y, size_t n);
+
+    /* ---- attention ---- */
+    /* p (B,T,S) = softmax over s < lengths[b] of scores (B,T,S); p = 0 for s >= lengths[b]
+     * (lengths >= 1). Numerically stable (max subtracted), never NaN for finite scores. */
+    baton_status (*attn_softmax_forward)(baton_backend *be, float *p, const float *scores, const int *lengths, int B,
+                                         int T, int S);
+    /* dscores = p * (dp - sum_s p dp) per (b, t) row; zero where p is (the masked positions). */
+    baton_status (*attn_softmax_backward)(baton_backend *be, float *dscores, const float *dp, const float *p, int B,
+                                          int T, int S);
+    /* Bahdanau scores: scores[b,t,s] = sum_h v[h] tanh(q[t,b,h] + k[s,b,h]) for q (T,B,H)
+     * (W_q h_t + b_q) and k (S,B,H) (W_k h_s). */
+    baton_status (*additive_scores_forward)(baton_backend *be, float *scores, const float *q, const float *k,
+                                            const float *v, int B, int T, int S, int H);
+    /* Gradients of additive_scores_forward from dscores: assigns dq (T,B,H) and dk (S,B,H),
+     * accumulates (+=) dv (H). Recomputes the tanh instead of storing a (B,T,S,H) tensor. */
+    baton_status (*additive_scores_backward)(baton_backend *be, float *dq, float *dk, float *dv,
+                                             const float *dscores, const float *q, const float *k, const float *v,
+                                             int B, int T, int S, int H);
+
+    /* ---- loss ---- */
+    /* Softmax cross-entropy of logits (N,V) against targets (N), rows with target 0 ignored, label
+     * smoothing eps as PyTorch's cross_entropy(label_smoothing=eps): per row
+     * (1-eps)(-log p_y) + eps/V sum_v (-log p_v). Writes *loss_sum (one float, device) = the sum
+     * over non-ignored rows, logp (N, may be NULL) = log p_y per row without
+     * smoothing (0 for ignored rows), and dlogits (N,V) = scale * (p - q) with
+     * q = (1-eps) onehot(y) + eps/V (0 rows where ignored). dlogits may be logits, or NULL when
+     * only the loss is wanted. */
+    baton_status (*xent_forward_backward)(baton_backend *be, float *loss_sum, float *logp, float *dlogits,
+                                          const float *logits, const int *targets, int N, int V, float eps,
+                                          float scale);
+
     /* ---- embeddings ---- */
     /* out[i, :] = table[ids[i], :] for n ids (out (n, dim), table (V, dim)). */
     baton_status (*embed_gather)(baton_backend *be, float *out, const int *ids, const float *table, int n,
