@@ -48,5 +48,32 @@ baton_status baton_cpu_embed_gather(baton_backend *be, float *out, const int *id
 /* dtable rows += dout rows, in id order. */
 baton_status baton_cpu_embed_scatter_add(baton_backend *be, float *dtable, const int *ids, const float *dout, int n,
                                          int dim);
+/* dst rows (ld_dst) = src rows (ld_src), rows x cols; the regions must not overlap. */
+baton_status baton_cpu_copy2d(baton_backend *be, float *dst, int ld_dst, const float *src, int ld_src, int rows,
+                              int cols);
+/* y (rows, cols) += bias (cols) on every row. */
+baton_status baton_cpu_add_bias(baton_backend *be, float *y, const float *bias, int rows, int cols);
+/* y = tanh(x) through baton_tanh; y may be x. */
+baton_status baton_cpu_tanh_forward(baton_backend *be, float *y, const float *x, size_t n);
+/* dx = dy (1 - y^2); dx may be dy. */
+baton_status baton_cpu_tanh_backward(baton_backend *be, float *dx, const float *dy, const float *y, size_t n);
+
+/* cpu_attention.c: masked softmax over each (b, t) row of S, rows in parallel (attn_math.h). */
+baton_status baton_cpu_attn_softmax_forward(baton_backend *be, float *p, const float *scores, const int *lengths,
+                                            int B, int T, int S);
+/* The softmax backward per (b, t) row, rows in parallel. */
+baton_status baton_cpu_attn_softmax_backward(baton_backend *be, float *dscores, const float *dp, const float *p,
+                                             int B, int T, int S);
+/* Bahdanau scores, (b, t) rows in parallel. */
+baton_status baton_cpu_additive_scores_forward(baton_backend *be, float *scores, const float *q, const float *k,
+                                               const float *v, int B, int T, int S, int H);
+/* Bahdanau score gradients, slices of h in parallel, every sum in a fixed order. */
+baton_status baton_cpu_additive_scores_backward(baton_backend *be, float *dq, float *dk, float *dv,
+                                                const float *dscores, const float *q, const float *k, const float *v,
+                                                int B, int T, int S, int H);
+/* cpu_loss.c: label-smoothed softmax cross-entropy, rows in parallel, loss summed in fixed groups. */
+baton_status baton_cpu_xent_forward_backward(baton_backend *be, float *loss_sum, float *logp, float *dlogits,
+                                             const float *logits, const int *targets, int N, int V, float eps,
+                                             float scale);
 
 #endif

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "baton/attn_math.h"
 #include "baton/rng.h"
 #include "cpu_internal.h"
 
@@ -145,6 +146,68 @@ baton_status baton_cpu_embed_scatter_add(baton_backend *be, float *dtable, const
             for (int j = j0; j < j1; j++)
                 dst[j] += src[j];
         }
+    }
+    return BATON_OK;
+}
+
+/* Elementwise loops go to threads in blocks of this many elements (a parallel for and a simd
+ * loop cannot share one loop level), each block one contiguous simd loop. */
+#define ELEM_BLOCK 4096
+
+baton_status baton_cpu_copy2d(baton_backend *be, float *dst, int ld_dst, const float *src, int ld_src, int rows,
+                              int cols)
+{
+    (void)be;
+    BATON_REQUIRE(rows >= 0 && cols >= 0 && ld_dst >= cols && ld_src >= cols,
+                  "copy2d: rows %d, cols %d, ld_dst %d, ld_src %d; expected rows, cols >= 0 and lds >= cols", rows,
+                  cols, ld_dst, ld_src);
+    long work = (long)rows * cols;
+    BATON_PARALLEL_FOR
+    for (int i = 0; i < rows; i++)
+        memcpy(dst + (size_t)i * ld_dst, src + (size_t)i * ld_src, (size_t)cols * sizeof(float));
+    return BATON_OK;
+}
+
+baton_status baton_cpu_add_bias(baton_backend *be, float *y, const float *bias, int rows, int cols)
+{
+    (void)be;
+    BATON_REQUIRE(rows >= 0 && cols >= 0, "add_bias: rows %d, cols %d, expected >= 0", rows, cols);
+    long work = (long)rows * cols;
+    BATON_PARALLEL_FOR
+    for (int i = 0; i < rows; i++) {
+        float *row = y + (size_t)i * cols;
+        BATON_OMP_PRAGMA(omp simd)
+        for (int j = 0; j < cols; j++)
+            row[j] += bias[j];
+    }
+    return BATON_OK;
+}
+
+BATON_CPU_CLONES
+baton_status baton_cpu_tanh_forward(baton_backend *be, float *y, const float *x, size_t n)
+{
+    (void)be;
+    long work = (long)n * 16, blocks = (long)((n + ELEM_BLOCK - 1) / ELEM_BLOCK); /* tanh: ~16 flops */
+    BATON_PARALLEL_FOR
+    for (long blk = 0; blk < blocks; blk++) {
+        size_t i0 = (size_t)blk * ELEM_BLOCK, i1 = i0 + ELEM_BLOCK < n ? i0 + ELEM_BLOCK : n;
+        BATON_OMP_PRAGMA(omp simd)
+        for (size_t i = i0; i < i1; i++)
+            y[i] = baton_tanh(x[i]);
+    }
+    return BATON_OK;
+}
+
+baton_status baton_cpu_tanh_backward(baton_backend *be, float *dx, const float *dy, const float *y, size_t n)
+{
+    (void)be;
+    long work = (long)n, blocks = (long)((n + ELEM_BLOCK - 1) / ELEM_BLOCK);
+    BATON_PARALLEL_FOR
+    for (long blk = 0; blk < blocks; blk++) {
+        size_t i0 = (size_t)blk * ELEM_BLOCK, i1 = i0 + ELEM_BLOCK < n ? i0 + ELEM_BLOCK : n;
+        BATON_OMP_PRAGMA(omp simd)
+        for (size_t i = i0; i < i1; i++)
+            dx[i] = baton_tanh_grad(dy[i], y[i]);
     }
     return BATON_OK;
 }

@@ -1,0 +1,69 @@
+/* attention.h: Luong global attention over a whole target sequence at once (design.md).
+ *
+ * Dimension legend: B batch, T target steps, S source steps, H hidden. Queries are the decoder's
+ * top-layer outputs q (T,B,H), memory the encoder outputs m (S,B,H), both time-major; scores and
+ * weights are (B,T,S), one row per (b, t), masked beyond each source length:
+ *   dot:      score = q_t . m_s
+ *   general:  score = q_t . (W_a m_s)                      decoder.attention.general.weight (H,H)
+ *   additive: score = v . tanh(W_q q_t + b_q + W_k m_s)    decoder.attention.{query,key,v}.*
+ * a = softmax(score) over s < length, context c_t = sum_s a_ts m_s (T,B,H). Scores and contexts
+ * are strided batched GEMMs straight over the time-major tensors (row stride B*H). */
+#ifndef BATON_ATTENTION_H
+#define BATON_ATTENTION_H
+
+#include "baton/arena.h"
+#include "baton/backend.h"
+#include "baton/param.h"
+
+typedef enum {
+    BATON_ATTN_DOT = 0,
+    BATON_ATTN_GENERAL = 1,
+    BATON_ATTN_ADDITIVE = 2,
+} baton_attn_score;
+
+typedef struct {
+    baton_attn_score score;
+    int H;
+    int w_a;               /* general: parameter-table index, else -1 */
+    int w_q, b_q, w_k, v;  /* additive: parameter-table indices, else -1 */
+} baton_attention;
+
+typedef struct {
+    float *keys;   /* (S,B,H) W_a m (general) or W_k m (additive); dot uses m itself */
+    float *query;  /* (T,B,H) W_q q + b_q (additive) */
+    float *scores; /* (B,T,S) */
+    float *p;      /* (B,T,S) attention weights, kept for backward and for users */
+    float *dp;     /* (B,T,S) gradient of p, then of the scores */
+    float *dkeys;  /* (S,B,H) */
+    float *dquery; /* (T,B,H) additive */
+} baton_attention_acts;
+
+/* Registers the score's parameters under `prefix` (e.g. "decoder.attention"). */
+baton_status baton_attention_init(baton_attention *at, baton_attn_score score, int H, baton_param_table *t,
+                                  const char *prefix);
+
+/* PyTorch nn.Linear's default initialisation U(-1/sqrt(in), 1/sqrt(in)) into a host buffer. */
+void baton_attention_init_weights(const baton_attention *at, const baton_param_table *t, float *host, uint64_t seed);
+
+/* Carves activations for shapes up to (T_max, S_max, B_max); measure first, as for every layer. */
+baton_status baton_attention_acts_carve(baton_attention_acts *acts, baton_arena *a, const baton_attention *at,
+                                        int T_max, int S_max, int B_max);
+
+/* Forward: ctx (T,B,H) from queries q (T,B,H) and memory m (S,B,H), source lengths (device). */
+baton_status baton_attention_forward(baton_backend *be, const baton_attention *at, baton_attention_acts *acts,
+                                     float *ctx, const float *q, const float *m, const int *src_len,
+                                     const float *params, const baton_param_table *t, int T, int S, int B);
+
+/* Backward from dctx: accumulates (+=) dq and the parameter gradients, assigns dm (S,B,H). */
+baton_status baton_attention_backward(baton_backend *be, const baton_attention *at, baton_attention_acts *acts,
+                                      float *dq, float *dm, float *grads, const float *dctx, const float *q,
+                                      const float *m, const float *params, const baton_param_table *t, int T,
+                                      int S, int B);
+
+/* "dot", "general", "additive"; BATON_ERR_INVALID names the accepted values. */
+baton_status baton_attn_score_parse(baton_attn_score *score, const char *name);
+
+/* Name of a score type. */
+const char *baton_attn_score_name(baton_attn_score score);
+
+#endif

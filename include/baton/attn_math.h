@@ -1,0 +1,204 @@
+/* attn_math.h: the per-row and per-element math of the attention ops (masked softmax, Bahdanau
+ * scores) and of the label-smoothed cross-entropy, shared by the CPU backend and the CUDA kernels
+ * (every function is BATON_HD), as cell_math.h is for the recurrent cells.
+ *
+ * Two levels: element functions (one exp, one gradient entry, one combination of row
+ * statistics), which a kernel that reduces a row across a block or warp calls per thread, and
+ * whole-row functions built from them, which the CPU backend calls per row (and a
+ * one-thread-per-row kernel could too). A row function reads every input of an index before it
+ * writes that index, so its output may alias its input (in-place softmax, dlogits = logits).
+ *
+ * Precision. Every exponent is taken after subtracting the row maximum, so each term lies in
+ * (0, 1], the largest is exactly 1, and sums of them are >= 1: no overflow, no division by
+ * zero, no NaN for finite input. Row sums are float inside blocks of BATON_ROW_BLOCK elements
+ * (where the vector lanes accumulate) and double across blocks: the float part keeps the loop
+ * at full SIMD width, the double part keeps the rounding error bounded by the block length
+ * rather than by the row length (a 32000-word vocabulary would otherwise put ~4000 terms in each
+ * lane of an 8-wide vector, a worst-case relative error of 2.4e-4; with 256-element blocks it is
+ * 32 terms per lane, ~2e-6). The cross-entropy is assembled from quantities that are all >= 0
+ * (log of the exp-sum, m - z_y, the mean of m - z_v), so no step cancels even when the logits
+ * carry a large common offset. */
+#ifndef BATON_ATTN_MATH_H
+#define BATON_ATTN_MATH_H
+
+#include <math.h>
+
+#include "baton/cell_math.h"
+
+/* Target id whose rows the cross-entropy ignores (<pad>). */
+#define BATON_XENT_IGNORE 0
+
+/* Row sums are float within blocks of this many elements and double across blocks. */
+#define BATON_ROW_BLOCK 256
+
+/* `omp simd` hints for the host compiler (the build adds -fopenmp-simd); nvcc gets nothing, as a
+ * device thread runs its loops serially and cicc would warn about the pragma. */
+#if defined(__CUDACC__)
+#define BATON_SIMD
+#define BATON_SIMD_REDUCE(op, var)
+#define BATON_SIMD_REDUCE2(op, var1, var2)
+#else
+#define BATON_SIMD_PRAGMA_(x) _Pragma(#x)
+#define BATON_SIMD BATON_SIMD_PRAGMA_(omp simd)
+#define BATON_SIMD_REDUCE(op, var) BATON_SIMD_PRAGMA_(omp simd reduction(op : var))
+#define BATON_SIMD_REDUCE2(op, var1, var2) BATON_SIMD_PRAGMA_(omp simd reduction(op : var1, var2))
+#endif
+
+/* ---- element functions ---- */
+
+/* e^(x - m) for the row maximum m: a term of a max-shifted softmax, in (0, 1]. */
+BATON_HD static inline float baton_softmax_term(float x, float m)
+{
+    return baton_exp(x - m);
+}
+
+/* Gradient of one softmax entry: p (dp - dot) with dot = sum_s p dp of its row. Exactly 0 where
+ * p is 0 (masked positions), even when dp is not finite there. */
+BATON_HD static inline float baton_softmax_grad(float p, float dp, float dot)
+{
+    return p != 0.0f ? p * (dp - dot) : 0.0f;
+}
+
+/* dL/dx of y = tanh(x) from dL/dy and y. */
+BATON_HD static inline float baton_tanh_grad(float dy, float y)
+{
+    return dy * (1.0f - y * y);
+}
+
+/* One (pre-tanh) element of a Bahdanau score: tanh(q_h + k_h). */
+BATON_HD static inline float baton_additive_act(float q, float k)
+{
+    return baton_tanh(q + k);
+}
+
+/* Gradient reaching q_h and k_h from dscore g through v_h tanh(q_h + k_h) = v_h e. */
+BATON_HD static inline float baton_additive_dpre(float g, float v, float e)
+{
+    return g * v * (1.0f - e * e);
+}
+
+/* Smoothed cross-entropy of one row from its statistics: log_sum = log sum_v e^(z_v - m) (>= 0),
+ * my = m - z_y (>= 0), mean_mz = (1/V) sum_v (m - z_v) (>= 0). Equals
+ * (1-eps)(lse - z_y) + eps (lse - mean_v z_v) with lse = m + log_sum, without forming lse. */
+BATON_HD static inline float baton_xent_loss(float log_sum, float my, float mean_mz, float eps)
+{
+    return (1.0f - eps) * (log_sum + my) + eps * (log_sum + mean_mz);
+}
+
+/* One logit gradient scale (p_v - q_v): e = e^(z_v - m), inv_sum = 1 / sum_v e, q_v = eps/V
+ * plus (1 - eps) at the target. */
+BATON_HD static inline float baton_xent_grad(float e, float inv_sum, float eps_over_v, float one_minus_eps,
+                                             int is_target, float scale)
+{
+    return scale * (e * inv_sum - (is_target ? eps_over_v + one_minus_eps : eps_over_v));
+}
+
+/* ---- whole rows ---- */
+
+/* max_i x[i] over n >= 1 entries (a NaN entry may or may not win; it reaches the sums anyway). */
+BATON_HD static inline float baton_row_max(const float *x, int n)
+{
+    float m = x[0];
+    BATON_SIMD_REDUCE(max, m)
+    for (int i = 1; i < n; i++)
+        m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+/* p[s] = softmax of x[0..len) at s < len, p[s] = 0 for len <= s < S (1 <= len <= S). p may be x. */
+BATON_HD static inline void baton_attn_softmax_row(float *p, const float *x, int len, int S)
+{
+    float m = baton_row_max(x, len);
+    double sum = 0.0;
+    for (int s0 = 0; s0 < len; s0 += BATON_ROW_BLOCK) {
+        int s1 = s0 + BATON_ROW_BLOCK < len ? s0 + BATON_ROW_BLOCK : len;
+        float part = 0.0f;
+        BATON_SIMD_REDUCE(+, part)
+        for (int s = s0; s < s1; s++) {
+            float e = baton_softmax_term(x[s], m);
+            p[s] = e;
+            part += e;
+        }
+        sum += part;
+    }
+    /* sum >= 1 (the maximum's own term), so the reciprocal is finite */
+    float inv = (float)(1.0 / sum);
+    BATON_SIMD
+    for (int s = 0; s < len; s++)
+        p[s] *= inv;
+    for (int s = len; s < S; s++)
+        p[s] = 0.0f;
+}
+
+/* ds[s] = p[s] (dp[s] - sum_r p[r] dp[r]) over a row of S, 0 where p[s] is 0. ds may be dp. */
+BATON_HD static inline void baton_attn_softmax_bwd_row(float *ds, const float *dp, const float *p, int S)
+{
+    double dot = 0.0;
+    for (int s0 = 0; s0 < S; s0 += BATON_ROW_BLOCK) {
+        int s1 = s0 + BATON_ROW_BLOCK < S ? s0 + BATON_ROW_BLOCK : S;
+        float part = 0.0f;
+        /* masked terms are skipped, not multiplied, so garbage in dp there cannot leak in */
+        BATON_SIMD_REDUCE(+, part)
+        for (int s = s0; s < s1; s++)
+            part += p[s] != 0.0f ? p[s] * dp[s] : 0.0f;
+        dot += part;
+    }
+    float d = (float)dot;
+    BATON_SIMD
+    for (int s = 0; s < S; s++)
+        ds[s] = baton_softmax_grad(p[s], dp[s], d);
+}
+
+/* sum_h v[h] tanh(q[h] + k[h]): one Bahdanau score from a query row and a key row of H. */
+BATON_HD static inline float baton_additive_score(const float *q, const float *k, const float *v, int H)
+{
+    float acc = 0.0f;
+    BATON_SIMD_REDUCE(+, acc)
+    for (int h = 0; h < H; h++)
+        acc += v[h] * baton_additive_act(q[h], k[h]);
+    return acc;
+}
+
+/* Label-smoothed cross-entropy of one row of V logits z against target y (1 <= y < V, or
+ * BATON_XENT_IGNORE): returns the row's loss, sets *logp_y = log p_y, and writes
+ * d = scale (p - q) unless d is NULL (d may be z). An ignored row returns 0, sets *logp_y = 0
+ * and zeroes d. */
+BATON_HD static inline float baton_xent_row(float *d, float *logp_y, const float *z, int y, int V, float eps,
+                                            float scale)
+{
+    if (y == BATON_XENT_IGNORE) {
+        *logp_y = 0.0f;
+        if (d)
+            for (int v = 0; v < V; v++)
+                d[v] = 0.0f;
+        return 0.0f;
+    }
+    float m = baton_row_max(z, V);
+    /* sum_v e^(z_v - m) and sum_v (m - z_v): both sums of non-negative terms, so no cancellation */
+    double sum_e = 0.0, sum_mz = 0.0;
+    for (int v0 = 0; v0 < V; v0 += BATON_ROW_BLOCK) {
+        int v1 = v0 + BATON_ROW_BLOCK < V ? v0 + BATON_ROW_BLOCK : V;
+        float pe = 0.0f, pz = 0.0f;
+        BATON_SIMD_REDUCE2(+, pe, pz)
+        for (int v = v0; v < v1; v++) {
+            pe += baton_softmax_term(z[v], m);
+            pz += m - z[v];
+        }
+        sum_e += pe;
+        sum_mz += pz;
+    }
+    float zy = z[y]; /* read before d, which may be z, is written */
+    float log_sum = logf((float)sum_e);
+    *logp_y = (zy - m) - log_sum;
+    float loss = baton_xent_loss(log_sum, m - zy, (float)(sum_mz / V), eps);
+    if (d) {
+        float inv = (float)(1.0 / sum_e), u = eps / (float)V, keep = 1.0f - eps;
+        BATON_SIMD
+        for (int v = 0; v < V; v++)
+            d[v] = baton_xent_grad(baton_softmax_term(z[v], m), inv, u, keep, 0, scale);
+        d[y] = baton_xent_grad(baton_softmax_term(zy, m), inv, u, keep, 1, scale);
+    }
+    return loss;
+}
+
+#endif

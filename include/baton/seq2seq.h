@@ -1,0 +1,99 @@
+/* seq2seq.h: the encoder-decoder translator with Luong attention of design.md ("The model").
+ *
+ * Dimension legend: B batch, S source steps, T target steps, E embedding, H hidden, V vocabulary,
+ * L layers; Hd = H/2 per direction in a bidirectional encoder. All activations are time-major.
+ *   x = dropout(E_src[src]); encoder: L layers (bidirectional option) -> m (S,B,H), final states
+ *   bridge: decoder layer l starts from encoder layer l's final (h, c) ([h_fwd; h_bwd] if bidirectional)
+ *   y = dropout(E_tgt[tgt_in]); decoder: L layers over the whole target (input feeding off)
+ *   attention (attention.h) -> c (T,B,H); h~ = tanh(W_c [c; h]); logits = W_out dropout(h~) + b_out
+ *   loss = cross_entropy(logits, tgt_out, ignore_index=0, label_smoothing) summed over non-pad tokens;
+ *   the caller divides by the token count (kept on the host) for PyTorch's mean.
+ * Parameter names are design.md's, so checkpoints and the PyTorch fixtures line up. */
+#ifndef BATON_SEQ2SEQ_H
+#define BATON_SEQ2SEQ_H
+
+#include "baton/attention.h"
+#include "baton/rnn.h"
+
+typedef struct {
+    baton_cell cell;
+    int src_vocab, tgt_vocab; /* V_src, V_tgt, special ids included */
+    int emb, hidden, layers;  /* E, H, L */
+    int bidirectional;        /* encoder only */
+    baton_attn_score score;
+    int input_feed;           /* 0: whole-sequence decoder (the fast path) */
+    int tie_generator;        /* W_out = E_tgt; needs E == H */
+    float dropout;            /* embeddings, between layers, before the generator */
+    float label_smoothing;    /* eps of the loss */
+} baton_s2s_config;
+
+typedef struct {
+    baton_s2s_config cfg;
+    baton_rnn enc, dec;
+    baton_attention attn;
+    int emb_src, emb_tgt, w_c, w_out, b_out; /* parameter-table indices; w_out == emb_tgt when tied */
+} baton_s2s;
+
+/* One batch on the device, time-major; the host keeps the token count. */
+typedef struct {
+    int B, S, T;
+    const int *src;     /* (S,B) source ids, 0 = pad */
+    const int *src_len; /* (B) 1..S */
+    const int *tgt_in;  /* (T,B) <s> y1 .. yn, 0-padded */
+    const int *tgt_out; /* (T,B) y1 .. yn </s>, 0-padded */
+    const int *tgt_len; /* (B) n+1, 1..T */
+    int tgt_tokens;     /* non-pad tokens of tgt_out (host) */
+} baton_s2s_batch;
+
+typedef struct {
+    baton_rnn_acts enc, dec;
+    baton_attention_acts attn;
+    float *emb_src;  /* (S,B,E) */
+    float *emb_tgt;  /* (T,B,E) */
+    float *enc_out;  /* (S,B,H) */
+    float *enc_h, *enc_c;   /* (L*dirs,B,Hd) encoder final states */
+    float *dec_h0, *dec_c0; /* (L,B,H) bridged initial decoder states */
+    float *dec_out;  /* (T,B,H) */
+    float *ctx;      /* (T,B,H) attention contexts */
+    float *cat;      /* (T,B,2H) [c; h] */
+    float *att_h;    /* (T,B,H) attentional hidden h~ */
+    float *att_hd;   /* (T,B,H) h~ after dropout (== att_h without dropout) */
+    float *logits;   /* (T,B,V_tgt); replaced by dlogits when forward computes the gradient */
+    float *loss;     /* (1) summed loss of the batch */
+    float *logp;     /* (T,B) log p of each target token, unsmoothed, 0 at pads */
+    float *d_th;     /* (T,B,H) gradients of h~ (and of the decoder output) */
+    float *d_cat;    /* (T,B,2H) */
+    float *d_ctx;    /* (T,B,H) */
+    float *d_dec;    /* (T,B,H) */
+    float *d_enc;    /* (S,B,H) */
+    float *d_dec_h0, *d_dec_c0; /* (L,B,H) */
+    float *d_enc_h, *d_enc_c;   /* (L*dirs,B,Hd) */
+    float *d_emb_src; /* (S,B,E) */
+    float *d_emb_tgt; /* (T,B,E) */
+} baton_s2s_acts;
+
+/* Checks the configuration and registers every parameter under design.md's names. */
+baton_status baton_s2s_init(baton_s2s *m, const baton_s2s_config *cfg, baton_param_table *t);
+
+/* Initial weights into a host parameter buffer: recurrent layers and linear layers as PyTorch's
+ * defaults (U(+-1/sqrt(fan_in))), embeddings U(-0.1, 0.1). Deterministic in seed. */
+void baton_s2s_init_weights(const baton_s2s *m, const baton_param_table *t, float *host, uint64_t seed);
+
+/* Carves activations for batches up to (S_max, T_max, B_max); measure first. */
+baton_status baton_s2s_acts_carve(baton_s2s_acts *acts, baton_arena *a, const baton_s2s *m, int S_max, int T_max,
+                                  int B_max);
+
+/* Forward through the loss: acts->loss, acts->logp and, unless want_grad, acts->logits. With
+ * want_grad, acts->logits holds dloss/dlogits for the mean loss (1/tgt_tokens) afterwards.
+ * drop NULL: no dropout (evaluation). */
+baton_status baton_s2s_forward(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
+                               const baton_param_table *t, const baton_s2s_batch *batch,
+                               const baton_dropout_key *drop, int want_grad);
+
+/* Backward after a want_grad forward with the same batch and drop: accumulates (+=) the gradient
+ * of the mean loss into grads. */
+baton_status baton_s2s_backward(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, float *grads,
+                                const float *params, const baton_param_table *t, const baton_s2s_batch *batch,
+                                const baton_dropout_key *drop);
+
+#endif

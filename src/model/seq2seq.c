@@ -1,0 +1,231 @@
+/* seq2seq.c: the translator's graph (seq2seq.h), written once against the ops table.
+ * Input feeding off: every layer runs over whole sequences and the attention of all target steps
+ * is three batched ops, so a step is a few dozen large launches whatever T is. */
+#include "baton/seq2seq.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "baton/rng.h"
+
+/* Dropout sites: the purpose's low bits name where a mask is drawn (recurrent layers add l). */
+enum { SITE_EMB_SRC = 1, SITE_EMB_TGT = 2, SITE_ENC_RNN = 3, SITE_DEC_RNN = 4, SITE_ATT_H = 5 };
+
+static baton_dropout_key site_key(const baton_dropout_key *drop, int site)
+{
+    baton_dropout_key k = *drop;
+    k.purpose = BATON_RNG_DROPOUT | ((uint32_t)site << 8);
+    return k;
+}
+
+static baton_status add2(baton_param_table *t, int *index, const char *name, int64_t rows, int64_t cols)
+{
+    int64_t shape[2] = {rows, cols};
+    return baton_param_add(t, index, name, cols ? 2 : 1, shape);
+}
+
+baton_status baton_s2s_init(baton_s2s *m, const baton_s2s_config *cfg, baton_param_table *t)
+{
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    BATON_REQUIRE(cfg->src_vocab > 4 && cfg->tgt_vocab > 4,
+                  "vocabularies of %d (source) and %d (target) entries, expected more than the 4 special ids",
+                  cfg->src_vocab, cfg->tgt_vocab);
+    BATON_REQUIRE(cfg->emb > 0 && cfg->hidden > 0, "embedding %d and hidden %d, expected > 0", cfg->emb, cfg->hidden);
+    BATON_REQUIRE(!cfg->tie_generator || cfg->emb == cfg->hidden,
+                  "tied generator: embedding size %d must equal hidden size %d", cfg->emb, cfg->hidden);
+    BATON_REQUIRE(cfg->label_smoothing >= 0.0f && cfg->label_smoothing < 1.0f,
+                  "label smoothing %g, expected 0 <= eps < 1", (double)cfg->label_smoothing);
+    if (cfg->input_feed)
+        return BATON_ERROR(BATON_ERR_UNSUPPORTED, "input feeding: the step-by-step decoder is not built yet; "
+                                                  "use input feeding off");
+    baton_rnn_config enc = {.cell = cfg->cell, .input_size = cfg->emb, .hidden_size = cfg->hidden,
+                            .layers = cfg->layers, .bidirectional = cfg->bidirectional, .dropout = cfg->dropout};
+    baton_rnn_config dec = enc;
+    dec.bidirectional = 0;
+    int H = cfg->hidden;
+    BATON_TRY(add2(t, &m->emb_src, "encoder.embedding.weight", cfg->src_vocab, cfg->emb));
+    BATON_TRY(baton_rnn_init(&m->enc, &enc, t, "encoder.rnn"));
+    BATON_TRY(add2(t, &m->emb_tgt, "decoder.embedding.weight", cfg->tgt_vocab, cfg->emb));
+    BATON_TRY(baton_rnn_init(&m->dec, &dec, t, "decoder.rnn"));
+    BATON_TRY(baton_attention_init(&m->attn, cfg->score, H, t, "decoder.attention"));
+    BATON_TRY(add2(t, &m->w_c, "decoder.attention.out.weight", H, 2 * H));
+    m->w_out = m->emb_tgt;
+    if (!cfg->tie_generator)
+        BATON_TRY(add2(t, &m->w_out, "generator.weight", cfg->tgt_vocab, H));
+    return add2(t, &m->b_out, "generator.bias", cfg->tgt_vocab, 0);
+}
+
+void baton_s2s_init_weights(const baton_s2s *m, const baton_param_table *t, float *host, uint64_t seed)
+{
+    int H = m->cfg.hidden;
+    baton_param_init_uniform(t, host, m->emb_src, 0.1f, seed);
+    baton_param_init_uniform(t, host, m->emb_tgt, 0.1f, seed);
+    baton_rnn_init_weights(&m->enc, t, host, seed);
+    baton_rnn_init_weights(&m->dec, t, host, seed);
+    baton_attention_init_weights(&m->attn, t, host, seed);
+    baton_param_init_uniform(t, host, m->w_c, 1.0f / sqrtf(2.0f * (float)H), seed);
+    if (m->w_out != m->emb_tgt)
+        baton_param_init_uniform(t, host, m->w_out, 1.0f / sqrtf((float)H), seed);
+    baton_param_init_uniform(t, host, m->b_out, 1.0f / sqrtf((float)H), seed);
+}
+
+baton_status baton_s2s_acts_carve(baton_s2s_acts *acts, baton_arena *a, const baton_s2s *m, int S_max, int T_max,
+                                  int B_max)
+{
+    memset(acts, 0, sizeof *acts);
+    size_t S = (size_t)S_max, T = (size_t)T_max, B = (size_t)B_max, E = (size_t)m->cfg.emb, H = (size_t)m->cfg.hidden;
+    size_t V = (size_t)m->cfg.tgt_vocab, LH = (size_t)m->cfg.layers * B * H;
+    int lstm = m->cfg.cell == BATON_CELL_LSTM;
+    BATON_TRY(baton_rnn_acts_carve(&acts->enc, a, &m->enc, S_max, B_max));
+    BATON_TRY(baton_rnn_acts_carve(&acts->dec, a, &m->dec, T_max, B_max));
+    BATON_TRY(baton_attention_acts_carve(&acts->attn, a, &m->attn, T_max, S_max, B_max));
+    struct {
+        float **p;
+        size_t n;
+        int need;
+    } bufs[] = {
+        {&acts->emb_src, S * B * E, 1}, {&acts->emb_tgt, T * B * E, 1}, {&acts->enc_out, S * B * H, 1},
+        {&acts->enc_h, LH, 1},          {&acts->enc_c, LH, lstm},       {&acts->dec_h0, LH, 1},
+        {&acts->dec_c0, LH, lstm},      {&acts->dec_out, T * B * H, 1}, {&acts->ctx, T * B * H, 1},
+        {&acts->cat, T * B * 2 * H, 1}, {&acts->att_h, T * B * H, 1},   {&acts->att_hd, T * B * H, m->cfg.dropout > 0},
+        {&acts->logits, T * B * V, 1},  {&acts->loss, 1, 1},            {&acts->logp, T * B, 1},
+        {&acts->d_th, T * B * H, 1},    {&acts->d_cat, T * B * 2 * H, 1}, {&acts->d_ctx, T * B * H, 1},
+        {&acts->d_dec, T * B * H, 1},   {&acts->d_enc, S * B * H, 1},   {&acts->d_dec_h0, LH, 1},
+        {&acts->d_dec_c0, LH, lstm},    {&acts->d_enc_h, LH, 1},        {&acts->d_enc_c, LH, lstm},
+        {&acts->d_emb_src, S * B * E, 1}, {&acts->d_emb_tgt, T * B * E, 1},
+    };
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        if (bufs[i].need)
+            BATON_TRY(baton_arena_floats(a, bufs[i].p, bufs[i].n, "seq2seq activations"));
+    return BATON_OK;
+}
+
+static const float *W(const float *buf, const baton_param_table *t, int index)
+{
+    return buf + t->items[index].offset;
+}
+
+static float *dW(float *grads, const baton_param_table *t, int index)
+{
+    return grads + t->items[index].offset;
+}
+
+static int dropping(const baton_s2s *m, const baton_dropout_key *drop)
+{
+    return drop && m->cfg.dropout > 0.0f;
+}
+
+/* Applies (or, on a gradient, re-applies) the dropout mask of one site. */
+static baton_status site_dropout(baton_backend *be, const baton_s2s *m, const baton_dropout_key *drop, int site,
+                                 float *y, const float *x, size_t n)
+{
+    baton_dropout_key k = site_key(drop, site);
+    return be->ops->dropout(be, y, x, n, m->cfg.dropout, k.seed, k.purpose, k.counter);
+}
+
+/* Decoder layer l starts from encoder layer l's final state; a bidirectional encoder's two halves
+ * are concatenated, forward first. `back` moves gradients the other way. */
+static baton_status bridge(baton_backend *be, const baton_s2s *m, float *dec, float *enc, int B, int back)
+{
+    int H = m->cfg.hidden, L = m->cfg.layers;
+    if (!m->cfg.bidirectional)
+        return back ? be->ops->copy(be, enc, dec, (size_t)L * B * H * sizeof(float))
+                    : be->ops->copy(be, dec, enc, (size_t)L * B * H * sizeof(float));
+    int Hd = H / 2;
+    for (int l = 0; l < L; l++)
+        for (int d = 0; d < 2; d++) {
+            float *dst = dec + (size_t)l * B * H + (size_t)d * Hd, *src = enc + (size_t)(2 * l + d) * B * Hd;
+            BATON_TRY(back ? be->ops->copy2d(be, src, Hd, dst, H, B, Hd) : be->ops->copy2d(be, dst, H, src, Hd, B, Hd));
+        }
+    return BATON_OK;
+}
+
+baton_status baton_s2s_forward(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
+                               const baton_param_table *t, const baton_s2s_batch *batch,
+                               const baton_dropout_key *drop, int want_grad)
+{
+    const baton_ops *ops = be->ops;
+    int S = batch->S, T = batch->T, B = batch->B, E = m->cfg.emb, H = m->cfg.hidden, V = m->cfg.tgt_vocab;
+    int TB = T * B, lstm = m->cfg.cell == BATON_CELL_LSTM, dr = dropping(m, drop);
+    BATON_REQUIRE(batch->tgt_tokens > 0, "seq2seq batch: no target tokens");
+    baton_dropout_key none = {0, 0, 0};
+    baton_dropout_key kenc = dr ? site_key(drop, SITE_ENC_RNN) : none, kdec = dr ? site_key(drop, SITE_DEC_RNN) : none;
+
+    BATON_TRY(ops->embed_gather(be, acts->emb_src, batch->src, W(params, t, m->emb_src), S * B, E));
+    if (dr)
+        BATON_TRY(site_dropout(be, m, drop, SITE_EMB_SRC, acts->emb_src, acts->emb_src, (size_t)S * B * E));
+    BATON_TRY(baton_rnn_forward(be, &m->enc, &acts->enc, acts->enc_out, acts->enc_h, lstm ? acts->enc_c : NULL,
+                                acts->emb_src, NULL, NULL, batch->src_len, params, t, S, B, dr ? &kenc : NULL));
+    BATON_TRY(bridge(be, m, acts->dec_h0, acts->enc_h, B, 0));
+    if (lstm)
+        BATON_TRY(bridge(be, m, acts->dec_c0, acts->enc_c, B, 0));
+
+    BATON_TRY(ops->embed_gather(be, acts->emb_tgt, batch->tgt_in, W(params, t, m->emb_tgt), TB, E));
+    if (dr)
+        BATON_TRY(site_dropout(be, m, drop, SITE_EMB_TGT, acts->emb_tgt, acts->emb_tgt, (size_t)TB * E));
+    BATON_TRY(baton_rnn_forward(be, &m->dec, &acts->dec, acts->dec_out, NULL, NULL, acts->emb_tgt, acts->dec_h0,
+                                lstm ? acts->dec_c0 : NULL, batch->tgt_len, params, t, T, B, dr ? &kdec : NULL));
+
+    BATON_TRY(baton_attention_forward(be, &m->attn, &acts->attn, acts->ctx, acts->dec_out, acts->enc_out,
+                                      batch->src_len, params, t, T, S, B));
+    BATON_TRY(ops->copy2d(be, acts->cat, 2 * H, acts->ctx, H, TB, H)); /* context first, as design.md */
+    BATON_TRY(ops->copy2d(be, acts->cat + H, 2 * H, acts->dec_out, H, TB, H));
+    BATON_TRY(ops->gemm(be, 0, 1, TB, H, 2 * H, 1.0f, acts->cat, 2 * H, W(params, t, m->w_c), 2 * H, 0.0f,
+                        acts->att_h, H));
+    BATON_TRY(ops->tanh_forward(be, acts->att_h, acts->att_h, (size_t)TB * H));
+    float *hd = acts->att_h;
+    if (dr) {
+        hd = acts->att_hd;
+        BATON_TRY(site_dropout(be, m, drop, SITE_ATT_H, hd, acts->att_h, (size_t)TB * H));
+    }
+    BATON_TRY(ops->gemm(be, 0, 1, TB, V, H, 1.0f, hd, H, W(params, t, m->w_out), H, 0.0f, acts->logits, V));
+    BATON_TRY(ops->add_bias(be, acts->logits, W(params, t, m->b_out), TB, V));
+    return ops->xent_forward_backward(be, acts->loss, acts->logp, want_grad ? acts->logits : NULL, acts->logits,
+                                      batch->tgt_out, TB, V, m->cfg.label_smoothing,
+                                      1.0f / (float)batch->tgt_tokens);
+}
+
+baton_status baton_s2s_backward(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, float *grads,
+                                const float *params, const baton_param_table *t, const baton_s2s_batch *batch,
+                                const baton_dropout_key *drop)
+{
+    const baton_ops *ops = be->ops;
+    int S = batch->S, T = batch->T, B = batch->B, E = m->cfg.emb, H = m->cfg.hidden, V = m->cfg.tgt_vocab;
+    int TB = T * B, lstm = m->cfg.cell == BATON_CELL_LSTM, dr = dropping(m, drop);
+    baton_dropout_key none = {0, 0, 0};
+    baton_dropout_key kenc = dr ? site_key(drop, SITE_ENC_RNN) : none, kdec = dr ? site_key(drop, SITE_DEC_RNN) : none;
+    const float *dlogits = acts->logits, *hd = dr ? acts->att_hd : acts->att_h;
+
+    BATON_TRY(ops->colsum_add(be, dW(grads, t, m->b_out), dlogits, TB, V));
+    BATON_TRY(ops->gemm(be, 1, 0, V, H, TB, 1.0f, dlogits, V, hd, H, 1.0f, dW(grads, t, m->w_out), H));
+    BATON_TRY(ops->gemm(be, 0, 0, TB, H, V, 1.0f, dlogits, V, W(params, t, m->w_out), H, 0.0f, acts->d_th, H));
+    if (dr)
+        BATON_TRY(site_dropout(be, m, drop, SITE_ATT_H, acts->d_th, acts->d_th, (size_t)TB * H));
+    BATON_TRY(ops->tanh_backward(be, acts->d_th, acts->d_th, acts->att_h, (size_t)TB * H));
+    BATON_TRY(ops->gemm(be, 1, 0, H, 2 * H, TB, 1.0f, acts->d_th, H, acts->cat, 2 * H, 1.0f,
+                        dW(grads, t, m->w_c), 2 * H));
+    BATON_TRY(ops->gemm(be, 0, 0, TB, 2 * H, H, 1.0f, acts->d_th, H, W(params, t, m->w_c), 2 * H, 0.0f,
+                        acts->d_cat, 2 * H));
+    BATON_TRY(ops->copy2d(be, acts->d_ctx, H, acts->d_cat, 2 * H, TB, H));
+    BATON_TRY(ops->copy2d(be, acts->d_dec, H, acts->d_cat + H, 2 * H, TB, H));
+    BATON_TRY(baton_attention_backward(be, &m->attn, &acts->attn, acts->d_dec, acts->d_enc, grads, acts->d_ctx,
+                                       acts->dec_out, acts->enc_out, params, t, T, S, B));
+
+    BATON_TRY(baton_rnn_backward(be, &m->dec, &acts->dec, acts->d_emb_tgt, acts->d_dec_h0,
+                                 lstm ? acts->d_dec_c0 : NULL, grads, acts->d_dec, NULL, NULL, acts->emb_tgt,
+                                 batch->tgt_len, params, t, T, B, dr ? &kdec : NULL));
+    if (dr)
+        BATON_TRY(site_dropout(be, m, drop, SITE_EMB_TGT, acts->d_emb_tgt, acts->d_emb_tgt, (size_t)TB * E));
+    BATON_TRY(ops->embed_scatter_add(be, dW(grads, t, m->emb_tgt), batch->tgt_in, acts->d_emb_tgt, TB, E));
+
+    BATON_TRY(bridge(be, m, acts->d_dec_h0, acts->d_enc_h, B, 1));
+    if (lstm)
+        BATON_TRY(bridge(be, m, acts->d_dec_c0, acts->d_enc_c, B, 1));
+    BATON_TRY(baton_rnn_backward(be, &m->enc, &acts->enc, acts->d_emb_src, NULL, NULL, grads, acts->d_enc,
+                                 acts->d_enc_h, lstm ? acts->d_enc_c : NULL, acts->emb_src, batch->src_len, params,
+                                 t, S, B, dr ? &kenc : NULL));
+    if (dr)
+        BATON_TRY(site_dropout(be, m, drop, SITE_EMB_SRC, acts->d_emb_src, acts->d_emb_src, (size_t)S * B * E));
+    return ops->embed_scatter_add(be, dW(grads, t, m->emb_src), batch->src, acts->d_emb_src, S * B, E);
+}
