@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "baton/cell_math.h"
+#include "baton/optim_math.h"
 #include "baton/status.h"
 
 #ifdef __cplusplus
@@ -97,6 +98,12 @@ typedef struct {
     baton_status (*xent_forward_backward)(baton_backend *be, float *loss_sum, float *logp, float *dlogits,
                                           const float *logits, const int *targets, int N, int V, float eps,
                                           float scale);
+
+    /* ---- optimizer ---- */
+    /* One update of n elements of the flat buffers (optim_math.h); m and v are Adam's moments
+     * (NULL for SGD); grad_sumsq (one float, device) is the gradients' sum of squares for the clip. */
+    baton_status (*optim_update)(baton_backend *be, const baton_optim_hyper *h, float *params, const float *grads,
+                                 float *m, float *v, size_t n, const float *grad_sumsq);
 
     /* ---- embeddings ---- */
     /* out[i, :] = table[ids[i], :] for n ids (out (n, dim), table (V, dim)). */

@@ -13,6 +13,10 @@
 #define BATON_PARALLEL_FOR BATON_OMP_PRAGMA(omp parallel for schedule(static) if (work >= 16384))
 #else
 #define BATON_PARALLEL_FOR
+/* One optimizer update over the flat buffers. */
+baton_status baton_cpu_optim_update(baton_backend *be, const baton_optim_hyper *h, float *params, const float *grads,
+                                    float *m, float *v, size_t n, const float *grad_sumsq);
+
 #endif
 
 /* Hot loops get an AVX2+FMA clone beside the baseline one where the compiler can (x86-64). */
@@ -20,6 +24,10 @@
 #define BATON_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define BATON_CPU_CLONES
+/* One optimizer update over the flat buffers. */
+baton_status baton_cpu_optim_update(baton_backend *be, const baton_optim_hyper *h, float *params, const float *grads,
+                                    float *m, float *v, size_t n, const float *grad_sumsq);
+
 #endif
 
 /* C (M,N) = alpha op(A) op(B) + beta C through OpenBLAS, or a plain loop in builds without BLAS. */
@@ -75,5 +83,9 @@ baton_status baton_cpu_additive_scores_backward(baton_backend *be, float *dq, fl
 baton_status baton_cpu_xent_forward_backward(baton_backend *be, float *loss_sum, float *logp, float *dlogits,
                                              const float *logits, const int *targets, int N, int V, float eps,
                                              float scale);
+
+/* One optimizer update over the flat buffers. */
+baton_status baton_cpu_optim_update(baton_backend *be, const baton_optim_hyper *h, float *params, const float *grads,
+                                    float *m, float *v, size_t n, const float *grad_sumsq);
 
 #endif

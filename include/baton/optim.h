@@ -1,0 +1,53 @@
+/* optim.h: the optimizer over the flat parameter buffer: Adam (AdamW's decoupled weight decay
+ * when weight_decay > 0) or SGD, global-norm gradient clipping, gradient accumulation, and the
+ * learning-rate schedule. One update is one op over one buffer (optim_math.h); the gradient norm
+ * stays on the device. */
+#ifndef BATON_OPTIM_H
+#define BATON_OPTIM_H
+
+#include "baton/backend.h"
+#include "baton/optim_math.h"
+#include "baton/param.h"
+
+typedef enum {
+    BATON_LR_CONSTANT = 0, /* lr after warm-up */
+    BATON_LR_INVSQRT = 1,  /* lr * sqrt(warmup / step) after warm-up (Transformer-style) */
+    BATON_LR_EXP = 2,      /* lr * rate^((step - warmup) / every) after warm-up */
+} baton_lr_decay;
+
+typedef struct {
+    baton_opt_kind kind;
+    float lr, beta1, beta2, eps, weight_decay;
+    float max_norm;       /* global gradient-norm clip; <= 0: off */
+    int warmup;           /* steps of linear warm-up from lr/warmup to lr; 0: none */
+    baton_lr_decay decay;
+    float decay_rate;     /* BATON_LR_EXP */
+    int decay_every;      /* BATON_LR_EXP: steps per factor of decay_rate */
+} baton_optim_config;
+
+typedef struct {
+    baton_optim_config cfg;
+    float *m, *v;  /* flat buffers like the parameters (Adam only) */
+    float *sumsq;  /* (1) the gradients' sum of squares, on the device */
+    size_t n;      /* floats in a flat buffer */
+    long step;     /* updates done */
+} baton_optim;
+
+/* Defaults: Adam, lr 1e-3, betas (0.9, 0.999), eps 1e-8, no decay, clip 5, no warm-up. */
+baton_optim_config baton_optim_defaults(void);
+
+/* Checks the configuration and allocates the moments (zeroed) for the table's flat layout. */
+baton_status baton_optim_create(baton_optim *o, baton_backend *be, const baton_optim_config *cfg,
+                                const baton_param_table *t);
+
+/* Frees the moments. */
+void baton_optim_destroy(baton_optim *o, baton_backend *be);
+
+/* The learning rate of update number `step` (from 1) under the schedule. */
+float baton_optim_lr(const baton_optim_config *cfg, long step);
+
+/* One update from grads holding the sum of `accumulated` batches' mean-loss gradients, then zeroes
+ * grads for the next step. */
+baton_status baton_optim_step(baton_optim *o, baton_backend *be, float *params, float *grads, int accumulated);
+
+#endif

@@ -1,0 +1,54 @@
+/* optim_math.h: per-element optimizer updates, shared by the CPU loop and a CUDA kernel
+ * (BATON_HD), over the flat parameter buffer.
+ *
+ * The global-norm clip is folded into the update: the caller passes the gradients' sum of
+ * squares as it lies on the device, and every element scales its gradient by
+ *   grad_scale * min(1, max_norm / sqrt(sumsq * grad_scale^2))
+ * so that nothing returns to the host between the backward pass and the update. */
+#ifndef BATON_OPTIM_MATH_H
+#define BATON_OPTIM_MATH_H
+
+#include <math.h>
+
+#include "baton/hd.h"
+
+typedef enum {
+    BATON_OPT_ADAM = 0, /* Adam; with weight_decay > 0, AdamW's decoupled decay */
+    BATON_OPT_SGD = 1,  /* plain SGD; weight_decay adds decay * w to the gradient */
+} baton_opt_kind;
+
+/* Hyper-parameters of one update; step counts from 1 (Adam's bias correction). */
+typedef struct {
+    baton_opt_kind kind;
+    float lr, beta1, beta2, eps, weight_decay;
+    float max_norm;   /* global-norm clip; <= 0: off */
+    float grad_scale; /* multiplies the gradients first, e.g. 1/k after accumulating k batches */
+    long step;
+} baton_optim_hyper;
+
+/* The factor every gradient is multiplied by: accumulation scale times the clip factor. */
+BATON_HD static inline float baton_optim_grad_factor(const baton_optim_hyper *h, float sumsq)
+{
+    float norm = sqrtf(sumsq) * h->grad_scale;
+    float clip = h->max_norm > 0.0f && norm > h->max_norm ? h->max_norm / norm : 1.0f;
+    return h->grad_scale * clip;
+}
+
+/* Adam (Kingma & Ba) on one element, as torch.optim.Adam / AdamW compute it. */
+BATON_HD static inline void baton_adam_at(const baton_optim_hyper *h, float factor, float *w, const float *g,
+                                          float *m, float *v, float bc1, float bc2)
+{
+    float grad = *g * factor;
+    *m = h->beta1 * *m + (1.0f - h->beta1) * grad;
+    *v = h->beta2 * *v + (1.0f - h->beta2) * grad * grad;
+    float update = (*m / bc1) / (sqrtf(*v / bc2) + h->eps);
+    *w -= h->lr * (update + h->weight_decay * *w);
+}
+
+/* SGD on one element, with L2 weight decay as torch.optim.SGD. */
+BATON_HD static inline void baton_sgd_at(const baton_optim_hyper *h, float factor, float *w, const float *g)
+{
+    *w -= h->lr * (*g * factor + h->weight_decay * *w);
+}
+
+#endif

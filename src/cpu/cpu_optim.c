@@ -1,0 +1,26 @@
+/* cpu_optim.c: the optimizer update over the flat buffers, through optim_math.h. */
+#include <math.h>
+
+#include "cpu_internal.h"
+
+BATON_CPU_CLONES
+baton_status baton_cpu_optim_update(baton_backend *be, const baton_optim_hyper *h, float *params, const float *grads,
+                                    float *m, float *v, size_t n, const float *grad_sumsq)
+{
+    (void)be;
+    BATON_REQUIRE(h->kind == BATON_OPT_SGD || (m && v), "optimizer update: Adam needs both moment buffers");
+    BATON_REQUIRE(h->step >= 1, "optimizer update: step %ld, expected >= 1", h->step);
+    float factor = baton_optim_grad_factor(h, *grad_sumsq);
+    long work = (long)n;
+    if (h->kind == BATON_OPT_SGD) {
+        BATON_PARALLEL_FOR
+        for (long i = 0; i < work; i++)
+            baton_sgd_at(h, factor, params + i, grads + i);
+        return BATON_OK;
+    }
+    float bc1 = 1.0f - powf(h->beta1, (float)h->step), bc2 = 1.0f - powf(h->beta2, (float)h->step);
+    BATON_PARALLEL_FOR
+    for (long i = 0; i < work; i++)
+        baton_adam_at(h, factor, params + i, grads + i, m + i, v + i, bc1, bc2);
+    return BATON_OK;
+}
