@@ -70,6 +70,8 @@ baton_status baton_cpu_additive_scores_forward(baton_backend *be, float *scores,
 /* Width of the h slices that the backward hands to threads: 4 AVX vectors, and H = 512 still
  * makes 16 slices. */
 #define ADD_SLICE 32
+/* dq's float partial sums span this many s (then go to double). */
+#define ADD_SBLOCK 64
 
 BATON_CPU_CLONES
 baton_status baton_cpu_additive_scores_backward(baton_backend *be, float *dq, float *dk, float *dv,
@@ -82,7 +84,8 @@ baton_status baton_cpu_additive_scores_backward(baton_backend *be, float *dq, fl
     /* Every output element depends on one h only: dq[t,b,h] sums over s, dk[s,b,h] over t, dv[h]
      * over (b, t, s). So threads take slices of h and each walks all (b, t, s) in the same order:
      * no sum is split between threads, and dv needs no cross-thread reduction. dq is summed over
-     * s in registers, dk over t in place (zeroed first, since the op assigns it), dv in double. */
+     * s in registers (float blocks, double total), dk over t in place in float (zeroed first,
+     * since the op assigns it; T is a target length, at most a few hundred), dv in double. */
     int slices = (H + ADD_SLICE - 1) / ADD_SLICE;
     long work = (long)B * T * S * H * 24;
     BATON_PARALLEL_FOR
@@ -99,27 +102,35 @@ baton_status baton_cpu_additive_scores_backward(baton_backend *be, float *dq, fl
             for (int t = 0; t < T; t++) {
                 const float *qr = q + ((size_t)t * B + b) * H + h0;
                 const float *g_row = dscores + ((size_t)b * T + t) * S;
-                float dq_acc[ADD_SLICE] = {0};
-                for (int s = 0; s < S; s++) {
-                    float g = g_row[s];
-                    /* masked positions carry dscores exactly 0 (attn_softmax_backward): their
-                     * terms are zero, so skipping them changes nothing but the time */
-                    if (g == 0.0f)
-                        continue;
-                    const float *kr = k + ((size_t)s * B + b) * H + h0;
-                    float *dkr = dk + ((size_t)s * B + b) * H + h0;
-                    BATON_OMP_PRAGMA(omp simd)
-                    for (int j = 0; j < n; j++) {
-                        float e = baton_additive_act(qr[j], kr[j]);
-                        float d = baton_additive_dpre(g, vs[j], e);
-                        dq_acc[j] += d;
-                        dkr[j] += d;
-                        dv_acc[j] += (double)g * (double)e;
+                double dq_tot[ADD_SLICE] = {0};
+                /* dq sums over s in float within blocks of ADD_SBLOCK and in double across them,
+                 * so that long sources (S in the thousands) do not grow the rounding error */
+                for (int s0 = 0; s0 < S; s0 += ADD_SBLOCK) {
+                    int s1 = s0 + ADD_SBLOCK < S ? s0 + ADD_SBLOCK : S;
+                    float dq_acc[ADD_SLICE] = {0};
+                    for (int s = s0; s < s1; s++) {
+                        float g = g_row[s];
+                        /* masked positions carry dscores exactly 0 (attn_softmax_backward): their
+                         * terms are zero, so skipping them changes nothing but the time */
+                        if (g == 0.0f)
+                            continue;
+                        const float *kr = k + ((size_t)s * B + b) * H + h0;
+                        float *dkr = dk + ((size_t)s * B + b) * H + h0;
+                        BATON_OMP_PRAGMA(omp simd)
+                        for (int j = 0; j < n; j++) {
+                            float e = baton_additive_act(qr[j], kr[j]);
+                            float d = baton_additive_dpre(g, vs[j], e);
+                            dq_acc[j] += d;
+                            dkr[j] += d;
+                            dv_acc[j] += (double)g * (double)e;
+                        }
                     }
+                    for (int j = 0; j < n; j++)
+                        dq_tot[j] += dq_acc[j];
                 }
                 float *dqr = dq + ((size_t)t * B + b) * H + h0;
                 for (int j = 0; j < n; j++)
-                    dqr[j] = dq_acc[j];
+                    dqr[j] = (float)dq_tot[j];
             }
         }
         for (int j = 0; j < n; j++)

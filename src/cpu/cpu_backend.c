@@ -94,6 +94,7 @@ static const baton_ops cpu_ops = {
  * other's cores (measured: bench/results/2026-11-28-cpu-investigation). So the loops use OpenMP
  * only when OpenBLAS itself runs on OpenMP (one shared pool) or there is no BLAS; beside a pthreads
  * OpenBLAS they stay on the calling thread, and the GEMMs, which are most of the work, use them all. */
+#if BATON_HAVE_OPENMP
 static int loop_threads(int threads)
 {
 #if BATON_HAVE_BLAS && defined(OPENBLAS_VERSION)
@@ -102,6 +103,7 @@ static int loop_threads(int threads)
 #endif
     return threads;
 }
+#endif
 
 baton_status baton_cpu_backend_create(baton_backend *be, int threads)
 {

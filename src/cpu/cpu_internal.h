@@ -12,11 +12,7 @@
 #if BATON_HAVE_OPENMP
 #define BATON_PARALLEL_FOR BATON_OMP_PRAGMA(omp parallel for schedule(static) if (work >= 16384))
 #else
-#define BATON_PARALLEL_FOR
-/* One optimizer update over the flat buffers. */
-baton_status baton_cpu_optim_update(baton_backend *be, const baton_optim_hyper *h, float *params, const float *grads,
-                                    float *m, float *v, size_t n, const float *grad_sumsq);
-
+#define BATON_PARALLEL_FOR (void)work; /* a statement: use it only where a statement may stand */
 #endif
 
 /* Hot loops get an AVX2+FMA clone beside the baseline one where the compiler can (x86-64). */
@@ -24,10 +20,6 @@ baton_status baton_cpu_optim_update(baton_backend *be, const baton_optim_hyper *
 #define BATON_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define BATON_CPU_CLONES
-/* One optimizer update over the flat buffers. */
-baton_status baton_cpu_optim_update(baton_backend *be, const baton_optim_hyper *h, float *params, const float *grads,
-                                    float *m, float *v, size_t n, const float *grad_sumsq);
-
 #endif
 
 /* C (M,N) = alpha op(A) op(B) + beta C through OpenBLAS, or a plain loop in builds without BLAS. */
