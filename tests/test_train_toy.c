@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "baton/batch.h"
+#include "baton/decode.h"
 #include "baton/toy.h"
 #include "baton/trainer.h"
 #include "testutil.h"
@@ -82,6 +83,42 @@ static double dev_loss(baton_trainer *tr, data *d)
     return sum / (double)tokens;
 }
 
+/* Greedy-decodes the validation set and returns the fraction of exactly right translations.
+ * (CPU backend: the host batch's arrays serve as device memory.) */
+static double dev_accuracy(baton_trainer *tr, data *d, char *example, size_t n)
+{
+    baton_greedy g;
+    int max_len = d->T_max + 5, right = 0, total = 0;
+    int *out = malloc((size_t)BATCH * max_len * sizeof(int)), *out_len = malloc(BATCH * sizeof(int));
+    int ok = out && out_len && baton_greedy_create(&g, tr->be, &tr->model, d->S_max, BATCH) == BATON_OK;
+    for (int i = 0; ok && i < d->dev_b.count; i++) {
+        ok = baton_host_batch_fill(&d->hb, &d->dev, &d->dev_b, i) == BATON_OK &&
+             baton_greedy_decode(&g, tr->params, &tr->table, d->hb.src, d->hb.src_len, d->hb.S, d->hb.B, max_len,
+                                 out, out_len, NULL) == BATON_OK;
+        for (int b = 0; ok && b < d->hb.B; b++, total++) {
+            int same = out_len[b] == d->hb.tgt_len[b] - 1;
+            for (int k = 0; same && k < out_len[b]; k++)
+                same = out[b * max_len + k] == d->hb.tgt_out[k * d->hb.B + b];
+            right += same;
+            if (i == d->dev_b.count - 1 && b == 0) { /* a long one, as "source => output" */
+                int src_ids[64], ns = d->hb.src_len[b] < 64 ? d->hb.src_len[b] : 64;
+                for (int k = 0; k < ns; k++)
+                    src_ids[k] = d->hb.src[k * d->hb.B + b];
+                size_t used = baton_vocab_decode(&d->sv, src_ids, ns, example, n);
+                if (used + 5 < n) {
+                    strcpy(example + used, " => ");
+                    baton_vocab_decode(&d->tv, out, out_len[b], example + used + 4, n - used - 4);
+                }
+            }
+        }
+    }
+    if (out && out_len && ok)
+        baton_greedy_destroy(&g);
+    free(out);
+    free(out_len);
+    return ok && total ? (double)right / total : NAN;
+}
+
 /* Trains `steps` batches, keeping each batch's summed loss in losses. */
 static int train(baton_trainer *tr, data *d, int steps, float *losses)
 {
@@ -109,6 +146,11 @@ int main(void)
            d.train_b.count, d.sv.size, d.tv.size, before, after, STEPS);
     /* reached: about 0.004 (2.64 -> 0.011); 0.05 leaves a margin of ten */
     tu_check_abs(&r, "dev loss after training / before (must fall below 0.05)", ok ? after / before : INFINITY, 0.05);
+    char example[256] = "";
+    double acc = ok ? dev_accuracy(&a, &d, example, sizeof example) : NAN;
+    printf("greedy decoding: %.1f%% of dev translations exactly right; e.g. \"%s\"\n", 100.0 * acc, example);
+    /* reached: see the line above; a model that had not learned the reordering gets almost none right */
+    tu_check_abs(&r, "dev translations wrong (fraction, greedy)", 1.0 - acc, 0.2);
 
     ok = ok && make_trainer(&b, &be, &d) && train(&b, &d, 20, lb);
     double diff = 0.0;

@@ -99,6 +99,9 @@ typedef struct {
                                           const float *logits, const int *targets, int N, int V, float eps,
                                           float scale);
 
+    /* idx[i] = the column of row i's largest value (the first on ties) for x (rows, cols). */
+    baton_status (*argmax_rows)(baton_backend *be, int *idx, const float *x, int rows, int cols);
+
     /* ---- optimizer ---- */
     /* One update of n elements of the flat buffers (optim_math.h); m and v are Adam's moments
      * (NULL for SGD); grad_sumsq (one float, device) is the gradients' sum of squares for the clip. */

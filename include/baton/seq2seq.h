@@ -83,7 +83,22 @@ void baton_s2s_init_weights(const baton_s2s *m, const baton_param_table *t, floa
 baton_status baton_s2s_acts_carve(baton_s2s_acts *acts, baton_arena *a, const baton_s2s *m, int S_max, int T_max,
                                   int B_max);
 
-/* Forward through the loss: acts->loss, acts->logp and, unless want_grad, acts->logits. With
+/* The encoder over src (S,B) ids: acts->enc_out (S,B,H) and the bridged decoder start states
+ * acts->dec_h0 / dec_c0 (L,B,H). */
+baton_status baton_s2s_encode(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
+                              const baton_param_table *t, const int *src, const int *src_len, int S, int B,
+                              const baton_dropout_key *drop);
+
+/* The decoder over T target steps from states h0/c0 (L,B,H), attending to acts->enc_out, through the
+ * generator: acts->logits (T,B,V), acts->attn.p (B,T,S) weights; final states into hn/cn when not
+ * NULL (they may be h0/c0: each layer reads its start state before writing its end state). T = 1
+ * is one step of a step-by-step decoder. */
+baton_status baton_s2s_decode(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
+                              const baton_param_table *t, const int *src_len, int S, const int *tgt_in,
+                              const int *tgt_len, int T, int B, const float *h0, const float *c0, float *hn,
+                              float *cn, const baton_dropout_key *drop);
+
+/* Forward through the loss (encode, decode, cross-entropy): acts->loss, acts->logp and, unless want_grad, acts->logits. With
  * want_grad, acts->logits holds dloss/dlogits for the mean loss (1/tgt_tokens) afterwards.
  * drop NULL: no dropout (evaluation). */
 baton_status baton_s2s_forward(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,

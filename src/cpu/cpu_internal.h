@@ -76,6 +76,8 @@ baton_status baton_cpu_xent_forward_backward(baton_backend *be, float *loss_sum,
                                              const float *logits, const int *targets, int N, int V, float eps,
                                              float scale);
 
+/* Index of each row's largest value. */
+baton_status baton_cpu_argmax_rows(baton_backend *be, int *idx, const float *x, int rows, int cols);
 /* One optimizer update over the flat buffers. */
 baton_status baton_cpu_optim_update(baton_backend *be, const baton_optim_hyper *h, float *params, const float *grads,
                                     float *m, float *v, size_t n, const float *grad_sumsq);

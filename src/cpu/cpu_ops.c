@@ -211,3 +211,19 @@ baton_status baton_cpu_tanh_backward(baton_backend *be, float *dx, const float *
     }
     return BATON_OK;
 }
+
+baton_status baton_cpu_argmax_rows(baton_backend *be, int *idx, const float *x, int rows, int cols)
+{
+    (void)be;
+    BATON_REQUIRE(cols >= 1, "argmax: %d columns, expected >= 1", cols);
+    long work = (long)rows * cols;
+    BATON_PARALLEL_FOR
+    for (int i = 0; i < rows; i++) {
+        const float *row = x + (size_t)i * cols;
+        int best = 0;
+        for (int j = 1; j < cols; j++)
+            best = row[j] > row[best] ? j : best;
+        idx[i] = best;
+    }
+    return BATON_OK;
+}

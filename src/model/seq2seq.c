@@ -141,34 +141,37 @@ static baton_status bridge(baton_backend *be, const baton_s2s *m, float *dec, fl
     return BATON_OK;
 }
 
-baton_status baton_s2s_forward(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
-                               const baton_param_table *t, const baton_s2s_batch *batch,
-                               const baton_dropout_key *drop, int want_grad)
+baton_status baton_s2s_encode(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
+                              const baton_param_table *t, const int *src, const int *src_len, int S, int B,
+                              const baton_dropout_key *drop)
 {
-    const baton_ops *ops = be->ops;
-    int S = batch->S, T = batch->T, B = batch->B, E = m->cfg.emb, H = m->cfg.hidden, V = m->cfg.tgt_vocab;
-    int TB = T * B, lstm = m->cfg.cell == BATON_CELL_LSTM, dr = dropping(m, drop);
-    BATON_REQUIRE(batch->tgt_tokens > 0, "seq2seq batch: no target tokens");
-    baton_dropout_key none = {0, 0, 0};
-    baton_dropout_key kenc = dr ? site_key(drop, SITE_ENC_RNN) : none, kdec = dr ? site_key(drop, SITE_DEC_RNN) : none;
-
-    BATON_TRY(ops->embed_gather(be, acts->emb_src, batch->src, W(params, t, m->emb_src), S * B, E));
+    int E = m->cfg.emb, lstm = m->cfg.cell == BATON_CELL_LSTM, dr = dropping(m, drop);
+    baton_dropout_key kenc = dr ? site_key(drop, SITE_ENC_RNN) : (baton_dropout_key){0, 0, 0};
+    BATON_TRY(be->ops->embed_gather(be, acts->emb_src, src, W(params, t, m->emb_src), S * B, E));
     if (dr)
         BATON_TRY(site_dropout(be, m, drop, SITE_EMB_SRC, acts->emb_src, acts->emb_src, (size_t)S * B * E));
     BATON_TRY(baton_rnn_forward(be, &m->enc, &acts->enc, acts->enc_out, acts->enc_h, lstm ? acts->enc_c : NULL,
-                                acts->emb_src, NULL, NULL, batch->src_len, params, t, S, B, dr ? &kenc : NULL));
+                                acts->emb_src, NULL, NULL, src_len, params, t, S, B, dr ? &kenc : NULL));
     BATON_TRY(bridge(be, m, acts->dec_h0, acts->enc_h, B, 0));
-    if (lstm)
-        BATON_TRY(bridge(be, m, acts->dec_c0, acts->enc_c, B, 0));
+    return lstm ? bridge(be, m, acts->dec_c0, acts->enc_c, B, 0) : BATON_OK;
+}
 
-    BATON_TRY(ops->embed_gather(be, acts->emb_tgt, batch->tgt_in, W(params, t, m->emb_tgt), TB, E));
+baton_status baton_s2s_decode(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
+                              const baton_param_table *t, const int *src_len, int S, const int *tgt_in,
+                              const int *tgt_len, int T, int B, const float *h0, const float *c0, float *hn,
+                              float *cn, const baton_dropout_key *drop)
+{
+    const baton_ops *ops = be->ops;
+    int E = m->cfg.emb, H = m->cfg.hidden, V = m->cfg.tgt_vocab, TB = T * B;
+    int lstm = m->cfg.cell == BATON_CELL_LSTM, dr = dropping(m, drop);
+    baton_dropout_key kdec = dr ? site_key(drop, SITE_DEC_RNN) : (baton_dropout_key){0, 0, 0};
+    BATON_TRY(ops->embed_gather(be, acts->emb_tgt, tgt_in, W(params, t, m->emb_tgt), TB, E));
     if (dr)
         BATON_TRY(site_dropout(be, m, drop, SITE_EMB_TGT, acts->emb_tgt, acts->emb_tgt, (size_t)TB * E));
-    BATON_TRY(baton_rnn_forward(be, &m->dec, &acts->dec, acts->dec_out, NULL, NULL, acts->emb_tgt, acts->dec_h0,
-                                lstm ? acts->dec_c0 : NULL, batch->tgt_len, params, t, T, B, dr ? &kdec : NULL));
-
-    BATON_TRY(baton_attention_forward(be, &m->attn, &acts->attn, acts->ctx, acts->dec_out, acts->enc_out,
-                                      batch->src_len, params, t, T, S, B));
+    BATON_TRY(baton_rnn_forward(be, &m->dec, &acts->dec, acts->dec_out, hn, lstm ? cn : NULL, acts->emb_tgt, h0,
+                                lstm ? c0 : NULL, tgt_len, params, t, T, B, dr ? &kdec : NULL));
+    BATON_TRY(baton_attention_forward(be, &m->attn, &acts->attn, acts->ctx, acts->dec_out, acts->enc_out, src_len,
+                                      params, t, T, S, B));
     BATON_TRY(ops->copy2d(be, acts->cat, 2 * H, acts->ctx, H, TB, H)); /* context first, as design.md */
     BATON_TRY(ops->copy2d(be, acts->cat + H, 2 * H, acts->dec_out, H, TB, H));
     BATON_TRY(ops->gemm(be, 0, 1, TB, H, 2 * H, 1.0f, acts->cat, 2 * H, W(params, t, m->w_c), 2 * H, 0.0f,
@@ -180,10 +183,21 @@ baton_status baton_s2s_forward(baton_backend *be, const baton_s2s *m, baton_s2s_
         BATON_TRY(site_dropout(be, m, drop, SITE_ATT_H, hd, acts->att_h, (size_t)TB * H));
     }
     BATON_TRY(ops->gemm(be, 0, 1, TB, V, H, 1.0f, hd, H, W(params, t, m->w_out), H, 0.0f, acts->logits, V));
-    BATON_TRY(ops->add_bias(be, acts->logits, W(params, t, m->b_out), TB, V));
-    return ops->xent_forward_backward(be, acts->loss, acts->logp, want_grad ? acts->logits : NULL, acts->logits,
-                                      batch->tgt_out, TB, V, m->cfg.label_smoothing,
-                                      1.0f / (float)batch->tgt_tokens);
+    return ops->add_bias(be, acts->logits, W(params, t, m->b_out), TB, V);
+}
+
+baton_status baton_s2s_forward(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
+                               const baton_param_table *t, const baton_s2s_batch *batch,
+                               const baton_dropout_key *drop, int want_grad)
+{
+    int T = batch->T, B = batch->B;
+    BATON_REQUIRE(batch->tgt_tokens > 0, "seq2seq batch: no target tokens");
+    BATON_TRY(baton_s2s_encode(be, m, acts, params, t, batch->src, batch->src_len, batch->S, B, drop));
+    BATON_TRY(baton_s2s_decode(be, m, acts, params, t, batch->src_len, batch->S, batch->tgt_in, batch->tgt_len, T,
+                               B, acts->dec_h0, acts->dec_c0, NULL, NULL, drop));
+    return be->ops->xent_forward_backward(be, acts->loss, acts->logp, want_grad ? acts->logits : NULL, acts->logits,
+                                          batch->tgt_out, T * B, m->cfg.tgt_vocab, m->cfg.label_smoothing,
+                                          1.0f / (float)batch->tgt_tokens);
 }
 
 baton_status baton_s2s_backward(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, float *grads,
