@@ -1,0 +1,195 @@
+/* cmd_train.c: `baton train`: data (a built-in task or pre-tokenized files), vocabularies, the
+ * training loop with progress and validation, and the model directory at the end. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/batch.h"
+#include "baton/progress.h"
+#include "baton/text.h"
+#include "baton/toy.h"
+#include "baton/trainer.h"
+#include "commands.h"
+#include "model_dir.h"
+
+typedef struct {
+    baton_vocab sv, tv;
+    baton_corpus train, dev;
+    baton_batching train_b, dev_b;
+    baton_host_batch hb;
+} train_data;
+
+/* Reads aligned source and target files, or draws the built-in task's split. */
+static baton_status read_pairs(baton_pairs *p, const cli_settings *s, const char *src, const char *tgt,
+                               const char *split, int size)
+{
+    memset(p, 0, sizeof *p);
+    if (!src)
+        return baton_toy_generate(p, s->task, split, size, (uint64_t)s->seed);
+    int ns, nt;
+    BATON_REQUIRE(tgt, "%s given without its target file", src);
+    BATON_TRY(baton_text_read_lines(src, &p->src, &ns));
+    baton_status st = baton_text_read_lines(tgt, &p->tgt, &nt);
+    if (st == BATON_OK && ns != nt)
+        st = BATON_ERROR(BATON_ERR_FORMAT, "%s has %d lines but %s has %d; expected aligned files", src, ns, tgt, nt);
+    p->n = ns;
+    if (st != BATON_OK)
+        baton_pairs_free(p);
+    return st;
+}
+
+static baton_status load_data(train_data *d, const cli_settings *s)
+{
+    baton_pairs tr, dv;
+    BATON_TRY(read_pairs(&tr, s, s->train_src, s->train_tgt, "train", s->train_size));
+    baton_status st = read_pairs(&dv, s, s->dev_src, s->dev_tgt, "dev", s->dev_size);
+    if (st == BATON_OK && s->train_src && !s->dev_src)
+        st = BATON_ERROR(BATON_ERR_INVALID, "--train-src without --dev-src: give a validation set");
+    if (st == BATON_OK)
+        st = baton_vocab_build(&d->sv, tr.src, tr.n, s->min_count, s->vocab_size);
+    if (st == BATON_OK)
+        st = baton_vocab_build(&d->tv, tr.tgt, tr.n, s->min_count, s->vocab_size);
+    if (st == BATON_OK)
+        st = baton_corpus_encode(&d->train, &d->sv, &d->tv, tr.src, tr.tgt, tr.n, s->max_len);
+    if (st == BATON_OK)
+        st = baton_corpus_encode(&d->dev, &d->sv, &d->tv, dv.src, dv.tgt, dv.n, s->max_len);
+    baton_pairs_free(&tr);
+    baton_pairs_free(&dv);
+    BATON_TRY(st);
+    BATON_REQUIRE(d->train.n > 0 && d->dev.n > 0, "no training or validation pairs left after filtering");
+    fprintf(stderr, "data: %d training pairs (%d empty and %d longer than %d skipped), %d validation pairs; "
+                    "vocabularies %d / %d\n",
+            d->train.n, d->train.skipped_empty, d->train.skipped_long, s->max_len, d->dev.n, d->sv.size, d->tv.size);
+    BATON_TRY(baton_batching_make(&d->train_b, &d->train, s->batch, 0));
+    BATON_TRY(baton_batching_make(&d->dev_b, &d->dev, s->batch, 0));
+    int S = d->train.max_src > d->dev.max_src ? d->train.max_src : d->dev.max_src;
+    int T = d->train.max_tgt > d->dev.max_tgt ? d->train.max_tgt : d->dev.max_tgt;
+    return baton_host_batch_alloc(&d->hb, S, T, s->batch);
+}
+
+static void free_data(train_data *d)
+{
+    baton_host_batch_free(&d->hb);
+    baton_batching_free(&d->train_b);
+    baton_batching_free(&d->dev_b);
+    baton_corpus_free(&d->train);
+    baton_corpus_free(&d->dev);
+    baton_vocab_free(&d->sv);
+    baton_vocab_free(&d->tv);
+}
+
+/* Mean token loss over the validation set. */
+static baton_status validate(baton_trainer *tr, train_data *d, double *loss)
+{
+    double sum = 0.0;
+    long tokens = 0;
+    for (int i = 0; i < d->dev_b.count; i++) {
+        float l;
+        BATON_TRY(baton_host_batch_fill(&d->hb, &d->dev, &d->dev_b, i));
+        BATON_TRY(baton_trainer_eval(tr, &d->hb, &l));
+        sum += l;
+        tokens += d->hb.tgt_tokens;
+    }
+    *loss = sum / (double)tokens;
+    return BATON_OK;
+}
+
+static baton_status train_loop(baton_trainer *tr, train_data *d, const cli_settings *s, baton_progress *p)
+{
+    long batch = 0;
+    for (long step = 1; step <= s->steps; step++) {
+        double loss = 0.0;
+        long tgt = 0, all = 0;
+        int epoch = 0;
+        for (int a = 0; a < s->accumulate; a++, batch++) {
+            epoch = (int)(batch / d->train_b.count);
+            int idx = baton_batching_pick(&d->train_b, (uint64_t)s->seed, epoch, (int)(batch % d->train_b.count));
+            float l;
+            BATON_TRY(baton_host_batch_fill(&d->hb, &d->train, &d->train_b, idx));
+            BATON_TRY(baton_trainer_step(tr, &d->hb, &l));
+            BATON_REQUIRE(isfinite(l), "training diverged at step %ld: the loss is %g (lower --lr or --clip)", step,
+                          (double)l);
+            loss += l;
+            tgt += d->hb.tgt_tokens;
+            all += d->hb.tgt_tokens + d->hb.src_tokens;
+        }
+        baton_progress_step(p, step, epoch + 1, loss, tgt, all - tgt, baton_optim_lr(&tr->opt.cfg, step));
+        if ((s->valid_every > 0 && step % s->valid_every == 0) || step == s->steps) {
+            double vl;
+            BATON_TRY(validate(tr, d, &vl));
+            baton_progress_eval(p, step, "dev", vl, exp(vl), -1.0);
+        }
+    }
+    return BATON_OK;
+}
+
+/* Copies the weights to the host and writes the model directory. */
+static baton_status save(baton_trainer *tr, train_data *d, const cli_settings *s)
+{
+    size_t bytes = baton_param_bytes(&tr->table);
+    float *host = malloc(bytes);
+    if (!host)
+        return BATON_ERROR(BATON_ERR_OOM, "saving: cannot allocate %zu bytes", bytes);
+    baton_status st = tr->be->ops->download(tr->be, host, tr->params, bytes);
+    if (st == BATON_OK)
+        st = cli_model_save(s->model, s, &d->sv, &d->tv, &tr->table, host);
+    free(host);
+    if (st == BATON_OK)
+        fprintf(stderr, "model written to %s/\n", s->model);
+    return st;
+}
+
+baton_status cli_train_run(const cli_settings *s)
+{
+    BATON_REQUIRE(s->model, "--model DIR: where to write the trained model");
+    train_data d;
+    memset(&d, 0, sizeof d);
+    baton_backend be;
+    baton_trainer tr;
+    baton_progress p;
+    baton_s2s_config mc;
+    baton_optim_config oc;
+    memset(&tr, 0, sizeof tr);
+    baton_status st = load_data(&d, s);
+    if (st == BATON_OK)
+        st = baton_backend_create(&be, s->device, s->threads);
+    if (st == BATON_OK)
+        st = cli_model_config(&mc, s, d.sv.size, d.tv.size);
+    if (st == BATON_OK)
+        st = cli_optim_config(&oc, s);
+    if (st == BATON_OK)
+        st = baton_trainer_create(&tr, &be, &mc, &oc, d.hb.S_max, d.hb.T_max, s->batch, (uint64_t)s->seed,
+                                  s->accumulate);
+    if (st == BATON_OK) {
+        fprintf(stderr, "model: %s, %d layer(s), E=%d H=%d, %s attention, %zu parameters; device %s\n", s->cell,
+                s->layers, s->emb, s->hidden, s->attention, (size_t)0 + tr.table.total, s->device);
+        st = baton_progress_open(&p, stderr, s->metrics, s->steps, s->log_every);
+    }
+    if (st == BATON_OK) {
+        st = train_loop(&tr, &d, s, &p);
+        baton_progress_close(&p);
+    }
+    if (st == BATON_OK)
+        st = save(&tr, &d, s);
+    baton_trainer_destroy(&tr);
+    free_data(&d);
+    return st;
+}
+
+int cli_train(int argc, char **argv)
+{
+    cli_settings s;
+    cli_opts_defaults(&s, cli_settings_opts);
+    int help;
+    if (cli_opts_argv(&s, cli_settings_opts, argc, argv, 2, &help) != BATON_OK)
+        return 2;
+    if (help) {
+        printf("usage: baton train --model DIR [options]\n"
+               "Trains a translator on a built-in task (--task) or on pre-tokenized files (--train-src/--train-tgt,\n"
+               "--dev-src/--dev-tgt) and writes it to DIR.\n\n");
+        cli_opts_help(stdout, cli_settings_opts);
+        return 0;
+    }
+    return cli_train_run(&s) == BATON_OK ? 0 : 1;
+}

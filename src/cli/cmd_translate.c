@@ -1,0 +1,242 @@
+/* cmd_translate.c: `baton translate` (greedy, batched, files or standard input to standard output)
+ * and `baton score` (per-sentence log-probability and token count under a model). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/batch.h"
+#include "baton/decode.h"
+#include "baton/text.h"
+#include "commands.h"
+#include "model_dir.h"
+
+/* Longest sentence of lines[0..n) in tokens, at least 1. */
+static int longest(const baton_vocab *v, char **lines, int n)
+{
+    int m = 1;
+    for (int i = 0; i < n; i++) {
+        int k = baton_vocab_encode(v, lines[i], NULL, 0);
+        m = k > m ? k : m;
+    }
+    return m;
+}
+
+/* Encodes lines[0..B) into time-major ids (S,B) and lengths; an empty line becomes one <unk> so
+ * that every row has a length of at least one (its output is discarded by the caller). */
+static int encode_batch(const baton_vocab *v, char **lines, int B, int S_max, int *ids_tb, int *len, int *tmp)
+{
+    int S = 1;
+    for (int b = 0; b < B; b++) {
+        len[b] = baton_vocab_encode(v, lines[b], tmp + (size_t)b * S_max, S_max);
+        if (len[b] == 0) {
+            tmp[(size_t)b * S_max] = BATON_UNK;
+            len[b] = 1;
+        }
+        S = len[b] > S ? len[b] : S;
+    }
+    for (int s = 0; s < S; s++)
+        for (int b = 0; b < B; b++)
+            ids_tb[s * B + b] = s < len[b] ? tmp[(size_t)b * S_max + s] : BATON_PAD;
+    return S;
+}
+
+typedef struct {
+    cli_settings s;
+    baton_backend be;
+    cli_loaded_model lm;
+    int have_be, have_model;
+} session;
+
+/* Parses flags, creates the backend, loads --model; returns the exit status on failure, else -1. */
+static int open_session(session *x, int argc, char **argv, const char *usage)
+{
+    memset(x, 0, sizeof *x);
+    cli_opts_defaults(&x->s, cli_settings_opts);
+    int help;
+    if (cli_opts_argv(&x->s, cli_settings_opts, argc, argv, 2, &help) != BATON_OK)
+        return 2;
+    if (help) {
+        printf("%s\n", usage);
+        cli_opts_help(stdout, cli_settings_opts);
+        return 0;
+    }
+    if (!x->s.model) {
+        fprintf(stderr, "baton: error: --model DIR: expected the directory that baton train wrote\n");
+        return 2;
+    }
+    if (baton_backend_create(&x->be, x->s.device, x->s.threads) != BATON_OK)
+        return 1;
+    x->have_be = 1;
+    if (cli_model_load(&x->lm, x->s.model, &x->be) != BATON_OK)
+        return 1;
+    x->have_model = 1;
+    return -1;
+}
+
+static void close_session(session *x)
+{
+    if (x->have_model)
+        cli_model_free(&x->lm);
+    if (x->have_be)
+        baton_backend_destroy(&x->be);
+}
+
+static baton_status translate_lines(session *x, char **lines, int n)
+{
+    baton_backend *be = &x->be;
+    int B = x->s.batch, S_max = longest(&x->lm.sv, lines, n), max_len = (int)(x->s.max_len_ratio * S_max) + 5;
+    int *ids = malloc((size_t)S_max * B * sizeof(int)), *len = malloc((size_t)B * sizeof(int));
+    int *tmp = malloc((size_t)S_max * B * sizeof(int)), *out = malloc((size_t)B * max_len * sizeof(int));
+    int *out_len = malloc((size_t)B * sizeof(int)), *d_ids = NULL, *d_len = NULL;
+    char *text = malloc(65536);
+    baton_greedy g;
+    memset(&g, 0, sizeof g);
+    baton_status st = ids && len && tmp && out && out_len && text
+                          ? BATON_OK
+                          : BATON_ERROR(BATON_ERR_OOM, "translate: out of memory for batches of %d", B);
+    if (st == BATON_OK)
+        st = baton_greedy_create(&g, be, &x->lm.m, S_max, B);
+    if (st == BATON_OK)
+        st = be->ops->alloc(be, (void **)&d_ids, (size_t)S_max * B * sizeof(int), "source ids");
+    if (st == BATON_OK)
+        st = be->ops->alloc(be, (void **)&d_len, (size_t)B * sizeof(int), "source lengths");
+    for (int first = 0; st == BATON_OK && first < n; first += B) {
+        int nb = n - first < B ? n - first : B;
+        int S = encode_batch(&x->lm.sv, lines + first, nb, S_max, ids, len, tmp);
+        st = be->ops->upload(be, d_ids, ids, (size_t)S * nb * sizeof(int));
+        if (st == BATON_OK)
+            st = be->ops->upload(be, d_len, len, (size_t)nb * sizeof(int));
+        if (st == BATON_OK)
+            st = baton_greedy_decode(&g, x->lm.params, &x->lm.t, d_ids, d_len, S, nb, max_len, out, out_len, NULL);
+        for (int b = 0; st == BATON_OK && b < nb; b++) {
+            int empty = baton_vocab_encode(&x->lm.sv, lines[first + b], NULL, 0) == 0;
+            baton_vocab_decode(&x->lm.tv, out + (size_t)b * max_len, empty ? 0 : out_len[b], text, 65536);
+            printf("%s\n", text);
+        }
+    }
+    if (d_ids)
+        be->ops->free(be, d_ids);
+    if (d_len)
+        be->ops->free(be, d_len);
+    baton_greedy_destroy(&g);
+    free(ids), free(len), free(tmp), free(out), free(out_len), free(text);
+    return st;
+}
+
+int cli_translate(int argc, char **argv)
+{
+    session x;
+    int rc = open_session(&x, argc, argv,
+                          "usage: baton translate --model DIR [--input FILE] [options]\n"
+                          "Translates pre-tokenized sentences, one per line, from FILE or standard input to standard "
+                          "output (greedy).");
+    if (rc >= 0) {
+        close_session(&x);
+        return rc;
+    }
+    char **lines;
+    int n;
+    baton_status st = baton_text_read_lines(x.s.input ? x.s.input : "-", &lines, &n);
+    if (st == BATON_OK && n > 0)
+        st = translate_lines(&x, lines, n);
+    if (st == BATON_OK)
+        baton_text_free_lines(lines, n);
+    close_session(&x);
+    return st == BATON_OK ? 0 : 1;
+}
+
+/* Scores pairs batch by batch: sum of log p over each target and its </s>. */
+static baton_status score_pairs(session *x, char **src, char **tgt, int n)
+{
+    baton_backend *be = &x->be;
+    const baton_s2s *m = &x->lm.m;
+    int B = x->s.batch, S_max = longest(&x->lm.sv, src, n), T_max = longest(&x->lm.tv, tgt, n) + 1;
+    baton_host_batch hb;
+    baton_arena measure = baton_arena_measuring(), arena = {0};
+    baton_s2s_acts acts;
+    int *tmp = malloc((size_t)(S_max > T_max ? S_max : T_max) * B * sizeof(int));
+    float *logp = malloc((size_t)T_max * B * sizeof(float));
+    baton_status st = tmp && logp ? baton_host_batch_alloc(&hb, S_max, T_max, B)
+                                  : BATON_ERROR(BATON_ERR_OOM, "score: out of memory");
+    if (st == BATON_OK)
+        st = baton_s2s_acts_carve(&acts, &measure, m, S_max, T_max, B);
+    if (st == BATON_OK)
+        st = baton_arena_create(&arena, be, measure.used);
+    if (st == BATON_OK)
+        st = baton_s2s_acts_carve(&acts, &arena, m, S_max, T_max, B);
+    int *dev[5] = {NULL, NULL, NULL, NULL, NULL};
+    size_t sizes[5] = {(size_t)S_max * B, (size_t)B, (size_t)T_max * B, (size_t)T_max * B, (size_t)B};
+    for (int i = 0; st == BATON_OK && i < 5; i++)
+        st = be->ops->alloc(be, (void **)&dev[i], sizes[i] * sizeof(int), "score batch ids");
+    for (int first = 0; st == BATON_OK && first < n; first += B) {
+        int nb = n - first < B ? n - first : B, T = 1;
+        hb.B = nb;
+        hb.S = encode_batch(&x->lm.sv, src + first, nb, S_max, hb.src, hb.src_len, tmp);
+        hb.tgt_tokens = 0;
+        for (int b = 0; b < nb; b++) {
+            hb.tgt_len[b] = baton_vocab_encode(&x->lm.tv, tgt[first + b], tmp + (size_t)b * T_max, T_max - 1) + 1;
+            T = hb.tgt_len[b] > T ? hb.tgt_len[b] : T;
+            hb.tgt_tokens += hb.tgt_len[b];
+        }
+        for (int t = 0; t < T; t++)
+            for (int b = 0; b < nb; b++) {
+                int L = hb.tgt_len[b], *y = tmp + (size_t)b * T_max;
+                hb.tgt_in[t * nb + b] = t == 0 ? BATON_BOS : t < L ? y[t - 1] : BATON_PAD;
+                hb.tgt_out[t * nb + b] = t < L - 1 ? y[t] : t == L - 1 ? BATON_EOS : BATON_PAD;
+            }
+        const void *host[5] = {hb.src, hb.src_len, hb.tgt_in, hb.tgt_out, hb.tgt_len};
+        size_t used[5] = {(size_t)hb.S * nb, (size_t)nb, (size_t)T * nb, (size_t)T * nb, (size_t)nb};
+        for (int i = 0; st == BATON_OK && i < 5; i++)
+            st = be->ops->upload(be, dev[i], host[i], used[i] * sizeof(int));
+        baton_s2s_batch batch = {.B = nb, .S = hb.S, .T = T, .src = dev[0], .src_len = dev[1], .tgt_in = dev[2],
+                                 .tgt_out = dev[3], .tgt_len = dev[4], .tgt_tokens = hb.tgt_tokens};
+        if (st == BATON_OK)
+            st = baton_s2s_forward(be, m, &acts, x->lm.params, &x->lm.t, &batch, NULL, 0);
+        if (st == BATON_OK)
+            st = be->ops->download(be, logp, acts.logp, (size_t)T * nb * sizeof(float));
+        for (int b = 0; st == BATON_OK && b < nb; b++) {
+            double sum = 0.0;
+            for (int t = 0; t < hb.tgt_len[b]; t++)
+                sum += logp[t * nb + b];
+            printf("%.6f\t%d\n", sum, hb.tgt_len[b]);
+        }
+    }
+    for (int i = 0; i < 5; i++)
+        if (dev[i])
+            be->ops->free(be, dev[i]);
+    baton_arena_destroy(&arena);
+    baton_host_batch_free(&hb);
+    free(tmp);
+    free(logp);
+    return st;
+}
+
+int cli_score(int argc, char **argv)
+{
+    session x;
+    int rc = open_session(&x, argc, argv,
+                          "usage: baton score --model DIR --src FILE --tgt FILE [options]\n"
+                          "Prints, per line pair, the target's log-probability under the model (natural log, </s> "
+                          "included, no label smoothing) and its token count, tab-separated.");
+    if (rc >= 0) {
+        close_session(&x);
+        return rc;
+    }
+    char **src = NULL, **tgt = NULL;
+    int ns = 0, nt = 0;
+    baton_status st = x.s.src && x.s.tgt ? BATON_OK
+                                         : BATON_ERROR(BATON_ERR_INVALID, "score: expected --src FILE and --tgt FILE");
+    if (st == BATON_OK)
+        st = baton_text_read_lines(x.s.src, &src, &ns);
+    if (st == BATON_OK)
+        st = baton_text_read_lines(x.s.tgt, &tgt, &nt);
+    if (st == BATON_OK && ns != nt)
+        st = BATON_ERROR(BATON_ERR_FORMAT, "%s has %d lines but %s has %d; expected aligned files", x.s.src, ns,
+                         x.s.tgt, nt);
+    if (st == BATON_OK && ns > 0)
+        st = score_pairs(&x, src, tgt, ns);
+    baton_text_free_lines(src, ns);
+    baton_text_free_lines(tgt, nt);
+    close_session(&x);
+    return st == BATON_OK ? 0 : 1;
+}

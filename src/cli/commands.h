@@ -1,0 +1,19 @@
+/* commands.h: the subcommands of the baton program; each parses its own flags (argv[2..]) and
+ * returns the process exit status (0 ok, 1 failure, 2 bad usage). */
+#ifndef BATON_CLI_COMMANDS_H
+#define BATON_CLI_COMMANDS_H
+
+#include "settings.h"
+
+/* baton train */
+int cli_train(int argc, char **argv);
+/* Runs training with settings already parsed (the demo's first half). */
+baton_status cli_train_run(const cli_settings *s);
+/* baton translate */
+int cli_translate(int argc, char **argv);
+/* baton score */
+int cli_score(int argc, char **argv);
+/* baton demo */
+int cli_demo(int argc, char **argv);
+
+#endif

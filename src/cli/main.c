@@ -1,0 +1,39 @@
+/* main.c: the baton program: parses the subcommand and dispatches. */
+#include <stdio.h>
+#include <string.h>
+
+#include "baton/buildinfo.h"
+#include "commands.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: baton COMMAND [options]   (baton COMMAND --help for its options)\n"
+                 "  demo       train a small translator on a built-in task and show its translations\n"
+                 "  train      train a translator and write it to a model directory\n"
+                 "  translate  translate sentences with a trained model (greedy)\n"
+                 "  score      log-probability of target sentences under a model\n"
+                 "  version    what this build contains\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "demo") == 0)
+        return cli_demo(argc, argv);
+    if (strcmp(cmd, "train") == 0)
+        return cli_train(argc, argv);
+    if (strcmp(cmd, "translate") == 0)
+        return cli_translate(argc, argv);
+    if (strcmp(cmd, "score") == 0)
+        return cli_score(argc, argv);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        baton_buildinfo_print(stdout);
+        return 0;
+    }
+    fprintf(stderr, "baton: error: unknown command '%s'; expected demo, train, translate, score or version\n", cmd);
+    return 2;
+}

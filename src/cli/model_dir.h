@@ -1,0 +1,32 @@
+/* model_dir.h: a trained model on disk, a directory of four files:
+ *   config.txt          the settings it was trained with (name = value, as --config reads)
+ *   src.vocab, tgt.vocab one token per line, id order
+ *   model.safetensors   the weights under design.md's names (readable by safetensors.torch) */
+#ifndef BATON_CLI_MODEL_DIR_H
+#define BATON_CLI_MODEL_DIR_H
+
+#include "baton/vocab.h"
+#include "settings.h"
+
+/* A model loaded for inference: settings, vocabularies, the model and its weights on be. */
+typedef struct {
+    cli_settings s;
+    baton_vocab sv, tv;
+    baton_s2s m;
+    baton_param_table t;
+    float *params; /* device */
+    baton_backend *be;
+} cli_loaded_model;
+
+/* Writes the directory (created if missing); each file is written atomically. */
+baton_status cli_model_save(const char *dir, const cli_settings *s, const baton_vocab *sv, const baton_vocab *tv,
+                            const baton_param_table *t, const float *host_params);
+
+/* Reads a directory written by cli_model_save; flags given on the command line (overrides)
+ * replace the saved settings that do not shape the model (device, threads, input, ...). */
+baton_status cli_model_load(cli_loaded_model *lm, const char *dir, baton_backend *be);
+
+/* Frees what cli_model_load made. */
+void cli_model_free(cli_loaded_model *lm);
+
+#endif

@@ -1,0 +1,93 @@
+/* settings.c: the shared option table and its translation into library configurations. */
+#include "settings.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define O(field) offsetof(cli_settings, field)
+
+const cli_opt cli_settings_opts[] = {
+    {"cell", OPT_STR, O(cell), "lstm", "rnn_tanh,lstm,gru", "recurrent cell"},
+    {"attention", OPT_STR, O(attention), "general", "dot,general,additive", "attention score"},
+    {"emb", OPT_INT, O(emb), "128", NULL, "embedding size E"},
+    {"hidden", OPT_INT, O(hidden), "256", NULL, "hidden size H"},
+    {"layers", OPT_INT, O(layers), "1", NULL, "recurrent layers L (encoder and decoder)"},
+    {"bidirectional", OPT_BOOL, O(bidirectional), "true", NULL, "bidirectional encoder"},
+    {"input-feed", OPT_BOOL, O(input_feed), "false", NULL, "input feeding (step-by-step decoder)"},
+    {"tie", OPT_BOOL, O(tie), "false", NULL, "tie the generator to the target embedding (needs emb == hidden)"},
+    {"dropout", OPT_FLOAT, O(dropout), "0.1", NULL, "dropout probability"},
+    {"label-smoothing", OPT_FLOAT, O(label_smoothing), "0.1", NULL, "label smoothing of the loss"},
+    {"task", OPT_STR, O(task), "numbers", "dates,numbers,reorder", "built-in task, when no --train-src is given"},
+    {"train-src", OPT_STR, O(train_src), NULL, NULL, "training sources, one pre-tokenized sentence per line"},
+    {"train-tgt", OPT_STR, O(train_tgt), NULL, NULL, "training targets, aligned by line"},
+    {"dev-src", OPT_STR, O(dev_src), NULL, NULL, "validation sources"},
+    {"dev-tgt", OPT_STR, O(dev_tgt), NULL, NULL, "validation targets"},
+    {"train-size", OPT_INT, O(train_size), "20000", NULL, "built-in task: training pairs"},
+    {"dev-size", OPT_INT, O(dev_size), "500", NULL, "built-in task: validation pairs"},
+    {"max-len", OPT_INT, O(max_len), "100", NULL, "skip pairs with a side longer than this (tokens)"},
+    {"vocab-size", OPT_INT, O(vocab_size), "0", NULL, "vocabulary size limit, specials included (0: none)"},
+    {"min-count", OPT_INT, O(min_count), "1", NULL, "drop tokens seen fewer times"},
+    {"optimizer", OPT_STR, O(optimizer), "adam", "adam,sgd", "optimizer"},
+    {"lr", OPT_FLOAT, O(lr), "0.002", NULL, "learning rate"},
+    {"weight-decay", OPT_FLOAT, O(weight_decay), "0", NULL, "decoupled weight decay (AdamW) / L2 (SGD)"},
+    {"clip", OPT_FLOAT, O(clip), "5", NULL, "global gradient-norm clip (0: off)"},
+    {"warmup", OPT_INT, O(warmup), "0", NULL, "linear warm-up steps"},
+    {"lr-decay", OPT_STR, O(lr_decay), "none", "none,invsqrt,exp", "learning-rate decay after warm-up"},
+    {"decay-rate", OPT_FLOAT, O(decay_rate), "0.5", NULL, "exp decay: factor per --decay-every steps"},
+    {"decay-every", OPT_INT, O(decay_every), "1000", NULL, "exp decay: steps per factor"},
+    {"batch", OPT_INT, O(batch), "64", NULL, "sentences per batch"},
+    {"steps", OPT_INT, O(steps), "2000", NULL, "optimizer updates to train"},
+    {"accumulate", OPT_INT, O(accumulate), "1", NULL, "batches per update (gradient accumulation)"},
+    {"log-every", OPT_INT, O(log_every), "100", NULL, "steps between log lines when not on a terminal"},
+    {"valid-every", OPT_INT, O(valid_every), "500", NULL, "steps between validations (0: only at the end)"},
+    {"metrics", OPT_STR, O(metrics), NULL, NULL, "write metrics as JSON lines to this file"},
+    {"model", OPT_STR, O(model), NULL, NULL, "model directory (written by train, read by translate and score)"},
+    {"device", OPT_STR, O(device), "cpu", "cpu,cuda", "backend"},
+    {"threads", OPT_INT, O(threads), "0", NULL, "CPU threads (0: all cores)"},
+    {"seed", OPT_INT, O(seed), "1", NULL, "seed of weights, dropout, data and batch order"},
+    {"input", OPT_STR, O(input), NULL, NULL, "translate: input file (default: standard input)"},
+    {"src", OPT_STR, O(src), NULL, NULL, "score: source file"},
+    {"tgt", OPT_STR, O(tgt), NULL, NULL, "score: target file"},
+    {"max-len-ratio", OPT_FLOAT, O(max_len_ratio), "2", NULL, "translate: output at most ratio x source + 5 tokens"},
+    CLI_OPT_END,
+};
+
+baton_status cli_model_config(baton_s2s_config *mc, const cli_settings *s, int src_vocab, int tgt_vocab)
+{
+    memset(mc, 0, sizeof *mc);
+    BATON_TRY(baton_cell_parse(&mc->cell, s->cell));
+    BATON_TRY(baton_attn_score_parse(&mc->score, s->attention));
+    BATON_REQUIRE(s->emb > 0 && s->hidden > 0 && s->layers > 0, "--emb %d, --hidden %d, --layers %d: expected > 0",
+                  s->emb, s->hidden, s->layers);
+    BATON_REQUIRE(!s->bidirectional || s->hidden % 2 == 0, "--hidden %d: a bidirectional encoder needs an even size",
+                  s->hidden);
+    mc->src_vocab = src_vocab;
+    mc->tgt_vocab = tgt_vocab;
+    mc->emb = s->emb;
+    mc->hidden = s->hidden;
+    mc->layers = s->layers;
+    mc->bidirectional = s->bidirectional;
+    mc->input_feed = s->input_feed;
+    mc->tie_generator = s->tie;
+    mc->dropout = s->dropout;
+    mc->label_smoothing = s->label_smoothing;
+    return BATON_OK;
+}
+
+baton_status cli_optim_config(baton_optim_config *oc, const cli_settings *s)
+{
+    *oc = baton_optim_defaults();
+    oc->kind = strcmp(s->optimizer, "sgd") == 0 ? BATON_OPT_SGD : BATON_OPT_ADAM;
+    oc->lr = s->lr;
+    oc->weight_decay = s->weight_decay;
+    oc->max_norm = s->clip;
+    oc->warmup = s->warmup;
+    oc->decay = strcmp(s->lr_decay, "invsqrt") == 0 ? BATON_LR_INVSQRT
+                : strcmp(s->lr_decay, "exp") == 0    ? BATON_LR_EXP
+                                                     : BATON_LR_CONSTANT;
+    oc->decay_rate = s->decay_rate;
+    oc->decay_every = s->decay_every;
+    BATON_REQUIRE(s->batch >= 1 && s->steps >= 1 && s->accumulate >= 1,
+                  "--batch %d, --steps %d, --accumulate %d: expected >= 1", s->batch, s->steps, s->accumulate);
+    return BATON_OK;
+}

@@ -1,0 +1,37 @@
+/* settings.h: the options every baton command shares (model, data, training, decoding, device),
+ * one table for flags, config files and the model directory's config.txt. */
+#ifndef BATON_CLI_SETTINGS_H
+#define BATON_CLI_SETTINGS_H
+
+#include "baton/optim.h"
+#include "baton/seq2seq.h"
+#include "options.h"
+
+typedef struct {
+    /* model */
+    const char *cell, *attention;
+    int emb, hidden, layers, bidirectional, input_feed, tie;
+    float dropout, label_smoothing;
+    /* data */
+    const char *task, *train_src, *train_tgt, *dev_src, *dev_tgt;
+    int train_size, dev_size, max_len, vocab_size, min_count;
+    /* training */
+    const char *optimizer, *lr_decay, *metrics;
+    float lr, weight_decay, clip, decay_rate;
+    int warmup, decay_every, batch, steps, accumulate, log_every, valid_every;
+    /* running */
+    const char *model, *device, *input, *src, *tgt;
+    int threads, seed;
+    float max_len_ratio;
+} cli_settings;
+
+/* The option table of cli_settings. */
+extern const cli_opt cli_settings_opts[];
+
+/* The model configuration the settings describe, with the vocabulary sizes filled in. */
+baton_status cli_model_config(baton_s2s_config *mc, const cli_settings *s, int src_vocab, int tgt_vocab);
+
+/* The optimizer configuration the settings describe. */
+baton_status cli_optim_config(baton_optim_config *oc, const cli_settings *s);
+
+#endif

@@ -1,0 +1,65 @@
+/* text.c: whole-file line reading for pre-tokenized text (text.h). */
+#include "baton/text.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+void baton_text_free_lines(char **lines, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+}
+
+baton_status baton_text_read_lines(const char *path, char ***lines, int *n)
+{
+    *lines = NULL;
+    *n = 0;
+    int std = strcmp(path, "-") == 0;
+    FILE *f = std ? stdin : fopen(path, "r");
+    if (!f)
+        return BATON_ERROR(BATON_ERR_IO, "%s: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t cap = 0;
+    int count = 0, alloc = 0;
+    char **out = NULL;
+    baton_status st = BATON_OK;
+    ssize_t len;
+    while ((len = getline(&buf, &cap, f)) >= 0) {
+        if (memchr(buf, '\0', (size_t)len)) {
+            st = BATON_ERROR(BATON_ERR_FORMAT, "%s:%d: a NUL byte, expected text (is this a binary file?)", path,
+                             count + 1);
+            break;
+        }
+        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+            buf[--len] = '\0';
+        if (count == alloc) {
+            alloc = alloc ? 2 * alloc : 1024;
+            char **grown = realloc(out, (size_t)alloc * sizeof *grown);
+            if (!grown) {
+                st = BATON_ERROR(BATON_ERR_OOM, "%s: out of memory after %d lines", path, count);
+                break;
+            }
+            out = grown;
+        }
+        if (!(out[count] = strdup(buf))) {
+            st = BATON_ERROR(BATON_ERR_OOM, "%s: out of memory after %d lines", path, count);
+            break;
+        }
+        count++;
+    }
+    if (st == BATON_OK && ferror(f))
+        st = BATON_ERROR(BATON_ERR_IO, "%s: read error: %s", path, strerror(errno));
+    free(buf);
+    if (!std)
+        fclose(f);
+    if (st != BATON_OK) {
+        baton_text_free_lines(out, count);
+        return st;
+    }
+    *lines = out;
+    *n = count;
+    return BATON_OK;
+}

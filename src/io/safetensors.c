@@ -1,0 +1,865 @@
+/* safetensors.c: parameter checkpoints as safetensors files (see safetensors.h).
+ *
+ * Readings of the contract that safetensors.h leaves open:
+ * - Save writes "__metadata__" first (when n_meta > 0, as Python's writer does), then the tensors in
+ *   table order, packed back to back: the table's 256-byte padding is not stored, and the offsets
+ *   rise in header order. The header is padded with spaces so the data starts at a multiple of 8.
+ * - Save refuses (BATON_ERR_INVALID) what a reader would refuse or misread: names, keys and values
+ *   that are not valid UTF-8 (the reference implementation parses the header as a Rust str), a
+ *   tensor called "__metadata__", and a metadata key given twice.
+ * - Load validates the whole header before it reads any data, so a refused file leaves the host
+ *   buffer as it was; only a read error after validation (the file changing underneath) can leave it
+ *   partly written. The padding between tensors in the host buffer is never touched.
+ * - Load is stricter than JSON requires where the format would otherwise be ambiguous: a name given
+ *   twice, control bytes or invalid UTF-8 in the header, and a header longer than 100 MB (the
+ *   reference implementation's limit) are refused. Offsets are checked as the reference does: sorted
+ *   by begin, the tensors must tile the data section exactly, so gaps and trailing bytes are errors.
+ *   Dtypes other than F32 are understood only far enough to check their sizes.
+ * - Metadata reading validates the header exactly as load does (but reads no tensor data); st may
+ *   be NULL for a caller that does not need to tell "absent" from "unreadable".
+ * - Values travel through uint32 and are encoded byte by byte, so the file is little-endian on any
+ *   host and float data needs no alignment in the file; gcc turns the shifts into plain stores on
+ *   little-endian machines. */
+#include "baton/safetensors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "baton_config.h"
+
+#if BATON_HAVE_CJSON
+#include <cJSON.h> /* pkg-config libcjson puts its cjson/ directory on the include path */
+#endif
+
+_Static_assert(sizeof(float) == sizeof(uint32_t), "safetensors F32 needs a 32-bit float");
+
+#define ST_META_KEY "__metadata__"
+#define ST_CHUNK_FLOATS 16384
+
+/* ---- shared helpers ---------------------------------------------------------------------------- */
+
+/* Whether s is well-formed UTF-8: no overlong forms, surrogates or code points above U+10FFFF,
+ * which is what Rust's str (and so Python's safetensors) accepts. */
+static int utf8_valid(const unsigned char *s, size_t n, size_t *bad_at)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t len;
+        unsigned min, cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            len = 2, min = 0x80, cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3, min = 0x800, cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4, min = 0x10000, cp = c & 0x07;
+        } else {
+            break;
+        }
+        if (n - i < len)
+            break;
+        size_t k = 1;
+        for (; k < len && (s[i + k] & 0xc0) == 0x80; k++)
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        if (k < len || cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            break;
+        i += len;
+    }
+    if (bad_at)
+        *bad_at = i;
+    return i == n;
+}
+
+static int str_utf8(const char *s)
+{
+    return utf8_valid((const unsigned char *)s, strlen(s), NULL);
+}
+
+/* ---- saving ------------------------------------------------------------------------------------ */
+
+/* A growing string; an allocation failure is remembered and reported once at the end. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_str(sbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+
+static void sb_u64(sbuf *b, uint64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
+    sb_put(b, tmp, (size_t)n);
+}
+
+/* s as a JSON string literal. Bytes >= 0x80 pass through: the caller has checked they are UTF-8. */
+static void sb_json_string(sbuf *b, const char *s)
+{
+    sb_put(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        const char *esc = NULL;
+        char u[8];
+        switch (*p) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        default:
+            if (*p < 0x20) {
+                snprintf(u, sizeof u, "\\u%04x", *p);
+                esc = u;
+            }
+        }
+        if (esc)
+            sb_str(b, esc);
+        else
+            sb_put(b, (const char *)p, 1);
+    }
+    sb_put(b, "\"", 1);
+}
+
+static void put_u64le(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_f32le(unsigned char *p, float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    p[0] = (unsigned char)u;
+    p[1] = (unsigned char)(u >> 8);
+    p[2] = (unsigned char)(u >> 16);
+    p[3] = (unsigned char)(u >> 24);
+}
+
+/* Checks what the header will say before anything touches the disk. */
+static baton_status check_save_args(const char *path, const baton_param_table *t, const float *host,
+                                    const char *const *keys, const char *const *values, int n_meta)
+{
+    BATON_REQUIRE(path && t, "safetensors save: expected a path and a parameter table");
+    BATON_REQUIRE(host || t->count == 0, "safetensors save %s: expected a host parameter buffer, got NULL", path);
+    BATON_REQUIRE(n_meta >= 0 && (n_meta == 0 || (keys && values)),
+                  "safetensors save %s: expected n_meta >= 0 with key and value arrays, got %d", path, n_meta);
+    for (int i = 0; i < n_meta; i++) {
+        BATON_REQUIRE(keys[i] && values[i], "safetensors save %s: metadata pair %d has a NULL key or value", path, i);
+        BATON_REQUIRE(str_utf8(keys[i]) && str_utf8(values[i]),
+                      "safetensors save %s: metadata '%.64s' is not valid UTF-8 (key or value)", path, keys[i]);
+        for (int j = 0; j < i; j++)
+            BATON_REQUIRE(strcmp(keys[i], keys[j]) != 0, "safetensors save %s: metadata key '%.64s' is given twice",
+                          path, keys[i]);
+    }
+    for (int i = 0; i < t->count; i++) {
+        const char *name = t->items[i].name;
+        BATON_REQUIRE(str_utf8(name), "safetensors save %s: parameter %d's name is not valid UTF-8", path, i);
+        BATON_REQUIRE(strcmp(name, ST_META_KEY) != 0,
+                      "safetensors save %s: a parameter may not be called '" ST_META_KEY "'", path);
+    }
+    return BATON_OK;
+}
+
+/* The JSON header, padded with spaces to a multiple of 8 bytes. */
+static baton_status build_header(sbuf *b, const char *path, const baton_param_table *t,
+                                 const char *const *keys, const char *const *values, int n_meta)
+{
+    sb_put(b, "{", 1);
+    int first = 1;
+    if (n_meta > 0) {
+        sb_str(b, "\"" ST_META_KEY "\":{");
+        for (int i = 0; i < n_meta; i++) {
+            if (i)
+                sb_put(b, ",", 1);
+            sb_json_string(b, keys[i]);
+            sb_put(b, ":", 1);
+            sb_json_string(b, values[i]);
+        }
+        sb_put(b, "}", 1);
+        first = 0;
+    }
+    uint64_t offset = 0;
+    for (int i = 0; i < t->count; i++) {
+        const baton_param *p = &t->items[i];
+        BATON_REQUIRE(p->numel <= (UINT64_MAX - offset) / sizeof(float),
+                      "safetensors save %s: the tensors exceed 2^64 bytes", path);
+        uint64_t end = offset + (uint64_t)p->numel * sizeof(float);
+        if (!first)
+            sb_put(b, ",", 1);
+        first = 0;
+        sb_json_string(b, p->name);
+        sb_str(b, ":{\"dtype\":\"F32\",\"shape\":[");
+        for (int d = 0; d < p->ndim; d++) {
+            if (d)
+                sb_put(b, ",", 1);
+            sb_u64(b, (uint64_t)p->shape[d]);
+        }
+        sb_str(b, "],\"data_offsets\":[");
+        sb_u64(b, offset);
+        sb_put(b, ",", 1);
+        sb_u64(b, end);
+        sb_str(b, "]}");
+        offset = end;
+    }
+    sb_put(b, "}", 1);
+    while (!b->oom && b->len % 8)
+        sb_put(b, " ", 1);
+    if (b->oom)
+        return BATON_ERROR(BATON_ERR_OOM, "safetensors save %s: cannot allocate the header", path);
+    return BATON_OK;
+}
+
+/* Makes the rename itself durable: without it, a crash right after save returns could bring back
+ * the old directory entry. Filesystems that cannot sync a directory say EINVAL; nothing more can
+ * be done there. */
+static baton_status sync_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir;
+    if (!slash) {
+        dir = strdup(".");
+    } else {
+        size_t n = slash == path ? 1 : (size_t)(slash - path);
+        dir = malloc(n + 1);
+        if (dir) {
+            memcpy(dir, path, n);
+            dir[n] = '\0';
+        }
+    }
+    if (!dir)
+        return BATON_ERROR(BATON_ERR_OOM, "safetensors save %s: cannot allocate a directory name", path);
+    baton_status st = BATON_OK;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL))
+        st = BATON_ERROR(BATON_ERR_IO, "safetensors save %s: wrote the file but cannot sync its directory %s: %s",
+                         path, dir, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(dir);
+    return st;
+}
+
+static baton_status write_body(FILE *f, const char *tmp, const sbuf *hdr, const baton_param_table *t,
+                               const float *host)
+{
+    unsigned char len[8];
+    put_u64le(len, hdr->len);
+    if (fwrite(len, 1, sizeof len, f) != sizeof len || fwrite(hdr->p, 1, hdr->len, f) != hdr->len)
+        return BATON_ERROR(BATON_ERR_IO, "safetensors save: cannot write %s: %s", tmp, strerror(errno));
+    unsigned char *chunk = malloc(ST_CHUNK_FLOATS * sizeof(float));
+    if (!chunk)
+        return BATON_ERROR(BATON_ERR_OOM, "safetensors save: cannot allocate a write buffer for %s", tmp);
+    baton_status st = BATON_OK;
+    for (int i = 0; i < t->count && st == BATON_OK; i++) {
+        const float *src = host + t->items[i].offset;
+        size_t numel = t->items[i].numel;
+        for (size_t at = 0; at < numel && st == BATON_OK; at += ST_CHUNK_FLOATS) {
+            size_t n = numel - at < ST_CHUNK_FLOATS ? numel - at : ST_CHUNK_FLOATS;
+            for (size_t k = 0; k < n; k++)
+                put_f32le(chunk + 4 * k, src[at + k]);
+            if (fwrite(chunk, sizeof(float), n, f) != n)
+                st = BATON_ERROR(BATON_ERR_IO, "safetensors save: cannot write tensor '%s' to %s: %s",
+                                 t->items[i].name, tmp, strerror(errno));
+        }
+    }
+    free(chunk);
+    return st;
+}
+
+baton_status baton_safetensors_save(const char *path, const baton_param_table *t, const float *host,
+                                    const char *const *meta_keys, const char *const *meta_values, int n_meta)
+{
+    BATON_TRY(check_save_args(path, t, host, meta_keys, meta_values, n_meta));
+    sbuf hdr = {0};
+    baton_status st = build_header(&hdr, path, t, meta_keys, meta_values, n_meta);
+    if (st != BATON_OK) {
+        free(hdr.p);
+        return st;
+    }
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 5);
+    if (!tmp) {
+        free(hdr.p);
+        return BATON_ERROR(BATON_ERR_OOM, "safetensors save %s: cannot allocate a file name", path);
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp", 5);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        st = BATON_ERROR(BATON_ERR_IO, "safetensors save: cannot create %s: %s", tmp, strerror(errno));
+        free(tmp);
+        free(hdr.p);
+        return st;
+    }
+    st = write_body(f, tmp, &hdr, t, host);
+    /* the data must be on disk before the rename makes it visible under path, or a crash could leave
+     * an empty or partial checkpoint where the old one was */
+    if (st == BATON_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+        st = BATON_ERROR(BATON_ERR_IO, "safetensors save: cannot flush %s to disk: %s", tmp, strerror(errno));
+    if (fclose(f) != 0 && st == BATON_OK)
+        st = BATON_ERROR(BATON_ERR_IO, "safetensors save: cannot close %s: %s", tmp, strerror(errno));
+    int renamed = 0;
+    if (st == BATON_OK) {
+        if (rename(tmp, path) != 0)
+            st = BATON_ERROR(BATON_ERR_IO, "safetensors save: cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        else
+            renamed = 1;
+    }
+    if (renamed)
+        st = sync_dir(path);
+    else
+        remove(tmp);
+    free(tmp);
+    free(hdr.p);
+    return st;
+}
+
+/* ---- loading ----------------------------------------------------------------------------------- */
+
+#if !BATON_HAVE_CJSON
+
+static baton_status no_cjson(const char *path)
+{
+    return BATON_ERROR(BATON_ERR_UNSUPPORTED,
+                       "safetensors %s: this build lacks cJSON (libcjson-dev, pkg-config libcjson), so it cannot "
+                       "read safetensors files; install it and reconfigure",
+                       path ? path : "(no path)");
+}
+
+baton_status baton_safetensors_load(const char *path, const baton_param_table *t, float *host)
+{
+    (void)t;
+    (void)host;
+    return no_cjson(path);
+}
+
+char *baton_safetensors_metadata(const char *path, const char *key, baton_status *st)
+{
+    (void)key;
+    baton_status s = no_cjson(path);
+    if (st)
+        *st = s;
+    return NULL;
+}
+
+#else
+
+/* The reference implementation refuses longer headers; a corrupted length must not make us
+ * allocate gigabytes either. */
+#define ST_MAX_HEADER 100000000ull
+/* Largest integer a JSON number (a double in cJSON) carries exactly. */
+#define ST_MAX_EXACT 9007199254740992.0
+
+typedef struct {
+    const char *name; /* owned by the parsed header */
+    const char *dtype;
+    const cJSON *shape;
+    uint64_t numel, begin, end;
+    int used;
+} st_entry;
+
+typedef struct {
+    const char *path;
+    FILE *f;
+    uint64_t size, header_len, data_size;
+    char *text;         /* (header_len + 1) the header, NUL-terminated */
+    cJSON *json;
+    const cJSON *meta;  /* "__metadata__" or NULL */
+    st_entry *e;        /* (n) sorted by name */
+    int n;
+} st_header;
+
+static void header_close(st_header *h)
+{
+    if (h->f)
+        fclose(h->f);
+    cJSON_Delete(h->json);
+    free(h->text);
+    free(h->e);
+    memset(h, 0, sizeof *h);
+}
+
+static uint64_t get_u64le(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static float get_f32le(const unsigned char *p)
+{
+    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+/* Bytes per element, or 0 for a dtype this reader does not know. */
+static unsigned dtype_size(const char *dt)
+{
+    static const struct {
+        const char *name;
+        unsigned size;
+    } known[] = {
+        {"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8}, {"I32", 4}, {"I16", 2}, {"I8", 1},
+        {"U64", 8}, {"U32", 4}, {"U16", 2}, {"U8", 1}, {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1}, {"C64", 8},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(dt, known[i].name) == 0)
+            return known[i].size;
+    return 0;
+}
+
+/* A JSON number that is an exact non-negative integer. */
+static int json_uint(const cJSON *v, uint64_t *out)
+{
+    if (!cJSON_IsNumber(v))
+        return 0;
+    double d = v->valuedouble;
+    if (!(d >= 0.0 && d <= ST_MAX_EXACT) || d != (double)(uint64_t)d)
+        return 0;
+    *out = (uint64_t)d;
+    return 1;
+}
+
+/* "(24, 4)" into out. */
+static void shape_str(char *out, size_t n, int ndim, const uint64_t *dims)
+{
+    size_t at = 0;
+    at += (size_t)snprintf(out, n, "(");
+    for (int d = 0; d < ndim && at < n; d++)
+        at += (size_t)snprintf(out + at, n - at, "%s%llu", d ? ", " : "", (unsigned long long)dims[d]);
+    if (at < n)
+        snprintf(out + at, n - at, ")");
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const st_entry *)a)->name, ((const st_entry *)b)->name);
+}
+
+static int by_offsets(const void *a, const void *b)
+{
+    const st_entry *x = *(const st_entry *const *)a, *y = *(const st_entry *const *)b;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    return (x->end > y->end) - (x->end < y->end);
+}
+
+/* One tensor entry of the header: dtype known, shape and offsets exact integers, size consistent. */
+static baton_status parse_entry(const st_header *h, const cJSON *item, st_entry *e)
+{
+    const char *path = h->path;
+    e->name = item->string;
+    if (!cJSON_IsObject(item))
+        return BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: tensor '%.64s': expected an object in the header",
+                           path, e->name);
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(item, "dtype");
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(item, "shape");
+    const cJSON *offs = cJSON_GetObjectItemCaseSensitive(item, "data_offsets");
+    if (!cJSON_IsString(dt) || !cJSON_IsArray(shape) || !cJSON_IsArray(offs))
+        return BATON_ERROR(BATON_ERR_FORMAT,
+                           "safetensors %s: tensor '%.64s': expected \"dtype\" (string), \"shape\" and "
+                           "\"data_offsets\" (arrays) in the header",
+                           path, e->name);
+    e->dtype = dt->valuestring;
+    unsigned esize = dtype_size(e->dtype);
+    if (!esize)
+        return BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: tensor '%.64s': unknown dtype '%.16s'", path, e->name,
+                           e->dtype);
+    e->shape = shape;
+    e->numel = 1;
+    const cJSON *d;
+    cJSON_ArrayForEach(d, shape)
+    {
+        uint64_t dim;
+        if (!json_uint(d, &dim))
+            return BATON_ERROR(BATON_ERR_FORMAT,
+                               "safetensors %s: tensor '%.64s': shape holds something other than a non-negative "
+                               "integer",
+                               path, e->name);
+        if (dim && e->numel > UINT64_MAX / esize / dim)
+            return BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: tensor '%.64s': shape overflows 64 bits", path,
+                               e->name);
+        e->numel *= dim;
+    }
+    if (cJSON_GetArraySize(offs) != 2 || !json_uint(cJSON_GetArrayItem(offs, 0), &e->begin) ||
+        !json_uint(cJSON_GetArrayItem(offs, 1), &e->end) || e->end < e->begin)
+        return BATON_ERROR(BATON_ERR_FORMAT,
+                           "safetensors %s: tensor '%.64s': expected data_offsets [begin, end] with integers "
+                           "0 <= begin <= end",
+                           path, e->name);
+    uint64_t want = e->numel * esize;
+    if (e->end - e->begin != want)
+        return BATON_ERROR(BATON_ERR_FORMAT,
+                           "safetensors %s: tensor '%.64s': data_offsets [%llu, %llu] hold %llu bytes, expected %llu "
+                           "(%s, %llu elements)",
+                           path, e->name, (unsigned long long)e->begin, (unsigned long long)e->end,
+                           (unsigned long long)(e->end - e->begin), (unsigned long long)want, e->dtype,
+                           (unsigned long long)e->numel);
+    if (e->end > h->data_size)
+        return BATON_ERROR(BATON_ERR_FORMAT,
+                           "safetensors %s: tensor '%.64s': data_offsets [%llu, %llu] run past the %llu-byte data "
+                           "section (truncated file?)",
+                           path, e->name, (unsigned long long)e->begin, (unsigned long long)e->end,
+                           (unsigned long long)h->data_size);
+    return BATON_OK;
+}
+
+/* "__metadata__": an object of strings, as the reference implementation requires. */
+static baton_status parse_meta(const st_header *h, const cJSON *item)
+{
+    if (!cJSON_IsObject(item))
+        return BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: \"" ST_META_KEY "\" is not an object", h->path);
+    const cJSON *v;
+    cJSON_ArrayForEach(v, item)
+    {
+        if (!cJSON_IsString(v))
+            return BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: metadata '%.64s' is not a string", h->path,
+                               v->string);
+        for (const cJSON *w = item->child; w != v; w = w->next)
+            if (strcmp(w->string, v->string) == 0)
+                return BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: metadata key '%.64s' appears twice", h->path,
+                                   v->string);
+    }
+    return BATON_OK;
+}
+
+/* Sorted by offsets, the tensors must tile [0, data_size) exactly. */
+static baton_status check_tiling(const st_header *h)
+{
+    if (h->n == 0) {
+        if (h->data_size != 0)
+            return BATON_ERROR(BATON_ERR_FORMAT,
+                               "safetensors %s: %llu bytes of data follow a header that lists no tensors", h->path,
+                               (unsigned long long)h->data_size);
+        return BATON_OK;
+    }
+    const st_entry **order = malloc((size_t)h->n * sizeof *order);
+    if (!order)
+        return BATON_ERROR(BATON_ERR_OOM, "safetensors %s: cannot allocate %d header entries", h->path, h->n);
+    for (int i = 0; i < h->n; i++)
+        order[i] = &h->e[i];
+    qsort(order, (size_t)h->n, sizeof *order, by_offsets);
+    baton_status st = BATON_OK;
+    uint64_t pos = 0;
+    for (int i = 0; i < h->n && st == BATON_OK; i++) {
+        const st_entry *e = order[i];
+        if (e->begin < pos)
+            st = BATON_ERROR(BATON_ERR_FORMAT,
+                             "safetensors %s: tensors '%.64s' and '%.64s' overlap (data_offsets [%llu, %llu] and "
+                             "[%llu, %llu])",
+                             h->path, order[i - 1]->name, e->name, (unsigned long long)order[i - 1]->begin,
+                             (unsigned long long)order[i - 1]->end, (unsigned long long)e->begin,
+                             (unsigned long long)e->end);
+        else if (e->begin > pos)
+            st = BATON_ERROR(BATON_ERR_FORMAT,
+                             "safetensors %s: bytes [%llu, %llu) of the data section belong to no tensor (a gap "
+                             "before '%.64s')",
+                             h->path, (unsigned long long)pos, (unsigned long long)e->begin, e->name);
+        pos = e->end;
+    }
+    if (st == BATON_OK && pos != h->data_size)
+        st = BATON_ERROR(BATON_ERR_FORMAT,
+                         "safetensors %s: the last %llu bytes of the data section belong to no tensor (the tensors "
+                         "end at %llu of %llu)",
+                         h->path, (unsigned long long)(h->data_size - pos), (unsigned long long)pos,
+                         (unsigned long long)h->data_size);
+    free(order);
+    return st;
+}
+
+/* Catches binary garbage and text encodings that cJSON would let through but the reference
+ * implementation refuses: invalid UTF-8, control bytes (JSON allows only \t, \n and \r, as
+ * whitespace), and a first byte other than '{' (which also rules out a byte-order mark). */
+static baton_status check_header_bytes(const st_header *h)
+{
+    size_t bad;
+    if (h->text[0] != '{')
+        return BATON_ERROR(BATON_ERR_FORMAT,
+                           "safetensors %s: the header does not start with '{' (first byte 0x%02x): not safetensors?",
+                           h->path, (unsigned char)h->text[0]);
+    if (!utf8_valid((const unsigned char *)h->text, h->header_len, &bad))
+        return BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: the header is not valid UTF-8 (at byte %zu of %llu)",
+                           h->path, bad, (unsigned long long)h->header_len);
+    for (size_t i = 0; i < h->header_len; i++) {
+        unsigned char c = (unsigned char)h->text[i];
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+            return BATON_ERROR(BATON_ERR_FORMAT,
+                               "safetensors %s: the header holds the control byte 0x%02x at byte %zu (corrupted?)",
+                               h->path, c, i);
+    }
+    return BATON_OK;
+}
+
+/* Opens path and validates everything but the tensor values; on success the file stays open at an
+ * unspecified position. One error line on failure, and h is left closed. */
+static baton_status header_open(st_header *h, const char *path)
+{
+    memset(h, 0, sizeof *h);
+    h->path = path;
+    h->f = fopen(path, "rb");
+    if (!h->f)
+        return BATON_ERROR(BATON_ERR_IO, "safetensors: cannot open %s: %s", path, strerror(errno));
+    baton_status st = BATON_OK;
+    struct stat sb;
+    unsigned char len[8];
+    if (fstat(fileno(h->f), &sb) != 0) {
+        st = BATON_ERROR(BATON_ERR_IO, "safetensors: cannot stat %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        st = BATON_ERROR(BATON_ERR_IO, "safetensors: %s is not a regular file", path);
+        goto fail;
+    }
+    h->size = (uint64_t)sb.st_size;
+    if (h->size < 8 || fread(len, 1, 8, h->f) != 8) {
+        st = BATON_ERROR(BATON_ERR_FORMAT,
+                         "safetensors %s: the file has %llu bytes, expected at least 8 for the header length "
+                         "(truncated?)",
+                         path, (unsigned long long)h->size);
+        goto fail;
+    }
+    h->header_len = get_u64le(len);
+    if (h->header_len < 2 || h->header_len > h->size - 8 || h->header_len > ST_MAX_HEADER) {
+        st = BATON_ERROR(BATON_ERR_FORMAT,
+                         "safetensors %s: header length %llu does not fit: expected 2 to %llu bytes after the "
+                         "8-byte length (file of %llu bytes: truncated, or not safetensors?)",
+                         path, (unsigned long long)h->header_len,
+                         (unsigned long long)(h->size - 8 < ST_MAX_HEADER ? h->size - 8 : ST_MAX_HEADER),
+                         (unsigned long long)h->size);
+        goto fail;
+    }
+    h->data_size = h->size - 8 - h->header_len;
+    h->text = malloc((size_t)h->header_len + 1);
+    if (!h->text) {
+        st = BATON_ERROR(BATON_ERR_OOM, "safetensors %s: cannot allocate a header of %llu bytes", path,
+                         (unsigned long long)h->header_len);
+        goto fail;
+    }
+    if (fread(h->text, 1, (size_t)h->header_len, h->f) != h->header_len) {
+        st = BATON_ERROR(BATON_ERR_IO, "safetensors %s: cannot read the %llu-byte header: %s", path,
+                         (unsigned long long)h->header_len, ferror(h->f) ? strerror(errno) : "the file shrank");
+        goto fail;
+    }
+    h->text[h->header_len] = '\0';
+    if ((st = check_header_bytes(h)) != BATON_OK)
+        goto fail;
+    const char *end = NULL;
+    h->json = cJSON_ParseWithLengthOpts(h->text, (size_t)h->header_len, &end, 0);
+    if (!h->json) {
+        size_t at = end && end >= h->text ? (size_t)(end - h->text) : 0;
+        st = BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: the header is not well-formed JSON (at byte %zu: '%.24s')",
+                         path, at, at < h->header_len ? h->text + at : "");
+        goto fail;
+    }
+    for (const char *p = end; p < h->text + h->header_len; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            st = BATON_ERROR(BATON_ERR_FORMAT,
+                             "safetensors %s: the header has bytes after its JSON object (at byte %td: '%.24s')",
+                             path, p - h->text, p);
+            goto fail;
+        }
+    }
+    if (!cJSON_IsObject(h->json)) {
+        st = BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: the header is JSON but not an object", path);
+        goto fail;
+    }
+    int count = cJSON_GetArraySize(h->json);
+    h->e = calloc(count > 0 ? (size_t)count : 1, sizeof *h->e);
+    if (!h->e) {
+        st = BATON_ERROR(BATON_ERR_OOM, "safetensors %s: cannot allocate %d header entries", path, count);
+        goto fail;
+    }
+    const cJSON *item;
+    cJSON_ArrayForEach(item, h->json)
+    {
+        if (strcmp(item->string, ST_META_KEY) == 0) {
+            if (h->meta) {
+                st = BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: \"" ST_META_KEY "\" appears twice", path);
+                goto fail;
+            }
+            h->meta = item;
+            if ((st = parse_meta(h, item)) != BATON_OK)
+                goto fail;
+        } else if ((st = parse_entry(h, item, &h->e[h->n++])) != BATON_OK) {
+            goto fail;
+        }
+    }
+    qsort(h->e, (size_t)h->n, sizeof *h->e, by_name);
+    for (int i = 1; i < h->n; i++) {
+        if (strcmp(h->e[i - 1].name, h->e[i].name) == 0) {
+            st = BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: tensor '%.64s' appears twice in the header", path,
+                             h->e[i].name);
+            goto fail;
+        }
+    }
+    if ((st = check_tiling(h)) != BATON_OK)
+        goto fail;
+    return BATON_OK;
+fail:
+    header_close(h);
+    return st;
+}
+
+static st_entry *find_entry(const st_header *h, const char *name)
+{
+    st_entry key = {.name = name};
+    return h->n ? bsearch(&key, h->e, (size_t)h->n, sizeof *h->e, by_name) : NULL;
+}
+
+/* Every table tensor present as F32 of its exact shape, and nothing else in the file. */
+static baton_status match_table(st_header *h, const baton_param_table *t)
+{
+    const char *path = h->path;
+    int missing = 0;
+    const char *first_missing = NULL;
+    for (int i = 0; i < t->count; i++) {
+        const baton_param *p = &t->items[i];
+        st_entry *e = find_entry(h, p->name);
+        if (!e) {
+            if (!missing++)
+                first_missing = p->name;
+            continue;
+        }
+        e->used = 1;
+        if (strcmp(e->dtype, "F32") != 0)
+            return BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: tensor '%s' is %s, expected F32", path, p->name,
+                               e->dtype);
+        uint64_t fdims[BATON_PARAM_MAX_NDIM] = {0}, tdims[BATON_PARAM_MAX_NDIM];
+        int fndim = cJSON_GetArraySize(e->shape), same = fndim == p->ndim;
+        for (int d = 0; d < p->ndim; d++) {
+            tdims[d] = (uint64_t)p->shape[d];
+            if (d < fndim)
+                json_uint(cJSON_GetArrayItem(e->shape, d), &fdims[d]); /* checked by parse_entry */
+            same = same && fdims[d] == tdims[d];
+        }
+        if (!same) {
+            char want[128], got[128];
+            shape_str(want, sizeof want, p->ndim, tdims);
+            if (fndim <= BATON_PARAM_MAX_NDIM)
+                shape_str(got, sizeof got, fndim, fdims);
+            else
+                snprintf(got, sizeof got, "with %d dimensions", fndim);
+            return BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: tensor '%s' has shape %s, expected %s", path,
+                               p->name, got, want);
+        }
+    }
+    if (missing)
+        return BATON_ERROR(BATON_ERR_FORMAT,
+                           "safetensors %s: %d tensor%s of the model %s missing from the file, e.g. '%s'", path,
+                           missing, missing == 1 ? "" : "s", missing == 1 ? "is" : "are", first_missing);
+    int extra = 0;
+    char names[256] = "";
+    size_t at = 0;
+    for (int i = 0; i < h->n; i++) {
+        if (h->e[i].used)
+            continue;
+        if (extra++ < 4 && at < sizeof names)
+            at += (size_t)snprintf(names + at, sizeof names - at, "%s'%.48s'", extra > 1 ? ", " : "", h->e[i].name);
+    }
+    if (extra)
+        return BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: %d tensor%s in the file %s not in the model: %s%s", path,
+                           extra, extra == 1 ? "" : "s", extra == 1 ? "is" : "are", names,
+                           extra > 4 ? ", ..." : "");
+    return BATON_OK;
+}
+
+static baton_status read_tensor(st_header *h, const baton_param *p, const st_entry *e, float *dst,
+                                unsigned char *chunk)
+{
+    uint64_t pos = 8 + h->header_len + e->begin;
+    /* a 32-bit off_t (no large-file support) cannot reach past 2 GiB */
+    uint64_t off_max = sizeof(off_t) >= 8 ? (uint64_t)INT64_MAX : (uint64_t)INT32_MAX;
+    if (pos > off_max || fseeko(h->f, (off_t)pos, SEEK_SET) != 0)
+        return BATON_ERROR(BATON_ERR_IO, "safetensors %s: cannot seek to tensor '%s' at byte %llu: %s", h->path,
+                           p->name, (unsigned long long)pos, strerror(errno));
+    for (size_t at = 0; at < p->numel; at += ST_CHUNK_FLOATS) {
+        size_t n = p->numel - at < ST_CHUNK_FLOATS ? p->numel - at : ST_CHUNK_FLOATS;
+        if (fread(chunk, sizeof(float), n, h->f) != n)
+            return BATON_ERROR(BATON_ERR_IO, "safetensors %s: cannot read tensor '%s': %s", h->path, p->name,
+                               ferror(h->f) ? strerror(errno) : "the file shrank while loading");
+        for (size_t k = 0; k < n; k++)
+            dst[at + k] = get_f32le(chunk + 4 * k);
+    }
+    return BATON_OK;
+}
+
+baton_status baton_safetensors_load(const char *path, const baton_param_table *t, float *host)
+{
+    BATON_REQUIRE(path && t, "safetensors load: expected a path and a parameter table");
+    BATON_REQUIRE(host || t->count == 0, "safetensors load %s: expected a host parameter buffer, got NULL", path);
+    st_header h;
+    BATON_TRY(header_open(&h, path));
+    baton_status st = match_table(&h, t);
+    unsigned char *chunk = NULL;
+    if (st == BATON_OK && t->count > 0 && !(chunk = malloc(ST_CHUNK_FLOATS * sizeof(float))))
+        st = BATON_ERROR(BATON_ERR_OOM, "safetensors %s: cannot allocate a read buffer", path);
+    for (int i = 0; i < t->count && st == BATON_OK; i++) {
+        const baton_param *p = &t->items[i];
+        st = read_tensor(&h, p, find_entry(&h, p->name), host + p->offset, chunk);
+    }
+    free(chunk);
+    header_close(&h);
+    return st;
+}
+
+char *baton_safetensors_metadata(const char *path, const char *key, baton_status *st)
+{
+    baton_status ignored;
+    if (!st)
+        st = &ignored;
+    if (!path || !key) {
+        *st = BATON_ERROR(BATON_ERR_INVALID, "safetensors metadata: expected a path and a key");
+        return NULL;
+    }
+    st_header h;
+    if ((*st = header_open(&h, path)) != BATON_OK)
+        return NULL;
+    const cJSON *v = h.meta ? cJSON_GetObjectItemCaseSensitive(h.meta, key) : NULL;
+    char *out = NULL;
+    if (v && !(out = strdup(v->valuestring)))
+        *st = BATON_ERROR(BATON_ERR_OOM, "safetensors %s: cannot copy metadata '%.64s'", path, key);
+    header_close(&h);
+    return out;
+}
+
+#endif

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# test_cli.sh: the baton program end to end on the CPU: train a tiny model on a built-in task into
+# a model directory, translate and score with it, and check that bad input gives one clear error
+# line and the documented exit status (2 for bad usage, 1 for a failed run). Usage: test_cli.sh BATON
+set -u
+baton=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fails=0
+check() { # check NAME CONDITION...
+    local name=$1; shift
+    if "$@"; then echo "$name: ok"; else echo "$name: FAIL"; fails=$((fails + 1)); fi
+}
+expect_exit() { # expect_exit STATUS PATTERN CMD...: status and one stderr line matching PATTERN
+    local want=$1 pattern=$2; shift 2
+    "$@" >"$work/out" 2>"$work/err"
+    local got=$?
+    [ "$got" -eq "$want" ] && grep -q -- "$pattern" "$work/err"
+}
+
+check "train writes a model directory" \
+    "$baton" train --model "$work/m" --task numbers --train-size 500 --dev-size 50 --emb 16 --hidden 32 \
+    --steps 30 --batch 16 --valid-every 0 --metrics "$work/metrics.jsonl" --threads 1
+for f in config.txt src.vocab tgt.vocab model.safetensors; do
+    check "model directory has $f" test -s "$work/m/$f"
+done
+check "metrics are JSON lines with the final evaluation" grep -q '"kind":"eval"' "$work/metrics.jsonl"
+printf 'three hundred five\n\nseven\n' >"$work/in.txt"
+"$baton" translate --model "$work/m" --input "$work/in.txt" >"$work/out.txt"
+check "translate: exit 0" test $? -eq 0
+check "translate: one output line per input line" test "$(wc -l <"$work/out.txt")" -eq 3
+check "translate: reads standard input too" \
+    bash -c "printf 'nine\n' | '$baton' translate --model '$work/m' | wc -l | grep -qx 1"
+printf '3 0 5\n\n7\n' >"$work/tgt.txt"
+"$baton" score --model "$work/m" --src "$work/in.txt" --tgt "$work/tgt.txt" >"$work/score.txt"
+check "score: a log-probability and a token count per line" \
+    awk -F'\t' 'NF != 2 || $1 > 0 || $2 < 1 { exit 1 } END { exit NR != 3 }' "$work/score.txt"
+check "score: the empty target scores only </s>" bash -c "sed -n 2p '$work/score.txt' | cut -f2 | grep -qx 1"
+
+check "unknown flag: exit 2, names it" expect_exit 2 "--bogus: unknown flag" "$baton" train --bogus 1
+check "bad value: exit 2, names the flag" expect_exit 2 "--lr: 'abc', expected a number" "$baton" train --lr abc
+check "bad choice: exit 2, lists the choices" expect_exit 2 "expected one of rnn_tanh,lstm,gru" \
+    "$baton" train --cell transformer
+check "missing model: exit 1, names the directory" expect_exit 1 "model directory $work/none" \
+    "$baton" translate --model "$work/none"
+printf 'a b\nc\n' >"$work/two.txt"
+printf 'x\n' >"$work/one.txt"
+check "misaligned files: exit 1, names both" expect_exit 1 "has 2 lines but" \
+    "$baton" score --model "$work/m" --src "$work/two.txt" --tgt "$work/one.txt"
+printf 'lr = 0.01\nnot a setting\n' >"$work/bad.cfg"
+check "bad config line: exit 2, names file:line" expect_exit 2 "bad.cfg:2" "$baton" train --config "$work/bad.cfg"
+check "unknown command: exit 2" expect_exit 2 "unknown command 'fly'" "$baton" fly
+check "version prints the build" bash -c "'$baton' version | grep -q '^baton '"
+
+echo "cli: $fails failed"
+[ "$fails" -eq 0 ]
