@@ -14,14 +14,20 @@
 #include "baton/param.h"
 #include "baton/status.h"
 
-/* Writes every tensor of the table from a host parameter buffer (flat layout of param.h) under its table name, F32, plus string metadata (n_meta key/value pairs, may be 0); atomically: path.tmp, fwrite, fflush, fsync, rename, then fsync of the directory; a kill at any moment leaves either the old file or the new one. */
+/* Writes every tensor of the table from a host parameter buffer (flat layout of param.h) under its table name, F32,
+ * plus string metadata (n_meta key/value pairs, may be 0); atomically: path.tmp, fwrite, fflush, fsync, rename, then
+ * fsync of the directory; a kill at any moment leaves either the old file or the new one. */
 baton_status baton_safetensors_save(const char *path, const baton_param_table *t, const float *host,
                                     const char *const *meta_keys, const char *const *meta_values, int n_meta);
 
-/* Reads a file into a host parameter buffer laid out by the table: every table tensor must be present with dtype F32 and exactly the table's shape; extra tensors in the file are an error (naming them); the header is validated (length within the file, JSON well-formed, offsets within the data and not overlapping, sizes = numel*4, data section fully covered); a truncated or corrupted file is refused with one clear line naming the file and what was wrong. */
+/* Reads a file into a host parameter buffer laid out by the table: every table tensor must be present with dtype F32
+ * and exactly the table's shape; extra tensors in the file are an error (naming them); the header is validated (length
+ * within the file, JSON well-formed, offsets within the data and not overlapping, sizes = numel*4, data section fully
+ * covered); a truncated or corrupted file is refused with one clear line naming the file and what was wrong. */
 baton_status baton_safetensors_load(const char *path, const baton_param_table *t, float *host);
 
-/* Returns a malloc'd copy of metadata value `key` of the file at path, or NULL (with an error line) if the file is unreadable; NULL without a line if the key is absent: use *st to tell them apart. */
+/* Returns a malloc'd copy of metadata value `key` of the file at path, or NULL (with an error line) if the file is
+ * unreadable; NULL without a line if the key is absent: use *st to tell them apart. */
 char *baton_safetensors_metadata(const char *path, const char *key, baton_status *st);
 
 #endif

@@ -10,10 +10,11 @@
  * - Load validates the whole header before it reads any data, so a refused file leaves the host
  *   buffer as it was; only a read error after validation (the file changing underneath) can leave it
  *   partly written. The padding between tensors in the host buffer is never touched.
- * - Load is stricter than JSON requires where the format would otherwise be ambiguous: a name given
- *   twice, control bytes or invalid UTF-8 in the header, and a header longer than 100 MB (the
- *   reference implementation's limit) are refused. Offsets are checked as the reference does: sorted
- *   by begin, the tensors must tile the data section exactly, so gaps and trailing bytes are errors.
+ * - Load refuses what the reference implementation (Rust safetensors with serde_json) refuses, even
+ *   where cJSON alone would accept it and read something else: a header that does not start with
+ *   '{', invalid UTF-8, control bytes, malformed string escapes, a header over 100 MB; and a name
+ *   given twice, which the format forbids. Offsets are checked as the reference does: sorted by
+ *   begin, the tensors must tile the data section exactly, so gaps and trailing bytes are errors.
  *   Dtypes other than F32 are understood only far enough to check their sizes.
  * - Metadata reading validates the header exactly as load does (but reads no tensor data); st may
  *   be NULL for a caller that does not need to tell "absent" from "unreadable".
@@ -24,7 +25,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -607,25 +607,41 @@ static baton_status check_tiling(const st_header *h)
     return st;
 }
 
-/* Catches binary garbage and text encodings that cJSON would let through but the reference
- * implementation refuses: invalid UTF-8, control bytes (JSON allows only \t, \n and \r, as
- * whitespace), and a first byte other than '{' (which also rules out a byte-order mark). */
+/* Catches what cJSON would let through but the reference implementation (serde_json) refuses:
+ * a first byte other than '{' (which also rules out a byte-order mark), invalid UTF-8, control
+ * bytes (outside strings JSON allows only \t, \n and \r; inside, none), and string escapes other
+ * than \" \\ \/ \b \f \n \r \t and \u with four hex digits, which cJSON reads as something else. */
 static baton_status check_header_bytes(const st_header *h)
 {
-    size_t bad;
-    if (h->text[0] != '{')
+    const char *t = h->text;
+    size_t n = h->header_len, bad;
+    if (t[0] != '{')
         return BATON_ERROR(BATON_ERR_FORMAT,
                            "safetensors %s: the header does not start with '{' (first byte 0x%02x): not safetensors?",
-                           h->path, (unsigned char)h->text[0]);
-    if (!utf8_valid((const unsigned char *)h->text, h->header_len, &bad))
-        return BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: the header is not valid UTF-8 (at byte %zu of %llu)",
-                           h->path, bad, (unsigned long long)h->header_len);
-    for (size_t i = 0; i < h->header_len; i++) {
-        unsigned char c = (unsigned char)h->text[i];
-        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+                           h->path, (unsigned char)t[0]);
+    if (!utf8_valid((const unsigned char *)t, n, &bad))
+        return BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: the header is not valid UTF-8 (at byte %zu of %zu)",
+                           h->path, bad, n);
+    int in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c < 0x20 && (in_string || (c != '\t' && c != '\n' && c != '\r')))
             return BATON_ERROR(BATON_ERR_FORMAT,
-                               "safetensors %s: the header holds the control byte 0x%02x at byte %zu (corrupted?)",
-                               h->path, c, i);
+                               "safetensors %s: the header holds the control byte 0x%02x at byte %zu%s", h->path, c, i,
+                               in_string ? " inside a string" : "");
+        if (c == '"') {
+            in_string = !in_string;
+        } else if (c == '\\' && in_string) {
+            int ok = i + 1 < n && t[i + 1] != '\0' && strchr("\"\\/bfnrtu", t[i + 1]);
+            size_t len = ok && t[i + 1] == 'u' ? 6 : 2;
+            for (size_t k = i + 2; ok && k < i + len; k++)
+                ok = k < n && t[k] != '\0' && strchr("0123456789abcdefABCDEF", t[k]);
+            if (!ok)
+                return BATON_ERROR(BATON_ERR_FORMAT,
+                                   "safetensors %s: the header has an invalid escape at byte %zu: '%.6s'", h->path, i,
+                                   t + i); /* t is NUL-terminated at n */
+            i += len - 1;
+        }
     }
     return BATON_OK;
 }
