@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/batch.h"
+#include "baton/dataset.h"
 #include "baton/decode.h"
 #include "baton/toy.h"
 #include "baton/trainer.h"
@@ -18,79 +18,45 @@
 
 enum { STEPS = 1500, BATCH = 32 };
 
-typedef struct {
-    baton_corpus train, dev;
-    baton_batching train_b, dev_b;
-    baton_host_batch hb;
-    baton_vocab sv, tv;
-    int S_max, T_max;
-} data;
-
-static int load(data *d)
+/* The numbers task: 4000 training and 200 validation pairs, batches of BATCH sentences. */
+static int load(baton_dataset *d)
 {
     baton_pairs tr, dv;
     memset(d, 0, sizeof *d);
-    if (baton_toy_generate(&tr, "numbers", "train", 4000, 1) != BATON_OK ||
-        baton_toy_generate(&dv, "numbers", "dev", 200, 1) != BATON_OK)
+    if (baton_toy_generate(&tr, "numbers", "train", 4000, 1) != BATON_OK)
         return 0;
-    int ok = baton_vocab_build(&d->sv, tr.src, tr.n, 1, 0) == BATON_OK &&
-             baton_vocab_build(&d->tv, tr.tgt, tr.n, 1, 0) == BATON_OK &&
-             baton_corpus_encode(&d->train, &d->sv, &d->tv, tr.src, tr.tgt, tr.n, 64) == BATON_OK &&
-             baton_corpus_encode(&d->dev, &d->sv, &d->tv, dv.src, dv.tgt, dv.n, 64) == BATON_OK &&
-             baton_batching_make(&d->train_b, &d->train, BATCH, 0) == BATON_OK &&
-             baton_batching_make(&d->dev_b, &d->dev, BATCH, 0) == BATON_OK;
+    int ok = baton_toy_generate(&dv, "numbers", "dev", 200, 1) == BATON_OK &&
+             baton_dataset_build(d, &tr, &dv, 1, 0, 64, BATCH) == BATON_OK;
     baton_pairs_free(&tr);
     baton_pairs_free(&dv);
-    d->S_max = d->train.max_src > d->dev.max_src ? d->train.max_src : d->dev.max_src;
-    d->T_max = d->train.max_tgt > d->dev.max_tgt ? d->train.max_tgt : d->dev.max_tgt;
-    return ok && baton_host_batch_alloc(&d->hb, d->S_max, d->T_max, BATCH) == BATON_OK;
+    return ok;
 }
 
-static void unload(data *d)
-{
-    baton_host_batch_free(&d->hb);
-    baton_batching_free(&d->train_b);
-    baton_batching_free(&d->dev_b);
-    baton_corpus_free(&d->train);
-    baton_corpus_free(&d->dev);
-    baton_vocab_free(&d->sv);
-    baton_vocab_free(&d->tv);
-}
-
-static int make_trainer(baton_trainer *tr, baton_backend *be, const data *d)
+static int make_trainer(baton_trainer *tr, baton_backend *be, const baton_dataset *d)
 {
     baton_s2s_config mc = {.cell = BATON_CELL_LSTM, .src_vocab = d->sv.size, .tgt_vocab = d->tv.size, .emb = 32,
                            .hidden = 64, .layers = 1, .bidirectional = 1, .score = BATON_ATTN_GENERAL,
                            .dropout = 0.1f};
     baton_optim_config oc = baton_optim_defaults();
     oc.lr = 3e-3f;
-    return baton_trainer_create(tr, be, &mc, &oc, d->S_max, d->T_max, BATCH, 7, 1) == BATON_OK;
+    return baton_trainer_create(tr, be, &mc, &oc, d->hb.S_max, d->hb.T_max, BATCH, 7, 1) == BATON_OK;
 }
 
 /* Mean token loss over the validation set. */
-static double dev_loss(baton_trainer *tr, data *d)
+static double dev_loss(baton_trainer *tr, baton_dataset *d)
 {
-    double sum = 0.0;
-    long tokens = 0;
-    for (int i = 0; i < d->dev_b.count; i++) {
-        float loss;
-        if (baton_host_batch_fill(&d->hb, &d->dev, &d->dev_b, i) != BATON_OK ||
-            baton_trainer_eval(tr, &d->hb, &loss) != BATON_OK)
-            return NAN;
-        sum += loss;
-        tokens += d->hb.tgt_tokens;
-    }
-    return sum / (double)tokens;
+    double loss;
+    return baton_trainer_validate(tr, d, &loss) == BATON_OK ? loss : NAN;
 }
 
 /* Greedy-decodes the validation set and returns the fraction of exactly right translations.
  * (CPU backend: the host batch's arrays serve as device memory.) */
-static double dev_accuracy(baton_trainer *tr, data *d, char *example, size_t n)
+static double dev_accuracy(baton_trainer *tr, baton_dataset *d, char *example, size_t n)
 {
     baton_greedy g;
-    int max_len = d->T_max + 5, right = 0, total = 0;
+    int max_len = d->hb.T_max + 5, right = 0, total = 0;
     int *out = malloc((size_t)BATCH * max_len * sizeof(int)), *out_len = malloc(BATCH * sizeof(int));
-    int ok = out && out_len && baton_greedy_create(&g, tr->be, &tr->model, d->S_max, BATCH) == BATON_OK;
+    int ok = out && out_len && baton_greedy_create(&g, tr->be, &tr->model, d->hb.S_max, BATCH) == BATON_OK;
     for (int i = 0; ok && i < d->dev_b.count; i++) {
         ok = baton_host_batch_fill(&d->hb, &d->dev, &d->dev_b, i) == BATON_OK &&
              baton_greedy_decode(&g, tr->params, &tr->table, d->hb.src, d->hb.src_len, d->hb.S, d->hb.B, max_len,
@@ -120,7 +86,7 @@ static double dev_accuracy(baton_trainer *tr, data *d, char *example, size_t n)
 }
 
 /* Trains `steps` batches, keeping each batch's summed loss in losses. */
-static int train(baton_trainer *tr, data *d, int steps, float *losses)
+static int train(baton_trainer *tr, baton_dataset *d, int steps, float *losses)
 {
     for (int k = 0; k < steps; k++) {
         int epoch = k / d->train_b.count, idx = baton_batching_pick(&d->train_b, 7, epoch, k % d->train_b.count);
@@ -134,7 +100,7 @@ static int train(baton_trainer *tr, data *d, int steps, float *losses)
 int main(void)
 {
     tu_report r = {0, 0};
-    data d;
+    baton_dataset d;
     baton_backend be;
     baton_trainer a, b;
     static float la[STEPS], lb[STEPS];
@@ -161,6 +127,6 @@ int main(void)
         baton_trainer_destroy(&a);
         baton_trainer_destroy(&b);
     }
-    unload(&d);
+    baton_dataset_free(&d);
     return tu_summary(&r, "train toy");
 }

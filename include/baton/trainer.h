@@ -6,6 +6,7 @@
 #define BATON_TRAINER_H
 
 #include "baton/batch.h"
+#include "baton/dataset.h"
 #include "baton/optim.h"
 #include "baton/seq2seq.h"
 
@@ -40,5 +41,8 @@ baton_status baton_trainer_step(baton_trainer *tr, const baton_host_batch *hb, f
 
 /* Summed loss of one batch without dropout or any update (validation). */
 baton_status baton_trainer_eval(baton_trainer *tr, const baton_host_batch *hb, float *loss_sum);
+
+/* Mean token loss over the dataset's validation batches (no dropout, no update). */
+baton_status baton_trainer_validate(baton_trainer *tr, baton_dataset *d, double *mean_loss);
 
 #endif

@@ -5,20 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/batch.h"
+#include "baton/dataset.h"
 #include "baton/progress.h"
 #include "baton/text.h"
 #include "baton/toy.h"
 #include "baton/trainer.h"
 #include "commands.h"
 #include "model_dir.h"
-
-typedef struct {
-    baton_vocab sv, tv;
-    baton_corpus train, dev;
-    baton_batching train_b, dev_b;
-    baton_host_batch hb;
-} train_data;
 
 /* Reads aligned source and target files, or draws the built-in task's split. */
 static baton_status read_pairs(baton_pairs *p, const cli_settings *s, const char *src, const char *tgt,
@@ -39,7 +32,7 @@ static baton_status read_pairs(baton_pairs *p, const cli_settings *s, const char
     return st;
 }
 
-static baton_status load_data(train_data *d, const cli_settings *s)
+static baton_status load_data(baton_dataset *d, const cli_settings *s)
 {
     baton_pairs tr, dv;
     BATON_TRY(read_pairs(&tr, s, s->train_src, s->train_tgt, "train", s->train_size));
@@ -47,55 +40,17 @@ static baton_status load_data(train_data *d, const cli_settings *s)
     if (st == BATON_OK && s->train_src && !s->dev_src)
         st = BATON_ERROR(BATON_ERR_INVALID, "--train-src without --dev-src: give a validation set");
     if (st == BATON_OK)
-        st = baton_vocab_build(&d->sv, tr.src, tr.n, s->min_count, s->vocab_size);
-    if (st == BATON_OK)
-        st = baton_vocab_build(&d->tv, tr.tgt, tr.n, s->min_count, s->vocab_size);
-    if (st == BATON_OK)
-        st = baton_corpus_encode(&d->train, &d->sv, &d->tv, tr.src, tr.tgt, tr.n, s->max_len);
-    if (st == BATON_OK)
-        st = baton_corpus_encode(&d->dev, &d->sv, &d->tv, dv.src, dv.tgt, dv.n, s->max_len);
+        st = baton_dataset_build(d, &tr, &dv, s->min_count, s->vocab_size, s->max_len, s->batch);
     baton_pairs_free(&tr);
     baton_pairs_free(&dv);
     BATON_TRY(st);
-    BATON_REQUIRE(d->train.n > 0 && d->dev.n > 0, "no training or validation pairs left after filtering");
     fprintf(stderr, "data: %d training pairs (%d empty and %d longer than %d skipped), %d validation pairs; "
                     "vocabularies %d / %d\n",
             d->train.n, d->train.skipped_empty, d->train.skipped_long, s->max_len, d->dev.n, d->sv.size, d->tv.size);
-    BATON_TRY(baton_batching_make(&d->train_b, &d->train, s->batch, 0));
-    BATON_TRY(baton_batching_make(&d->dev_b, &d->dev, s->batch, 0));
-    int S = d->train.max_src > d->dev.max_src ? d->train.max_src : d->dev.max_src;
-    int T = d->train.max_tgt > d->dev.max_tgt ? d->train.max_tgt : d->dev.max_tgt;
-    return baton_host_batch_alloc(&d->hb, S, T, s->batch);
-}
-
-static void free_data(train_data *d)
-{
-    baton_host_batch_free(&d->hb);
-    baton_batching_free(&d->train_b);
-    baton_batching_free(&d->dev_b);
-    baton_corpus_free(&d->train);
-    baton_corpus_free(&d->dev);
-    baton_vocab_free(&d->sv);
-    baton_vocab_free(&d->tv);
-}
-
-/* Mean token loss over the validation set. */
-static baton_status validate(baton_trainer *tr, train_data *d, double *loss)
-{
-    double sum = 0.0;
-    long tokens = 0;
-    for (int i = 0; i < d->dev_b.count; i++) {
-        float l;
-        BATON_TRY(baton_host_batch_fill(&d->hb, &d->dev, &d->dev_b, i));
-        BATON_TRY(baton_trainer_eval(tr, &d->hb, &l));
-        sum += l;
-        tokens += d->hb.tgt_tokens;
-    }
-    *loss = sum / (double)tokens;
     return BATON_OK;
 }
 
-static baton_status train_loop(baton_trainer *tr, train_data *d, const cli_settings *s, baton_progress *p)
+static baton_status train_loop(baton_trainer *tr, baton_dataset *d, const cli_settings *s, baton_progress *p)
 {
     long batch = 0;
     for (long step = 1; step <= s->steps; step++) {
@@ -117,7 +72,7 @@ static baton_status train_loop(baton_trainer *tr, train_data *d, const cli_setti
         baton_progress_step(p, step, epoch + 1, loss, tgt, all - tgt, baton_optim_lr(&tr->opt.cfg, step));
         if ((s->valid_every > 0 && step % s->valid_every == 0) || step == s->steps) {
             double vl;
-            BATON_TRY(validate(tr, d, &vl));
+            BATON_TRY(baton_trainer_validate(tr, d, &vl));
             baton_progress_eval(p, step, "dev", vl, exp(vl), -1.0);
         }
     }
@@ -125,7 +80,7 @@ static baton_status train_loop(baton_trainer *tr, train_data *d, const cli_setti
 }
 
 /* Copies the weights to the host and writes the model directory. */
-static baton_status save(baton_trainer *tr, train_data *d, const cli_settings *s)
+static baton_status save(baton_trainer *tr, baton_dataset *d, const cli_settings *s)
 {
     size_t bytes = baton_param_bytes(&tr->table);
     float *host = malloc(bytes);
@@ -143,7 +98,7 @@ static baton_status save(baton_trainer *tr, train_data *d, const cli_settings *s
 baton_status cli_train_run(const cli_settings *s)
 {
     BATON_REQUIRE(s->model, "--model DIR: where to write the trained model");
-    train_data d;
+    baton_dataset d;
     memset(&d, 0, sizeof d);
     baton_backend be;
     baton_trainer tr;
@@ -176,7 +131,7 @@ baton_status cli_train_run(const cli_settings *s)
     if (st == BATON_OK)
         st = save(&tr, &d, s);
     baton_trainer_destroy(&tr);
-    free_data(&d);
+    baton_dataset_free(&d);
     return st;
 }
 

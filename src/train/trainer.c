@@ -103,3 +103,18 @@ baton_status baton_trainer_eval(baton_trainer *tr, const baton_host_batch *hb, f
     BATON_TRY(baton_s2s_forward(tr->be, &tr->model, &tr->acts, tr->params, &tr->table, &b, NULL, 0));
     return tr->be->ops->download(tr->be, loss_sum, tr->acts.loss, sizeof(float));
 }
+
+baton_status baton_trainer_validate(baton_trainer *tr, baton_dataset *d, double *mean_loss)
+{
+    double sum = 0.0;
+    long tokens = 0;
+    for (int i = 0; i < d->dev_b.count; i++) {
+        float loss;
+        BATON_TRY(baton_host_batch_fill(&d->hb, &d->dev, &d->dev_b, i));
+        BATON_TRY(baton_trainer_eval(tr, &d->hb, &loss));
+        sum += loss;
+        tokens += d->hb.tgt_tokens;
+    }
+    *mean_loss = tokens ? sum / (double)tokens : 0.0;
+    return BATON_OK;
+}
