@@ -29,4 +29,52 @@ void baton_greedy_destroy(baton_greedy *g);
 baton_status baton_greedy_decode(baton_greedy *g, const float *params, const baton_param_table *t, const int *src,
                                  const int *src_len, int S, int B, int max_len, int *out, int *out_len, float *attn);
 
+/* ---- beam search ----
+ * Every source keeps up to `beam` live hypotheses as rows of one decoder batch; each step scores
+ * all live rows (log-softmax over the vocabulary), keeps each source's `beam` best extensions,
+ * moves those ending in </s> to its finished list (they leave the batch) and reorders the decoder
+ * state to the survivors. A source stops when it has `beam` finished hypotheses or at max_len;
+ * its n best, by the GNMT length-normalised score logprob / ((5 + n)^alpha / 6^alpha) with n the
+ * output length counting </s>, are returned. The selection runs on the host from the step's
+ * log-probabilities (rows x V floats): simple and exact; a device top-k can replace it. */
+typedef struct {
+    baton_backend *be;
+    const baton_s2s *m;
+    int beam, S_max, B_max, R_max, max_len; /* R_max = B_max * beam rows */
+    baton_arena arena;
+    baton_s2s_acts acts;        /* carved for (S_max, 1, R_max) */
+    float *mem;                 /* (S_max, B_max, H) encoder outputs of the sources */
+    float *h, *c, *h2, *c2;     /* (L, R_max, H) decoder states, and the reorder targets */
+    int *d_ids, *d_ones, *d_len, *d_gather; /* device: step input (R), ones (R), lengths (R), row maps */
+    int *ids, *gather, *lens;   /* host mirrors */
+    float *logp;                /* (R_max, V) host log-probabilities of a step */
+    float *attn_step;           /* (R_max, S_max) host attention of a step */
+    int *tok_hist, *par_hist;   /* (max_len, R_max) token and parent row of every row created */
+    float *attn_hist;           /* (max_len, R_max, S_max) or NULL */
+} baton_beam;
+
+/* One returned hypothesis. */
+typedef struct {
+    int len;         /* output tokens without </s> */
+    float logprob;   /* sum of log p, </s> included when the hypothesis finished */
+    float score;     /* length-normalised */
+    int finished;    /* ended with </s> (else stopped at max_len) */
+} baton_hyp;
+
+/* Sets up beam search of width `beam` for up to B_max sources of up to S_max tokens and outputs of
+ * up to max_len tokens; with_attn keeps attention weights for every output token. */
+baton_status baton_beam_create(baton_beam *bm, baton_backend *be, const baton_s2s *m, int S_max, int B_max,
+                               int beam, int max_len, int with_attn);
+
+/* Frees what baton_beam_create made. */
+void baton_beam_destroy(baton_beam *bm);
+
+/* Decodes sources src (S,B) (device) with lengths src_len (device) and src_len_host (host): for
+ * source b, hyps[b*nbest + i] describes its i-th best hypothesis (best first), its ids are
+ * out[(b*nbest + i) * max_len ...], its attention (len x S, when kept) attn[((b*nbest + i) *
+ * max_len + j) * S ...]. nbest <= beam. */
+baton_status baton_beam_decode(baton_beam *bm, const float *params, const baton_param_table *t, const int *src,
+                               const int *src_len, const int *src_len_host, int S, int B, float alpha, int nbest,
+                               baton_hyp *hyps, int *out, float *attn);
+
 #endif
