@@ -37,6 +37,12 @@ check "translate: exit 0" test $? -eq 0
 check "translate: one output line per input line" test "$(wc -l <"$work/out.txt")" -eq 3
 check "translate: reads standard input too" \
     bash -c "printf 'nine\n' | '$baton' translate --model '$work/m' | wc -l | grep -qx 1"
+check "translate --nbest 3: three 'i ||| text ||| score' lines per input" \
+    bash -c "printf 'nine\n' | '$baton' translate --model '$work/m' --beam 4 --nbest 3 | grep -c '^0 ||| .* ||| -\?[0-9]' | grep -qx 3"
+check "translate --beam 1 (greedy) gives a line per input" \
+    bash -c "'$baton' translate --model '$work/m' --beam 1 --input '$work/in.txt' | wc -l | grep -qx 3"
+check "nbest above beam: exit 1, says why" expect_exit 1 "expected 1 <= nbest <= beam" \
+    "$baton" translate --model "$work/m" --beam 2 --nbest 3 --input "$work/in.txt"
 printf '3 0 5\n\n7\n' >"$work/tgt.txt"
 "$baton" score --model "$work/m" --src "$work/in.txt" --tgt "$work/tgt.txt" >"$work/score.txt"
 check "score: a log-probability and a token count per line" \

@@ -81,21 +81,50 @@ static void close_session(session *x)
         baton_backend_destroy(&x->be);
 }
 
+/* Prints the translations of one batch: the best, or n-best lines "index ||| text ||| score". */
+static void print_batch(session *x, char **lines, int first, int nb, const int *out, const int *out_len,
+                        const baton_hyp *hyps, int max_len, char *text, size_t n)
+{
+    int k = hyps ? x->s.nbest : 1;
+    for (int b = 0; b < nb; b++)
+        for (int i = 0; i < k; i++) {
+            int empty = baton_vocab_encode(&x->lm.sv, lines[first + b], NULL, 0) == 0;
+            int len = empty ? 0 : hyps ? hyps[b * k + i].len : out_len[b];
+            baton_vocab_decode(&x->lm.tv, out + (size_t)(b * k + i) * max_len, len, text, n);
+            if (k == 1)
+                printf("%s\n", text);
+            else
+                printf("%d ||| %s ||| %.4f\n", first + b, text, (double)hyps[b * k + i].score);
+        }
+}
+
+/* Decoder of either kind for batches of B sources of up to S_max tokens. */
+typedef struct {
+    baton_greedy g;
+    baton_beam bm;
+    int beam;
+} decoder;
+
 static baton_status translate_lines(session *x, char **lines, int n)
 {
     baton_backend *be = &x->be;
     int B = x->s.batch, S_max = longest(&x->lm.sv, lines, n), max_len = (int)(x->s.max_len_ratio * S_max) + 5;
+    int beam = x->s.beam, k = beam > 1 ? x->s.nbest : 1;
+    BATON_REQUIRE(beam >= 1 && x->s.nbest >= 1 && x->s.nbest <= beam, "--beam %d, --nbest %d: expected 1 <= nbest <= beam",
+                  beam, x->s.nbest);
     int *ids = malloc((size_t)S_max * B * sizeof(int)), *len = malloc((size_t)B * sizeof(int));
-    int *tmp = malloc((size_t)S_max * B * sizeof(int)), *out = malloc((size_t)B * max_len * sizeof(int));
+    int *tmp = malloc((size_t)S_max * B * sizeof(int)), *out = malloc((size_t)B * k * max_len * sizeof(int));
     int *out_len = malloc((size_t)B * sizeof(int)), *d_ids = NULL, *d_len = NULL;
+    baton_hyp *hyps = malloc((size_t)B * k * sizeof(baton_hyp));
     char *text = malloc(65536);
-    baton_greedy g;
-    memset(&g, 0, sizeof g);
-    baton_status st = ids && len && tmp && out && out_len && text
+    decoder dec;
+    memset(&dec, 0, sizeof dec);
+    baton_status st = ids && len && tmp && out && out_len && text && hyps
                           ? BATON_OK
                           : BATON_ERROR(BATON_ERR_OOM, "translate: out of memory for batches of %d", B);
     if (st == BATON_OK)
-        st = baton_greedy_create(&g, be, &x->lm.m, S_max, B);
+        st = beam > 1 ? baton_beam_create(&dec.bm, be, &x->lm.m, S_max, B, beam, max_len, 0)
+                      : baton_greedy_create(&dec.g, be, &x->lm.m, S_max, B);
     if (st == BATON_OK)
         st = be->ops->alloc(be, (void **)&d_ids, (size_t)S_max * B * sizeof(int), "source ids");
     if (st == BATON_OK)
@@ -107,19 +136,20 @@ static baton_status translate_lines(session *x, char **lines, int n)
         if (st == BATON_OK)
             st = be->ops->upload(be, d_len, len, (size_t)nb * sizeof(int));
         if (st == BATON_OK)
-            st = baton_greedy_decode(&g, x->lm.params, &x->lm.t, d_ids, d_len, S, nb, max_len, out, out_len, NULL);
-        for (int b = 0; st == BATON_OK && b < nb; b++) {
-            int empty = baton_vocab_encode(&x->lm.sv, lines[first + b], NULL, 0) == 0;
-            baton_vocab_decode(&x->lm.tv, out + (size_t)b * max_len, empty ? 0 : out_len[b], text, 65536);
-            printf("%s\n", text);
-        }
+            st = beam > 1 ? baton_beam_decode(&dec.bm, x->lm.params, &x->lm.t, d_ids, d_len, len, S, nb, x->s.alpha,
+                                              k, hyps, out, NULL)
+                          : baton_greedy_decode(&dec.g, x->lm.params, &x->lm.t, d_ids, d_len, S, nb, max_len, out,
+                                                out_len, NULL);
+        if (st == BATON_OK)
+            print_batch(x, lines, first, nb, out, out_len, beam > 1 ? hyps : NULL, max_len, text, 65536);
     }
     if (d_ids)
         be->ops->free(be, d_ids);
     if (d_len)
         be->ops->free(be, d_len);
-    baton_greedy_destroy(&g);
-    free(ids), free(len), free(tmp), free(out), free(out_len), free(text);
+    baton_greedy_destroy(&dec.g);
+    baton_beam_destroy(&dec.bm);
+    free(ids), free(len), free(tmp), free(out), free(out_len), free(text), free(hyps);
     return st;
 }
 
@@ -129,7 +159,7 @@ int cli_translate(int argc, char **argv)
     int rc = open_session(&x, argc, argv,
                           "usage: baton translate --model DIR [--input FILE] [options]\n"
                           "Translates pre-tokenized sentences, one per line, from FILE or standard input to standard "
-                          "output (greedy).");
+                          "output (beam search; --beam 1 for greedy).");
     if (rc >= 0) {
         close_session(&x);
         return rc;

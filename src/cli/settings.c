@@ -49,6 +49,9 @@ const cli_opt cli_settings_opts[] = {
     {"src", OPT_STR, O(src), NULL, NULL, "score: source file"},
     {"tgt", OPT_STR, O(tgt), NULL, NULL, "score: target file"},
     {"max-len-ratio", OPT_FLOAT, O(max_len_ratio), "2", NULL, "translate: output at most ratio x source + 5 tokens"},
+    {"beam", OPT_INT, O(beam), "5", NULL, "translate: beam size (1: greedy)"},
+    {"alpha", OPT_FLOAT, O(alpha), "0.6", NULL, "translate: GNMT length penalty exponent"},
+    {"nbest", OPT_INT, O(nbest), "1", NULL, "translate: hypotheses per sentence (lines 'i ||| text ||| score' when > 1)"},
     CLI_OPT_END,
 };
 

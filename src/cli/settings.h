@@ -22,7 +22,8 @@ typedef struct {
     /* running */
     const char *model, *device, *input, *src, *tgt;
     int threads, seed;
-    float max_len_ratio;
+    float max_len_ratio, alpha;
+    int beam, nbest;
 } cli_settings;
 
 /* The option table of cli_settings. */
