@@ -59,6 +59,12 @@ printf 'a b\nc\n' >"$work/two.txt"
 printf 'x\n' >"$work/one.txt"
 check "misaligned files: exit 1, names both" expect_exit 1 "has 2 lines but" \
     "$baton" score --model "$work/m" --src "$work/two.txt" --tgt "$work/one.txt"
+cp -r "$work/m" "$work/broken"
+head -c 100 "$work/m/model.safetensors" >"$work/broken/model.safetensors"
+check "corrupt model file: exit 1, names the file" expect_exit 1 "broken/model.safetensors" \
+    "$baton" translate --model "$work/broken" --input "$work/in.txt"
+check "missing input file: exit 1, names it" expect_exit 1 "$work/nothing.txt" \
+    "$baton" translate --model "$work/m" --input "$work/nothing.txt"
 printf 'lr = 0.01\nnot a setting\n' >"$work/bad.cfg"
 check "bad config line: exit 2, names file:line" expect_exit 2 "bad.cfg:2" "$baton" train --config "$work/bad.cfg"
 check "unknown command: exit 2" expect_exit 2 "unknown command 'fly'" "$baton" fly
