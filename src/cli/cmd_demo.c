@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "baton/bleu.h"
 #include "baton/decode.h"
 #include "baton/toy.h"
 #include "commands.h"
@@ -39,6 +40,8 @@ static baton_status show(const cli_settings *s)
     baton_greedy g;
     int src[S_MAX], len, out[MAX_LEN], out_len, right = 0;
     char text[1024];
+    baton_bleu_stats bleu;
+    memset(&bleu, 0, sizeof bleu);
     baton_status st = baton_greedy_create(&g, &be, &lm.m, S_MAX, 1);
     printf("\n%-58s %-24s %s\n", "source (never seen in training)", "baton", "reference");
     for (int i = 0; st == BATON_OK && i < dev.n; i++) {
@@ -47,14 +50,15 @@ static baton_status show(const cli_settings *s)
         st = baton_greedy_decode(&g, lm.params, &lm.t, src, &len, len, 1, MAX_LEN, out, &out_len, NULL);
         baton_vocab_decode(&lm.tv, out, out_len, text, sizeof text);
         int ok = strcmp(text, dev.tgt[i]) == 0;
+        baton_bleu_add(&bleu, text, dev.tgt[i]);
         right += ok;
         if (i < SHOW)
             printf("%-58s %-24s %s %s\n", dev.src[i], text, dev.tgt[i], ok ? "ok" : "(differs)");
     }
     if (st == BATON_OK)
-        printf("\n%d of %d validation sentences translated exactly right (greedy decoding).\n"
+        printf("\n%d of %d validation sentences translated exactly right (%.1f%%), BLEU %.2f (greedy decoding).\n"
                "The model is in %s/; try: baton translate --model %s\n",
-               right, dev.n, s->model, s->model);
+               right, dev.n, 100.0 * right / dev.n, baton_bleu_score(&bleu), s->model, s->model);
     baton_greedy_destroy(&g);
     baton_pairs_free(&dev);
     cli_model_free(&lm);
