@@ -33,9 +33,21 @@ extern "C" {
  * row-major floats, 1 <= rows, cols <= BATON_PLOT_MAX_CELLS. row_labels / col_labels may be NULL
  * (the indices are shown) and may hold NULL entries (no label); title may be NULL.
  * Cell (r, c) covers the BATON_PLOT_CELL_PX square whose top-left corner is
- * (left + c * CELL, top + r * CELL), where the margins left and top depend on the labels. */
+ * (left + c * CELL, top + r * CELL) with, counting label characters after truncation,
+ *   left = 16 + 12 * (longest row label),  top = 16 + 12 * (longest column label) + (title ? 34 : 0). */
 baton_status baton_plot_attention(const char *path, const char *title, const float *weights, int rows, int cols,
                                   const char *const *row_labels, const char *const *col_labels);
+
+/* Geometry of the heatmap that baton_plot_attention draws for these arguments, in pixels. */
+typedef struct {
+    int width, height; /* the image */
+    int left, top;     /* top-left corner of cell (0, 0) */
+    int cell;          /* side of a cell: BATON_PLOT_CELL_PX */
+} baton_plot_layout;
+
+/* Fills *out (BATON_ERR_INVALID for sizes out of range or a NULL out). Needs no libpng. */
+baton_status baton_plot_attention_layout(const char *title, int rows, int cols, const char *const *row_labels,
+                                         const char *const *col_labels, baton_plot_layout *out);
 
 /* One line of a curve plot: n points (x[i], y[i]); name is shown in the legend (NULL: "series k"). */
 typedef struct {
