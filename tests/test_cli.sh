@@ -25,6 +25,9 @@ for f in config.txt src.vocab tgt.vocab model.safetensors; do
     check "model directory has $f" test -s "$work/m/$f"
 done
 check "metrics are JSON lines with the final evaluation" grep -q '"kind":"eval"' "$work/metrics.jsonl"
+if "$baton" version | grep -q "plots: libpng"; then
+    check "train draws the loss curves" test -s "$work/m/loss.png"
+fi
 if ! "$baton" version | grep -q "checkpoints: save and load"; then
     echo "cli: this build cannot load checkpoints (no cJSON): translate and score checks skipped"
     echo "cli: $fails failed"

@@ -7,11 +7,37 @@
 
 #include "baton/bleu.h"
 #include "baton/decode.h"
+#include "baton/plot.h"
+#include "baton_config.h"
 #include "baton/toy.h"
 #include "commands.h"
 #include "model_dir.h"
 
-enum { SHOW = 8, CHECK = 200 };
+enum { SHOW = 8, CHECK = 200, PICTURES = 3, S_MAX = 64, MAX_LEN = 64 };
+
+/* Splits a copy of sentence into at most max tokens (pointers into buf). */
+static int split(char *buf, size_t n, const char *sentence, const char **tok, int max)
+{
+    snprintf(buf, n, "%s", sentence);
+    int k = 0;
+    for (char *p = strtok(buf, " "); p && k < max; p = strtok(NULL, " "))
+        tok[k++] = p;
+    return k;
+}
+
+/* Draws example i's attention: a row per output token (and </s>), a column per source token. */
+static void picture(const cli_settings *s, int i, const char *src, const char *out_text, const float *attn, int S)
+{
+    char path[4096], sbuf[1024], obuf[1024];
+    const char *cols[S_MAX], *rows[MAX_LEN + 1];
+    int nc = split(sbuf, sizeof sbuf, src, cols, S_MAX), nr = split(obuf, sizeof obuf, out_text, rows, MAX_LEN);
+    if (nr < MAX_LEN)
+        rows[nr++] = "</s>";
+    snprintf(path, sizeof path, "%s/attention-%d.png", s->model, i + 1);
+    /* the decoder attended once per output token and once more for </s>: nr rows of weights */
+    if (nc == S && baton_plot_attention(path, src, attn, nr, S, rows, cols) == BATON_OK)
+        printf("attention picture: %s\n", path);
+}
 
 /* Settings for the demo unless flags say otherwise: small and quick on a laptop CPU. */
 static void demo_defaults(cli_settings *s)
@@ -36,9 +62,9 @@ static baton_status show(const cli_settings *s)
     BATON_TRY(baton_backend_create(&be, s->device, s->threads));
     BATON_TRY(cli_model_load(&lm, s->model, &be));
     BATON_TRY(baton_toy_generate(&dev, s->task, "dev", CHECK, (uint64_t)s->seed));
-    enum { S_MAX = 64, MAX_LEN = 64 };
     baton_greedy g;
-    int src[S_MAX], len, out[MAX_LEN], out_len, right = 0;
+    int src[S_MAX], len, out[MAX_LEN], out_len, right = 0, pictures = 0;
+    static float attn[MAX_LEN * S_MAX];
     char text[1024];
     baton_bleu_stats bleu;
     memset(&bleu, 0, sizeof bleu);
@@ -47,13 +73,15 @@ static baton_status show(const cli_settings *s)
     for (int i = 0; st == BATON_OK && i < dev.n; i++) {
         len = baton_vocab_encode(&lm.sv, dev.src[i], src, S_MAX);
         len = len > S_MAX ? S_MAX : len;
-        st = baton_greedy_decode(&g, lm.params, &lm.t, src, &len, len, 1, MAX_LEN, out, &out_len, NULL);
+        st = baton_greedy_decode(&g, lm.params, &lm.t, src, &len, len, 1, MAX_LEN, out, &out_len, attn);
         baton_vocab_decode(&lm.tv, out, out_len, text, sizeof text);
         int ok = strcmp(text, dev.tgt[i]) == 0;
         baton_bleu_add(&bleu, text, dev.tgt[i]);
         right += ok;
         if (i < SHOW)
             printf("%-58s %-24s %s %s\n", dev.src[i], text, dev.tgt[i], ok ? "ok" : "(differs)");
+        if (BATON_HAVE_PNG && st == BATON_OK && pictures < PICTURES && out_len >= 3) /* skip one-token toys */
+            picture(s, pictures++, dev.src[i], text, attn, len);
     }
     if (st == BATON_OK)
         printf("\n%d of %d validation sentences translated exactly right (%.1f%%), BLEU %.2f (greedy decoding).\n"

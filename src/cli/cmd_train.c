@@ -6,10 +6,12 @@
 #include <string.h>
 
 #include "baton/dataset.h"
+#include "baton/plot.h"
 #include "baton/progress.h"
 #include "baton/text.h"
 #include "baton/toy.h"
 #include "baton/trainer.h"
+#include "baton_config.h"
 #include "commands.h"
 #include "model_dir.h"
 
@@ -50,9 +52,47 @@ static baton_status load_data(baton_dataset *d, const cli_settings *s)
     return BATON_OK;
 }
 
-static baton_status train_loop(baton_trainer *tr, baton_dataset *d, const cli_settings *s, baton_progress *p)
+/* The loss curves of a run, for loss.png: the training loss averaged over each --log-every window
+ * and the validation loss at each validation. */
+typedef struct {
+    double *train_x, *train_y, *dev_x, *dev_y;
+    int n_train, n_dev;
+} history;
+
+static baton_status history_alloc(history *h, const cli_settings *s)
 {
-    long batch = 0;
+    memset(h, 0, sizeof *h);
+    int nt = s->steps / s->log_every + 2, nd = (s->valid_every > 0 ? s->steps / s->valid_every : 0) + 2;
+    h->train_x = malloc((size_t)nt * sizeof(double));
+    h->train_y = malloc((size_t)nt * sizeof(double));
+    h->dev_x = malloc((size_t)nd * sizeof(double));
+    h->dev_y = malloc((size_t)nd * sizeof(double));
+    return h->train_x && h->train_y && h->dev_x && h->dev_y ? BATON_OK
+                                                           : BATON_ERROR(BATON_ERR_OOM, "loss history: out of memory");
+}
+
+static void history_free(history *h)
+{
+    free(h->train_x), free(h->train_y), free(h->dev_x), free(h->dev_y);
+}
+
+/* Draws the curves into DIR/loss.png; a build without libpng only says so. */
+static void history_plot(const history *h, const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/loss.png", dir);
+    baton_plot_series series[2] = {{"train", h->train_x, h->train_y, h->n_train}, {"dev", h->dev_x, h->dev_y, h->n_dev}};
+    if (!BATON_HAVE_PNG)
+        fprintf(stderr, "loss curves: not drawn (this build has no libpng)\n");
+    else if (baton_plot_curves(path, "loss per target token", "step", "loss", series, 2) == BATON_OK)
+        fprintf(stderr, "loss curves: %s\n", path);
+}
+
+static baton_status train_loop(baton_trainer *tr, baton_dataset *d, const cli_settings *s, baton_progress *p,
+                               history *h)
+{
+    long batch = 0, window_tokens = 0;
+    double window_loss = 0.0;
     for (long step = 1; step <= s->steps; step++) {
         double loss = 0.0;
         long tgt = 0, all = 0;
@@ -70,10 +110,19 @@ static baton_status train_loop(baton_trainer *tr, baton_dataset *d, const cli_se
             all += d->hb.tgt_tokens + d->hb.src_tokens;
         }
         baton_progress_step(p, step, epoch + 1, loss, tgt, all - tgt, baton_optim_lr(&tr->opt.cfg, step));
+        window_loss += loss;
+        window_tokens += tgt;
+        if (step % s->log_every == 0 || step == s->steps) {
+            h->train_x[h->n_train] = (double)step;
+            h->train_y[h->n_train++] = window_loss / (double)window_tokens;
+            window_loss = 0.0, window_tokens = 0;
+        }
         if ((s->valid_every > 0 && step % s->valid_every == 0) || step == s->steps) {
             double vl;
             BATON_TRY(baton_trainer_validate(tr, d, &vl));
             baton_progress_eval(p, step, "dev", vl, exp(vl), -1.0);
+            h->dev_x[h->n_dev] = (double)step;
+            h->dev_y[h->n_dev++] = vl;
         }
     }
     return BATON_OK;
@@ -125,11 +174,17 @@ baton_status cli_train_run(const cli_settings *s)
         st = baton_progress_open(&p, stderr, s->metrics, s->steps, s->log_every);
     }
     if (st == BATON_OK) {
-        st = train_loop(&tr, &d, s, &p);
+        history h;
+        st = history_alloc(&h, s);
+        if (st == BATON_OK)
+            st = train_loop(&tr, &d, s, &p, &h);
         baton_progress_close(&p);
+        if (st == BATON_OK)
+            st = save(&tr, &d, s);
+        if (st == BATON_OK)
+            history_plot(&h, s->model);
+        history_free(&h);
     }
-    if (st == BATON_OK)
-        st = save(&tr, &d, s);
     baton_trainer_destroy(&tr);
     baton_dataset_free(&d);
     return st;

@@ -90,7 +90,8 @@ baton_status cli_optim_config(baton_optim_config *oc, const cli_settings *s)
                                                      : BATON_LR_CONSTANT;
     oc->decay_rate = s->decay_rate;
     oc->decay_every = s->decay_every;
-    BATON_REQUIRE(s->batch >= 1 && s->steps >= 1 && s->accumulate >= 1,
-                  "--batch %d, --steps %d, --accumulate %d: expected >= 1", s->batch, s->steps, s->accumulate);
+    BATON_REQUIRE(s->batch >= 1 && s->steps >= 1 && s->accumulate >= 1 && s->log_every >= 1,
+                  "--batch %d, --steps %d, --accumulate %d, --log-every %d: expected >= 1", s->batch, s->steps,
+                  s->accumulate, s->log_every);
     return BATON_OK;
 }

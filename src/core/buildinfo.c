@@ -50,6 +50,7 @@ void baton_buildinfo_print(FILE *out)
     fprintf(out, "  cuda: not built\n");
 #endif
     fprintf(out, "  checkpoints: %s\n", BATON_HAVE_CJSON ? "save and load" : "save only (built without cJSON)");
+    fprintf(out, "  plots: %s\n", BATON_HAVE_PNG ? "libpng" : "none (built without libpng)");
 #if BATON_HAVE_CUDNN
     size_t v = cudnnGetVersion();
     fprintf(out, "  cudnn: %zu.%zu.%zu (headers %d.%d.%d)\n", v / 10000, v % 10000 / 100, v % 100, CUDNN_MAJOR,
