@@ -31,10 +31,10 @@ typedef struct {
     float *params;
 } model;
 
-static int make_model(model *x, baton_cell cell, baton_attn_score score)
+static int make_model(model *x, baton_cell cell, baton_attn_score score, int feed)
 {
     baton_s2s_config c = {.cell = cell, .src_vocab = V, .tgt_vocab = V, .emb = 16, .hidden = 16, .layers = 2,
-                          .bidirectional = 1, .score = score};
+                          .bidirectional = 1, .score = score, .input_feed = feed};
     baton_param_table_init(&x->t);
     if (baton_cpu_backend_create(&x->be, 1) != BATON_OK || baton_s2s_init(&x->m, &c, &x->t) != BATON_OK ||
         baton_param_buffer_alloc(&x->be, &x->t, &x->params, "params") != BATON_OK)
@@ -70,15 +70,17 @@ static double rescore(model *x, const int *src, int b, const int *ids, int len, 
         for (int j = 0; j < len + finished; j++)
             sum += acts.logp[j];
     }
+    baton_s2s_acts_release(&acts);
     baton_arena_destroy(&arena);
     return sum;
 }
 
-static void run(tu_report *r, baton_cell cell, baton_attn_score score)
+static void run(tu_report *r, baton_cell cell, baton_attn_score score, int feed)
 {
     model x;
     char label[64], name[160];
-    snprintf(label, sizeof label, "%s %s", baton_cell_name(cell), baton_attn_score_name(score));
+    snprintf(label, sizeof label, "%s %s%s", baton_cell_name(cell), baton_attn_score_name(score),
+             feed ? " input-feed" : "");
     int src[S * B];
     for (int s = 0; s < S; s++)
         for (int b = 0; b < B; b++)
@@ -88,7 +90,7 @@ static void run(tu_report *r, baton_cell cell, baton_attn_score score)
     baton_hyp hyps[B * NBEST], h1[B];
     int out[B * NBEST * MAXLEN], out1[B * MAXLEN], gout[B * MAXLEN], glen[B];
     float attn[B * NBEST * MAXLEN * S];
-    int ok = make_model(&x, cell, score) && baton_beam_create(&bm, &x.be, &x.m, S, B, BEAM, MAXLEN, 1) == BATON_OK &&
+    int ok = make_model(&x, cell, score, feed) && baton_beam_create(&bm, &x.be, &x.m, S, B, BEAM, MAXLEN, 1) == BATON_OK &&
              baton_beam_create(&b1, &x.be, &x.m, S, B, 1, MAXLEN, 0) == BATON_OK &&
              baton_greedy_create(&g, &x.be, &x.m, S, B) == BATON_OK;
     tu_fill_nan(attn, sizeof attn / sizeof *attn);
@@ -145,7 +147,8 @@ static void run(tu_report *r, baton_cell cell, baton_attn_score score)
 int main(void)
 {
     tu_report r = {0, 0};
-    run(&r, BATON_CELL_LSTM, BATON_ATTN_ADDITIVE);
-    run(&r, BATON_CELL_GRU, BATON_ATTN_GENERAL);
+    run(&r, BATON_CELL_LSTM, BATON_ATTN_ADDITIVE, 0);
+    run(&r, BATON_CELL_GRU, BATON_ATTN_GENERAL, 0);
+    run(&r, BATON_CELL_LSTM, BATON_ATTN_DOT, 1);
     return tu_summary(&r, "beam");
 }

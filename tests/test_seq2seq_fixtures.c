@@ -1,6 +1,6 @@
 /* test_seq2seq_fixtures.c: the whole design.md model against PyTorch (float64) reference values:
- * for every cell (lstm, gru), score (dot, general, additive) and encoder (uni, bi) with input
- * feeding off, the logits at every real target position, the mean loss (label smoothing 0.1), the
+ * for every cell (lstm, gru), score (dot, general, additive), encoder (uni, bi) and input
+ * feeding (off, on), the logits at every real target position, the mean loss (label smoothing 0.1), the
  * per-sentence log-probabilities and the gradient of every parameter tensor.
  * Error measure, per tensor: ||baton - ref|| / (TOL ||ref|| + ATOL), in double; <= 1 passes.
  * TOL = 2e-5: the fixtures' README expects ~1e-5 relative from a float32 implementation; this
@@ -12,8 +12,8 @@
  * ~1e-8, sums over softmax-gradient rows (which add up to zero) of terms ~1e-5, so their float32
  * floor is ~1e-11 absolute, or 1e-3 relative. 1e-9 is above that floor and ten times below those
  * gradients' own size, so a missing or wrong term still fails. NaN fails.
- * The input-feeding fixtures wait for the step-by-step decoder. Exits 77 when ../shared/fixtures
- * is absent. */
+ * Both decoder modes: input feeding off (whole sequences) and on (step by step). Exits 77 when
+ * ../shared/fixtures is absent. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -141,6 +141,7 @@ static void run_file(tu_report *r, const char *dir, const char *name)
 
     baton_arena measure = baton_arena_measuring(), arena = {0};
     baton_s2s_acts acts;
+    memset(&acts, 0, sizeof acts);
     ok = ok && baton_s2s_acts_carve(&acts, &measure, &m, S, T, B) == BATON_OK &&
          baton_arena_create(&arena, &be, measure.used) == BATON_OK &&
          baton_s2s_acts_carve(&acts, &arena, &m, S, T, B) == BATON_OK;
@@ -196,6 +197,7 @@ static void run_file(tu_report *r, const char *dir, const char *name)
     }
     free(ref_logits), free(ref_loss), free(ref_lp), free(bt_src), free(bt_in), free(bt_out);
     free(src), free(tgt_in), free(tgt_out), free(src_len), free(tgt_len);
+    baton_s2s_acts_release(&acts);
     baton_arena_destroy(&arena);
     if (params)
         be.ops->free(&be, params);
@@ -215,12 +217,15 @@ int main(void)
     }
     tu_report r = {0, 0};
     const char *cells[] = {"lstm", "gru"}, *scores[] = {"dot", "general", "additive"}, *dirs[] = {"uni", "bi"};
+    const char *feeds[] = {"nofeed", "feed"};
     for (int c = 0; c < 2; c++)
         for (int s = 0; s < 3; s++)
-            for (int d = 0; d < 2; d++) {
-                char name[128];
-                snprintf(name, sizeof name, "seq2seq_%s_%s_nofeed_%s.safetensors", cells[c], scores[s], dirs[d]);
-                run_file(&r, dir, name);
-            }
+            for (int fd = 0; fd < 2; fd++)
+                for (int d = 0; d < 2; d++) {
+                    char name[128];
+                    snprintf(name, sizeof name, "seq2seq_%s_%s_%s_%s.safetensors", cells[c], scores[s], feeds[fd],
+                             dirs[d]);
+                    run_file(&r, dir, name);
+                }
     return tu_summary(&r, "seq2seq fixtures");
 }

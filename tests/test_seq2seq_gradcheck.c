@@ -1,7 +1,7 @@
 /* test_seq2seq_gradcheck.c: the whole model's backward against central finite differences, with
  * dropout on every site (embeddings, between layers, before the generator) and label smoothing, on
- * a ragged batch (source lengths 4, 1, 3; target lengths 5, 2, 1), for each cell, score and encoder
- * direction. The PyTorch fixtures check the model without dropout; this checks that every mask is
+ * a ragged batch (source lengths 4, 1, 3; target lengths 5, 2, 1), for each cell, score, encoder
+ * direction and decoder mode (input feeding off and on: each step's masks drawn apart). The PyTorch fixtures check the model without dropout; this checks that every mask is
  * re-applied in backward exactly as drawn in forward.
  * Measure: |num - ana| <= ATOL + RTOL |ana| per parameter element, reported as the worst ratio
  * (<= 1 passes). The loss (~2.3) is computed in float32: rounding of ~2.3 * 6e-8 per evaluation,
@@ -42,7 +42,7 @@ static double loss(model_case *c)
     return (double)c->acts.loss[0] / c->batch.tgt_tokens;
 }
 
-static void run_case(tu_report *r, baton_cell cell, baton_attn_score score, int bidir)
+static void run_case(tu_report *r, baton_cell cell, baton_attn_score score, int bidir, int feed)
 {
     static int src[S * B], tgt_in[T * B], tgt_out[T * B];
     int tokens = 0;
@@ -61,6 +61,7 @@ static void run_case(tu_report *r, baton_cell cell, baton_attn_score score, int 
     memset(&c, 0, sizeof c);
     baton_s2s_config cfg = {.cell = cell, .src_vocab = V, .tgt_vocab = V, .emb = 4, .hidden = 4, .layers = 2,
                             .bidirectional = bidir, .score = score, .tie_generator = score == BATON_ATTN_DOT,
+                            .input_feed = feed,
                             .dropout = 0.2f, .label_smoothing = 0.1f};
     c.batch = (baton_s2s_batch){.B = B, .S = S, .T = T, .src = src, .src_len = src_len, .tgt_in = tgt_in,
                                 .tgt_out = tgt_out, .tgt_len = tgt_len, .tgt_tokens = tokens};
@@ -74,7 +75,8 @@ static void run_case(tu_report *r, baton_cell cell, baton_attn_score score, int 
              baton_arena_create(&c.arena, &c.be, measure.used) == BATON_OK &&
              baton_s2s_acts_carve(&c.acts, &c.arena, &c.m, S, T, B) == BATON_OK;
     char label[96], name[256];
-    snprintf(label, sizeof label, "%s %s %s", baton_cell_name(cell), baton_attn_score_name(score), bidir ? "bi" : "uni");
+    snprintf(label, sizeof label, "%s %s %s%s", baton_cell_name(cell), baton_attn_score_name(score),
+             bidir ? "bi" : "uni", feed ? " feed" : "");
     if (ok) {
         /* larger-than-default weights, so that every path carries gradient well above the noise */
         tu_fill_uniform(c.params, c.t.total, -0.5f, 0.5f, 9, 1);
@@ -103,6 +105,7 @@ static void run_case(tu_report *r, baton_cell cell, baton_attn_score score, int 
         snprintf(name, sizeof name, "%s (setup or run failed)", label);
         tu_check(r, name, INFINITY, 1.0);
     }
+    baton_s2s_acts_release(&c.acts);
     baton_arena_destroy(&c.arena);
     if (c.params)
         c.be.ops->free(&c.be, c.params);
@@ -118,6 +121,7 @@ int main(void)
     for (int ci = 0; ci < 2; ci++)
         for (int s = BATON_ATTN_DOT; s <= BATON_ATTN_ADDITIVE; s++)
             for (int bidir = 0; bidir < 2; bidir++)
-                run_case(&r, cells[ci], (baton_attn_score)s, bidir);
+                for (int feed = 0; feed < 2; feed++)
+                    run_case(&r, cells[ci], (baton_attn_score)s, bidir, feed);
     return tu_summary(&r, "seq2seq gradcheck");
 }

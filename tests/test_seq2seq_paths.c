@@ -1,7 +1,7 @@
 /* test_seq2seq_paths.c: two ways through the model that must agree.
- *   - The batched decoder (all T target steps at once: the training path) and the step-by-step
- *     decoder (T = 1 per call, state carried: the decoding path), fed the same target tokens,
- *     give the same logits at every real target position. Tolerance 1e-5 relative norm: the two
+ *   - The training forward (all T target steps in one call; with input feeding, its own step
+ *     loop) and the decoding path (T = 1 per call, state and fed h~ carried), fed the same target
+ *     tokens, give the same logits at every real target position. Tolerance 1e-5 relative norm: the two
  *     paths multiply the same numbers in GEMMs of different shapes (different blockings).
  *   - A model saved to safetensors and loaded back has bit-identical parameters and gives
  *     bit-identical logits (needs a build with cJSON to load; skipped otherwise). */
@@ -29,10 +29,10 @@ typedef struct {
     baton_s2s_batch batch;
 } fixture;
 
-static int setup(fixture *f, baton_cell cell, baton_attn_score score, int bidir)
+static int setup(fixture *f, baton_cell cell, baton_attn_score score, int bidir, int feed)
 {
     baton_s2s_config c = {.cell = cell, .src_vocab = V, .tgt_vocab = V, .emb = 8, .hidden = 8, .layers = 2,
-                          .bidirectional = bidir, .score = score, .label_smoothing = 0.1f};
+                          .bidirectional = bidir, .score = score, .label_smoothing = 0.1f, .input_feed = feed};
     baton_param_table_init(&f->t);
     if (baton_cpu_backend_create(&f->be, 1) != BATON_OK || baton_s2s_init(&f->m, &c, &f->t) != BATON_OK ||
         baton_param_buffer_alloc(&f->be, &f->t, &f->params, "params") != BATON_OK)
@@ -65,6 +65,7 @@ static int batched(fixture *f, const float *params, float *out)
              baton_s2s_forward(&f->be, &f->m, &a, params, &f->t, &f->batch, NULL, 0) == BATON_OK;
     if (ok)
         memcpy(out, a.logits, sizeof(float) * T * B * V);
+    baton_s2s_acts_release(&a);
     baton_arena_destroy(&arena);
     return ok;
 }
@@ -86,6 +87,7 @@ static int stepwise(fixture *f, float *out)
         if (ok)
             memcpy(out + (size_t)s * B * V, a.logits, sizeof(float) * B * V);
     }
+    baton_s2s_acts_release(&a);
     baton_arena_destroy(&arena);
     free(h);
     free(c);
@@ -139,14 +141,15 @@ int main(void)
     baton_cell cells[] = {BATON_CELL_LSTM, BATON_CELL_GRU};
     for (int ci = 0; ci < 2; ci++)
         for (int sc = BATON_ATTN_DOT; sc <= BATON_ATTN_ADDITIVE; sc++)
-            for (int bidir = 0; bidir < 2; bidir++) {
+            for (int bf = 0; bf < 4; bf++) {
+                int bidir = bf & 1, feed = bf >> 1;
                 fixture f;
                 char label[96], name[160];
-                snprintf(label, sizeof label, "%s %s %s", baton_cell_name(cells[ci]),
-                         baton_attn_score_name((baton_attn_score)sc), bidir ? "bi" : "uni");
+                snprintf(label, sizeof label, "%s %s %s%s", baton_cell_name(cells[ci]),
+                         baton_attn_score_name((baton_attn_score)sc), bidir ? "bi" : "uni", feed ? " feed" : "");
                 static float a[T * B * V], s[T * B * V], ra[T * B * V], rs[T * B * V];
                 tu_fill_nan(s, T * B * V);
-                int ok = setup(&f, cells[ci], (baton_attn_score)sc, bidir) && batched(&f, f.params, a) && stepwise(&f, s);
+                int ok = setup(&f, cells[ci], (baton_attn_score)sc, bidir, feed) && batched(&f, f.params, a) && stepwise(&f, s);
                 size_t n = real_positions(a, ra);
                 real_positions(s, rs);
                 snprintf(name, sizeof name, "%s: step-by-step logits vs batched", label);

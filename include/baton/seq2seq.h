@@ -70,6 +70,17 @@ typedef struct {
     float *d_enc_h, *d_enc_c;   /* (L*dirs,B,Hd) */
     float *d_emb_src; /* (S,B,E) */
     float *d_emb_tgt; /* (T,B,E) */
+    /* input feeding only: the decoder runs one step at a time, each with its own activations */
+    int T_steps;                     /* entries of dec_step and attn_step */
+    baton_rnn_acts *dec_step;        /* (T) host array: per-step decoder activations (T = 1 each) */
+    baton_attention_acts *attn_step; /* (T) host array: per-step attention activations */
+    float *dec_in;                   /* (T,B,E+H) step inputs [E_tgt y_{t-1}; h~_{t-1}] */
+    float *d_in;                     /* (B,E+H) gradient of one step's input */
+    float *feed0;                    /* (B,H) zeros: h~_0 */
+    float *d_feed;                   /* (B,H) gradient reaching h~_t through step t+1's input */
+    float *d_enc_step;               /* (S,B,H) one step's gradient of the encoder outputs */
+    float *state_h, *state_c;        /* (L,B,H) decoder state between steps */
+    float *d_state_h, *d_state_c;    /* (L,B,H) its gradient between steps */
 } baton_s2s_acts;
 
 /* Checks the configuration and registers every parameter under design.md's names. */
@@ -97,6 +108,9 @@ baton_status baton_s2s_decode(baton_backend *be, const baton_s2s *m, baton_s2s_a
                               const baton_param_table *t, const int *src_len, int S, const int *tgt_in,
                               const int *tgt_len, int T, int B, const float *h0, const float *c0, float *hn,
                               float *cn, const baton_dropout_key *drop);
+
+/* Frees the host arrays a carve with input feeding made (nothing otherwise; the arena owns the rest). */
+void baton_s2s_acts_release(baton_s2s_acts *acts);
 
 /* Forward through the loss (encode, decode, cross-entropy): acts->loss, acts->logp and, unless want_grad, acts->logits. With
  * want_grad, acts->logits holds dloss/dlogits for the mean loss (1/tgt_tokens) afterwards.

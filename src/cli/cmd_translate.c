@@ -184,6 +184,7 @@ static baton_status score_pairs(session *x, char **src, char **tgt, int n)
     baton_host_batch hb;
     baton_arena measure = baton_arena_measuring(), arena = {0};
     baton_s2s_acts acts;
+    memset(&acts, 0, sizeof acts);
     int *tmp = malloc((size_t)(S_max > T_max ? S_max : T_max) * B * sizeof(int));
     float *logp = malloc((size_t)T_max * B * sizeof(float));
     baton_status st = tmp && logp ? baton_host_batch_alloc(&hb, S_max, T_max, B)
@@ -234,6 +235,7 @@ static baton_status score_pairs(session *x, char **src, char **tgt, int n)
     for (int i = 0; i < 5; i++)
         if (dev[i])
             be->ops->free(be, dev[i]);
+    baton_s2s_acts_release(&acts);
     baton_arena_destroy(&arena);
     baton_host_batch_free(&hb);
     free(tmp);

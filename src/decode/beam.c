@@ -64,6 +64,7 @@ void baton_beam_destroy(baton_beam *bm)
     for (size_t i = 0; i < sizeof dev / sizeof *dev; i++)
         if (dev[i])
             bm->be->ops->free(bm->be, dev[i]);
+    baton_s2s_acts_release(&bm->acts);
     baton_arena_destroy(&bm->arena);
     void *host[] = {bm->ids, bm->lens, bm->gather, bm->logp, bm->attn_step, bm->tok_hist, bm->par_hist, bm->attn_hist};
     for (size_t i = 0; i < sizeof host / sizeof *host; i++)
@@ -122,6 +123,10 @@ static baton_status reorder(baton_beam *bm, const int *par, int R, int nR)
             bm->gather[l * nR + r] = l * R + par[r];
     BATON_TRY(be->ops->upload(be, bm->d_gather, bm->gather, (size_t)L * nR * sizeof(int)));
     BATON_TRY(be->ops->embed_gather(be, bm->h2, bm->d_gather, bm->h, L * nR, H));
+    if (bm->m->cfg.input_feed) { /* the fed h~ of each survivor: the first nR of the gather rows (l = 0) */
+        BATON_TRY(be->ops->embed_gather(be, bm->acts.d_feed, bm->d_gather, bm->acts.feed0, nR, H));
+        BATON_TRY(be->ops->copy(be, bm->acts.feed0, bm->acts.d_feed, (size_t)nR * H * sizeof(float)));
+    }
     float *t = bm->h;
     bm->h = bm->h2, bm->h2 = t;
     if (bm->m->cfg.cell != BATON_CELL_LSTM)

@@ -40,6 +40,7 @@ void baton_greedy_destroy(baton_greedy *g)
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i])
             g->be->ops->free(g->be, bufs[i]);
+    baton_s2s_acts_release(&g->acts);
     baton_arena_destroy(&g->arena);
     free(g->ids);
     memset(g, 0, sizeof *g);

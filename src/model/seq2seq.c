@@ -4,19 +4,11 @@
 #include "baton/seq2seq.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "baton/rng.h"
-
-/* Dropout sites: the purpose's low bits name where a mask is drawn (recurrent layers add l). */
-enum { SITE_EMB_SRC = 1, SITE_EMB_TGT = 2, SITE_ENC_RNN = 3, SITE_DEC_RNN = 4, SITE_ATT_H = 5 };
-
-static baton_dropout_key site_key(const baton_dropout_key *drop, int site)
-{
-    baton_dropout_key k = *drop;
-    k.purpose = BATON_RNG_DROPOUT | ((uint32_t)site << 8);
-    return k;
-}
+#include "seq2seq_internal.h"
 
 static baton_status add2(baton_param_table *t, int *index, const char *name, int64_t rows, int64_t cols)
 {
@@ -36,13 +28,11 @@ baton_status baton_s2s_init(baton_s2s *m, const baton_s2s_config *cfg, baton_par
                   "tied generator: embedding size %d must equal hidden size %d", cfg->emb, cfg->hidden);
     BATON_REQUIRE(cfg->label_smoothing >= 0.0f && cfg->label_smoothing < 1.0f,
                   "label smoothing %g, expected 0 <= eps < 1", (double)cfg->label_smoothing);
-    if (cfg->input_feed)
-        return BATON_ERROR(BATON_ERR_UNSUPPORTED, "input feeding: the step-by-step decoder is not built yet; "
-                                                  "use input feeding off");
     baton_rnn_config enc = {.cell = cfg->cell, .input_size = cfg->emb, .hidden_size = cfg->hidden,
                             .layers = cfg->layers, .bidirectional = cfg->bidirectional, .dropout = cfg->dropout};
     baton_rnn_config dec = enc;
     dec.bidirectional = 0;
+    dec.input_size = cfg->input_feed ? cfg->emb + cfg->hidden : cfg->emb; /* [E_tgt y; h~] with feeding */
     int H = cfg->hidden;
     BATON_TRY(add2(t, &m->emb_src, "encoder.embedding.weight", cfg->src_vocab, cfg->emb));
     BATON_TRY(baton_rnn_init(&m->enc, &enc, t, "encoder.rnn"));
@@ -70,16 +60,57 @@ void baton_s2s_init_weights(const baton_s2s *m, const baton_param_table *t, floa
     baton_param_init_uniform(t, host, m->b_out, 1.0f / sqrtf((float)H), seed);
 }
 
+/* Input feeding: one set of decoder and attention activations per target step (T = 1 each). The
+ * host arrays exist only for a real arena; while measuring, one scratch set is carved T times. */
+static baton_status carve_steps(baton_s2s_acts *acts, baton_arena *a, const baton_s2s *m, int S_max, int T_max,
+                                int B_max)
+{
+    baton_rnn_acts scratch_rnn;
+    baton_attention_acts scratch_attn;
+    if (a->base) {
+        acts->dec_step = calloc((size_t)T_max, sizeof *acts->dec_step);
+        acts->attn_step = calloc((size_t)T_max, sizeof *acts->attn_step);
+        if (!acts->dec_step || !acts->attn_step) {
+            baton_s2s_acts_release(acts);
+            return BATON_ERROR(BATON_ERR_OOM, "input feeding: cannot allocate %d step records", T_max);
+        }
+        acts->T_steps = T_max;
+    }
+    for (int t = 0; t < T_max; t++) {
+        BATON_TRY(baton_rnn_acts_carve(a->base ? &acts->dec_step[t] : &scratch_rnn, a, &m->dec, 1, B_max));
+        BATON_TRY(baton_attention_acts_carve(a->base ? &acts->attn_step[t] : &scratch_attn, a, &m->attn, 1, S_max,
+                                             B_max));
+    }
+    if (a->base) { /* step 0's attention is where a decoder (T = 1) leaves its weights, as in acts->attn */
+        acts->dec = acts->dec_step[0];
+        acts->attn = acts->attn_step[0];
+    }
+    return BATON_OK;
+}
+
+void baton_s2s_acts_release(baton_s2s_acts *acts)
+{
+    free(acts->dec_step);
+    free(acts->attn_step);
+    acts->dec_step = NULL;
+    acts->attn_step = NULL;
+    acts->T_steps = 0;
+}
+
 baton_status baton_s2s_acts_carve(baton_s2s_acts *acts, baton_arena *a, const baton_s2s *m, int S_max, int T_max,
                                   int B_max)
 {
     memset(acts, 0, sizeof *acts);
     size_t S = (size_t)S_max, T = (size_t)T_max, B = (size_t)B_max, E = (size_t)m->cfg.emb, H = (size_t)m->cfg.hidden;
     size_t V = (size_t)m->cfg.tgt_vocab, LH = (size_t)m->cfg.layers * B * H;
-    int lstm = m->cfg.cell == BATON_CELL_LSTM;
+    int lstm = m->cfg.cell == BATON_CELL_LSTM, feed = m->cfg.input_feed;
     BATON_TRY(baton_rnn_acts_carve(&acts->enc, a, &m->enc, S_max, B_max));
-    BATON_TRY(baton_rnn_acts_carve(&acts->dec, a, &m->dec, T_max, B_max));
-    BATON_TRY(baton_attention_acts_carve(&acts->attn, a, &m->attn, T_max, S_max, B_max));
+    if (m->cfg.input_feed)
+        BATON_TRY(carve_steps(acts, a, m, S_max, T_max, B_max));
+    else {
+        BATON_TRY(baton_rnn_acts_carve(&acts->dec, a, &m->dec, T_max, B_max));
+        BATON_TRY(baton_attention_acts_carve(&acts->attn, a, &m->attn, T_max, S_max, B_max));
+    }
     struct {
         float **p;
         size_t n;
@@ -94,34 +125,14 @@ baton_status baton_s2s_acts_carve(baton_s2s_acts *acts, baton_arena *a, const ba
         {&acts->d_dec, T * B * H, 1},   {&acts->d_enc, S * B * H, 1},   {&acts->d_dec_h0, LH, 1},
         {&acts->d_dec_c0, LH, lstm},    {&acts->d_enc_h, LH, 1},        {&acts->d_enc_c, LH, lstm},
         {&acts->d_emb_src, S * B * E, 1}, {&acts->d_emb_tgt, T * B * E, 1},
+        {&acts->dec_in, T * B * (E + H), feed}, {&acts->d_in, B * (E + H), feed}, {&acts->feed0, B * H, feed},
+        {&acts->d_feed, B * H, feed},   {&acts->d_enc_step, S * B * H, feed}, {&acts->state_h, LH, feed},
+        {&acts->state_c, LH, feed && lstm}, {&acts->d_state_h, LH, feed}, {&acts->d_state_c, LH, feed && lstm},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i].need)
             BATON_TRY(baton_arena_floats(a, bufs[i].p, bufs[i].n, "seq2seq activations"));
     return BATON_OK;
-}
-
-static const float *W(const float *buf, const baton_param_table *t, int index)
-{
-    return buf + t->items[index].offset;
-}
-
-static float *dW(float *grads, const baton_param_table *t, int index)
-{
-    return grads + t->items[index].offset;
-}
-
-static int dropping(const baton_s2s *m, const baton_dropout_key *drop)
-{
-    return drop && m->cfg.dropout > 0.0f;
-}
-
-/* Applies (or, on a gradient, re-applies) the dropout mask of one site. */
-static baton_status site_dropout(baton_backend *be, const baton_s2s *m, const baton_dropout_key *drop, int site,
-                                 float *y, const float *x, size_t n)
-{
-    baton_dropout_key k = site_key(drop, site);
-    return be->ops->dropout(be, y, x, n, m->cfg.dropout, k.seed, k.purpose, k.counter);
 }
 
 /* Decoder layer l starts from encoder layer l's final state; a bidirectional encoder's two halves
@@ -153,6 +164,8 @@ baton_status baton_s2s_encode(baton_backend *be, const baton_s2s *m, baton_s2s_a
     BATON_TRY(baton_rnn_forward(be, &m->enc, &acts->enc, acts->enc_out, acts->enc_h, lstm ? acts->enc_c : NULL,
                                 acts->emb_src, NULL, NULL, src_len, params, t, S, B, dr ? &kenc : NULL));
     BATON_TRY(bridge(be, m, acts->dec_h0, acts->enc_h, B, 0));
+    if (m->cfg.input_feed) /* h~_0 = 0 for a step-by-step decoder */
+        BATON_TRY(be->ops->zero(be, acts->feed0, (size_t)B * m->cfg.hidden * sizeof(float)));
     return lstm ? bridge(be, m, acts->dec_c0, acts->enc_c, B, 0) : BATON_OK;
 }
 
@@ -165,6 +178,10 @@ baton_status baton_s2s_decode(baton_backend *be, const baton_s2s *m, baton_s2s_a
     int E = m->cfg.emb, H = m->cfg.hidden, V = m->cfg.tgt_vocab, TB = T * B;
     int lstm = m->cfg.cell == BATON_CELL_LSTM, dr = dropping(m, drop);
     baton_dropout_key kdec = dr ? site_key(drop, SITE_DEC_RNN) : (baton_dropout_key){0, 0, 0};
+    if (m->cfg.input_feed) {
+        BATON_REQUIRE(T == 1 && !drop, "input feeding: decoding runs one step at a time without dropout (T = %d)", T);
+        return baton_s2s_feed_decode_step(be, m, acts, params, t, tgt_in, src_len, tgt_len, S, B, h0, c0, hn, cn);
+    }
     BATON_TRY(ops->embed_gather(be, acts->emb_tgt, tgt_in, W(params, t, m->emb_tgt), TB, E));
     if (dr)
         BATON_TRY(site_dropout(be, m, drop, SITE_EMB_TGT, acts->emb_tgt, acts->emb_tgt, (size_t)TB * E));
@@ -193,27 +210,25 @@ baton_status baton_s2s_forward(baton_backend *be, const baton_s2s *m, baton_s2s_
     int T = batch->T, B = batch->B;
     BATON_REQUIRE(batch->tgt_tokens > 0, "seq2seq batch: no target tokens");
     BATON_TRY(baton_s2s_encode(be, m, acts, params, t, batch->src, batch->src_len, batch->S, B, drop));
-    BATON_TRY(baton_s2s_decode(be, m, acts, params, t, batch->src_len, batch->S, batch->tgt_in, batch->tgt_len, T,
-                               B, acts->dec_h0, acts->dec_c0, NULL, NULL, drop));
+    BATON_TRY(m->cfg.input_feed
+                  ? baton_s2s_feed_forward(be, m, acts, params, t, batch, drop)
+                  : baton_s2s_decode(be, m, acts, params, t, batch->src_len, batch->S, batch->tgt_in, batch->tgt_len,
+                                     T, B, acts->dec_h0, acts->dec_c0, NULL, NULL, drop));
     return be->ops->xent_forward_backward(be, acts->loss, acts->logp, want_grad ? acts->logits : NULL, acts->logits,
                                           batch->tgt_out, T * B, m->cfg.tgt_vocab, m->cfg.label_smoothing,
                                           1.0f / (float)batch->tgt_tokens);
 }
 
-baton_status baton_s2s_backward(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, float *grads,
-                                const float *params, const baton_param_table *t, const baton_s2s_batch *batch,
-                                const baton_dropout_key *drop)
+/* Input feeding off: the decoder's backward for all target steps at once, from acts->d_th
+ * (gradient of h~ after dropout) to d_dec_h0/d_dec_c0, d_enc and the target embeddings. */
+static baton_status decoder_backward(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, float *grads,
+                                     const float *params, const baton_param_table *t, const baton_s2s_batch *batch,
+                                     const baton_dropout_key *drop)
 {
     const baton_ops *ops = be->ops;
-    int S = batch->S, T = batch->T, B = batch->B, E = m->cfg.emb, H = m->cfg.hidden, V = m->cfg.tgt_vocab;
+    int S = batch->S, T = batch->T, B = batch->B, E = m->cfg.emb, H = m->cfg.hidden;
     int TB = T * B, lstm = m->cfg.cell == BATON_CELL_LSTM, dr = dropping(m, drop);
-    baton_dropout_key none = {0, 0, 0};
-    baton_dropout_key kenc = dr ? site_key(drop, SITE_ENC_RNN) : none, kdec = dr ? site_key(drop, SITE_DEC_RNN) : none;
-    const float *dlogits = acts->logits, *hd = dr ? acts->att_hd : acts->att_h;
-
-    BATON_TRY(ops->colsum_add(be, dW(grads, t, m->b_out), dlogits, TB, V));
-    BATON_TRY(ops->gemm(be, 1, 0, V, H, TB, 1.0f, dlogits, V, hd, H, 1.0f, dW(grads, t, m->w_out), H));
-    BATON_TRY(ops->gemm(be, 0, 0, TB, H, V, 1.0f, dlogits, V, W(params, t, m->w_out), H, 0.0f, acts->d_th, H));
+    baton_dropout_key kdec = dr ? site_key(drop, SITE_DEC_RNN) : (baton_dropout_key){0, 0, 0};
     if (dr)
         BATON_TRY(site_dropout(be, m, drop, SITE_ATT_H, acts->d_th, acts->d_th, (size_t)TB * H));
     BATON_TRY(ops->tanh_backward(be, acts->d_th, acts->d_th, acts->att_h, (size_t)TB * H));
@@ -225,13 +240,29 @@ baton_status baton_s2s_backward(baton_backend *be, const baton_s2s *m, baton_s2s
     BATON_TRY(ops->copy2d(be, acts->d_dec, H, acts->d_cat + H, 2 * H, TB, H));
     BATON_TRY(baton_attention_backward(be, &m->attn, &acts->attn, acts->d_dec, acts->d_enc, grads, acts->d_ctx,
                                        acts->dec_out, acts->enc_out, params, t, T, S, B));
-
     BATON_TRY(baton_rnn_backward(be, &m->dec, &acts->dec, acts->d_emb_tgt, acts->d_dec_h0,
                                  lstm ? acts->d_dec_c0 : NULL, grads, acts->d_dec, NULL, NULL, acts->emb_tgt,
                                  batch->tgt_len, params, t, T, B, dr ? &kdec : NULL));
     if (dr)
         BATON_TRY(site_dropout(be, m, drop, SITE_EMB_TGT, acts->d_emb_tgt, acts->d_emb_tgt, (size_t)TB * E));
-    BATON_TRY(ops->embed_scatter_add(be, dW(grads, t, m->emb_tgt), batch->tgt_in, acts->d_emb_tgt, TB, E));
+    return ops->embed_scatter_add(be, dW(grads, t, m->emb_tgt), batch->tgt_in, acts->d_emb_tgt, TB, E);
+}
+
+baton_status baton_s2s_backward(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, float *grads,
+                                const float *params, const baton_param_table *t, const baton_s2s_batch *batch,
+                                const baton_dropout_key *drop)
+{
+    const baton_ops *ops = be->ops;
+    int S = batch->S, T = batch->T, B = batch->B, E = m->cfg.emb, H = m->cfg.hidden, V = m->cfg.tgt_vocab;
+    int TB = T * B, lstm = m->cfg.cell == BATON_CELL_LSTM, dr = dropping(m, drop);
+    baton_dropout_key kenc = dr ? site_key(drop, SITE_ENC_RNN) : (baton_dropout_key){0, 0, 0};
+    const float *dlogits = acts->logits, *hd = dr ? acts->att_hd : acts->att_h;
+
+    BATON_TRY(ops->colsum_add(be, dW(grads, t, m->b_out), dlogits, TB, V));
+    BATON_TRY(ops->gemm(be, 1, 0, V, H, TB, 1.0f, dlogits, V, hd, H, 1.0f, dW(grads, t, m->w_out), H));
+    BATON_TRY(ops->gemm(be, 0, 0, TB, H, V, 1.0f, dlogits, V, W(params, t, m->w_out), H, 0.0f, acts->d_th, H));
+    BATON_TRY(m->cfg.input_feed ? baton_s2s_feed_backward(be, m, acts, grads, params, t, batch, drop)
+                                : decoder_backward(be, m, acts, grads, params, t, batch, drop));
 
     BATON_TRY(bridge(be, m, acts->d_dec_h0, acts->d_enc_h, B, 1));
     if (lstm)

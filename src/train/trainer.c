@@ -55,6 +55,7 @@ void baton_trainer_destroy(baton_trainer *tr)
         if (bufs[i])
             be->ops->free(be, bufs[i]);
     baton_optim_destroy(&tr->opt, be);
+    baton_s2s_acts_release(&tr->acts);
     baton_arena_destroy(&tr->arena);
     baton_param_table_free(&tr->table);
     memset(tr, 0, sizeof *tr);
