@@ -44,6 +44,14 @@ check "translate --nbest 3: three 'i ||| text ||| score' lines per input" \
     bash -c "printf 'nine\n' | '$baton' translate --model '$work/m' --beam 4 --nbest 3 | grep -c '^0 ||| .* ||| -\?[0-9]' | grep -qx 3"
 check "translate --beam 1 (greedy) gives a line per input" \
     bash -c "'$baton' translate --model '$work/m' --beam 1 --input '$work/in.txt' | wc -l | grep -qx 3"
+# beam scores equal re-scoring the output with `baton score` (alpha 0: the score is the log-probability)
+printf 'three hundred five\nseventy two\n' >"$work/beam_src.txt"
+"$baton" translate --model "$work/m" --beam 3 --nbest 3 --alpha 0 --input "$work/beam_src.txt" >"$work/nbest.txt"
+awk -F' [|][|][|] ' '{ print $2 > "'"$work"'/nbest_tgt.txt"; print $3 > "'"$work"'/nbest_scores.txt" }' "$work/nbest.txt"
+awk -F' [|][|][|] ' '{ print ($1 == 0 ? "three hundred five" : "seventy two") }' "$work/nbest.txt" >"$work/nbest_src.txt"
+"$baton" score --model "$work/m" --src "$work/nbest_src.txt" --tgt "$work/nbest_tgt.txt" | cut -f1 >"$work/rescored.txt"
+check "beam scores equal re-scoring the outputs with score (6 hypotheses, |diff| < 1e-3)" \
+    bash -c "paste '$work/nbest_scores.txt' '$work/rescored.txt' | awk '{ d = \$1 - \$2; if (d < 0) d = -d; if (d > 1e-3) bad++ } END { exit NR != 6 || bad }'"
 check "nbest above beam: exit 1, says why" expect_exit 1 "expected 1 <= nbest <= beam" \
     "$baton" translate --model "$work/m" --beam 2 --nbest 3 --input "$work/in.txt"
 printf '3 0 5\n\n7\n' >"$work/tgt.txt"
