@@ -1,0 +1,44 @@
+/* attn_launch.h: the C-callable launchers of the attention-softmax kernels (attn_softmax.cu) and
+ * of the fused label-smoothed cross-entropy (softmax_xent.cu).
+ *
+ * Each launcher implements the op of the same name in include/baton/backend.h on device memory:
+ * it checks its arguments (sizes, NULL pointers; not the contents of device arrays, which it
+ * cannot read without a copy), enqueues its kernel(s) on `stream`, checks the launch, and does
+ * not synchronise. Returns BATON_OK, BATON_ERR_INVALID (message on stderr) or BATON_ERR_CUDA.
+ * All pointers are device pointers. */
+#ifndef BATON_ATTN_LAUNCH_H
+#define BATON_ATTN_LAUNCH_H
+
+#include <cuda_runtime_api.h>
+
+#include "baton/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* p (B,T,S) = softmax over s < lengths[b] of scores (B,T,S), p = 0 for s >= lengths[b]; lengths (B)
+ * must be in 1..S (a device kernel cannot report it: a length outside is clamped to 1..S, so it
+ * cannot fault). p may be scores. */
+baton_status baton_kernel_attn_softmax_forward(float *p, const float *scores, const int *lengths, int B, int T, int S,
+                                               cudaStream_t stream);
+
+/* dscores (B,T,S) = p (dp - sum_s p dp) per row, exactly 0 where p is 0. dscores may be dp. */
+baton_status baton_kernel_attn_softmax_backward(float *dscores, const float *dp, const float *p, int B, int T, int S,
+                                                cudaStream_t stream);
+
+/* xent_forward_backward of backend.h for logits (N,V), targets (N) in 0 (ignored)..V-1: *loss_sum
+ * (one float) = sum of the per-row smoothed losses, logp (N, may be NULL) = log p_y, dlogits (N,V,
+ * may be NULL or logits) = scale (p - q). row_loss is caller-provided scratch of N floats
+ * (required when N > 0): the per-row losses, summed afterwards in a fixed order by a second
+ * kernel so that *loss_sum is the same bit for bit on every run. A target outside 0..V-1 makes
+ * that row's loss, logp and dlogits NaN (so the sum shows it) instead of reading out of bounds. */
+baton_status baton_kernel_xent_forward_backward(float *loss_sum, float *logp, float *dlogits, float *row_loss,
+                                                const float *logits, const int *targets, int N, int V, float eps,
+                                                float scale, cudaStream_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,88 @@
+/* misc_launch.h: the C-callable launchers of the non-recurrent CUDA kernels: elementwise ops
+ * (kernels/elementwise.cu), the optimizer update and sum of squares (kernels/optim.cu) and the
+ * embedding gather / scatter-add (kernels/embedding.cu).
+ *
+ * Each launcher computes what the op of the same name in include/baton/backend.h computes (the
+ * CPU reference is src/cpu/cpu_ops.c / cpu_optim.c), checks its arguments (BATON_ERR_INVALID with
+ * a message naming the launcher), enqueues its kernel(s) on `stream`, checks the launch
+ * (BATON_ERR_CUDA) and does not synchronise. All pointers are device pointers; sizes of 0 launch
+ * nothing and return BATON_OK. Scratch memory, where a launcher needs any, is the caller's,
+ * allocated once at setup; its size is given below.
+ *
+ * Status: compiled for sm_80 and sm_90, never yet run on a GPU; validated only by
+ * tests/gpu/test_misc_gpu.c on a GPU. */
+#ifndef BATON_MISC_LAUNCH_H
+#define BATON_MISC_LAUNCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cuda_runtime_api.h>
+
+#include "baton/optim_math.h"
+#include "baton/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Threads per block of the elementwise kernels. */
+#define BATON_ELEM_THREADS 256
+
+/* Blocks of the first pass of baton_kernel_sumsq, and so the doubles of its scratch. */
+#define BATON_SUMSQ_BLOCKS 256
+
+/* ---- elementwise (kernels/elementwise.cu) ---- */
+
+/* y[i] = alpha x[i] + beta y[i] for n elements; beta == 0 assigns without reading y. */
+baton_status baton_kernel_axpby(float *y, const float *x, float alpha, float beta, size_t n, cudaStream_t stream);
+
+/* y[i] = x[i] * baton_rng_dropout_scale(seed, purpose, counter, i, p), 0 <= p < 1; masks bit-identical to the CPU's. */
+baton_status baton_kernel_dropout(float *y, const float *x, size_t n, float p, uint64_t seed, uint32_t purpose,
+                                  uint32_t counter, cudaStream_t stream);
+
+/* dst[i*ld_dst + j] = src[i*ld_src + j] for i < rows, j < cols (lds >= cols). */
+baton_status baton_kernel_copy2d(float *dst, int ld_dst, const float *src, int ld_src, int rows, int cols,
+                                 cudaStream_t stream);
+
+/* y (rows, cols) += bias (cols) on every row. */
+baton_status baton_kernel_add_bias(float *y, const float *bias, int rows, int cols, cudaStream_t stream);
+
+/* y[i] = baton_tanh(x[i]) for n elements (y may be x). */
+baton_status baton_kernel_tanh_forward(float *y, const float *x, size_t n, cudaStream_t stream);
+
+/* dx[i] = baton_tanh_grad(dy[i], y[i]) = dy (1 - y^2) for n elements (dx may be dy). */
+baton_status baton_kernel_tanh_backward(float *dx, const float *dy, const float *y, size_t n, cudaStream_t stream);
+
+/* out[j] += sum_i in[i*cols + j], summed in double in row order (deterministic; same bits as the CPU). */
+baton_status baton_kernel_colsum_add(float *out, const float *in, int rows, int cols, cudaStream_t stream);
+
+/* idx[i] = the first column of row i's largest value for x (rows, cols), cols >= 1 (finite inputs). */
+baton_status baton_kernel_argmax_rows(int *idx, const float *x, int rows, int cols, cudaStream_t stream);
+
+/* ---- optimizer (kernels/optim.cu) ---- */
+
+/* *out (one device float) = sum_i x[i]^2 in double, deterministic two-pass reduction;
+ * scratch: BATON_SUMSQ_BLOCKS doubles of device memory (the per-block partial sums). */
+baton_status baton_kernel_sumsq(float *out, const float *x, size_t n, double *scratch, cudaStream_t stream);
+
+/* One Adam / SGD update of n elements (optim_math.h); m, v NULL for SGD; grad_sumsq one device float. */
+baton_status baton_kernel_optim_update(const baton_optim_hyper *h, float *params, const float *grads, float *m,
+                                       float *v, size_t n, const float *grad_sumsq, cudaStream_t stream);
+
+/* ---- embeddings (kernels/embedding.cu) ---- */
+
+/* out[i, :] = table[ids[i], :] for n ids; out (n, dim), table (V, dim), ids in [0, V) (not checked on the device). */
+baton_status baton_kernel_embed_gather(float *out, const int *ids, const float *table, int n, int dim,
+                                       cudaStream_t stream);
+
+/* dtable[ids[i], :] += dout[i, :], each element's sum taken in index order (deterministic; same bits as the CPU);
+ * O(n^2 dim) work in the worst case, see embedding.cu. */
+baton_status baton_kernel_embed_scatter_add(float *dtable, const int *ids, const float *dout, int n, int dim,
+                                            cudaStream_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

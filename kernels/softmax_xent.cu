@@ -1,0 +1,193 @@
+/* softmax_xent.cu: fused softmax + label-smoothed cross-entropy, loss and logit gradient.
+ *
+ * Computes what xent_forward_backward of include/baton/backend.h defines, with the element
+ * functions of include/baton/attn_math.h (baton_softmax_term, baton_xent_loss, baton_xent_grad),
+ * so the exp and the assembly of the loss from non-negative parts are the CPU backend's own. Per
+ * row i with target y = targets[i] (BATON_XENT_IGNORE = 0: ignored):
+ *   m = max_v z_v, sum_e = sum_v e^(z_v - m), sum_mz = sum_v (m - z_v);
+ *   row loss = baton_xent_loss(log sum_e, m - z_y, sum_mz / V, eps), logp[i] = (z_y - m) - log sum_e,
+ *   dlogits[i,v] = scale (e^(z_v - m) / sum_e - q_v), q_v = eps/V + (1-eps)[v == y];
+ *   an ignored row: loss 0, logp 0, dlogits row 0.
+ * then *loss_sum = sum_i row loss.
+ *
+ * Layout: logits, dlogits (N,V) row-major; targets (N) int, logp (N), row_loss (N, caller scratch),
+ * loss_sum (1); all on device.
+ *
+ * Launch shape: kernel 1, one block per row (grid N), blockDim the smallest of 32..1024 (multiple
+ * of 32) covering V; thread k takes v = k, k + blockDim, ... (coalesced). Three passes over the
+ * row: max, the two sums (block reductions in double), then the gradient, recomputing the exp
+ * (one more exp per logit instead of a (N,V) temporary or a second read of stored terms). Each
+ * index is read and written by the same thread after the row's reductions have finished, so
+ * dlogits may be logits. Kernel 2, one block, sums row_loss in a fixed order (per-thread strided
+ * sums, then a fixed tree, in double), so loss_sum does not depend on scheduling the way an
+ * atomicAdd per row would.
+ *
+ * Versions:
+ *   v1: one block per row; a separate one-block kernel for the deterministic loss sum.
+ *
+ * Status: compiled for sm_80 and sm_90, never run on a GPU; validated only by
+ * tests/gpu/test_attn_gpu.c on a GPU, against the CPU backend. */
+#include <math.h>
+
+#include "baton/attn_math.h"
+#include "baton/cuda_check.h"
+#include "kernels/attn_launch.h"
+
+#define XENT_MAX_THREADS 1024
+#define XENT_SUM_THREADS 256
+
+/* a > b ? a : b, as baton_row_max compares, so both sides pick the same maximum. */
+static __device__ __forceinline__ float xent_max(float a, float b)
+{
+    return a > b ? a : b;
+}
+
+static __device__ __forceinline__ float xent_warp_max(float v)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v = xent_max(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+static __device__ __forceinline__ double xent_warp_sum(double v)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* Block-wide max; every thread gets the result. sh holds 32 floats. blockDim.x % 32 == 0. */
+static __device__ float xent_block_max(float v, float *sh)
+{
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = xent_warp_max(v);
+    if (lane == 0)
+        sh[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        v = lane < nw ? sh[lane] : -INFINITY;
+        v = xent_warp_max(v);
+        if (lane == 0)
+            sh[0] = v;
+    }
+    __syncthreads();
+    float r = sh[0];
+    __syncthreads(); /* sh is reused by the next reduction */
+    return r;
+}
+
+/* Block-wide sum in double, in a fixed tree; every thread gets the result. sh holds 32 doubles. */
+static __device__ double xent_block_sum(double v, double *sh)
+{
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = xent_warp_sum(v);
+    if (lane == 0)
+        sh[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        v = lane < nw ? sh[lane] : 0.0;
+        v = xent_warp_sum(v);
+        if (lane == 0)
+            sh[0] = v;
+    }
+    __syncthreads();
+    double r = sh[0];
+    __syncthreads();
+    return r;
+}
+
+static __global__ void __launch_bounds__(XENT_MAX_THREADS)
+    xent_row_kernel(float *row_loss, float *logp, float *d, const float *z, const int *targets, int V, float eps,
+                    float scale)
+{
+    __shared__ float shf[32];
+    __shared__ double shd[32];
+    int i = blockIdx.x;
+    size_t off = (size_t)i * (size_t)V;
+    z += off;
+    if (d)
+        d += off;
+    int y = targets[i];
+
+    if (y == BATON_XENT_IGNORE || y < 0 || y >= V) {
+        /* out of range cannot be reported from here: NaN makes it visible in the loss sum */
+        float fill = y == BATON_XENT_IGNORE ? 0.0f : NAN;
+        if (d)
+            for (int v = threadIdx.x; v < V; v += blockDim.x)
+                d[v] = fill;
+        if (threadIdx.x == 0) {
+            row_loss[i] = fill;
+            if (logp)
+                logp[i] = fill;
+        }
+        return;
+    }
+
+    float m = -INFINITY;
+    for (int v = threadIdx.x; v < V; v += blockDim.x)
+        m = xent_max(m, z[v]);
+    m = xent_block_max(m, shf);
+    float zy = z[y]; /* every thread reads it before any thread writes d, which may be z */
+
+    double pe = 0.0, pz = 0.0;
+    for (int v = threadIdx.x; v < V; v += blockDim.x) {
+        float zv = z[v];
+        pe += baton_softmax_term(zv, m);
+        pz += m - zv;
+    }
+    double sum_e = xent_block_sum(pe, shd);
+    double sum_mz = xent_block_sum(pz, shd);
+
+    float log_sum = logf((float)sum_e);
+    if (threadIdx.x == 0) {
+        row_loss[i] = baton_xent_loss(log_sum, m - zy, (float)(sum_mz / V), eps);
+        if (logp)
+            logp[i] = (zy - m) - log_sum;
+    }
+    if (d) {
+        float inv = (float)(1.0 / sum_e), u = eps / (float)V, keep = 1.0f - eps;
+        for (int v = threadIdx.x; v < V; v += blockDim.x)
+            d[v] = baton_xent_grad(baton_softmax_term(z[v], m), inv, u, keep, v == y, scale);
+    }
+}
+
+static __global__ void __launch_bounds__(XENT_SUM_THREADS) xent_sum_kernel(float *loss_sum, const float *row_loss, int N)
+{
+    __shared__ double shd[32];
+    double part = 0.0;
+    for (int i = threadIdx.x; i < N; i += blockDim.x)
+        part += row_loss[i];
+    double total = xent_block_sum(part, shd);
+    if (threadIdx.x == 0)
+        *loss_sum = (float)total;
+}
+
+/* Threads per row: a multiple of 32 (the reductions need whole warps), no more than V needs. */
+static unsigned xent_threads(int V)
+{
+    unsigned t = 32;
+    while (t < XENT_MAX_THREADS && (int)t < V)
+        t *= 2;
+    return t;
+}
+
+extern "C" baton_status baton_kernel_xent_forward_backward(float *loss_sum, float *logp, float *dlogits,
+                                                           float *row_loss, const float *logits, const int *targets,
+                                                           int N, int V, float eps, float scale, cudaStream_t stream)
+{
+    const char *who = "baton_kernel_xent_forward_backward";
+    BATON_REQUIRE(N >= 0 && V >= 1, "%s: N %d, V %d, expected N >= 0, V >= 1", who, N, V);
+    BATON_REQUIRE(eps >= 0.0f && eps <= 1.0f, "%s: label smoothing %g, expected 0 <= eps <= 1", who, (double)eps);
+    BATON_REQUIRE(loss_sum != NULL, "%s: loss_sum is NULL", who);
+    if (N > 0) {
+        BATON_REQUIRE(logits && targets && row_loss, "%s: logits %p, targets %p, row_loss %p: expected all set", who,
+                      (const void *)logits, (const void *)targets, (void *)row_loss);
+        xent_row_kernel<<<(unsigned)N, xent_threads(V), 0, stream>>>(row_loss, logp, dlogits, logits, targets, V, eps,
+                                                                     scale);
+        BATON_CUDA_CHECK_LAUNCH();
+    }
+    /* launched for N = 0 too, so that *loss_sum is written (0) as the CPU op writes it */
+    xent_sum_kernel<<<1, XENT_SUM_THREADS, 0, stream>>>(loss_sum, row_loss, N);
+    BATON_CUDA_CHECK_LAUNCH();
+    return BATON_OK;
+}
