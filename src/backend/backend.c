@@ -5,9 +5,13 @@
 
 #include "baton_config.h"
 
+#if BATON_HAVE_CUDA
+baton_status baton_cuda_backend_create(baton_backend *be, int tf32);
+#endif
+
 const char *baton_backend_list(void)
 {
-    return "cpu";
+    return BATON_HAVE_CUDA ? "cpu, cuda" : "cpu";
 }
 
 baton_status baton_backend_create(baton_backend *be, const char *name, int threads)
@@ -15,11 +19,15 @@ baton_status baton_backend_create(baton_backend *be, const char *name, int threa
     memset(be, 0, sizeof *be);
     if (strcmp(name, "cpu") == 0)
         return baton_cpu_backend_create(be, threads);
-    if (strcmp(name, "cuda") == 0)
-        return BATON_ERROR(BATON_ERR_UNSUPPORTED, "device 'cuda': %s",
-                           BATON_HAVE_CUDA ? "the CUDA ops table is not in this version yet; its cell kernels are "
-                                             "compiled and tested by the gpu suite"
-                                           : "this build has no CUDA; configure where nvcc and cuBLAS are installed");
+    if (strcmp(name, "cuda") == 0) {
+#if BATON_HAVE_CUDA
+        (void)threads;
+        return baton_cuda_backend_create(be, 0);
+#else
+        return BATON_ERROR(BATON_ERR_UNSUPPORTED,
+                           "device 'cuda': this build has no CUDA; configure where nvcc and cuBLAS are installed");
+#endif
+    }
     return BATON_ERROR(BATON_ERR_INVALID, "device '%s': expected one of: %s", name, baton_backend_list());
 }
 

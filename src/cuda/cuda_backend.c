@@ -1,0 +1,171 @@
+/* cuda_backend.c: the CUDA backend's context, memory and matrix products, and its ops table.
+ * Handles and the stream live in a context behind baton_backend.impl; every op is enqueued on that
+ * stream, and only downloads synchronise, so a training step returns nothing to the host but what
+ * the caller downloads (the loss). GEMMs go to cuBLAS in fp32 with TF32 off unless asked for, so
+ * fp32 comparisons with the CPU are meaningful. Row-major products are computed as their
+ * column-major transposes: C^T = op(B)^T op(A)^T.
+ * Status: compiled in every CUDA build; never yet run on a GPU. */
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/backend.h"
+#include "baton/cuda_check.h"
+#include "cuda_internal.h"
+#include "kernels/kernels.h"
+#include "kernels/misc_launch.h"
+
+static cuda_ctx *ctx(baton_backend *be)
+{
+    return (cuda_ctx *)be->impl;
+}
+
+static baton_status cu_alloc(baton_backend *be, void **ptr, size_t bytes, const char *what)
+{
+    (void)be;
+    *ptr = NULL;
+    cudaError_t e = cudaMalloc(ptr, bytes ? bytes : 256);
+    if (e == cudaSuccess)
+        return BATON_OK;
+    size_t free_b = 0, total_b = 0;
+    cudaGetLastError(); /* clear the sticky-free error before asking how much is left */
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess)
+        free_b = total_b = 0;
+    return BATON_ERROR(e == cudaErrorMemoryAllocation ? BATON_ERR_OOM : BATON_ERR_CUDA,
+                       "%s: cudaMalloc of %.1f MiB failed (%s); %.1f of %.1f MiB free on the device: lower the "
+                       "batch size or the model size",
+                       what, bytes / 1048576.0, cudaGetErrorString(e), free_b / 1048576.0, total_b / 1048576.0);
+}
+
+static void cu_free(baton_backend *be, void *ptr)
+{
+    (void)be;
+    cudaFree(ptr); /* a failure here means the context is already gone; nothing left to release */
+}
+
+static baton_status cu_upload(baton_backend *be, void *dst, const void *src, size_t bytes)
+{
+    BATON_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx(be)->stream));
+    /* the host buffer may change as soon as we return: wait for the copy */
+    BATON_CUDA_CHECK(cudaStreamSynchronize(ctx(be)->stream));
+    return BATON_OK;
+}
+
+static baton_status cu_download(baton_backend *be, void *dst, const void *src, size_t bytes)
+{
+    BATON_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, ctx(be)->stream));
+    BATON_CUDA_CHECK(cudaStreamSynchronize(ctx(be)->stream));
+    return BATON_OK;
+}
+
+static baton_status cu_copy(baton_backend *be, void *dst, const void *src, size_t bytes)
+{
+    if (bytes)
+        BATON_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ctx(be)->stream));
+    return BATON_OK;
+}
+
+static baton_status cu_zero(baton_backend *be, void *ptr, size_t bytes)
+{
+    if (bytes)
+        BATON_CUDA_CHECK(cudaMemsetAsync(ptr, 0, bytes, ctx(be)->stream));
+    return BATON_OK;
+}
+
+static baton_status cu_sync(baton_backend *be)
+{
+    BATON_CUDA_CHECK(cudaStreamSynchronize(ctx(be)->stream));
+    return BATON_OK;
+}
+
+static baton_status cu_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                            const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    BATON_REQUIRE(M >= 0 && N >= 0 && K >= 0, "gemm: negative size M=%d N=%d K=%d", M, N, K);
+    if (M == 0 || N == 0)
+        return BATON_OK;
+    BATON_CUBLAS_CHECK(cublasSgemm(ctx(be)->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                   trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, ldb, A, lda, &beta, C,
+                                   ldc));
+    return BATON_OK;
+}
+
+static baton_status cu_gemm_batched(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                                    const float *A, int lda, int64_t stride_a, const float *B, int ldb,
+                                    int64_t stride_b, float beta, float *C, int ldc, int64_t stride_c, int batch)
+{
+    BATON_REQUIRE(M >= 0 && N >= 0 && K >= 0 && batch >= 0, "gemm_batched: negative size");
+    if (M == 0 || N == 0 || batch == 0)
+        return BATON_OK;
+    BATON_CUBLAS_CHECK(cublasSgemmStridedBatched(ctx(be)->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                                 trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, ldb,
+                                                 stride_b, A, lda, stride_a, &beta, C, ldc, stride_c, batch));
+    return BATON_OK;
+}
+
+static baton_status cu_cell_forward(baton_backend *be, baton_cell cell, const baton_cell_fwd_args *a)
+{
+    return baton_kernel_cell_forward(cell, a, ctx(be)->stream);
+}
+
+static baton_status cu_cell_backward(baton_backend *be, baton_cell cell, const baton_cell_bwd_args *a)
+{
+    return baton_kernel_cell_backward(cell, a, ctx(be)->stream);
+}
+
+static void cu_destroy(baton_backend *be)
+{
+    cuda_ctx *c = ctx(be);
+    if (!c)
+        return;
+    if (c->sumsq_scratch)
+        cudaFree(c->sumsq_scratch);
+    if (c->row_loss)
+        cudaFree(c->row_loss);
+    if (c->blas)
+        cublasDestroy(c->blas);
+    if (c->stream)
+        cudaStreamDestroy(c->stream);
+    free(c);
+    be->impl = NULL;
+}
+
+baton_status baton_cuda_backend_init(baton_backend *be, const baton_ops *ops, int tf32)
+{
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n == 0)
+        return BATON_ERROR(BATON_ERR_UNSUPPORTED, "device 'cuda': no usable GPU (%s)",
+                           e != cudaSuccess ? cudaGetErrorString(e) : "no devices");
+    cuda_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return BATON_ERROR(BATON_ERR_OOM, "cuda backend: out of host memory");
+    be->impl = c;
+    be->ops = ops;
+    BATON_CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
+    BATON_CUBLAS_CHECK(cublasCreate(&c->blas));
+    BATON_CUBLAS_CHECK(cublasSetStream(c->blas, c->stream));
+    BATON_CUBLAS_CHECK(cublasSetMathMode(c->blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    BATON_TRY(cu_alloc(be, (void **)&c->sumsq_scratch, BATON_SUMSQ_BLOCKS * sizeof(double), "sum-of-squares scratch"));
+    be->threads = 1;
+    return BATON_OK;
+}
+
+/* The part of the ops table this file provides; cuda_ops.c adds the rest. */
+void baton_cuda_fill_core_ops(baton_ops *ops)
+{
+    ops->name = "cuda";
+    ops->destroy = cu_destroy;
+    ops->alloc = cu_alloc;
+    ops->free = cu_free;
+    ops->upload = cu_upload;
+    ops->download = cu_download;
+    ops->copy = cu_copy;
+    ops->zero = cu_zero;
+    ops->sync = cu_sync;
+    ops->gemm = cu_gemm;
+    ops->gemm_batched = cu_gemm_batched;
+    ops->cell_forward = cu_cell_forward;
+    ops->cell_backward = cu_cell_backward;
+}

@@ -1,0 +1,27 @@
+/* cuda_internal.h: the CUDA backend's context, shared by its files. */
+#ifndef BATON_CUDA_INTERNAL_H
+#define BATON_CUDA_INTERNAL_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include "baton/backend.h"
+
+typedef struct {
+    cudaStream_t stream; /* every op of the backend runs on it */
+    cublasHandle_t blas;
+    double *sumsq_scratch; /* (BATON_SUMSQ_BLOCKS) per-block partial sums */
+    float *row_loss;       /* (row_loss_cap) per-row losses of the cross-entropy */
+    size_t row_loss_cap;
+} cuda_ctx;
+
+/* Creates the stream and the cuBLAS handle (TF32 tensor cores only when tf32 != 0). */
+baton_status baton_cuda_backend_init(baton_backend *be, const baton_ops *ops, int tf32);
+
+/* Sets memory, GEMM and recurrent-cell entries of an ops table. */
+void baton_cuda_fill_core_ops(baton_ops *ops);
+
+/* Creates the CUDA backend on the current device (tf32: TF32 tensor cores in GEMMs). */
+baton_status baton_cuda_backend_create(baton_backend *be, int tf32);
+
+#endif

@@ -1,0 +1,163 @@
+/* cuda_ops.c: the CUDA backend's ops table: every entry a thin call of a kernel launcher on the
+ * backend's stream (kernels/attn_launch.h, kernels/misc_launch.h), plus the scratch they need.
+ * Status: compiled in every CUDA build; never yet run on a GPU. */
+#include <string.h>
+
+#include "baton/cuda_check.h"
+#include "cuda_internal.h"
+#include "kernels/attn_launch.h"
+#include "kernels/misc_launch.h"
+
+static cuda_ctx *ctx(baton_backend *be)
+{
+    return (cuda_ctx *)be->impl;
+}
+
+static cudaStream_t stream(baton_backend *be)
+{
+    return ctx(be)->stream;
+}
+
+static baton_status cu_axpby(baton_backend *be, float *y, const float *x, float alpha, float beta, size_t n)
+{
+    return baton_kernel_axpby(y, x, alpha, beta, n, stream(be));
+}
+
+static baton_status cu_colsum_add(baton_backend *be, float *out, const float *in, int rows, int cols)
+{
+    return baton_kernel_colsum_add(out, in, rows, cols, stream(be));
+}
+
+static baton_status cu_sumsq(baton_backend *be, float *out, const float *x, size_t n)
+{
+    return baton_kernel_sumsq(out, x, n, ctx(be)->sumsq_scratch, stream(be));
+}
+
+static baton_status cu_dropout(baton_backend *be, float *y, const float *x, size_t n, float p, uint64_t seed,
+                               uint32_t purpose, uint32_t counter)
+{
+    return baton_kernel_dropout(y, x, n, p, seed, purpose, counter, stream(be));
+}
+
+static baton_status cu_copy2d(baton_backend *be, float *dst, int ld_dst, const float *src, int ld_src, int rows,
+                              int cols)
+{
+    return baton_kernel_copy2d(dst, ld_dst, src, ld_src, rows, cols, stream(be));
+}
+
+static baton_status cu_add_bias(baton_backend *be, float *y, const float *bias, int rows, int cols)
+{
+    return baton_kernel_add_bias(y, bias, rows, cols, stream(be));
+}
+
+static baton_status cu_tanh_forward(baton_backend *be, float *y, const float *x, size_t n)
+{
+    return baton_kernel_tanh_forward(y, x, n, stream(be));
+}
+
+static baton_status cu_tanh_backward(baton_backend *be, float *dx, const float *dy, const float *y, size_t n)
+{
+    return baton_kernel_tanh_backward(dx, dy, y, n, stream(be));
+}
+
+static baton_status cu_softmax_forward(baton_backend *be, float *p, const float *scores, const int *lengths, int B,
+                                       int T, int S)
+{
+    return baton_kernel_attn_softmax_forward(p, scores, lengths, B, T, S, stream(be));
+}
+
+static baton_status cu_softmax_backward(baton_backend *be, float *dscores, const float *dp, const float *p, int B,
+                                        int T, int S)
+{
+    return baton_kernel_attn_softmax_backward(dscores, dp, p, B, T, S, stream(be));
+}
+
+static baton_status cu_additive_unsupported(void)
+{
+    return BATON_ERROR(BATON_ERR_UNSUPPORTED, "additive attention: the CUDA backend has no kernel for it yet; "
+                                              "use --attention dot or general on the GPU, or --device cpu");
+}
+
+static baton_status cu_additive_forward(baton_backend *be, float *scores, const float *q, const float *k,
+                                        const float *v, int B, int T, int S, int H)
+{
+    (void)be, (void)scores, (void)q, (void)k, (void)v, (void)B, (void)T, (void)S, (void)H;
+    return cu_additive_unsupported();
+}
+
+static baton_status cu_additive_backward(baton_backend *be, float *dq, float *dk, float *dv, const float *dscores,
+                                         const float *q, const float *k, const float *v, int B, int T, int S, int H)
+{
+    (void)be, (void)dq, (void)dk, (void)dv, (void)dscores, (void)q, (void)k, (void)v, (void)B, (void)T, (void)S,
+        (void)H;
+    return cu_additive_unsupported();
+}
+
+/* The per-row loss scratch grows to the largest N seen: at most a few times, in the first steps. */
+static baton_status cu_xent(baton_backend *be, float *loss_sum, float *logp, float *dlogits, const float *logits,
+                            const int *targets, int N, int V, float eps, float scale)
+{
+    cuda_ctx *c = ctx(be);
+    if ((size_t)N > c->row_loss_cap) {
+        if (c->row_loss)
+            BATON_CUDA_CHECK(cudaFree(c->row_loss));
+        c->row_loss = NULL;
+        c->row_loss_cap = 0;
+        BATON_TRY(be->ops->alloc(be, (void **)&c->row_loss, (size_t)N * sizeof(float), "loss scratch"));
+        c->row_loss_cap = (size_t)N;
+    }
+    return baton_kernel_xent_forward_backward(loss_sum, logp, dlogits, c->row_loss, logits, targets, N, V, eps, scale,
+                                              stream(be));
+}
+
+static baton_status cu_argmax(baton_backend *be, int *idx, const float *x, int rows, int cols)
+{
+    return baton_kernel_argmax_rows(idx, x, rows, cols, stream(be));
+}
+
+static baton_status cu_optim(baton_backend *be, const baton_optim_hyper *h, float *params, const float *grads,
+                             float *m, float *v, size_t n, const float *grad_sumsq)
+{
+    return baton_kernel_optim_update(h, params, grads, m, v, n, grad_sumsq, stream(be));
+}
+
+static baton_status cu_gather(baton_backend *be, float *out, const int *ids, const float *table, int n, int dim)
+{
+    return baton_kernel_embed_gather(out, ids, table, n, dim, stream(be));
+}
+
+static baton_status cu_scatter(baton_backend *be, float *dtable, const int *ids, const float *dout, int n, int dim)
+{
+    return baton_kernel_embed_scatter_add(dtable, ids, dout, n, dim, stream(be));
+}
+
+static baton_ops cuda_ops;
+
+baton_status baton_cuda_backend_create(baton_backend *be, int tf32)
+{
+    memset(be, 0, sizeof *be);
+    if (!cuda_ops.name) { /* filled once; the table is immutable afterwards */
+        baton_cuda_fill_core_ops(&cuda_ops);
+        cuda_ops.axpby = cu_axpby;
+        cuda_ops.colsum_add = cu_colsum_add;
+        cuda_ops.sumsq = cu_sumsq;
+        cuda_ops.dropout = cu_dropout;
+        cuda_ops.copy2d = cu_copy2d;
+        cuda_ops.add_bias = cu_add_bias;
+        cuda_ops.tanh_forward = cu_tanh_forward;
+        cuda_ops.tanh_backward = cu_tanh_backward;
+        cuda_ops.attn_softmax_forward = cu_softmax_forward;
+        cuda_ops.attn_softmax_backward = cu_softmax_backward;
+        cuda_ops.additive_scores_forward = cu_additive_forward;
+        cuda_ops.additive_scores_backward = cu_additive_backward;
+        cuda_ops.xent_forward_backward = cu_xent;
+        cuda_ops.argmax_rows = cu_argmax;
+        cuda_ops.optim_update = cu_optim;
+        cuda_ops.embed_gather = cu_gather;
+        cuda_ops.embed_scatter_add = cu_scatter;
+    }
+    baton_status st = baton_cuda_backend_init(be, &cuda_ops, tf32);
+    if (st != BATON_OK && be->impl)
+        cuda_ops.destroy(be);
+    return st;
+}
