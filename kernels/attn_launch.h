@@ -37,6 +37,15 @@ baton_status baton_kernel_xent_forward_backward(float *loss_sum, float *logp, fl
                                                 const float *logits, const int *targets, int N, int V, float eps,
                                                 float scale, cudaStream_t stream);
 
+/* Bahdanau scores (B,T,S) = sum_h v tanh(q (T,B,H) + k (S,B,H)); see additive_attn.cu. */
+baton_status baton_kernel_additive_forward(float *scores, const float *q, const float *k, const float *v, int B, int T,
+                                           int S, int H, cudaStream_t stream);
+
+/* Their gradients from dscores: assigns dq (T,B,H) and dk (S,B,H), accumulates dv (H); deterministic. */
+baton_status baton_kernel_additive_backward(float *dq, float *dk, float *dv, const float *dscores, const float *q,
+                                            const float *k, const float *v, int B, int T, int S, int H,
+                                            cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -72,25 +72,16 @@ static baton_status cu_softmax_backward(baton_backend *be, float *dscores, const
     return baton_kernel_attn_softmax_backward(dscores, dp, p, B, T, S, stream(be));
 }
 
-static baton_status cu_additive_unsupported(void)
-{
-    return BATON_ERROR(BATON_ERR_UNSUPPORTED, "additive attention: the CUDA backend has no kernel for it yet; "
-                                              "use --attention dot or general on the GPU, or --device cpu");
-}
-
 static baton_status cu_additive_forward(baton_backend *be, float *scores, const float *q, const float *k,
                                         const float *v, int B, int T, int S, int H)
 {
-    (void)be, (void)scores, (void)q, (void)k, (void)v, (void)B, (void)T, (void)S, (void)H;
-    return cu_additive_unsupported();
+    return baton_kernel_additive_forward(scores, q, k, v, B, T, S, H, stream(be));
 }
 
 static baton_status cu_additive_backward(baton_backend *be, float *dq, float *dk, float *dv, const float *dscores,
                                          const float *q, const float *k, const float *v, int B, int T, int S, int H)
 {
-    (void)be, (void)dq, (void)dk, (void)dv, (void)dscores, (void)q, (void)k, (void)v, (void)B, (void)T, (void)S,
-        (void)H;
-    return cu_additive_unsupported();
+    return baton_kernel_additive_backward(dq, dk, dv, dscores, q, k, v, B, T, S, H, stream(be));
 }
 
 /* The per-row loss scratch grows to the largest N seen: at most a few times, in the first steps. */
