@@ -94,8 +94,10 @@ typedef struct {
      * over non-ignored rows, logp (N, may be NULL) = log p_y per row without
      * smoothing (0 for ignored rows), and dlogits (N,V) = scale * (p - q) with
      * q = (1-eps) onehot(y) + eps/V (0 rows where ignored). dlogits may be logits, or NULL when
-     * only the loss is wanted. */
+     * only the loss is wanted. row_loss: N floats of device scratch for backends that sum the
+     * per-row losses in a second pass (CUDA); the CPU backend needs none (NULL is fine there). */
     baton_status (*xent_forward_backward)(baton_backend *be, float *loss_sum, float *logp, float *dlogits,
+                                          float *row_loss,
                                           const float *logits, const int *targets, int N, int V, float eps,
                                           float scale);
 

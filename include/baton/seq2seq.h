@@ -61,6 +61,7 @@ typedef struct {
     float *logits;   /* (T,B,V_tgt); replaced by dlogits when forward computes the gradient */
     float *loss;     /* (1) summed loss of the batch */
     float *logp;     /* (T,B) log p of each target token, unsmoothed, 0 at pads */
+    float *row_loss; /* (T,B) scratch of the loss op */
     float *d_th;     /* (T,B,H) gradients of h~ (and of the decoder output) */
     float *d_cat;    /* (T,B,2H) */
     float *d_ctx;    /* (T,B,H) */

@@ -73,6 +73,7 @@ baton_status baton_cpu_additive_scores_backward(baton_backend *be, float *dq, fl
                                                 int B, int T, int S, int H);
 /* cpu_loss.c: label-smoothed softmax cross-entropy, rows in parallel, loss summed in fixed groups. */
 baton_status baton_cpu_xent_forward_backward(baton_backend *be, float *loss_sum, float *logp, float *dlogits,
+                                             float *row_loss,
                                              const float *logits, const int *targets, int N, int V, float eps,
                                              float scale);
 

@@ -121,8 +121,6 @@ static void cu_destroy(baton_backend *be)
         return;
     if (c->sumsq_scratch)
         cudaFree(c->sumsq_scratch);
-    if (c->row_loss)
-        cudaFree(c->row_loss);
     if (c->blas)
         cublasDestroy(c->blas);
     if (c->stream)

@@ -11,8 +11,6 @@ typedef struct {
     cudaStream_t stream; /* every op of the backend runs on it */
     cublasHandle_t blas;
     double *sumsq_scratch; /* (BATON_SUMSQ_BLOCKS) per-block partial sums */
-    float *row_loss;       /* (row_loss_cap) per-row losses of the cross-entropy */
-    size_t row_loss_cap;
 } cuda_ctx;
 
 /* Creates the stream and the cuBLAS handle (TF32 tensor cores only when tf32 != 0). */

@@ -84,20 +84,10 @@ static baton_status cu_additive_backward(baton_backend *be, float *dq, float *dk
     return baton_kernel_additive_backward(dq, dk, dv, dscores, q, k, v, B, T, S, H, stream(be));
 }
 
-/* The per-row loss scratch grows to the largest N seen: at most a few times, in the first steps. */
-static baton_status cu_xent(baton_backend *be, float *loss_sum, float *logp, float *dlogits, const float *logits,
-                            const int *targets, int N, int V, float eps, float scale)
+static baton_status cu_xent(baton_backend *be, float *loss_sum, float *logp, float *dlogits, float *row_loss,
+                            const float *logits, const int *targets, int N, int V, float eps, float scale)
 {
-    cuda_ctx *c = ctx(be);
-    if ((size_t)N > c->row_loss_cap) {
-        if (c->row_loss)
-            BATON_CUDA_CHECK(cudaFree(c->row_loss));
-        c->row_loss = NULL;
-        c->row_loss_cap = 0;
-        BATON_TRY(be->ops->alloc(be, (void **)&c->row_loss, (size_t)N * sizeof(float), "loss scratch"));
-        c->row_loss_cap = (size_t)N;
-    }
-    return baton_kernel_xent_forward_backward(loss_sum, logp, dlogits, c->row_loss, logits, targets, N, V, eps, scale,
+    return baton_kernel_xent_forward_backward(loss_sum, logp, dlogits, row_loss, logits, targets, N, V, eps, scale,
                                               stream(be));
 }
 

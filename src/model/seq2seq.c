@@ -121,6 +121,7 @@ baton_status baton_s2s_acts_carve(baton_s2s_acts *acts, baton_arena *a, const ba
         {&acts->dec_c0, LH, lstm},      {&acts->dec_out, T * B * H, 1}, {&acts->ctx, T * B * H, 1},
         {&acts->cat, T * B * 2 * H, 1}, {&acts->att_h, T * B * H, 1},   {&acts->att_hd, T * B * H, m->cfg.dropout > 0},
         {&acts->logits, T * B * V, 1},  {&acts->loss, 1, 1},            {&acts->logp, T * B, 1},
+        {&acts->row_loss, T * B, 1},
         {&acts->d_th, T * B * H, 1},    {&acts->d_cat, T * B * 2 * H, 1}, {&acts->d_ctx, T * B * H, 1},
         {&acts->d_dec, T * B * H, 1},   {&acts->d_enc, S * B * H, 1},   {&acts->d_dec_h0, LH, 1},
         {&acts->d_dec_c0, LH, lstm},    {&acts->d_enc_h, LH, 1},        {&acts->d_enc_c, LH, lstm},
@@ -214,9 +215,9 @@ baton_status baton_s2s_forward(baton_backend *be, const baton_s2s *m, baton_s2s_
                   ? baton_s2s_feed_forward(be, m, acts, params, t, batch, drop)
                   : baton_s2s_decode(be, m, acts, params, t, batch->src_len, batch->S, batch->tgt_in, batch->tgt_len,
                                      T, B, acts->dec_h0, acts->dec_c0, NULL, NULL, drop));
-    return be->ops->xent_forward_backward(be, acts->loss, acts->logp, want_grad ? acts->logits : NULL, acts->logits,
-                                          batch->tgt_out, T * B, m->cfg.tgt_vocab, m->cfg.label_smoothing,
-                                          1.0f / (float)batch->tgt_tokens);
+    return be->ops->xent_forward_backward(be, acts->loss, acts->logp, want_grad ? acts->logits : NULL, acts->row_loss,
+                                          acts->logits, batch->tgt_out, T * B, m->cfg.tgt_vocab,
+                                          m->cfg.label_smoothing, 1.0f / (float)batch->tgt_tokens);
 }
 
 /* Input feeding off: the decoder's backward for all target steps at once, from acts->d_th

@@ -228,7 +228,7 @@ static int xent_run(baton_backend *be, const xent_case *c, uint32_t k, double *m
     tu_fill_nan(d, n);
     tu_fill_nan(lp, (size_t)c->N);
     float loss = NAN, gloss = NAN;
-    if (be->ops->xent_forward_backward(be, &loss, want_lp ? lp : NULL, want_d ? d : NULL, z, tg, c->N, c->V, c->eps,
+    if (be->ops->xent_forward_backward(be, &loss, want_lp ? lp : NULL, want_d ? d : NULL, NULL, z, tg, c->N, c->V, c->eps,
                                        c->scale) != BATON_OK ||
         baton_kernel_xent_forward_backward(dloss, dlp, dd, d_rows, dz, d_int, c->N, c->V, c->eps, c->scale, NULL) !=
             BATON_OK ||
