@@ -21,6 +21,18 @@ expect_exit() { # expect_exit STATUS PATTERN CMD...: status and one stderr line 
 check "train writes a model directory" \
     "$baton" train --model "$work/m" --task numbers --train-size 500 --dev-size 50 --emb 16 --hidden 32 \
     --steps 30 --batch 16 --valid-every 0 --metrics "$work/metrics.jsonl" --threads 1
+# pre-tokenized files instead of a built-in task, options from a config file
+for i in $(seq 1 60); do echo "a b c $((i % 7))"; done >"$work/train.src"
+for i in $(seq 1 60); do echo "$((i % 7)) c b a"; done >"$work/train.tgt"
+head -5 "$work/train.src" >"$work/dev.src"
+head -5 "$work/train.tgt" >"$work/dev.tgt"
+printf 'emb = 8\nhidden = 16\nsteps = 5   # a comment\nbatch = 8\n' >"$work/small.cfg"
+check "train from files with a config file" \
+    "$baton" train --model "$work/f" --config "$work/small.cfg" --train-src "$work/train.src" \
+    --train-tgt "$work/train.tgt" --dev-src "$work/dev.src" --dev-tgt "$work/dev.tgt" --threads 1
+check "the config file's settings are in the model's config.txt" grep -qx "hidden = 16" "$work/f/config.txt"
+check "train without a dev set: exit 1, says so" expect_exit 1 "without --dev-src" \
+    "$baton" train --model "$work/g" --train-src "$work/train.src" --train-tgt "$work/train.tgt"
 for f in config.txt src.vocab tgt.vocab model.safetensors; do
     check "model directory has $f" test -s "$work/m/$f"
 done
