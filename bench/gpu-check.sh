@@ -45,6 +45,15 @@ for dev in cpu cuda; do
       >"$logs/bench-rnn-$dev.txt" 2>&1 && note "lstm layer ($dev):$(grep -E '^lstm' "$logs/bench-rnn-$dev.txt" | tr -s ' ' | sed 's/^/ /' | tr '\n' ';')" \
       || note "lstm layer ($dev): not run ($(tail -1 "$logs/bench-rnn-$dev.txt"))"
 done
+# whole training steps of the translator (tokens/s: source + target non-pad tokens per second)
+for run in "cpu 20" "cuda 100"; do
+  set -- $run; dev=$1; steps=$2
+  timeout 90 "$build/src/baton" train --device "$dev" --model "$logs/model-$dev" --task numbers --train-size 4000 \
+      --dev-size 100 --emb 256 --hidden 512 --layers 2 --batch 64 --steps "$steps" --log-every 10 --valid-every 0 \
+      >"$logs/train-$dev.txt" 2>&1 \
+      && note "train step ($dev, H=512 L=2 B=64, last 10 of $steps steps): $(grep -E "^train step $steps/" "$logs/train-$dev.txt" | grep -oE '[0-9.]+[kM]? tok/s')" \
+      || note "train step ($dev): not run ($(tail -1 "$logs/train-$dev.txt"))"
+done
 note "elapsed: $(( $(date +%s) - start )) s"
 echo
 echo "---- summary ----"
