@@ -124,6 +124,8 @@ static int name_in_list(const char *name, const char *list)
         if (!comma)
             break;
         p = comma + 1;
+        while (*p == ' ') /* the list reads "cpu, cuda" */
+            p++;
     }
     return 0;
 }
