@@ -32,69 +32,10 @@
 #include "baton/attn_math.h"
 #include "baton/cuda_check.h"
 #include "kernels/attn_launch.h"
+#include "kernels/row_reduce.cuh"
 
 #define XENT_MAX_THREADS 1024
 #define XENT_SUM_THREADS 256
-
-/* a > b ? a : b, as baton_row_max compares, so both sides pick the same maximum. */
-static __device__ __forceinline__ float xent_max(float a, float b)
-{
-    return a > b ? a : b;
-}
-
-static __device__ __forceinline__ float xent_warp_max(float v)
-{
-    for (int o = 16; o > 0; o >>= 1)
-        v = xent_max(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-
-static __device__ __forceinline__ double xent_warp_sum(double v)
-{
-    for (int o = 16; o > 0; o >>= 1)
-        v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-/* Block-wide max; every thread gets the result. sh holds 32 floats. blockDim.x % 32 == 0. */
-static __device__ float xent_block_max(float v, float *sh)
-{
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    v = xent_warp_max(v);
-    if (lane == 0)
-        sh[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        v = lane < nw ? sh[lane] : -INFINITY;
-        v = xent_warp_max(v);
-        if (lane == 0)
-            sh[0] = v;
-    }
-    __syncthreads();
-    float r = sh[0];
-    __syncthreads(); /* sh is reused by the next reduction */
-    return r;
-}
-
-/* Block-wide sum in double, in a fixed tree; every thread gets the result. sh holds 32 doubles. */
-static __device__ double xent_block_sum(double v, double *sh)
-{
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    v = xent_warp_sum(v);
-    if (lane == 0)
-        sh[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        v = lane < nw ? sh[lane] : 0.0;
-        v = xent_warp_sum(v);
-        if (lane == 0)
-            sh[0] = v;
-    }
-    __syncthreads();
-    double r = sh[0];
-    __syncthreads();
-    return r;
-}
 
 static __global__ void __launch_bounds__(XENT_MAX_THREADS)
     xent_row_kernel(float *row_loss, float *logp, float *d, const float *z, const int *targets, int V, float eps,
@@ -125,8 +66,8 @@ static __global__ void __launch_bounds__(XENT_MAX_THREADS)
 
     float m = -INFINITY;
     for (int v = threadIdx.x; v < V; v += blockDim.x)
-        m = xent_max(m, z[v]);
-    m = xent_block_max(m, shf);
+        m = pick_max(m, z[v]);
+    m = block_max(m, shf);
     float zy = z[y]; /* every thread reads it before any thread writes d, which may be z */
 
     double pe = 0.0, pz = 0.0;
@@ -135,8 +76,8 @@ static __global__ void __launch_bounds__(XENT_MAX_THREADS)
         pe += baton_softmax_term(zv, m);
         pz += m - zv;
     }
-    double sum_e = xent_block_sum(pe, shd);
-    double sum_mz = xent_block_sum(pz, shd);
+    double sum_e = block_sum(pe, shd);
+    double sum_mz = block_sum(pz, shd);
 
     float log_sum = logf((float)sum_e);
     if (threadIdx.x == 0) {
@@ -157,7 +98,7 @@ static __global__ void __launch_bounds__(XENT_SUM_THREADS) xent_sum_kernel(float
     double part = 0.0;
     for (int i = threadIdx.x; i < N; i += blockDim.x)
         part += row_loss[i];
-    double total = xent_block_sum(part, shd);
+    double total = block_sum(part, shd);
     if (threadIdx.x == 0)
         *loss_sum = (float)total;
 }
