@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "baton/status.h"
+#include "baton/text.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,17 +28,9 @@ extern "C" {
 /* Low 24 bits of the Philox purpose of toy task k are BATON_TOY_RNG_ID + k, apart from other data draws. */
 #define BATON_TOY_RNG_ID 0x100u
 
-typedef struct {
-    char **src, **tgt; /* (n) whitespace-tokenized sentences, owned */
-    int n;
-} baton_pairs;
-
 /* Fills *out with n distinct-source pairs of `task` in `split` ("train", "dev", "test") for `seed`;
  * fails, leaving *out empty, on an unknown task or split or an n beyond what the split can hold. */
 baton_status baton_toy_generate(baton_pairs *out, const char *task, const char *split, int n, uint64_t seed);
-
-/* Frees the sentences and leaves *p empty; safe on an empty or already freed set. */
-void baton_pairs_free(baton_pairs *p);
 
 /* The task names, comma-separated: "dates, numbers, reorder". */
 const char *baton_toy_task_list(void);

@@ -22,16 +22,8 @@ static baton_status read_pairs(baton_pairs *p, const cli_settings *s, const char
     memset(p, 0, sizeof *p);
     if (!src)
         return baton_toy_generate(p, s->task, split, size, (uint64_t)s->seed);
-    int ns, nt;
     BATON_REQUIRE(tgt, "%s given without its target file", src);
-    BATON_TRY(baton_text_read_lines(src, &p->src, &ns));
-    baton_status st = baton_text_read_lines(tgt, &p->tgt, &nt);
-    if (st == BATON_OK && ns != nt)
-        st = BATON_ERROR(BATON_ERR_FORMAT, "%s has %d lines but %s has %d; expected aligned files", src, ns, tgt, nt);
-    p->n = ns;
-    if (st != BATON_OK)
-        baton_pairs_free(p);
-    return st;
+    return baton_text_read_pairs(p, src, tgt);
 }
 
 static baton_status load_data(baton_dataset *d, const cli_settings *s)

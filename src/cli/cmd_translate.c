@@ -254,21 +254,14 @@ int cli_score(int argc, char **argv)
         close_session(&x);
         return rc;
     }
-    char **src = NULL, **tgt = NULL;
-    int ns = 0, nt = 0;
+    baton_pairs pairs = {0};
     baton_status st = x.s.src && x.s.tgt ? BATON_OK
                                          : BATON_ERROR(BATON_ERR_INVALID, "score: expected --src FILE and --tgt FILE");
     if (st == BATON_OK)
-        st = baton_text_read_lines(x.s.src, &src, &ns);
-    if (st == BATON_OK)
-        st = baton_text_read_lines(x.s.tgt, &tgt, &nt);
-    if (st == BATON_OK && ns != nt)
-        st = BATON_ERROR(BATON_ERR_FORMAT, "%s has %d lines but %s has %d; expected aligned files", x.s.src, ns,
-                         x.s.tgt, nt);
-    if (st == BATON_OK && ns > 0)
-        st = score_pairs(&x, src, tgt, ns);
-    baton_text_free_lines(src, ns);
-    baton_text_free_lines(tgt, nt);
+        st = baton_text_read_pairs(&pairs, x.s.src, x.s.tgt);
+    if (st == BATON_OK && pairs.n > 0)
+        st = score_pairs(&x, pairs.src, pairs.tgt, pairs.n);
+    baton_pairs_free(&pairs);
     close_session(&x);
     return st == BATON_OK ? 0 : 1;
 }

@@ -63,3 +63,39 @@ baton_status baton_text_read_lines(const char *path, char ***lines, int *n)
     *n = count;
     return BATON_OK;
 }
+
+void baton_pairs_free(baton_pairs *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->n; i++) {
+        if (p->src)
+            free(p->src[i]);
+        if (p->tgt)
+            free(p->tgt[i]);
+    }
+    free(p->src);
+    free(p->tgt);
+    p->src = p->tgt = NULL;
+    p->n = 0;
+}
+
+baton_status baton_text_read_pairs(baton_pairs *p, const char *src_path, const char *tgt_path)
+{
+    int ns, nt;
+    memset(p, 0, sizeof *p);
+    BATON_TRY(baton_text_read_lines(src_path, &p->src, &ns));
+    baton_status st = baton_text_read_lines(tgt_path, &p->tgt, &nt);
+    if (st == BATON_OK && ns != nt)
+        st = BATON_ERROR(BATON_ERR_FORMAT, "%s has %d lines but %s has %d; expected aligned files", src_path, ns,
+                         tgt_path, nt);
+    if (st != BATON_OK) {
+        baton_text_free_lines(p->src, ns);
+        if (p->tgt)
+            baton_text_free_lines(p->tgt, nt);
+        memset(p, 0, sizeof *p);
+        return st;
+    }
+    p->n = ns;
+    return BATON_OK;
+}

@@ -457,22 +457,6 @@ static int split_of(uint64_t h)
     return tenth < split_tenths[0] ? 0 : tenth < split_tenths[0] + split_tenths[1] ? 1 : 2;
 }
 
-void baton_pairs_free(baton_pairs *p)
-{
-    if (!p)
-        return;
-    for (int i = 0; i < p->n; i++) {
-        if (p->src)
-            free(p->src[i]);
-        if (p->tgt)
-            free(p->tgt[i]);
-    }
-    free(p->src);
-    free(p->tgt);
-    p->src = p->tgt = NULL;
-    p->n = 0;
-}
-
 static char *dup_text(const text *t)
 {
     char *s = malloc(t->len + 1);
