@@ -5,23 +5,28 @@
  * grid-stride loop over the n*dim outputs, element e -> (i = e / dim, j = e % dim): consecutive
  * threads copy consecutive columns of one row (coalesced).
  *
- * embed_scatter_add: dtable[ids[i], :] += dout[i, :], deterministically, with no atomics. One
- * thread per (i, j) of a 2-D grid (x over the columns j, y over the ids i). The thread first checks
- * whether i is the FIRST occurrence of ids[i] (a scan of ids[0..i)); if not it exits. If so it
- * owns element (ids[i], j) alone, loads it, adds dout[k, j] for every k >= i with ids[k] == ids[i]
- * in increasing k, and stores it. That is the CPU's order (src/cpu/cpu_ops.c adds rows in index
- * order in float), so results are bit-identical to the CPU's and the same on every run.
- * Complexity: O(n^2 dim) comparisons in the worst case (each thread scans all n ids), which is
- * fine for the batches of this project (n = B*T of a few thousand) but not for large n; the faster
- * design to come is a stable sort of (id, position) pairs followed by a segmented sum per distinct
- * id, with the same order and so the same bits. All lanes of a warp share i (x is the column), so
- * the id scans are broadcast reads.
+ * embed_scatter_add: dtable[ids[i], :] += dout[i, :], deterministically, with no float atomics.
+ * Every version sums each element in index order (i increasing), which is the CPU's order
+ * (src/cpu/cpu_ops.c adds rows in index order in float), so results are bit-identical to the
+ * CPU's and the same on every run.
  *
- * Versions:
- *   v1 plain gather; first-occurrence O(n^2) scatter-add.
+ * Versions (benchmarks and tests select them by launcher name):
+ *   v1 "first occurrence", baton_kernel_embed_scatter_add_v1: one thread per (i, j) of a 2-D grid
+ *      (x over the columns j, y over the ids i). A thread first checks whether i is the FIRST
+ *      occurrence of ids[i] (a scan of ids[0..i)); if so it owns element (ids[i], j) alone and adds
+ *      dout[k, j] for every later k with ids[k] == ids[i]. No scratch memory, but O(n^2 dim)
+ *      comparisons in the worst case. Kept as the plain reference for v2.
+ *   v2 "sorted segments", baton_kernel_embed_scatter_add_sorted (the backend's op): a stable radix
+ *      sort (CUB) of (id, position) pairs makes each id's positions one contiguous run in
+ *      increasing order; one thread per (run, column) then sums its run. O(n log n + n dim) work;
+ *      needs scratch (baton_kernel_embed_scatter_scratch_bytes). A very frequent id (padding)
+ *      makes one long run: that thread's serial loop bounds the kernel, still O(n).
+ *   Gather: v1 plain.
  *
  * Status: compiled for sm_80 and sm_90, never yet run on a GPU; validated only by
  * tests/gpu/test_misc_gpu.c on a GPU, against the CPU backend. */
+#include <cub/device/device_radix_sort.cuh>
+
 #include "baton/cuda_check.h"
 #include "kernels/misc_launch.h"
 
@@ -74,17 +79,97 @@ static __global__ void __launch_bounds__(SCATTER_X *SCATTER_Y)
     }
 }
 
-extern "C" baton_status baton_kernel_embed_scatter_add(float *dtable, const int *ids, const float *dout, int n,
+extern "C" baton_status baton_kernel_embed_scatter_add_v1(float *dtable, const int *ids, const float *dout, int n,
                                                        int dim, cudaStream_t stream)
 {
-    BATON_REQUIRE(n >= 0 && dim >= 0, "baton_kernel_embed_scatter_add: n %d, dim %d, expected >= 0", n, dim);
+    BATON_REQUIRE(n >= 0 && dim >= 0, "baton_kernel_embed_scatter_add_v1: n %d, dim %d, expected >= 0", n, dim);
     if (n == 0 || dim == 0)
         return BATON_OK;
-    BATON_REQUIRE(dtable && ids && dout, "baton_kernel_embed_scatter_add: NULL pointer (dtable %p, ids %p, dout %p)",
+    BATON_REQUIRE(dtable && ids && dout, "baton_kernel_embed_scatter_add_v1: NULL pointer (dtable %p, ids %p, dout %p)",
                   (void *)dtable, (const void *)ids, (const void *)dout);
     unsigned gx = (unsigned)((dim + SCATTER_X - 1) / SCATTER_X), gy = (unsigned)((n + SCATTER_Y - 1) / SCATTER_Y);
     dim3 grid(gx > MAX_BLOCKS ? MAX_BLOCKS : gx, gy > MAX_BLOCKS ? MAX_BLOCKS : gy);
     scatter_add_kernel<<<grid, dim3(SCATTER_X, SCATTER_Y), 0, stream>>>(dtable, ids, dout, n, dim);
+    BATON_CUDA_CHECK_LAUNCH();
+    return BATON_OK;
+}
+
+/* ---- v2: sorted segments ---- */
+
+#define ALIGN_UP(x) (((x) + 255u) & ~(size_t)255u)
+
+static __global__ void iota_kernel(int *out, int n)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
+        out[i] = i;
+}
+
+/* Thread (run start r, column j): r starts a run of equal sorted ids; sums dout rows pos[r..end) in
+ * that (increasing) order onto dtable[id, j]. */
+static __global__ void __launch_bounds__(SCATTER_X *SCATTER_Y)
+    segment_sum_kernel(float *dtable, const int *keys, const int *pos, const float *dout, int n, int dim)
+{
+    for (int r = blockIdx.y * SCATTER_Y + threadIdx.y; r < n; r += gridDim.y * SCATTER_Y) {
+        int id = keys[r];
+        if (r > 0 && keys[r - 1] == id)
+            continue;
+        for (int j = blockIdx.x * SCATTER_X + threadIdx.x; j < dim; j += gridDim.x * SCATTER_X) {
+            float *dst = dtable + (size_t)id * (size_t)dim + j;
+            float acc = *dst;
+            for (int k = r; k < n && keys[k] == id; k++)
+                acc += dout[(size_t)pos[k] * (size_t)dim + j];
+            *dst = acc;
+        }
+    }
+}
+
+/* CUB's temporary bytes for n pairs, or 0 with *err set. */
+static size_t cub_bytes(int n, cudaError_t *err)
+{
+    size_t bytes = 0;
+    *err = cub::DeviceRadixSort::SortPairs(NULL, bytes, (const int *)NULL, (int *)NULL, (const int *)NULL,
+                                           (int *)NULL, n);
+    return bytes;
+}
+
+extern "C" baton_status baton_kernel_embed_scatter_scratch_bytes(size_t *bytes, int n)
+{
+    BATON_REQUIRE(n >= 0, "baton_kernel_embed_scatter_scratch_bytes: n %d, expected >= 0", n);
+    cudaError_t err;
+    size_t cub = cub_bytes(n > 0 ? n : 1, &err);
+    BATON_CUDA_CHECK(err);
+    *bytes = 3 * ALIGN_UP((size_t)(n > 0 ? n : 1) * sizeof(int)) + ALIGN_UP(cub);
+    return BATON_OK;
+}
+
+extern "C" baton_status baton_kernel_embed_scatter_add_sorted(float *dtable, const int *ids, const float *dout, int n,
+                                                             int dim, void *scratch, size_t scratch_bytes,
+                                                             cudaStream_t stream)
+{
+    BATON_REQUIRE(n >= 0 && dim >= 0, "baton_kernel_embed_scatter_add_sorted: n %d, dim %d, expected >= 0", n, dim);
+    if (n == 0 || dim == 0)
+        return BATON_OK;
+    BATON_REQUIRE(dtable && ids && dout && scratch,
+                  "baton_kernel_embed_scatter_add_sorted: NULL pointer (dtable %p, ids %p, dout %p, scratch %p)",
+                  (void *)dtable, (const void *)ids, (const void *)dout, scratch);
+    size_t need = 0;
+    BATON_TRY(baton_kernel_embed_scatter_scratch_bytes(&need, n));
+    BATON_REQUIRE(scratch_bytes >= need, "baton_kernel_embed_scatter_add_sorted: scratch of %zu bytes, n=%d needs %zu",
+                  scratch_bytes, n, need);
+    size_t slot = ALIGN_UP((size_t)n * sizeof(int));
+    char *base = (char *)scratch;
+    int *keys = (int *)base, *pos_in = (int *)(base + slot), *pos = (int *)(base + 2 * slot);
+    void *cub_tmp = base + 3 * slot;
+    size_t cub_tmp_bytes = need - 3 * slot;
+    unsigned b = (unsigned)((n + BATON_ELEM_THREADS - 1) / BATON_ELEM_THREADS);
+    iota_kernel<<<b > MAX_BLOCKS ? MAX_BLOCKS : b, BATON_ELEM_THREADS, 0, stream>>>(pos_in, n);
+    BATON_CUDA_CHECK_LAUNCH();
+    /* LSD radix sort is stable: equal ids keep their positions in increasing order */
+    BATON_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(cub_tmp, cub_tmp_bytes, ids, keys, pos_in, pos, n, 0,
+                                                     (int)(8 * sizeof(int)), stream));
+    unsigned gx = (unsigned)((dim + SCATTER_X - 1) / SCATTER_X), gy = (unsigned)((n + SCATTER_Y - 1) / SCATTER_Y);
+    dim3 grid(gx > MAX_BLOCKS ? MAX_BLOCKS : gx, gy > MAX_BLOCKS ? MAX_BLOCKS : gy);
+    segment_sum_kernel<<<grid, dim3(SCATTER_X, SCATTER_Y), 0, stream>>>(dtable, keys, pos, dout, n, dim);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }

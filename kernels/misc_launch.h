@@ -76,10 +76,18 @@ baton_status baton_kernel_optim_update(const baton_optim_hyper *h, float *params
 baton_status baton_kernel_embed_gather(float *out, const int *ids, const float *table, int n, int dim,
                                        cudaStream_t stream);
 
-/* dtable[ids[i], :] += dout[i, :], each element's sum taken in index order (deterministic; same bits as the CPU);
- * O(n^2 dim) work in the worst case, see embedding.cu. */
-baton_status baton_kernel_embed_scatter_add(float *dtable, const int *ids, const float *dout, int n, int dim,
-                                            cudaStream_t stream);
+/* dtable[ids[i], :] += dout[i, :], each element's sum taken in index order (deterministic; same bits as the CPU).
+ * v1: no scratch, O(n^2 dim) work in the worst case; the plain reference (see embedding.cu). */
+baton_status baton_kernel_embed_scatter_add_v1(float *dtable, const int *ids, const float *dout, int n, int dim,
+                                               cudaStream_t stream);
+
+/* Bytes of device scratch baton_kernel_embed_scatter_add_sorted needs for n ids. */
+baton_status baton_kernel_embed_scatter_scratch_bytes(size_t *bytes, int n);
+
+/* The same result as v1 by a stable sort of the ids and one sum per run: O(n log n + n dim) work.
+ * scratch: scratch_bytes >= baton_kernel_embed_scatter_scratch_bytes(n), 256-byte aligned. */
+baton_status baton_kernel_embed_scatter_add_sorted(float *dtable, const int *ids, const float *dout, int n, int dim,
+                                                   void *scratch, size_t scratch_bytes, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

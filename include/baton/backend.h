@@ -123,11 +123,25 @@ typedef struct {
 struct baton_backend {
     const baton_ops *ops;
     void *impl;
-    int threads; /* host threads the backend may use (cpu) */
+    int threads;           /* host threads the backend may use (cpu) */
+    char description[320]; /* what it runs on, for logs: "cuda:0 NVIDIA H200 (132 SMs, 140.4 GiB)" */
 };
 
-/* Creates the backend named `name` ("cpu"; "cuda" where built). threads <= 0 means all cores. */
+/* Options of baton_backend_create beyond the name. */
+typedef struct {
+    int threads; /* cpu: threads, <= 0 for all cores */
+    int tf32;    /* cuda: TF32 tensor cores in the fp32 GEMMs (off by default: fp32 checks stay exact) */
+} baton_backend_options;
+
+/* Creates the backend named `name`: "cpu", "cuda" where built, or "auto" (cuda when a GPU is usable,
+ * else cpu). Fills be->description. */
+baton_status baton_backend_create_ex(baton_backend *be, const char *name, const baton_backend_options *opt);
+
+/* baton_backend_create_ex with default options and `threads` (<= 0: all cores). */
 baton_status baton_backend_create(baton_backend *be, const char *name, int threads);
+
+/* 1 when this build has CUDA and a CUDA device is usable now. */
+int baton_backend_gpu_usable(void);
 
 /* Releases what baton_backend_create acquired. */
 void baton_backend_destroy(baton_backend *be);

@@ -59,7 +59,7 @@ static baton_status show(const cli_settings *s)
     baton_backend be;
     cli_loaded_model lm;
     baton_pairs dev;
-    BATON_TRY(baton_backend_create(&be, s->device, s->threads));
+    BATON_TRY(cli_backend_create(&be, s, 0));
     BATON_TRY(cli_model_load(&lm, s->model, &be));
     BATON_TRY(baton_toy_generate(&dev, s->task, "dev", CHECK, (uint64_t)s->seed));
     baton_greedy g;

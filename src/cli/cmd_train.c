@@ -149,7 +149,7 @@ baton_status cli_train_run(const cli_settings *s)
     memset(&tr, 0, sizeof tr);
     baton_status st = load_data(&d, s);
     if (st == BATON_OK)
-        st = baton_backend_create(&be, s->device, s->threads);
+        st = cli_backend_create(&be, s, 1);
     if (st == BATON_OK)
         st = cli_model_config(&mc, s, d.sv.size, d.tv.size);
     if (st == BATON_OK)
@@ -161,8 +161,8 @@ baton_status cli_train_run(const cli_settings *s)
         size_t count = 0;
         for (int i = 0; i < tr.table.count; i++)
             count += tr.table.items[i].numel;
-        fprintf(stderr, "model: %s, %d layer(s), E=%d H=%d, %s attention, %zu parameters; device %s\n", s->cell,
-                s->layers, s->emb, s->hidden, s->attention, count, s->device);
+        fprintf(stderr, "model: %s, %d layer(s), E=%d H=%d, %s attention, %zu parameters\n", s->cell, s->layers,
+                s->emb, s->hidden, s->attention, count);
         st = baton_progress_open(&p, stderr, s->metrics, s->steps, s->log_every);
     }
     if (st == BATON_OK) {

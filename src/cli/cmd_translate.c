@@ -64,7 +64,7 @@ static int open_session(session *x, int argc, char **argv, const char *usage)
         fprintf(stderr, "baton: error: --model DIR: expected the directory that baton train wrote\n");
         return 2;
     }
-    if (baton_backend_create(&x->be, x->s.device, x->s.threads) != BATON_OK)
+    if (cli_backend_create(&x->be, &x->s, 0) != BATON_OK)
         return 1;
     x->have_be = 1;
     if (cli_model_load(&x->lm, x->s.model, &x->be) != BATON_OK)

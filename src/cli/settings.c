@@ -2,6 +2,7 @@
 #include "settings.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #define O(field) offsetof(cli_settings, field)
@@ -42,7 +43,8 @@ const cli_opt cli_settings_opts[] = {
     {"valid-every", OPT_INT, O(valid_every), "500", NULL, "steps between validations (0: only at the end)"},
     {"metrics", OPT_STR, O(metrics), NULL, NULL, "write metrics as JSON lines to this file"},
     {"model", OPT_STR, O(model), NULL, NULL, "model directory (written by train, read by translate and score)"},
-    {"device", OPT_STR, O(device), "cpu", "cpu,cuda", "backend"},
+    {"device", OPT_STR, O(device), "auto", "auto,cpu,cuda", "backend (auto: the GPU when one is usable)"},
+    {"tf32", OPT_BOOL, O(tf32), "false", NULL, "cuda: TF32 tensor cores in the fp32 matrix products"},
     {"threads", OPT_INT, O(threads), "0", NULL, "CPU threads (0: all cores)"},
     {"seed", OPT_INT, O(seed), "1", NULL, "seed of weights, dropout, data and batch order"},
     {"input", OPT_STR, O(input), NULL, NULL, "translate: input file (default: standard input)"},
@@ -54,6 +56,15 @@ const cli_opt cli_settings_opts[] = {
     {"nbest", OPT_INT, O(nbest), "1", NULL, "translate: hypotheses per sentence (lines 'i ||| text ||| score' when > 1)"},
     CLI_OPT_END,
 };
+
+baton_status cli_backend_create(baton_backend *be, const cli_settings *s, int announce)
+{
+    baton_backend_options opt = {.threads = s->threads, .tf32 = s->tf32};
+    BATON_TRY(baton_backend_create_ex(be, s->device, &opt));
+    if (announce)
+        fprintf(stderr, "device: %s\n", be->description);
+    return BATON_OK;
+}
 
 baton_status cli_model_config(baton_s2s_config *mc, const cli_settings *s, int src_vocab, int tgt_vocab)
 {

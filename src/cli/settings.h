@@ -21,13 +21,16 @@ typedef struct {
     int warmup, decay_every, batch, steps, accumulate, log_every, valid_every;
     /* running */
     const char *model, *device, *input, *src, *tgt;
-    int threads, seed;
+    int threads, seed, tf32;
     float max_len_ratio, alpha;
     int beam, nbest;
 } cli_settings;
 
 /* The option table of cli_settings. */
 extern const cli_opt cli_settings_opts[];
+
+/* Creates the backend --device names (with --threads, --tf32); announce: print "device: ..." to stderr. */
+baton_status cli_backend_create(baton_backend *be, const cli_settings *s, int announce);
 
 /* The model configuration the settings describe, with the vocabulary sizes filled in. */
 baton_status cli_model_config(baton_s2s_config *mc, const cli_settings *s, int src_vocab, int tgt_vocab);

@@ -1,5 +1,6 @@
 /* cpu_backend.c: the CPU reference backend's memory and ops table. Matrix products are in
  * cpu_gemm.c, the loops in cpu_ops.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,5 +124,7 @@ baton_status baton_cpu_backend_create(baton_backend *be, int threads)
 #endif
     be->ops = &cpu_ops;
     be->threads = threads > 0 ? threads : 1;
+    snprintf(be->description, sizeof be->description, "cpu (%d thread%s, %s)", be->threads,
+             be->threads == 1 ? "" : "s", BATON_HAVE_BLAS ? "OpenBLAS sgemm" : "plain C sgemm");
     return BATON_OK;
 }

@@ -7,6 +7,7 @@
  * Status: compiled in every CUDA build; never yet run on a GPU. */
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,12 +122,26 @@ static void cu_destroy(baton_backend *be)
         return;
     if (c->sumsq_scratch)
         cudaFree(c->sumsq_scratch);
+    if (c->embed_scratch)
+        cudaFree(c->embed_scratch);
     if (c->blas)
         cublasDestroy(c->blas);
     if (c->stream)
         cudaStreamDestroy(c->stream);
     free(c);
     be->impl = NULL;
+}
+
+/* "cuda:0 NVIDIA H200 (132 SMs, 140.4 GiB, sm_90)" into be->description, for the logs. */
+static baton_status describe(baton_backend *be, int tf32)
+{
+    int dev = 0;
+    struct cudaDeviceProp p;
+    BATON_CUDA_CHECK(cudaGetDevice(&dev));
+    BATON_CUDA_CHECK(cudaGetDeviceProperties(&p, dev));
+    snprintf(be->description, sizeof be->description, "cuda:%d %s (%d SMs, %.1f GiB, sm_%d%d%s)", dev, p.name,
+             p.multiProcessorCount, p.totalGlobalMem / 1073741824.0, p.major, p.minor, tf32 ? ", TF32 GEMMs" : "");
+    return BATON_OK;
 }
 
 baton_status baton_cuda_backend_init(baton_backend *be, const baton_ops *ops, int tf32)
@@ -147,7 +162,7 @@ baton_status baton_cuda_backend_init(baton_backend *be, const baton_ops *ops, in
     BATON_CUBLAS_CHECK(cublasSetMathMode(c->blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     BATON_TRY(cu_alloc(be, (void **)&c->sumsq_scratch, BATON_SUMSQ_BLOCKS * sizeof(double), "sum-of-squares scratch"));
     be->threads = 1;
-    return BATON_OK;
+    return describe(be, tf32);
 }
 
 /* The part of the ops table this file provides; cuda_ops.c adds the rest. */

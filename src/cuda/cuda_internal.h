@@ -11,6 +11,9 @@ typedef struct {
     cudaStream_t stream; /* every op of the backend runs on it */
     cublasHandle_t blas;
     double *sumsq_scratch; /* (BATON_SUMSQ_BLOCKS) per-block partial sums */
+    void *embed_scratch;   /* sort buffers of the embedding backward; grown at the first call with a larger n */
+    size_t embed_scratch_bytes;
+    int embed_scratch_n;   /* the largest n it holds */
 } cuda_ctx;
 
 /* Creates the stream and the cuBLAS handle (TF32 tensor cores only when tf32 != 0). */

@@ -107,9 +107,25 @@ static baton_status cu_gather(baton_backend *be, float *out, const int *ids, con
     return baton_kernel_embed_gather(out, ids, table, n, dim, stream(be));
 }
 
+/* The sorted version needs scratch that depends on n. Batches have a fixed maximum shape, so it
+ * grows at the first step only (cudaMalloc there, never in the steady state). */
 static baton_status cu_scatter(baton_backend *be, float *dtable, const int *ids, const float *dout, int n, int dim)
 {
-    return baton_kernel_embed_scatter_add(dtable, ids, dout, n, dim, stream(be));
+    cuda_ctx *c = (cuda_ctx *)be->impl;
+    if (n > c->embed_scratch_n) {
+        size_t need = 0;
+        BATON_TRY(baton_kernel_embed_scatter_scratch_bytes(&need, n));
+        if (c->embed_scratch)
+            be->ops->free(be, c->embed_scratch);
+        c->embed_scratch = NULL;
+        c->embed_scratch_bytes = 0;
+        c->embed_scratch_n = 0;
+        BATON_TRY(be->ops->alloc(be, &c->embed_scratch, need, "embedding-gradient sort scratch"));
+        c->embed_scratch_bytes = need;
+        c->embed_scratch_n = n;
+    }
+    return baton_kernel_embed_scatter_add_sorted(dtable, ids, dout, n, dim, c->embed_scratch, c->embed_scratch_bytes,
+                                                 c->stream);
 }
 
 static baton_ops cuda_ops;

@@ -7,8 +7,9 @@
  * not fill a block or a warp. What is compared how:
  *   bit-identical (the kernels take the CPU's order and roundings): dropout (values and masks),
  *     copy2d, add_bias, colsum_add, argmax_rows (with many ties), embed_gather;
- *   embed_scatter_add: run twice from the same dtable, the two results identical bit for bit
- *     (determinism), and within SCATTER_TOL of the CPU (the design gives the CPU's bits too);
+ *   embed_scatter_add, both versions (v1 first-occurrence, v2 sorted segments): run twice from
+ *     the same dtable, the two results identical bit for bit (determinism), and bit-identical to
+ *     the CPU (each element is summed in index order with plain float adds, as on the CPU);
  *   sumsq: two runs bit-identical, within ROUND_TOL of the CPU's sequential double sum;
  *   axpby, tanh forward/backward, Adam/SGD update: within ROUND_TOL relative (tu_rel_err_ff),
  *     nvcc's FMA contraction differing from the host's roundings by an ulp or so.
@@ -34,7 +35,6 @@
 #include "testutil.h"
 
 #define ROUND_TOL 2e-6
-#define SCATTER_TOL 1e-6
 #define SEED 0x6d697363676075ULL
 #define CAP ((size_t)1 << 20) /* floats per buffer */
 
@@ -51,6 +51,8 @@ static baton_backend cpu;
 static float *ha, *hb, *hc, *hr, *hr2, *hg, *hg2;
 static float *da, *db, *dc, *dd;
 static double *dscratch;
+static void *dsort; /* scratch of the sorted embedding backward */
+static size_t dsort_bytes;
 static int *hids, *dids, *hidx, *gidx;
 
 #define CK(call)                                                                                   \
@@ -277,6 +279,25 @@ static void test_optim(void)
     sync_dev();
 }
 
+/* One scatter-add version twice from dtable ha (device da) with dout db: same bits both times and as the CPU's hr. */
+static void scatter_case(int version, int n, int dim, int V, size_t vd)
+{
+    char name[160];
+    float *out[2] = {hg, hg2};
+    for (int run = 0; run < 2; run++) {
+        up(da, ha, vd);
+        if (version == 1)
+            OK(baton_kernel_embed_scatter_add_v1(da, dids, db, n, dim, 0));
+        else
+            OK(baton_kernel_embed_scatter_add_sorted(da, dids, db, n, dim, dsort, dsort_bytes, 0));
+        down(out[run], da, vd);
+    }
+    snprintf(name, sizeof name, "embed_scatter_add v%d n=%d dim=%d V=%d deterministic", version, n, dim, V);
+    check_bits(name, hg2, hg, vd);
+    snprintf(name, sizeof name, "embed_scatter_add v%d n=%d dim=%d V=%d vs CPU", version, n, dim, V);
+    check_bits(name, hg, hr, vd);
+}
+
 static void test_embedding(void)
 {
     static const int ns[] = {1, 7, 64, 301, 2000};
@@ -310,18 +331,8 @@ static void test_embedding(void)
                 up(db, hb, nd);
                 memcpy(hr, ha, vd * sizeof(float));
                 OK(cpu.ops->embed_scatter_add(&cpu, hr, hids, hb, n, dim));
-                up(da, ha, vd);
-                OK(baton_kernel_embed_scatter_add(da, dids, db, n, dim, 0));
-                down(hg, da, vd);
-                up(da, ha, vd);
-                OK(baton_kernel_embed_scatter_add(da, dids, db, n, dim, 0));
-                down(hg2, da, vd);
-                snprintf(name, sizeof name, "embed_scatter_add n=%d dim=%d V=%d deterministic", n, dim, V);
-                check_bits(name, hg2, hg, vd);
-                snprintf(name, sizeof name, "embed_scatter_add n=%d dim=%d V=%d", n, dim, V);
-                check_rel(name, hg, hr, vd, SCATTER_TOL);
-                if (bit_diffs(hg, hr, vd))
-                    printf("%s: note: not bit-identical to the CPU (expected identical)\n", name);
+                for (int version = 1; version <= 2; version++)
+                    scatter_case(version, n, dim, V, vd);
             }
     sync_dev();
 }
@@ -340,7 +351,9 @@ static void test_arguments(void)
                                                                                  1e-8f, 0, 0, 1, 1},
                                                            da, db, NULL, NULL, 4, (float *)dscratch, 0)},
         {"sumsq NULL scratch", baton_kernel_sumsq(da, db, 4, NULL, 0)},
-        {"scatter NULL ids", baton_kernel_embed_scatter_add(da, NULL, db, 4, 4, 0)},
+        {"scatter v1 NULL ids", baton_kernel_embed_scatter_add_v1(da, NULL, db, 4, 4, 0)},
+        {"scatter v2 NULL scratch", baton_kernel_embed_scatter_add_sorted(da, dids, db, 4, 4, NULL, 0, 0)},
+        {"scatter v2 small scratch", baton_kernel_embed_scatter_add_sorted(da, dids, db, 4, 4, dsort, 16, 0)},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rep.checks++;
@@ -379,6 +392,8 @@ int main(void)
     CK(cudaMalloc((void **)&dd, CAP * sizeof(float)));
     CK(cudaMalloc((void **)&dids, CAP * sizeof(int)));
     CK(cudaMalloc((void **)&dscratch, BATON_SUMSQ_BLOCKS * sizeof(double)));
+    OK(baton_kernel_embed_scatter_scratch_bytes(&dsort_bytes, (int)CAP));
+    CK(cudaMalloc(&dsort, dsort_bytes));
 
     test_arguments();
     test_elementwise();
@@ -393,6 +408,7 @@ int main(void)
     cudaFree(dd);
     cudaFree(dids);
     cudaFree(dscratch);
+    cudaFree(dsort);
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
         free(*hs[i]);
     free(hids);

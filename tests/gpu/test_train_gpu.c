@@ -1,6 +1,6 @@
 /* test_train_gpu.c: the whole model on the CUDA backend against the CPU backend.
- *   - One forward and backward on the same random weights and batch: the loss and every gradient
- *     tensor, relative norm error <= 1e-4 (fp32 on both sides with TF32 off; the GPU's GEMMs and
+ *   - One forward and backward on the same random weights and batch: the loss and each gradient
+ *     tensor of the parameter table on its own, relative norm error <= 1e-4 (fp32 on both sides with TF32 off; the GPU's GEMMs and
  *     reductions sum in other orders, and errors compound through two recurrent stacks, attention
  *     and the softmax: a few 1e-6 per op, so 1e-4 leaves room while a wrong kernel gives 1e-2+).
  *   - 20 training steps on the built-in numbers task: every step's loss within 1e-3 relative of the
@@ -31,8 +31,9 @@ static int load(baton_dataset *d)
     return ok;
 }
 
-/* Trains STEPS batches on `device`; losses[k] is batch k's mean loss; grads of the first step into g0. */
-static int run(const char *device, baton_dataset *d, float *losses, float **g0, size_t *n)
+/* Trains STEPS batches on `device`; losses[k] is batch k's mean loss; grads of the first step into
+ * g0, and (when table != NULL) the parameter table that describes them. */
+static int run(const char *device, baton_dataset *d, float *losses, float **g0, size_t *n, baton_param_table *table)
 {
     baton_backend be;
     baton_trainer tr;
@@ -54,6 +55,13 @@ static int run(const char *device, baton_dataset *d, float *losses, float **g0, 
             *n = tr.table.total;
             *g0 = malloc(*n * sizeof(float));
             ok = *g0 && be.ops->download(&be, *g0, tr.grads, *n * sizeof(float)) == BATON_OK;
+            if (ok && table) { /* the table outlives the trainer: keep a copy of its rows */
+                *table = tr.table;
+                table->items = malloc((size_t)tr.table.count * sizeof *table->items);
+                ok = table->items != NULL;
+                if (ok)
+                    memcpy(table->items, tr.table.items, (size_t)tr.table.count * sizeof *table->items);
+            }
         }
     }
     baton_trainer_destroy(&tr);
@@ -74,9 +82,17 @@ int main(void)
     baton_dataset d;
     float cpu[STEPS], gpu[STEPS], gpu2[STEPS], *gc = NULL, *gg = NULL;
     size_t nc = 0, ng = 0;
-    int ok = load(&d) && run("cpu", &d, cpu, &gc, &nc) && run("cuda", &d, gpu, &gg, &ng) &&
-             run("cuda", &d, gpu2, NULL, NULL) && nc == ng;
-    tu_check(&r, "first step: every gradient, GPU vs CPU", ok ? tu_rel_err_ff(gg, gc, nc) : INFINITY, 1e-4);
+    baton_param_table t = {0};
+    int ok = load(&d) && run("cpu", &d, cpu, &gc, &nc, &t) && run("cuda", &d, gpu, &gg, &ng, NULL) &&
+             run("cuda", &d, gpu2, NULL, NULL, NULL) && nc == ng;
+    tu_check(&r, "first step: loss, GPU vs CPU", ok ? fabs(gpu[0] - cpu[0]) / fabs(cpu[0]) : INFINITY, 1e-5);
+    char name[160];
+    for (int i = 0; ok && i < t.count; i++) {
+        snprintf(name, sizeof name, "first step: gradient %s, GPU vs CPU", t.items[i].name);
+        tu_check(&r, name, tu_rel_err_ff(gg + t.items[i].offset, gc + t.items[i].offset, t.items[i].numel), 1e-4);
+    }
+    if (!ok || t.count == 0)
+        tu_check(&r, "first step: gradients, GPU vs CPU", INFINITY, 1e-4);
     double worst = 0.0, differ = 0.0;
     for (int k = 0; ok && k < STEPS; k++) {
         worst = fmax(worst, fabs(gpu[k] - cpu[k]) / fabs(cpu[k]));
@@ -86,6 +102,7 @@ int main(void)
     tu_check_abs(&r, "two GPU runs, same seed: losses that differ", ok ? differ : INFINITY, 0);
     free(gc);
     free(gg);
+    free(t.items);
     baton_dataset_free(&d);
     return tu_summary(&r, "train gpu");
 }
