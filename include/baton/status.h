@@ -27,6 +27,10 @@ const char *baton_status_name(baton_status st);
 baton_status baton_error_at(baton_status st, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The message of the last error reported on this thread (no prefix, no source position), or ""
+ * before any: lets tests assert on what a failure said without capturing stderr. */
+const char *baton_error_last(void);
+
 /* Returns st after printing the message with the caller's source position. */
 #define BATON_ERROR(st, ...) baton_error_at((st), __FILE__, __LINE__, __VA_ARGS__)
 

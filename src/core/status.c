@@ -21,6 +21,14 @@ const char *baton_status_name(baton_status st)
     return "unknown status";
 }
 
+/* Per thread, so a worker's error never overwrites the one its caller is looking at. */
+static _Thread_local char last_msg[1024];
+
+const char *baton_error_last(void)
+{
+    return last_msg;
+}
+
 baton_status baton_error_at(baton_status st, const char *file, int line, const char *fmt, ...)
 {
     /* Builds compile from a sibling directory (../src/nn/rnn.c); name the file from the source root. */
@@ -32,6 +40,7 @@ baton_status baton_error_at(baton_status st, const char *file, int line, const c
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(last_msg, msg, sizeof msg);
     fprintf(stderr, "baton: error: %s (%s:%d)\n", msg, base, line);
     return st;
 }

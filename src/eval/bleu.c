@@ -1,71 +1,93 @@
-/* bleu.c: corpus BLEU statistics and score (bleu.h). Sentences are short, so n-grams are matched
- * by comparing token spans directly (O(n^2) per sentence) instead of hashing them. */
+/* bleu.c: corpus BLEU statistics and scores (bleu.h), multi-bleu style and sacreBLEU's. Both count
+ * clipped n-gram matches the same way: tokens get dense ids by sorting, and ngram.c intersects the
+ * id sequences exactly, so no sentence length is too long and no hash can collide. The sacreBLEU
+ * score repeats BLEU.compute_bleu operation for operation (my_log's floor included) so that the
+ * doubles agree with Python's to the last bits, not just to the printed digits. */
 #include "baton/bleu.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_TOKENS = 1024 };
+#include "utf8_ngram.h"
 
 typedef struct {
     const char *p;
-    int len;
+    size_t len;
+    uint32_t idx; /* position in the hyp ++ ref token list */
 } span;
 
-/* Splits s on blanks into at most MAX_TOKENS spans; returns the count. */
-static int tokens(const char *s, span *out)
+/* Token spans of s separated by blanks/tabs (unicode == 0, multi-bleu) or by Python's str.split()
+ * whitespace; writes at most cap of them to out (NULL: only count) and returns the count. */
+static size_t split(const char *s, int unicode, span *out, size_t cap)
 {
-    int n = 0;
-    while (*s && n < MAX_TOKENS) {
-        while (*s == ' ' || *s == '\t')
-            s++;
-        if (!*s)
-            break;
-        const char *start = s;
-        while (*s && *s != ' ' && *s != '\t')
-            s++;
-        out[n++] = (span){start, (int)(s - start)};
+    size_t n = strlen(s), k = 0;
+    for (size_t i = 0; i < n;) {
+        size_t sp = unicode ? baton_utf8_space_len(s + i, n - i) : (s[i] == ' ' || s[i] == '\t');
+        if (sp) {
+            i += sp;
+            continue;
+        }
+        size_t start = i;
+        while (i < n && !(unicode ? baton_utf8_space_len(s + i, n - i) : (s[i] == ' ' || s[i] == '\t')))
+            i++;
+        if (out && k < cap)
+            out[k] = (span){s + start, i - start, (uint32_t)k};
+        k++;
     }
-    return n;
+    return k;
 }
 
-static int same_gram(const span *a, const span *b, int n)
+static int cmp_span(const void *a, const void *b)
 {
-    for (int k = 0; k < n; k++)
-        if (a[k].len != b[k].len || memcmp(a[k].p, b[k].p, (size_t)a[k].len) != 0)
-            return 0;
-    return 1;
+    const span *x = a, *y = b;
+    if (x->len != y->len)
+        return (x->len > y->len) - (x->len < y->len);
+    return memcmp(x->p, y->p, x->len);
 }
 
-/* Occurrences of the n-gram at g among the n-grams of t[0..len). */
-static int count_in(const span *t, int len, const span *g, int n)
+/* ids[t->idx] = dense id of each token's text, equal texts equal ids (t is sorted in place). */
+static void assign_ids(span *t, size_t n, uint32_t *ids)
 {
-    int c = 0;
-    for (int i = 0; i + n <= len; i++)
-        c += same_gram(t + i, g, n);
-    return c;
+    qsort(t, n, sizeof *t, cmp_span);
+    uint32_t id = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && cmp_span(&t[i - 1], &t[i]) != 0)
+            id++;
+        ids[t[i].idx] = id;
+    }
+}
+
+/* Adds a tokenized pair: lengths, hypothesis n-gram totals and clipped matches for n = 1..4. */
+static baton_status add_tokens(baton_bleu_stats *st, const char *hyp, const char *ref, int unicode)
+{
+    size_t nh = split(hyp, unicode, NULL, 0), nr = split(ref, unicode, NULL, 0), n = nh + nr;
+    span *t = malloc((n ? n : 1) * sizeof *t);
+    uint32_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    if (!t || !ids) {
+        free(t);
+        free(ids);
+        return BATON_ERROR(BATON_ERR_OOM, "BLEU: out of memory for %zu tokens", n);
+    }
+    split(hyp, unicode, t, nh);
+    split(ref, unicode, t + nh, nr);
+    for (size_t i = nh; i < n; i++)
+        t[i].idx += (uint32_t)nh;
+    assign_ids(t, n, ids);
+    long ref_tot[4] = {0, 0, 0, 0};
+    baton_status s = baton_ngram_match(ids, nh, ids + nh, nr, 4, st->total, ref_tot, st->match);
+    st->hyp_len += (long)nh;
+    st->ref_len += (long)nr;
+    free(t);
+    free(ids);
+    return s;
 }
 
 baton_status baton_bleu_add(baton_bleu_stats *st, const char *hyp, const char *ref)
 {
-    span *h = malloc(2 * MAX_TOKENS * sizeof *h), *r = h ? h + MAX_TOKENS : NULL;
-    if (!h)
-        return BATON_ERROR(BATON_ERR_OOM, "BLEU: out of memory");
-    int nh = tokens(hyp, h), nr = tokens(ref, r);
-    st->hyp_len += nh;
-    st->ref_len += nr;
-    for (int n = 1; n <= 4; n++)
-        for (int i = 0; i + n <= nh; i++) {
-            st->total[n - 1]++;
-            /* clipped: a hypothesis n-gram counts while its earlier copies have not used up the reference's */
-            int before = 0;
-            for (int j = 0; j < i; j++)
-                before += same_gram(h + j, h + i, n);
-            st->match[n - 1] += before < count_in(r, nr, h + i, n);
-        }
-    free(h);
-    return BATON_OK;
+    return add_tokens(st, hyp, ref, 0);
 }
 
 double baton_bleu_score(const baton_bleu_stats *st)
@@ -78,4 +100,59 @@ double baton_bleu_score(const baton_bleu_stats *st)
     }
     double bp = st->hyp_len < st->ref_len ? exp(1.0 - (double)st->ref_len / (double)st->hyp_len) : 1.0;
     return 100.0 * bp * exp(log_prec);
+}
+
+baton_status baton_bleu_add_sentence(baton_bleu_stats *st, const baton_bleu_opts *opts, const char *hyp,
+                                     const char *ref)
+{
+    char *h = NULL, *r = NULL;
+    baton_status s = baton_bleu_tokenize(hyp, opts, &h);
+    if (s == BATON_OK)
+        s = baton_bleu_tokenize(ref, opts, &r);
+    if (s == BATON_OK)
+        s = add_tokens(st, h, r, 1);
+    free(h);
+    free(r);
+    return s;
+}
+
+/* sacreBLEU's utils.my_log: log floored at -9999999999 for a zero precision. */
+static double my_log(double x)
+{
+    return x == 0.0 ? -9999999999.0 : log(x);
+}
+
+void baton_bleu_compute(const baton_bleu_stats *st, baton_bleu_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->hyp_len = st->hyp_len;
+    out->ref_len = st->ref_len;
+    out->ratio = st->ref_len ? (double)st->hyp_len / (double)st->ref_len : 0.0;
+    out->bp = 1.0;
+    if (st->hyp_len < st->ref_len)
+        out->bp = st->hyp_len > 0 ? exp(1.0 - (double)st->ref_len / (double)st->hyp_len) : 0.0;
+    if (!(st->match[0] || st->match[1] || st->match[2] || st->match[3]))
+        return; /* sacreBLEU's early stop: no match at all scores 0 */
+    double smooth = 1.0;
+    for (int n = 0; n < 4; n++) {
+        if (st->total[n] == 0)
+            break; /* the later precisions stay 0, and my_log's floor sends the score to 0 */
+        if (st->match[n] == 0) {
+            smooth *= 2.0; /* 'exp' smoothing: 1/2, 1/4, ... of a match for each empty order */
+            out->precisions[n] = 100.0 / (smooth * (double)st->total[n]);
+        } else {
+            out->precisions[n] = 100.0 * (double)st->match[n] / (double)st->total[n];
+        }
+    }
+    double sum = 0.0;
+    for (int n = 0; n < 4; n++)
+        sum += my_log(out->precisions[n]);
+    out->score = out->bp * exp(sum / 4.0);
+}
+
+int baton_bleu_format(const baton_bleu_result *r, char *buf, size_t n)
+{
+    const double *p = r->precisions;
+    return snprintf(buf, n, "BLEU = %.2f %.1f/%.1f/%.1f/%.1f (BP = %.3f ratio = %.3f hyp_len = %ld ref_len = %ld)",
+                    r->score, p[0], p[1], p[2], p[3], r->bp, r->ratio, r->hyp_len, r->ref_len);
 }
