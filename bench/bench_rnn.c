@@ -5,7 +5,12 @@
  * because the harness creates its backend with the default thread count, and the thread count is
  * the variable this benchmark is about. Every size runs the full batch (all lengths = T), as
  * PyTorch's nn.LSTM without packing, so both sides do the same arithmetic. dx is computed, as in a
- * seq2seq encoder whose input is a trainable embedding (the PyTorch script sets x.requires_grad). */
+ * seq2seq encoder whose input is a trainable embedding (the PyTorch script sets x.requires_grad).
+ *
+ * --impl picks the layer implementation on the GPU: baton's fused layers (default) or cuDNN's RNN
+ * API with one of its algorithms (src/cudnn/, builds with cuDNN only), on the same weights and
+ * inputs. cuDNN's forward runs in training mode, keeping what backward needs, as the fused forward
+ * always does, so both time the same forward. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -20,6 +25,10 @@
 #include "baton/arena.h"
 #include "baton/backend.h"
 #include "baton/buildinfo.h"
+#include "baton_config.h"
+#if BATON_HAVE_CUDNN
+#include "baton/cudnn_rnn.h"
+#endif
 #include "baton/param.h"
 #include "baton/rng.h"
 #include "baton/rnn.h"
@@ -36,6 +45,9 @@ typedef struct {
     int hidden[MAX_SIZES], n_hidden;
     int layers, bidirectional, threads, warmup, reps, profile;
     const char *csv;
+    const char *impl; /* "fused" or "cudnn-<algorithm>" */
+    int cudnn;        /* 1 for a cudnn-* implementation */
+    int algo;         /* its baton_cudnn_algo */
 } options;
 
 typedef struct {
@@ -48,6 +60,8 @@ static void usage(FILE *out)
             "usage: " PROG " [flags]\n"
             "Times forward and forward+backward of one recurrent layer stack (time-major, full batch).\n"
             "  --device NAME       backend (%s; default cpu)\n"
+            "  --impl NAME         fused | cudnn-standard | cudnn-persist-static | cudnn-persist-dynamic\n"
+            "                      (default fused; cudnn-* need --device cuda and a build with cuDNN%s)\n"
             "  --cell C            lstm | gru | rnn_tanh (default lstm)\n"
             "  --batch B           batch rows (default 32)\n"
             "  --steps T           time steps (default 50)\n"
@@ -63,7 +77,7 @@ static void usage(FILE *out)
             "  --profile           also break each call's time down by op (GEMM, cell, column sums, copies);\n"
             "                      adds a clock read around every op (and a sync on an asynchronous device)\n"
             "  --help              this text\n",
-            baton_backend_list());
+            baton_backend_list(), BATON_HAVE_CUDNN ? "" : ", which this one is not");
 }
 
 /* Reports a bad flag or value in one line and exits with status 2, as command-line errors do. */
@@ -130,10 +144,32 @@ static int name_in_list(const char *name, const char *list)
     return 0;
 }
 
+/* --impl: "fused", or "cudnn-" and a cuDNN algorithm where the build has cuDNN. */
+static void parse_impl(options *o, const char *val)
+{
+    o->impl = val;
+    o->cudnn = strncmp(val, "cudnn-", 6) == 0;
+    if (!o->cudnn) {
+        if (strcmp(val, "fused") != 0)
+            bad_usage("--impl: '%s', expected fused, cudnn-standard, cudnn-persist-static or cudnn-persist-dynamic",
+                      val);
+        return;
+    }
+#if BATON_HAVE_CUDNN
+    baton_cudnn_algo a;
+    if (baton_cudnn_algo_parse(&a, val + 6) != BATON_OK)
+        bad_usage("--impl: '%s', expected fused, cudnn-standard, cudnn-persist-static or cudnn-persist-dynamic", val);
+    o->algo = (int)a;
+#else
+    bad_usage("--impl %s: this build has no cuDNN (configure with -Dcudnn=enabled, or -Dcudnn_root=DIR)", val);
+#endif
+}
+
 static void parse_args(options *o, int argc, char **argv)
 {
     *o = (options){.device = "cpu", .cell = BATON_CELL_LSTM, .batch = 32, .steps = 50, .input = 0,
-                   .hidden = {256, 512}, .n_hidden = 2, .layers = 2, .threads = 0, .warmup = 3, .reps = 10};
+                   .hidden = {256, 512}, .n_hidden = 2, .layers = 2, .threads = 0, .warmup = 3, .reps = 10,
+                   .impl = "fused"};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -160,7 +196,8 @@ static void parse_args(options *o, int argc, char **argv)
             val = NULL;
         }
         static const char *const valued[] = {"--device", "--cell",   "--batch",  "--steps", "--input", "--hidden",
-                                             "--layers", "--threads", "--warmup", "--reps",  "--csv"};
+                                             "--layers", "--threads", "--warmup", "--reps",  "--csv",
+                                             "--impl"};
         int known = 0;
         for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
             known |= strcmp(flag, valued[k]) == 0;
@@ -197,12 +234,16 @@ static void parse_args(options *o, int argc, char **argv)
             o->warmup = parse_int(flag, val, 0);
         } else if (strcmp(flag, "--reps") == 0) {
             o->reps = parse_int(flag, val, 1);
+        } else if (strcmp(flag, "--impl") == 0) {
+            parse_impl(o, val);
         } else if (strcmp(flag, "--csv") == 0) {
             if (*val == '\0')
                 bad_usage("--csv: expected a file name");
             o->csv = val;
         }
     }
+    if (o->cudnn && strcmp(o->device, "cuda") != 0)
+        bad_usage("--impl %s: cuDNN runs only with --device cuda (got --device %s)", o->impl, o->device);
     if (o->bidirectional)
         for (int k = 0; k < o->n_hidden; k++)
             if (o->hidden[k] % 2)
@@ -378,12 +419,19 @@ typedef struct {
     baton_arena arena;
     baton_rnn_acts acts;
     float *params, *grads, *x, *y, *hn, *cn, *dy, *dx;
-    int *lengths;
+    int *lengths, *host_len; /* (B) on the device, and on the host for cuDNN's descriptors */
     size_t nx, ny, ns;
+#if BATON_HAVE_CUDNN
+    baton_cudnn_rnn *cudnn; /* --impl cudnn-*: the layer through cuDNN, else NULL */
+#endif
 } layer;
 
 static void layer_free(baton_backend *be, layer *ly)
 {
+#if BATON_HAVE_CUDNN
+    baton_cudnn_rnn_destroy(ly->cudnn);
+#endif
+    free(ly->host_len);
     baton_arena_destroy(&ly->arena);
     void *bufs[] = {ly->params, ly->grads, ly->x, ly->y, ly->hn, ly->cn, ly->dy, ly->dx, ly->lengths};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
@@ -392,7 +440,23 @@ static void layer_free(baton_backend *be, layer *ly)
     baton_param_table_free(&ly->table);
 }
 
-static baton_status layer_init(baton_backend *be, layer *ly, const baton_rnn_config *cfg, int T, int B)
+/* The implementation's own state: cuDNN's descriptors and spaces, or the fused layers' arena. */
+static baton_status layer_init_impl(baton_backend *be, layer *ly, const options *o, int T, int B)
+{
+#if BATON_HAVE_CUDNN
+    if (o->cudnn)
+        return baton_cudnn_rnn_create(&ly->cudnn, be, &ly->rnn, T, B, (baton_cudnn_algo)o->algo, WEIGHT_SEED);
+#else
+    (void)o;
+#endif
+    baton_arena measure = baton_arena_measuring();
+    BATON_TRY(baton_rnn_acts_carve(&ly->acts, &measure, &ly->rnn, T, B));
+    BATON_TRY(baton_arena_create(&ly->arena, be, measure.used));
+    return baton_rnn_acts_carve(&ly->acts, &ly->arena, &ly->rnn, T, B);
+}
+
+static baton_status layer_init(baton_backend *be, layer *ly, const options *o, const baton_rnn_config *cfg, int T,
+                               int B)
 {
     memset(ly, 0, sizeof *ly);
     baton_param_table_init(&ly->table);
@@ -402,10 +466,9 @@ static baton_status layer_init(baton_backend *be, layer *ly, const baton_rnn_con
     ly->ns = (size_t)cfg->layers * ly->rnn.dirs * B * ly->rnn.hd;
     size_t pbytes = baton_param_bytes(&ly->table), nhost = ly->nx > ly->ny ? ly->nx : ly->ny;
     float *host = malloc(pbytes > nhost * sizeof(float) ? pbytes : nhost * sizeof(float));
-    int *host_len = malloc((size_t)B * sizeof(int));
+    int *host_len = ly->host_len = malloc((size_t)B * sizeof(int));
     if (!host || !host_len) {
         free(host);
-        free(host_len);
         return BATON_ERROR(BATON_ERR_OOM, "benchmark: host staging buffers");
     }
     memset(host, 0, pbytes); /* padding between tensors */
@@ -431,27 +494,33 @@ static baton_status layer_init(baton_backend *be, layer *ly, const baton_rnn_con
             st = be->ops->upload(be, ly->lengths, host_len, (size_t)B * sizeof(int));
     }
     free(host);
-    free(host_len);
     BATON_TRY(st);
     BATON_TRY(be->ops->alloc(be, (void **)&ly->y, ly->ny * sizeof(float), "output y"));
     BATON_TRY(be->ops->alloc(be, (void **)&ly->dx, ly->nx * sizeof(float), "input gradient dx"));
     BATON_TRY(be->ops->alloc(be, (void **)&ly->hn, ly->ns * sizeof(float), "final states hn"));
     BATON_TRY(be->ops->alloc(be, (void **)&ly->cn, ly->ns * sizeof(float), "final cell states cn"));
-    baton_arena measure = baton_arena_measuring();
-    BATON_TRY(baton_rnn_acts_carve(&ly->acts, &measure, &ly->rnn, T, B));
-    BATON_TRY(baton_arena_create(&ly->arena, be, measure.used));
-    return baton_rnn_acts_carve(&ly->acts, &ly->arena, &ly->rnn, T, B);
+    return layer_init_impl(be, ly, o, T, B);
 }
 
 static baton_status run_forward(baton_backend *be, layer *ly, int T, int B)
 {
     int lstm = ly->rnn.cfg.cell == BATON_CELL_LSTM;
+#if BATON_HAVE_CUDNN
+    if (ly->cudnn) /* training mode: keeps what backward needs, as the fused forward does */
+        return baton_cudnn_rnn_forward(ly->cudnn, ly->y, ly->hn, lstm ? ly->cn : NULL, ly->x, NULL, NULL, ly->lengths,
+                                       ly->host_len, ly->params, &ly->table, T, B, 1);
+#endif
     return baton_rnn_forward(be, &ly->rnn, &ly->acts, ly->y, ly->hn, lstm ? ly->cn : NULL, ly->x, NULL, NULL,
                              ly->lengths, ly->params, &ly->table, T, B, NULL);
 }
 
 static baton_status run_backward(baton_backend *be, layer *ly, int T, int B)
 {
+#if BATON_HAVE_CUDNN
+    if (ly->cudnn)
+        return baton_cudnn_rnn_backward(ly->cudnn, ly->dx, NULL, NULL, ly->grads, ly->dy, NULL, NULL, ly->x,
+                                        ly->lengths, ly->host_len, ly->params, &ly->table, T, B);
+#endif
     return baton_rnn_backward(be, &ly->rnn, &ly->acts, ly->dx, NULL, NULL, ly->grads, ly->dy, NULL, NULL, ly->x,
                               ly->lengths, ly->params, &ly->table, T, B, NULL);
 }
@@ -576,9 +645,9 @@ int main(int argc, char **argv)
     printf("# machine: %s, %ld cores online, threads used: %d (device %s)\n", model, sysconf(_SC_NPROCESSORS_ONLN),
            be.threads, o.device);
     baton_buildinfo_print(stdout);
-    printf("# baton %s, time-major, full batch (all lengths = T); tokens = B*T per call; "
+    printf("# baton %s, impl %s, time-major, full batch (all lengths = T); tokens = B*T per call; "
            "medians of %d reps after %d warmup; spread = [min, max]\n",
-           baton_cell_name(o.cell), o.reps, o.warmup);
+           baton_cell_name(o.cell), o.impl, o.reps, o.warmup);
     printf("%-8s %4s %4s %5s %5s %2s %4s %3s | %9s %21s %10s | %9s %21s %10s\n", "cell", "B", "T", "I", "H", "L",
            "dirs", "thr", "fwd ms", "[min, max]", "fwd tok/s", "f+b ms", "[min, max]", "f+b tok/s");
     fflush(stdout);
@@ -595,7 +664,7 @@ int main(int argc, char **argv)
                                 .bidirectional = o.bidirectional, .dropout = 0.0f};
         layer ly;
         stats fwd = {0}, fb = {0};
-        baton_status st = layer_init(&be, &ly, &cfg, T, B);
+        baton_status st = layer_init(&be, &ly, &o, &cfg, T, B);
         if (st == BATON_OK)
             st = time_calls(&be, &ly, T, B, 0, NULL, NULL, o.warmup);
         if (st == BATON_OK)
@@ -627,11 +696,12 @@ int main(int argc, char **argv)
             fflush(stdout);
             if (csv)
                 fprintf(csv,
-                        "baton,%s,%s,%d,%d,%d,%d,%d,%d,%d,%d,%d,"
+                        "%s,%s,%s,%d,%d,%d,%d,%d,%d,%d,%d,%d,"
                         "%.4f,%.4f,%.4f,%.4f,%.4f,%.1f,%.4f,%.4f,%.4f,%.4f,%.4f,%.1f\n",
-                        o.device, baton_cell_name(o.cell), B, T, I, H, o.layers, ly.rnn.dirs, be.threads, o.warmup,
-                        o.reps, fwd.median, fwd.min, fwd.q1, fwd.q3, fwd.max, tokens / (fwd.median * 1e-3),
-                        fb.median, fb.min, fb.q1, fb.q3, fb.max, tokens / (fb.median * 1e-3));
+                        o.cudnn ? o.impl : "baton", o.device, baton_cell_name(o.cell), B, T, I, H, o.layers,
+                        ly.rnn.dirs, be.threads, o.warmup, o.reps, fwd.median, fwd.min, fwd.q1, fwd.q3, fwd.max,
+                        tokens / (fwd.median * 1e-3), fb.median, fb.min, fb.q1, fb.q3, fb.max,
+                        tokens / (fb.median * 1e-3));
         }
         layer_free(&be, &ly);
     }

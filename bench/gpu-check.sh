@@ -45,14 +45,32 @@ for dev in cpu cuda; do
       >"$logs/bench-rnn-$dev.txt" 2>&1 && note "lstm layer ($dev):$(grep -E '^lstm' "$logs/bench-rnn-$dev.txt" | tr -s ' ' | sed 's/^/ /' | tr '\n' ';')" \
       || note "lstm layer ($dev): not run ($(tail -1 "$logs/bench-rnn-$dev.txt"))"
 done
+# the fused LSTM layer against cuDNN's (same shapes, one run): ratio = cuDNN ms / fused ms (> 1: fused faster)
+for impl in fused cudnn-standard; do
+  timeout 90 "$build/bench/baton-bench-rnn" --device cuda --impl "$impl" --batch 64 --hidden 256,512,1024 \
+      --reps 10 --csv "$logs/layer-$impl.csv" >"$logs/layer-$impl.txt" 2>&1 \
+      || note "layer ($impl): not run ($(tail -1 "$logs/layer-$impl.txt"))"
+done
+if [ -s "$logs/layer-fused.csv" ] && [ -s "$logs/layer-cudnn-standard.csv" ]; then
+  note "layer lstm B=64 T=50 L=2, cuDNN/fused time ratio (fwd, f+b) per H: $(awk -F, '
+      FNR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+      FILENAME ~ /fused/ { f[$col["H"]] = $col["fwd_ms_median"]; fb[$col["H"]] = $col["fwdbwd_ms_median"]; next }
+      { h = $col["H"]; if (h in f) printf "H=%s %.2f, %.2f; ", h, $col["fwd_ms_median"] / f[h], $col["fwdbwd_ms_median"] / fb[h] }
+    ' "$logs/layer-fused.csv" "$logs/layer-cudnn-standard.csv")"
+fi
+# is the GPU path right: fused kernels against cuDNN and against the CPU, layer and training step
+for ref in cudnn cpu; do
+  timeout 90 "$build/src/baton" check --device cuda --reference "$ref" >"$logs/check-$ref.txt" 2>&1
+  note "baton check (fused vs $ref): exit $?, $(tail -1 "$logs/check-$ref.txt")"
+done
 # whole training steps of the translator (tokens/s: source + target non-pad tokens per second)
-for run in "cpu 20" "cuda 100"; do
-  set -- $run; dev=$1; steps=$2
-  timeout 90 "$build/src/baton" train --device "$dev" --model "$logs/model-$dev" --task numbers --train-size 4000 \
-      --dev-size 100 --emb 256 --hidden 512 --layers 2 --batch 64 --steps "$steps" --log-every 10 --valid-every 0 \
-      >"$logs/train-$dev.txt" 2>&1 \
-      && note "train step ($dev, H=512 L=2 B=64, last 10 of $steps steps): $(grep -E "^train step $steps/" "$logs/train-$dev.txt" | grep -oE '[0-9.]+[kM]? tok/s')" \
-      || note "train step ($dev): not run ($(tail -1 "$logs/train-$dev.txt"))"
+for run in "cpu fused 20" "cuda fused 100" "cuda cudnn 100"; do
+  set -- $run; dev=$1; impl=$2; steps=$3
+  timeout 90 "$build/src/baton" train --device "$dev" --rnn-impl "$impl" --model "$logs/model-$dev-$impl" \
+      --task numbers --train-size 4000 --dev-size 100 --emb 256 --hidden 512 --layers 2 --batch 64 \
+      --steps "$steps" --log-every 10 --valid-every 0 >"$logs/train-$dev-$impl.txt" 2>&1 \
+      && note "train step ($dev, $impl, H=512 L=2 B=64, last 10 of $steps steps): $(grep -E "^train step $steps/" "$logs/train-$dev-$impl.txt" | grep -oE '[0-9.]+[kM]? tok/s')" \
+      || note "train step ($dev, $impl): not run ($(tail -1 "$logs/train-$dev-$impl.txt"))"
 done
 note "elapsed: $(( $(date +%s) - start )) s"
 echo

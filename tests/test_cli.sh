@@ -90,6 +90,15 @@ check "missing input file: exit 1, names it" expect_exit 1 "$work/nothing.txt" \
     "$baton" translate --model "$work/m" --input "$work/nothing.txt"
 printf 'lr = 0.01\nnot a setting\n' >"$work/bad.cfg"
 check "bad config line: exit 2, names file:line" expect_exit 2 "bad.cfg:2" "$baton" train --config "$work/bad.cfg"
+# check's machinery on the CPU (a GPU machine runs the real comparison in bench/gpu-check.sh)
+check "check: cpu against cpu, every comparison within tolerance" \
+    sh -c "'$baton' check --device cpu --reference cpu --emb 8 --hidden 16 --batch 4 --max-len 6 --threads 1 |
+        grep -q '^[0-9]* of [0-9]* comparisons within tolerance\$'"
+check "check: cudnn on the cpu device: exit 1, says why" expect_exit 1 "runs on the cuda device" \
+    "$baton" check --device cpu --reference cudnn --emb 8 --hidden 16 --batch 4 --max-len 6
+"$baton" train --model "$work/auto" --train-size 50 --dev-size 10 --emb 8 --hidden 16 --steps 1 --threads 1 \
+    --device auto 2>"$work/train.log" >/dev/null
+check "device auto picks the cpu without a GPU and says so" grep -q "^device: cpu" "$work/train.log"
 check "unknown command: exit 2" expect_exit 2 "unknown command 'fly'" "$baton" fly
 check "version prints the build" bash -c "'$baton' version | grep -q '^baton '"
 

@@ -53,6 +53,8 @@ typedef struct {
     float *dgx, *dgh;                     /* (T, B, G*Hd) gate gradients, one direction */
     float *dh, *dc;                       /* (B, Hd) carried state gradients */
     float *dxl[2];                        /* (T, B, H) input gradients between layers */
+    struct baton_cudnn_rnn *cudnn;        /* set: forward/backward run through cuDNN (baton_rnn_acts_use_impl) */
+    const int *host_lengths;              /* (B) host copy of the next call's lengths, or NULL (cuDNN needs them) */
 } baton_rnn_acts;
 
 /* Checks cfg and adds the layer's tensors to the table under `prefix` (e.g. "encoder.rnn"). */
@@ -64,8 +66,21 @@ void baton_rnn_init_weights(const baton_rnn *rnn, const baton_param_table *t, fl
 /* Carves the activations for shapes up to (T_max, B_max); run on a measuring arena to size it. */
 baton_status baton_rnn_acts_carve(baton_rnn_acts *acts, baton_arena *a, const baton_rnn *rnn, int T_max, int B_max);
 
+/* Chooses the implementation behind these activations: "fused" (baton's kernels, the default) or
+ * "cudnn", "cudnn-persist-static", "cudnn-persist-dynamic" (cuDNN's RNN with that algorithm, on the
+ * cuda backend of a build with cuDNN; sized for the acts' T_max, B_max). seed keys cuDNN's dropout. */
+baton_status baton_rnn_acts_use_impl(baton_rnn_acts *acts, baton_backend *be, const baton_rnn *rnn, const char *impl,
+                                     uint64_t seed);
+
+/* Releases what baton_rnn_acts_use_impl acquired; the acts return to the fused kernels. */
+void baton_rnn_acts_release(baton_rnn_acts *acts);
+
+/* "fused, cudnn, cudnn-persist-static, cudnn-persist-dynamic" or the part this build can run. */
+const char *baton_rnn_impl_list(void);
+
 /* Forward over x (T,B,I) with per-row lengths (device, 1..T); writes y (T,B,H) and, where not NULL,
- * hn and cn (L*dirs,B,Hd). h0/c0 may be NULL for zeros. drop NULL or p == 0: no dropout. */
+ * hn and cn (L*dirs,B,Hd). h0/c0 may be NULL for zeros. drop NULL: inference; a key: training
+ * (dropout between layers when p > 0; cuDNN keeps its reserve). */
 baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, float *y, float *hn,
                                float *cn, const float *x, const float *h0, const float *c0, const int *lengths,
                                const float *params, const baton_param_table *t, int T, int B,

@@ -110,8 +110,14 @@ baton_status baton_s2s_decode(baton_backend *be, const baton_s2s *m, baton_s2s_a
                               const int *tgt_len, int T, int B, const float *h0, const float *c0, float *hn,
                               float *cn, const baton_dropout_key *drop);
 
-/* Frees the host arrays a carve with input feeding made (nothing otherwise; the arena owns the rest). */
+/* Frees the host arrays a carve with input feeding made and any cuDNN state (the arena owns the rest). */
 void baton_s2s_acts_release(baton_s2s_acts *acts);
+
+/* Runs the encoder's recurrent layers, and with whole_decoder the whole-sequence decoder's (not with
+ * input feeding), through implementation `impl` (baton_rnn_acts_use_impl). Step-by-step decoding
+ * (T = 1 steps, input feeding) keeps the fused kernels. Call after the carve. */
+baton_status baton_s2s_acts_use_impl(baton_s2s_acts *acts, baton_backend *be, const baton_s2s *m, const char *impl,
+                                     uint64_t seed, int whole_decoder);
 
 /* Forward through the loss (encode, decode, cross-entropy): acts->loss, acts->logp and, unless want_grad, acts->logits. With
  * want_grad, acts->logits holds dloss/dlogits for the mean loss (1/tgt_tokens) afterwards.

@@ -35,6 +35,9 @@ baton_status baton_trainer_create(baton_trainer *tr, baton_backend *be, const ba
 /* Frees everything baton_trainer_create made. */
 void baton_trainer_destroy(baton_trainer *tr);
 
+/* Runs the recurrent layers through `impl` ("fused", the default, or "cudnn[-ALGO]"; rnn.h). */
+baton_status baton_trainer_use_rnn_impl(baton_trainer *tr, const char *impl);
+
 /* Trains on one batch; *loss_sum receives the batch's summed token loss (divide by tgt_tokens for
  * the mean). Dropout masks are keyed by the batch counter, so a run is repeatable. */
 baton_status baton_trainer_step(baton_trainer *tr, const baton_host_batch *hb, float *loss_sum);

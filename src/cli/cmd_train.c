@@ -157,12 +157,14 @@ baton_status cli_train_run(const cli_settings *s)
     if (st == BATON_OK)
         st = baton_trainer_create(&tr, &be, &mc, &oc, d.hb.S_max, d.hb.T_max, s->batch, (uint64_t)s->seed,
                                   s->accumulate);
+    if (st == BATON_OK)
+        st = baton_trainer_use_rnn_impl(&tr, s->rnn_impl);
     if (st == BATON_OK) {
         size_t count = 0;
         for (int i = 0; i < tr.table.count; i++)
             count += tr.table.items[i].numel;
-        fprintf(stderr, "model: %s, %d layer(s), E=%d H=%d, %s attention, %zu parameters\n", s->cell, s->layers,
-                s->emb, s->hidden, s->attention, count);
+        fprintf(stderr, "model: %s, %d layer(s), E=%d H=%d, %s attention, %zu parameters; recurrent layers: %s\n",
+                s->cell, s->layers, s->emb, s->hidden, s->attention, count, s->rnn_impl);
         st = baton_progress_open(&p, stderr, s->metrics, s->steps, s->log_every);
     }
     if (st == BATON_OK) {

@@ -125,6 +125,9 @@ static baton_status translate_lines(session *x, char **lines, int n)
     if (st == BATON_OK)
         st = beam > 1 ? baton_beam_create(&dec.bm, be, &x->lm.m, S_max, B, beam, max_len, 0)
                       : baton_greedy_create(&dec.g, be, &x->lm.m, S_max, B);
+    if (st == BATON_OK) /* the encoder only: decoding runs one step at a time */
+        st = baton_s2s_acts_use_impl(beam > 1 ? &dec.bm.acts : &dec.g.acts, be, &x->lm.m, x->s.rnn_impl,
+                                     (uint64_t)x->s.seed, 0);
     if (st == BATON_OK)
         st = be->ops->alloc(be, (void **)&d_ids, (size_t)S_max * B * sizeof(int), "source ids");
     if (st == BATON_OK)
@@ -195,6 +198,8 @@ static baton_status score_pairs(session *x, char **src, char **tgt, int n)
         st = baton_arena_create(&arena, be, measure.used);
     if (st == BATON_OK)
         st = baton_s2s_acts_carve(&acts, &arena, m, S_max, T_max, B);
+    if (st == BATON_OK)
+        st = baton_s2s_acts_use_impl(&acts, be, m, x->s.rnn_impl, (uint64_t)x->s.seed, 1);
     int *dev[5] = {NULL, NULL, NULL, NULL, NULL};
     size_t sizes[5] = {(size_t)S_max * B, (size_t)B, (size_t)T_max * B, (size_t)T_max * B, (size_t)B};
     for (int i = 0; st == BATON_OK && i < 5; i++)
@@ -221,6 +226,8 @@ static baton_status score_pairs(session *x, char **src, char **tgt, int n)
             st = be->ops->upload(be, dev[i], host[i], used[i] * sizeof(int));
         baton_s2s_batch batch = {.B = nb, .S = hb.S, .T = T, .src = dev[0], .src_len = dev[1], .tgt_in = dev[2],
                                  .tgt_out = dev[3], .tgt_len = dev[4], .tgt_tokens = hb.tgt_tokens};
+        acts.enc.host_lengths = hb.src_len;
+        acts.dec.host_lengths = hb.tgt_len;
         if (st == BATON_OK)
             st = baton_s2s_forward(be, m, &acts, x->lm.params, &x->lm.t, &batch, NULL, 0);
         if (st == BATON_OK)

@@ -13,6 +13,8 @@ baton_status cli_train_run(const cli_settings *s);
 int cli_translate(int argc, char **argv);
 /* baton score */
 int cli_score(int argc, char **argv);
+/* baton check: fused kernels against cuDNN (or the CPU) */
+int cli_check(int argc, char **argv);
 /* baton demo */
 int cli_demo(int argc, char **argv);
 

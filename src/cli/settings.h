@@ -20,7 +20,7 @@ typedef struct {
     float lr, weight_decay, clip, decay_rate;
     int warmup, decay_every, batch, steps, accumulate, log_every, valid_every;
     /* running */
-    const char *model, *device, *input, *src, *tgt;
+    const char *model, *device, *rnn_impl, *reference, *input, *src, *tgt;
     int threads, seed, tf32;
     float max_len_ratio, alpha;
     int beam, nbest;

@@ -88,8 +88,20 @@ static baton_status carve_steps(baton_s2s_acts *acts, baton_arena *a, const bato
     return BATON_OK;
 }
 
+baton_status baton_s2s_acts_use_impl(baton_s2s_acts *acts, baton_backend *be, const baton_s2s *m, const char *impl,
+                                     uint64_t seed, int whole_decoder)
+{
+    BATON_TRY(baton_rnn_acts_use_impl(&acts->enc, be, &m->enc, impl, seed));
+    if (whole_decoder && !m->cfg.input_feed)
+        BATON_TRY(baton_rnn_acts_use_impl(&acts->dec, be, &m->dec, impl, seed ^ 0x9e3779b97f4a7c15ull));
+    return BATON_OK;
+}
+
 void baton_s2s_acts_release(baton_s2s_acts *acts)
 {
+    baton_rnn_acts_release(&acts->enc);
+    if (!acts->dec_step) /* with input feeding acts->dec is a copy of step 0's, which has no cuDNN state */
+        baton_rnn_acts_release(&acts->dec);
     free(acts->dec_step);
     free(acts->attn_step);
     acts->dec_step = NULL;
@@ -158,12 +170,12 @@ baton_status baton_s2s_encode(baton_backend *be, const baton_s2s *m, baton_s2s_a
                               const baton_dropout_key *drop)
 {
     int E = m->cfg.emb, lstm = m->cfg.cell == BATON_CELL_LSTM, dr = dropping(m, drop);
-    baton_dropout_key kenc = dr ? site_key(drop, SITE_ENC_RNN) : (baton_dropout_key){0, 0, 0};
+    baton_dropout_key kenc = drop ? site_key(drop, SITE_ENC_RNN) : (baton_dropout_key){0, 0, 0};
     BATON_TRY(be->ops->embed_gather(be, acts->emb_src, src, W(params, t, m->emb_src), S * B, E));
     if (dr)
         BATON_TRY(site_dropout(be, m, drop, SITE_EMB_SRC, acts->emb_src, acts->emb_src, (size_t)S * B * E));
     BATON_TRY(baton_rnn_forward(be, &m->enc, &acts->enc, acts->enc_out, acts->enc_h, lstm ? acts->enc_c : NULL,
-                                acts->emb_src, NULL, NULL, src_len, params, t, S, B, dr ? &kenc : NULL));
+                                acts->emb_src, NULL, NULL, src_len, params, t, S, B, drop ? &kenc : NULL));
     BATON_TRY(bridge(be, m, acts->dec_h0, acts->enc_h, B, 0));
     if (m->cfg.input_feed) /* h~_0 = 0 for a step-by-step decoder */
         BATON_TRY(be->ops->zero(be, acts->feed0, (size_t)B * m->cfg.hidden * sizeof(float)));
@@ -178,7 +190,7 @@ baton_status baton_s2s_decode(baton_backend *be, const baton_s2s *m, baton_s2s_a
     const baton_ops *ops = be->ops;
     int E = m->cfg.emb, H = m->cfg.hidden, V = m->cfg.tgt_vocab, TB = T * B;
     int lstm = m->cfg.cell == BATON_CELL_LSTM, dr = dropping(m, drop);
-    baton_dropout_key kdec = dr ? site_key(drop, SITE_DEC_RNN) : (baton_dropout_key){0, 0, 0};
+    baton_dropout_key kdec = drop ? site_key(drop, SITE_DEC_RNN) : (baton_dropout_key){0, 0, 0};
     if (m->cfg.input_feed) {
         BATON_REQUIRE(T == 1 && !drop, "input feeding: decoding runs one step at a time without dropout (T = %d)", T);
         return baton_s2s_feed_decode_step(be, m, acts, params, t, tgt_in, src_len, tgt_len, S, B, h0, c0, hn, cn);
@@ -187,7 +199,7 @@ baton_status baton_s2s_decode(baton_backend *be, const baton_s2s *m, baton_s2s_a
     if (dr)
         BATON_TRY(site_dropout(be, m, drop, SITE_EMB_TGT, acts->emb_tgt, acts->emb_tgt, (size_t)TB * E));
     BATON_TRY(baton_rnn_forward(be, &m->dec, &acts->dec, acts->dec_out, hn, lstm ? cn : NULL, acts->emb_tgt, h0,
-                                lstm ? c0 : NULL, tgt_len, params, t, T, B, dr ? &kdec : NULL));
+                                lstm ? c0 : NULL, tgt_len, params, t, T, B, drop ? &kdec : NULL));
     BATON_TRY(baton_attention_forward(be, &m->attn, &acts->attn, acts->ctx, acts->dec_out, acts->enc_out, src_len,
                                       params, t, T, S, B));
     BATON_TRY(ops->copy2d(be, acts->cat, 2 * H, acts->ctx, H, TB, H)); /* context first, as design.md */
@@ -229,7 +241,7 @@ static baton_status decoder_backward(baton_backend *be, const baton_s2s *m, bato
     const baton_ops *ops = be->ops;
     int S = batch->S, T = batch->T, B = batch->B, E = m->cfg.emb, H = m->cfg.hidden;
     int TB = T * B, lstm = m->cfg.cell == BATON_CELL_LSTM, dr = dropping(m, drop);
-    baton_dropout_key kdec = dr ? site_key(drop, SITE_DEC_RNN) : (baton_dropout_key){0, 0, 0};
+    baton_dropout_key kdec = drop ? site_key(drop, SITE_DEC_RNN) : (baton_dropout_key){0, 0, 0};
     if (dr)
         BATON_TRY(site_dropout(be, m, drop, SITE_ATT_H, acts->d_th, acts->d_th, (size_t)TB * H));
     BATON_TRY(ops->tanh_backward(be, acts->d_th, acts->d_th, acts->att_h, (size_t)TB * H));
@@ -243,7 +255,7 @@ static baton_status decoder_backward(baton_backend *be, const baton_s2s *m, bato
                                        acts->dec_out, acts->enc_out, params, t, T, S, B));
     BATON_TRY(baton_rnn_backward(be, &m->dec, &acts->dec, acts->d_emb_tgt, acts->d_dec_h0,
                                  lstm ? acts->d_dec_c0 : NULL, grads, acts->d_dec, NULL, NULL, acts->emb_tgt,
-                                 batch->tgt_len, params, t, T, B, dr ? &kdec : NULL));
+                                 batch->tgt_len, params, t, T, B, drop ? &kdec : NULL));
     if (dr)
         BATON_TRY(site_dropout(be, m, drop, SITE_EMB_TGT, acts->d_emb_tgt, acts->d_emb_tgt, (size_t)TB * E));
     return ops->embed_scatter_add(be, dW(grads, t, m->emb_tgt), batch->tgt_in, acts->d_emb_tgt, TB, E);
@@ -256,7 +268,7 @@ baton_status baton_s2s_backward(baton_backend *be, const baton_s2s *m, baton_s2s
     const baton_ops *ops = be->ops;
     int S = batch->S, T = batch->T, B = batch->B, E = m->cfg.emb, H = m->cfg.hidden, V = m->cfg.tgt_vocab;
     int TB = T * B, lstm = m->cfg.cell == BATON_CELL_LSTM, dr = dropping(m, drop);
-    baton_dropout_key kenc = dr ? site_key(drop, SITE_ENC_RNN) : (baton_dropout_key){0, 0, 0};
+    baton_dropout_key kenc = drop ? site_key(drop, SITE_ENC_RNN) : (baton_dropout_key){0, 0, 0};
     const float *dlogits = acts->logits, *hd = dr ? acts->att_hd : acts->att_h;
 
     BATON_TRY(ops->colsum_add(be, dW(grads, t, m->b_out), dlogits, TB, V));
@@ -270,7 +282,7 @@ baton_status baton_s2s_backward(baton_backend *be, const baton_s2s *m, baton_s2s
         BATON_TRY(bridge(be, m, acts->d_dec_c0, acts->d_enc_c, B, 1));
     BATON_TRY(baton_rnn_backward(be, &m->enc, &acts->enc, acts->d_emb_src, NULL, NULL, grads, acts->d_enc,
                                  acts->d_enc_h, lstm ? acts->d_enc_c : NULL, acts->emb_src, batch->src_len, params,
-                                 t, S, B, dr ? &kenc : NULL));
+                                 t, S, B, drop ? &kenc : NULL));
     if (dr)
         BATON_TRY(site_dropout(be, m, drop, SITE_EMB_SRC, acts->d_emb_src, acts->d_emb_src, (size_t)S * B * E));
     return ops->embed_scatter_add(be, dW(grads, t, m->emb_src), batch->src, acts->d_emb_src, S * B, E);

@@ -15,6 +15,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "baton_config.h"
+#if BATON_HAVE_CUDNN
+#include "baton/cudnn_rnn.h"
+#endif
+
 const char *baton_cell_name(baton_cell cell)
 {
     switch (cell) {
@@ -196,6 +201,11 @@ baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rn
                                const baton_dropout_key *drop)
 {
     BATON_TRY(check_shape(acts, T, B));
+#if BATON_HAVE_CUDNN
+    if (acts->cudnn)
+        return baton_cudnn_rnn_forward(acts->cudnn, y, hn, cn, x, h0, c0, lengths, acts->host_lengths, params, t, T,
+                                       B, drop != NULL);
+#endif
     int L = rnn->cfg.layers, H = rnn->cfg.hidden_size;
     size_t state = (size_t)B * rnn->hd;
     for (int l = 0; l < L; l++) {
@@ -271,6 +281,11 @@ baton_status baton_rnn_backward(baton_backend *be, const baton_rnn *rnn, baton_r
                                 const baton_param_table *t, int T, int B, const baton_dropout_key *drop)
 {
     BATON_TRY(check_shape(acts, T, B));
+#if BATON_HAVE_CUDNN
+    if (acts->cudnn)
+        return baton_cudnn_rnn_backward(acts->cudnn, dx, dh0, dc0, grads, dy, dhn, dcn, x, lengths,
+                                        acts->host_lengths, params, t, T, B);
+#endif
     int L = rnn->cfg.layers, H = rnn->cfg.hidden_size;
     size_t state = (size_t)B * rnn->hd;
     for (int l = L - 1; l >= 0; l--) {

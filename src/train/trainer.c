@@ -77,7 +77,15 @@ static baton_status upload(baton_trainer *tr, const baton_host_batch *hb, baton_
     *b = (baton_s2s_batch){.B = hb->B, .S = hb->S, .T = hb->T, .src = tr->d_src, .src_len = tr->d_src_len,
                            .tgt_in = tr->d_tgt_in, .tgt_out = tr->d_tgt_out, .tgt_len = tr->d_tgt_len,
                            .tgt_tokens = hb->tgt_tokens};
+    /* the cuDNN path describes each batch on the host; the host batch outlives the step */
+    tr->acts.enc.host_lengths = hb->src_len;
+    tr->acts.dec.host_lengths = hb->tgt_len;
     return BATON_OK;
+}
+
+baton_status baton_trainer_use_rnn_impl(baton_trainer *tr, const char *impl)
+{
+    return baton_s2s_acts_use_impl(&tr->acts, tr->be, &tr->model, impl, tr->seed, 1);
 }
 
 baton_status baton_trainer_step(baton_trainer *tr, const baton_host_batch *hb, float *loss_sum)
