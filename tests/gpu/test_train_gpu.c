@@ -6,6 +6,9 @@
  *   - 20 training steps on the built-in numbers task: every step's loss within 1e-3 relative of the
  *     CPU's (the runs drift apart slowly as rounding differences feed back through the updates).
  *   - Two GPU runs with the same seed: identical losses, bit for bit (deterministic kernels).
+ *   - Where the build has cuDNN: 20 steps with the recurrent layers through cuDNN against the fused
+ *     kernels, dropout off in both (cuDNN draws its own masks): every loss within 1e-3 relative,
+ *     the same bound as GPU vs CPU, for the same reason (summation orders drifting through updates).
  * Exits 77 when no CUDA device is usable. Never yet run on a GPU. */
 #include <cuda_runtime_api.h>
 #include <math.h>
@@ -14,6 +17,7 @@
 #include <string.h>
 
 #include "baton/dataset.h"
+#include "baton_config.h"
 #include "baton/trainer.h"
 #include "testutil.h"
 
@@ -31,18 +35,24 @@ static int load(baton_dataset *d)
     return ok;
 }
 
-/* Trains STEPS batches on `device`; losses[k] is batch k's mean loss; grads of the first step into
- * g0, and (when table != NULL) the parameter table that describes them. */
-static int run(const char *device, baton_dataset *d, float *losses, float **g0, size_t *n, baton_param_table *table)
+typedef struct {
+    const char *device, *impl;
+    float dropout;
+} run_spec;
+
+/* Trains STEPS batches as `spec` says; losses[k] is batch k's mean loss; grads of the first step
+ * into g0, and (when table != NULL) the parameter table that describes them. */
+static int run(run_spec spec, baton_dataset *d, float *losses, float **g0, size_t *n, baton_param_table *table)
 {
     baton_backend be;
     baton_trainer tr;
     baton_s2s_config mc = {.cell = BATON_CELL_LSTM, .src_vocab = d->sv.size, .tgt_vocab = d->tv.size, .emb = 32,
                            .hidden = 64, .layers = 2, .bidirectional = 1, .score = BATON_ATTN_GENERAL,
-                           .dropout = 0.1f, .label_smoothing = 0.1f};
+                           .dropout = spec.dropout, .label_smoothing = 0.1f};
     baton_optim_config oc = baton_optim_defaults();
-    if (baton_backend_create(&be, device, 1) != BATON_OK ||
-        baton_trainer_create(&tr, &be, &mc, &oc, d->hb.S_max, d->hb.T_max, BATCH, 5, 2) != BATON_OK)
+    if (baton_backend_create(&be, spec.device, 1) != BATON_OK ||
+        baton_trainer_create(&tr, &be, &mc, &oc, d->hb.S_max, d->hb.T_max, BATCH, 5, 2) != BATON_OK ||
+        baton_trainer_use_rnn_impl(&tr, spec.impl) != BATON_OK)
         return 0;
     int ok = 1;
     for (int k = 0; ok && k < STEPS; k++) {
@@ -69,6 +79,12 @@ static int run(const char *device, baton_dataset *d, float *losses, float **g0, 
     return ok;
 }
 
+/* The larger of two errors, NaN winning: fmax would drop a NaN and let it pass. */
+static double worse(double a, double b)
+{
+    return isnan(a) || isnan(b) ? NAN : fmax(a, b);
+}
+
 int main(void)
 {
     int ndev = 0;
@@ -83,8 +99,9 @@ int main(void)
     float cpu[STEPS], gpu[STEPS], gpu2[STEPS], *gc = NULL, *gg = NULL;
     size_t nc = 0, ng = 0;
     baton_param_table t = {0};
-    int ok = load(&d) && run("cpu", &d, cpu, &gc, &nc, &t) && run("cuda", &d, gpu, &gg, &ng, NULL) &&
-             run("cuda", &d, gpu2, NULL, NULL, NULL) && nc == ng;
+    run_spec on_cpu = {"cpu", "fused", 0.1f}, on_gpu = {"cuda", "fused", 0.1f};
+    int ok = load(&d) && run(on_cpu, &d, cpu, &gc, &nc, &t) && run(on_gpu, &d, gpu, &gg, &ng, NULL) &&
+             run(on_gpu, &d, gpu2, NULL, NULL, NULL) && nc == ng;
     tu_check(&r, "first step: loss, GPU vs CPU", ok ? fabs(gpu[0] - cpu[0]) / fabs(cpu[0]) : INFINITY, 1e-5);
     char name[160];
     for (int i = 0; ok && i < t.count; i++) {
@@ -95,11 +112,20 @@ int main(void)
         tu_check(&r, "first step: gradients, GPU vs CPU", INFINITY, 1e-4);
     double worst = 0.0, differ = 0.0;
     for (int k = 0; ok && k < STEPS; k++) {
-        worst = fmax(worst, fabs(gpu[k] - cpu[k]) / fabs(cpu[k]));
+        worst = worse(worst, fabs(gpu[k] - cpu[k]) / fabs(cpu[k]));
         differ += memcmp(&gpu[k], &gpu2[k], sizeof(float)) != 0;
     }
     tu_check_abs(&r, "20 training steps: loss, GPU vs CPU (relative)", ok ? worst : INFINITY, 1e-3);
     tu_check_abs(&r, "two GPU runs, same seed: losses that differ", ok ? differ : INFINITY, 0);
+#if BATON_HAVE_CUDNN
+    float fused[STEPS], cudnn[STEPS];
+    int ok2 = run((run_spec){"cuda", "fused", 0.0f}, &d, fused, NULL, NULL, NULL) &&
+              run((run_spec){"cuda", "cudnn", 0.0f}, &d, cudnn, NULL, NULL, NULL);
+    double worst2 = 0.0;
+    for (int k = 0; ok2 && k < STEPS; k++)
+        worst2 = worse(worst2, fabs(cudnn[k] - fused[k]) / fabs(fused[k]));
+    tu_check_abs(&r, "20 training steps: loss, cuDNN vs fused (relative)", ok2 ? worst2 : INFINITY, 1e-3);
+#endif
     free(gc);
     free(gg);
     free(t.items);
