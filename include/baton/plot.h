@@ -1,13 +1,13 @@
-/* plot.h: pictures of a model and its training, written as PNG files (through libpng).
+/* plot.h: pictures of a model, its training and its benchmarks, written as PNG files (through libpng).
  *
  * Text is drawn with a small built-in 5x7 bitmap font at twice its size (12 px per character,
  * printable ASCII; any other byte or UTF-8 sequence shows as '?'); labels longer than 16
  * characters are cut to 14 and end in "..".
  *
- * Both functions write atomically: the image goes to "<path>.tmp", is synced, and is renamed to
+ * The plotting functions write atomically: the image goes to "<path>.tmp", is synced, and is renamed to
  * path, so a reader never sees a partial file; on failure the .tmp file is removed and one
  * BATON_ERROR line names the path. They return BATON_ERR_INVALID for bad arguments (NULL
- * pointers, sizes out of range), BATON_ERR_IO when the file cannot be written, BATON_ERR_OOM when
+ * pointers, sizes out of range, negative bar values), BATON_ERR_IO when the file cannot be written, BATON_ERR_OOM when
  * the image cannot be allocated, and BATON_ERR_UNSUPPORTED in a build without libpng (libpng-dev;
  * meson option -Dpng). */
 #ifndef BATON_PLOT_H
@@ -66,8 +66,27 @@ typedef struct {
 baton_status baton_plot_curves(const char *path, const char *title, const char *xlabel, const char *ylabel,
                                const baton_plot_series *series, int n_series);
 
-/* Colour of series k in baton_plot_curves, as 0xRRGGBB. */
+/* Colour of series k in baton_plot_curves and baton_plot_bars, as 0xRRGGBB. */
 unsigned baton_plot_series_color(int k);
+
+/* Limits of baton_plot_bars: groups, series (one distinct palette colour each) and bars in all. */
+#define BATON_PLOT_MAX_GROUPS 64
+#define BATON_PLOT_MAX_BAR_SERIES 10
+#define BATON_PLOT_MAX_BARS 256
+
+/* Grouped bar chart, e.g. tokens/s per model configuration (groups) for several systems (series):
+ * white background, BATON_PLOT_CURVE_H high and at least BATON_PLOT_CURVE_W wide (wider as bars,
+ * group labels or the title need). Each group is a slot on the x axis with its label (cut like
+ * other labels) underneath and its n_series bars side by side, bar s in baton_plot_series_color(s)
+ * with its value printed above it in a compact form (950, 12.5k, 140k, 1.2M); the y axis runs from
+ * 0 to a round value above the tallest bar, with gridlines and compact tick labels; the legend with
+ * the series names is to the right of the axes; title and ylabel may be NULL. values: (n_groups x
+ * n_series) row-major, each finite and >= 0, or NaN for a missing bar (a grey "n/a" on the
+ * baseline instead). groups, series_names and values must not be NULL; an entry of groups may be
+ * NULL (no label), one of series_names too ("series k"). 1 <= n_groups <= BATON_PLOT_MAX_GROUPS,
+ * 1 <= n_series <= BATON_PLOT_MAX_BAR_SERIES, n_groups * n_series <= BATON_PLOT_MAX_BARS. */
+baton_status baton_plot_bars(const char *path, const char *title, const char *ylabel, const char *const *groups,
+                             int n_groups, const char *const *series_names, int n_series, const double *values);
 
 #ifdef __cplusplus
 }
