@@ -94,11 +94,38 @@ check "bad config line: exit 2, names file:line" expect_exit 2 "bad.cfg:2" "$bat
 check "check: cpu against cpu, every comparison within tolerance" \
     sh -c "'$baton' check --device cpu --reference cpu --emb 8 --hidden 16 --batch 4 --max-len 6 --threads 1 |
         grep -q '^[0-9]* of [0-9]* comparisons within tolerance\$'"
-check "check: cudnn on the cpu device: exit 1, says why" expect_exit 1 "runs on the cuda device" \
+check "check: cudnn on the cpu device: exit 1, says why" expect_exit 1 "runs on the cuda device\|has no cuDNN" \
     "$baton" check --device cpu --reference cudnn --emb 8 --hidden 16 --batch 4 --max-len 6
 "$baton" train --model "$work/auto" --train-size 50 --dev-size 10 --emb 8 --hidden 16 --steps 1 --threads 1 \
     --device auto 2>"$work/train.log" >/dev/null
 check "device auto picks the cpu without a GPU and says so" grep -q "^device: cpu" "$work/train.log"
+# baton bench on the CPU: a short training-step run, its CSV, and the configurations shared with
+# bench/pytorch_baseline.py (which must describe the same models for the ratios to mean anything)
+check "bench train tiny: a row of 3392 tokens per step" \
+    sh -c "'$baton' bench train --configs tiny --feed off --warmup 0 --reps 1 --threads 1 --csv '$work/bench.csv' \
+        --json '$work/bench.json' 2>/dev/null | grep -q '^baton-fused  *tiny  *off  *cpu  *fp32  *64  *30  *30  *3392 '"
+check "bench CSV has the header of pytorch_baseline.py" \
+    grep -qx "system,config,feed,device,precision,batch,src_len,tgt_len,tokens_per_step,median_step_ms,tokens_per_s,peak_mem_mib" \
+    "$work/bench.csv"
+check "bench JSON parses, with the machine first" \
+    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['machine'][0].startswith('baton'); assert d['rows'][0]['tokens_per_step']==3392" \
+    "$work/bench.json"
+"$baton" bench configs >"$work/configs-baton.json"
+python3 "$(dirname "$0")/../bench/pytorch_baseline.py" --list-configs >"$work/configs-torch.json"
+check "bench configurations equal pytorch_baseline.py's" python3 -c "
+import json, sys
+a = {c['name']: c for c in json.load(open(sys.argv[1]))}
+b = {c['name']: c for c in json.load(open(sys.argv[2]))}
+assert a.keys() == b.keys(), (a.keys(), b.keys())
+for n in a:
+    for k, v in a[n].items():
+        if k in b[n]:
+            assert b[n][k] == v, (n, k, v, b[n][k])
+" "$work/configs-baton.json" "$work/configs-torch.json"
+check "bench: unknown benchmark: exit 2" expect_exit 2 "expected train, layer" "$baton" bench fly
+check "bench: bad list value: exit 2, names the flag" expect_exit 2 "\-\-batch: 'x'" "$baton" bench layer --batch 8,x
+check "bench compare joins two systems" sh -c "sed 's/baton-fused/other/' '$work/bench.csv' >'$work/other.csv' &&
+    '$baton' bench compare '$work/bench.csv' '$work/other.csv' | grep -q '^tiny .* 1.00 *\$'"
 check "unknown command: exit 2" expect_exit 2 "unknown command 'fly'" "$baton" fly
 check "version prints the build" bash -c "'$baton' version | grep -q '^baton '"
 

@@ -117,7 +117,19 @@ typedef struct {
     /* dtable[ids[i], :] += dout[i, :], in a fixed order so that results are reproducible. */
     baton_status (*embed_scatter_add)(baton_backend *be, float *dtable, const int *ids, const float *dout, int n,
                                       int dim);
+
+    /* ---- measurement (benchmarks) ---- */
+    /* Records time mark `slot` (0 .. BATON_TIMER_SLOTS-1) in the device's queue: a CUDA event, so
+     * the interval is the device's own time; the host clock on the cpu. */
+    baton_status (*timer_mark)(baton_backend *be, int slot);
+    /* *ms = time from mark a to mark b, waiting for b to complete. */
+    baton_status (*timer_elapsed)(baton_backend *be, int a, int b, float *ms);
+    /* Memory this backend holds: cuda, device bytes in use beyond what was in use when the
+     * backend was created (cuBLAS and cuDNN workspaces included); cpu, the process's peak resident set. */
+    baton_status (*memory_used)(baton_backend *be, size_t *bytes);
 } baton_ops;
+
+#define BATON_TIMER_SLOTS 8
 
 /* A device: its ops and its private state (handles, streams, workspaces). */
 struct baton_backend {

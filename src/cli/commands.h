@@ -15,6 +15,8 @@ int cli_translate(int argc, char **argv);
 int cli_score(int argc, char **argv);
 /* baton check: fused kernels against cuDNN (or the CPU) */
 int cli_check(int argc, char **argv);
+/* baton bench: layer, attention and training-step benchmarks */
+int cli_bench(int argc, char **argv);
 /* baton demo */
 int cli_demo(int argc, char **argv);
 

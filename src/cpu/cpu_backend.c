@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "cpu_internal.h"
 
@@ -52,9 +54,41 @@ static baton_status cpu_sync(baton_backend *be)
     return BATON_OK;
 }
 
+typedef struct {
+    double marks[BATON_TIMER_SLOTS]; /* seconds, CLOCK_MONOTONIC */
+} cpu_ctx;
+
 static void cpu_destroy(baton_backend *be)
 {
+    free(be->impl);
+    be->impl = NULL;
+}
+
+static baton_status cpu_timer_mark(baton_backend *be, int slot)
+{
+    BATON_REQUIRE(slot >= 0 && slot < BATON_TIMER_SLOTS, "timer mark %d: expected 0..%d", slot, BATON_TIMER_SLOTS - 1);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ((cpu_ctx *)be->impl)->marks[slot] = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return BATON_OK;
+}
+
+static baton_status cpu_timer_elapsed(baton_backend *be, int a, int b, float *ms)
+{
+    BATON_REQUIRE(a >= 0 && a < BATON_TIMER_SLOTS && b >= 0 && b < BATON_TIMER_SLOTS,
+                  "timer marks %d, %d: expected 0..%d", a, b, BATON_TIMER_SLOTS - 1);
+    const double *m = ((cpu_ctx *)be->impl)->marks;
+    *ms = (float)(1e3 * (m[b] - m[a]));
+    return BATON_OK;
+}
+
+static baton_status cpu_memory_used(baton_backend *be, size_t *bytes)
+{
     (void)be;
+    struct rusage ru;
+    BATON_REQUIRE(getrusage(RUSAGE_SELF, &ru) == 0, "getrusage failed");
+    *bytes = (size_t)ru.ru_maxrss * 1024; /* Linux reports kilobytes */
+    return BATON_OK;
 }
 
 static const baton_ops cpu_ops = {
@@ -88,6 +122,9 @@ static const baton_ops cpu_ops = {
     .optim_update = baton_cpu_optim_update,
     .embed_gather = baton_cpu_embed_gather,
     .embed_scatter_add = baton_cpu_embed_scatter_add,
+    .timer_mark = cpu_timer_mark,
+    .timer_elapsed = cpu_timer_elapsed,
+    .memory_used = cpu_memory_used,
 };
 
 /* Threads of the backend's own loops. One pool must own the cores: a pthreads OpenBLAS keeps its
@@ -122,6 +159,9 @@ baton_status baton_cpu_backend_create(baton_backend *be, int threads)
         threads = omp_get_num_procs();
     omp_set_num_threads(loop_threads(threads));
 #endif
+    be->impl = calloc(1, sizeof(cpu_ctx));
+    if (!be->impl)
+        return BATON_ERROR(BATON_ERR_OOM, "cpu backend: out of host memory");
     be->ops = &cpu_ops;
     be->threads = threads > 0 ? threads : 1;
     snprintf(be->description, sizeof be->description, "cpu (%d thread%s, %s)", be->threads,

@@ -115,11 +115,38 @@ static baton_status cu_cell_backward(baton_backend *be, baton_cell cell, const b
     return baton_kernel_cell_backward(cell, a, ctx(be)->stream);
 }
 
+static baton_status cu_timer_mark(baton_backend *be, int slot)
+{
+    BATON_REQUIRE(slot >= 0 && slot < BATON_TIMER_SLOTS, "timer mark %d: expected 0..%d", slot, BATON_TIMER_SLOTS - 1);
+    BATON_CUDA_CHECK(cudaEventRecord(ctx(be)->marks[slot], ctx(be)->stream));
+    return BATON_OK;
+}
+
+static baton_status cu_timer_elapsed(baton_backend *be, int a, int b, float *ms)
+{
+    BATON_REQUIRE(a >= 0 && a < BATON_TIMER_SLOTS && b >= 0 && b < BATON_TIMER_SLOTS,
+                  "timer marks %d, %d: expected 0..%d", a, b, BATON_TIMER_SLOTS - 1);
+    BATON_CUDA_CHECK(cudaEventSynchronize(ctx(be)->marks[b]));
+    BATON_CUDA_CHECK(cudaEventElapsedTime(ms, ctx(be)->marks[a], ctx(be)->marks[b]));
+    return BATON_OK;
+}
+
+static baton_status cu_memory_used(baton_backend *be, size_t *bytes)
+{
+    size_t free_b = 0, total_b = 0;
+    BATON_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    *bytes = ctx(be)->free_at_start > free_b ? ctx(be)->free_at_start - free_b : 0;
+    return BATON_OK;
+}
+
 static void cu_destroy(baton_backend *be)
 {
     cuda_ctx *c = ctx(be);
     if (!c)
         return;
+    for (int i = 0; i < BATON_TIMER_SLOTS; i++)
+        if (c->marks[i])
+            cudaEventDestroy(c->marks[i]);
     if (c->sumsq_scratch)
         cudaFree(c->sumsq_scratch);
     if (c->embed_scratch)
@@ -160,6 +187,10 @@ baton_status baton_cuda_backend_init(baton_backend *be, const baton_ops *ops, in
     BATON_CUBLAS_CHECK(cublasCreate(&c->blas));
     BATON_CUBLAS_CHECK(cublasSetStream(c->blas, c->stream));
     BATON_CUBLAS_CHECK(cublasSetMathMode(c->blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    for (int i = 0; i < BATON_TIMER_SLOTS; i++)
+        BATON_CUDA_CHECK(cudaEventCreate(&c->marks[i]));
+    size_t total_b = 0;
+    BATON_CUDA_CHECK(cudaMemGetInfo(&c->free_at_start, &total_b));
     BATON_TRY(cu_alloc(be, (void **)&c->sumsq_scratch, BATON_SUMSQ_BLOCKS * sizeof(double), "sum-of-squares scratch"));
     be->threads = 1;
     return describe(be, tf32);
@@ -181,4 +212,7 @@ void baton_cuda_fill_core_ops(baton_ops *ops)
     ops->gemm_batched = cu_gemm_batched;
     ops->cell_forward = cu_cell_forward;
     ops->cell_backward = cu_cell_backward;
+    ops->timer_mark = cu_timer_mark;
+    ops->timer_elapsed = cu_timer_elapsed;
+    ops->memory_used = cu_memory_used;
 }

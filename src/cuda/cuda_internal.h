@@ -14,6 +14,8 @@ typedef struct {
     void *embed_scratch;   /* sort buffers of the embedding backward; grown at the first call with a larger n */
     size_t embed_scratch_bytes;
     int embed_scratch_n;   /* the largest n it holds */
+    cudaEvent_t marks[BATON_TIMER_SLOTS]; /* timer marks of the benchmarks */
+    size_t free_at_start;  /* device bytes free once the handles existed */
 } cuda_ctx;
 
 /* Creates the stream and the cuBLAS handle (TF32 tensor cores only when tf32 != 0). */

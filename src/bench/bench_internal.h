@@ -1,0 +1,66 @@
+/* bench_internal.h: what the benchmarks of `baton bench` share: the parsed options, the progress
+ * line, and the entry point of each benchmark (src/cli/cmd_bench.c parses and dispatches). */
+#ifndef BATON_BENCH_INTERNAL_H
+#define BATON_BENCH_INTERNAL_H
+
+#include <stdio.h>
+
+#include "baton/bench.h"
+#include "baton/report.h"
+
+#define BENCH_MAX_LIST 16
+
+typedef struct {
+    int n;
+    int v[BENCH_MAX_LIST];
+} bench_ints;
+
+typedef struct {
+    const char *device;
+    int threads, tf32, seed, warmup, reps, progress; /* progress: 1 on a terminal */
+    /* train */
+    const char *configs[BENCH_MAX_LIST];
+    int n_configs;
+    int feeds[2], n_feeds;
+    const char *impls[BENCH_MAX_LIST]; /* fused, cudnn, cudnn-persist-static, cudnn-persist-dynamic */
+    int n_impls;
+    /* layer */
+    baton_cell cells[3];
+    int n_cells, bidirectional;
+    bench_ints batches, hiddens, steps, layers;
+    /* attention: shapes as (B, T, S) triples */
+    int att[BENCH_MAX_LIST][3], n_att;
+} bench_opts;
+
+/* Columns of the train report (the same as bench/pytorch_baseline.py's). */
+#define BENCH_TRAIN_NCOL 12
+extern const char *const bench_train_cols[BENCH_TRAIN_NCOL];
+
+/* Whole training steps of each configuration x input feeding x implementation. */
+baton_status bench_train(baton_report *r, const bench_opts *o);
+
+/* Published reference numbers, printed beside train results (labelled as such). */
+void bench_train_anchors(FILE *out);
+
+/* Recurrent layer stacks over the sweep, each implementation side by side. */
+baton_status bench_layer(baton_report *r, const bench_opts *o);
+
+/* The masked attention softmax, forward and backward, against the device's copy bandwidth. */
+baton_status bench_attention(baton_report *r, const bench_opts *o);
+
+/* Joins train reports of several systems on (config, feed, device, precision): tokens/s and ratios. */
+baton_status bench_compare(baton_report *out, const baton_report *const *in, int n);
+
+/* Grouped bars of tokens/s: a group per configuration and feed, a bar per system. */
+baton_status bench_plot_train(const char *path, const baton_report *const *reports, int n_reports);
+
+/* Fused speedup over cuDNN against B, a line per cell, H and L (at the sweep's first T). */
+baton_status bench_plot_layer(const char *path, const baton_report *r);
+
+/* "[k/n] what" on stderr: rewritten in place on a terminal, a line each otherwise. */
+void bench_progress(const bench_opts *o, int k, int n, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Ends a sequence of progress lines. */
+void bench_progress_done(const bench_opts *o);
+
+#endif

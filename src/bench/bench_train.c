@@ -1,0 +1,124 @@
+/* bench_train.c: `baton bench train`: whole training steps (upload of the batch's ids, forward,
+ * loss, backward, clip, Adam, download of the loss) of the named configurations in bench.h, with
+ * input feeding off and on, on one device and through each requested recurrent implementation.
+ * A step is timed between two timer marks (CUDA events on a GPU) around baton_trainer_step, which
+ * ends by downloading the loss, so host overheads inside the step are counted as the user sees
+ * them. Reported: median step time, tokens/s (source + target non-pad tokens / median), memory. */
+#include "bench_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/trainer.h"
+
+static baton_s2s_config model_config(const baton_bench_model *m, int feed)
+{
+    return (baton_s2s_config){.cell = m->cell, .src_vocab = m->src_vocab, .tgt_vocab = m->tgt_vocab,
+                              .emb = m->emb, .hidden = m->hidden, .layers = m->layers,
+                              .bidirectional = m->bidirectional, .score = m->score, .input_feed = feed,
+                              .dropout = m->dropout, .label_smoothing = m->label_smoothing};
+}
+
+/* The rotation of synthetic batches, built before anything is timed. */
+static baton_status make_batches(baton_host_batch *hb, const baton_bench_model *m, uint64_t seed)
+{
+    for (int k = 0; k < BATON_BENCH_ROTATE; k++) {
+        BATON_TRY(baton_host_batch_alloc(&hb[k], m->S, m->T, m->batch));
+        baton_bench_batch_fill(&hb[k], m, k, seed);
+    }
+    return BATON_OK;
+}
+
+/* Warm-up, then timed steps; *median_ms, *mem (bytes in use afterwards). */
+static baton_status time_steps(baton_trainer *tr, baton_host_batch *hb, const bench_opts *o, double *median_ms,
+                               size_t *mem)
+{
+    baton_backend *be = tr->be;
+    double *ms = malloc((size_t)o->reps * sizeof *ms);
+    if (!ms)
+        return BATON_ERROR(BATON_ERR_OOM, "bench: out of host memory");
+    baton_status st = BATON_OK;
+    float loss;
+    for (int k = 0; st == BATON_OK && k < o->warmup + o->reps; k++) {
+        st = be->ops->timer_mark(be, 0);
+        if (st == BATON_OK)
+            st = baton_trainer_step(tr, &hb[k % BATON_BENCH_ROTATE], &loss);
+        if (st == BATON_OK)
+            st = be->ops->timer_mark(be, 1);
+        float t = 0.0f;
+        if (st == BATON_OK)
+            st = be->ops->timer_elapsed(be, 0, 1, &t);
+        if (st == BATON_OK && k >= o->warmup)
+            ms[k - o->warmup] = t;
+    }
+    if (st == BATON_OK)
+        st = be->ops->memory_used(be, mem);
+    if (st == BATON_OK)
+        *median_ms = baton_bench_median(ms, o->reps);
+    free(ms);
+    return st;
+}
+
+/* One row: configuration m, input feeding feed, implementation impl. */
+static baton_status bench_one(baton_report *r, const bench_opts *o, const baton_bench_model *m, int feed,
+                              const char *impl)
+{
+    baton_backend be;
+    baton_backend_options bo = {.threads = o->threads, .tf32 = o->tf32};
+    BATON_TRY(baton_backend_create_ex(&be, o->device, &bo));
+    baton_trainer tr;
+    memset(&tr, 0, sizeof tr);
+    baton_host_batch hb[BATON_BENCH_ROTATE];
+    memset(hb, 0, sizeof hb);
+    baton_s2s_config mc = model_config(m, feed);
+    baton_optim_config oc = baton_optim_defaults(); /* Adam, lr 1e-3, clip 5: as pytorch_baseline.py */
+    double median = 0.0;
+    size_t mem = 0;
+    baton_status st = make_batches(hb, m, (uint64_t)o->seed);
+    if (st == BATON_OK)
+        st = baton_trainer_create(&tr, &be, &mc, &oc, m->S, m->T, m->batch, (uint64_t)o->seed, 1);
+    if (st == BATON_OK)
+        st = baton_trainer_use_rnn_impl(&tr, impl);
+    if (st == BATON_OK)
+        st = time_steps(&tr, hb, o, &median, &mem);
+    if (st == BATON_OK) {
+        int tokens = hb[0].src_tokens + hb[0].tgt_tokens; /* every batch of the rotation has the same lengths */
+        st = baton_report_row(r, "baton-%s|%s|%s|%s|%s|%d|%d|%d|%d|%.3f|%.0f|%.0f", impl, m->name, feed ? "on" : "off",
+                              be.ops->name, o->tf32 ? "tf32" : "fp32", m->batch, m->S, m->T, tokens, median,
+                              tokens / (median * 1e-3), (double)mem / 1048576.0);
+    }
+    baton_trainer_destroy(&tr);
+    for (int k = 0; k < BATON_BENCH_ROTATE; k++)
+        baton_host_batch_free(&hb[k]);
+    baton_backend_destroy(&be);
+    return st;
+}
+
+const char *const bench_train_cols[BENCH_TRAIN_NCOL] = {
+    "system", "config", "feed", "device", "precision", "batch", "src_len", "tgt_len", "tokens_per_step",
+    "median_step_ms", "tokens_per_s", "peak_mem_mib"};
+
+baton_status bench_train(baton_report *r, const bench_opts *o)
+{
+    baton_report_init(r, bench_train_cols, BENCH_TRAIN_NCOL);
+    int total = o->n_configs * o->n_feeds * o->n_impls, done = 0;
+    for (int c = 0; c < o->n_configs; c++)
+        for (int f = 0; f < o->n_feeds; f++)
+            for (int i = 0; i < o->n_impls; i++) {
+                const baton_bench_model *m = baton_bench_model_find(o->configs[c]);
+                BATON_REQUIRE(m, "bench train: configuration '%s': expected tiny, base or gnmt", o->configs[c]);
+                bench_progress(o, ++done, total, "train %s, input feeding %s, %s", m->name, o->feeds[f] ? "on" : "off",
+                               o->impls[i]);
+                BATON_TRY(bench_one(r, o, m, o->feeds[f], o->impls[i]));
+            }
+    bench_progress_done(o);
+    return BATON_OK;
+}
+
+void bench_train_anchors(FILE *out)
+{
+    fprintf(out, "# published numbers on other hardware (reference only, not measured here):\n"
+                 "#   NVIDIA GNMT v2 (PyTorch) README, 1x A100 40GB, batch 128: 140,909 tok/s mixed precision, "
+                 "83,214 tok/s TF32\n"
+                 "#   MLPerf Training v0.7 GNMT: about 244k tok/s per A100 (fp16, batch 384)\n");
+}
