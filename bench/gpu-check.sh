@@ -2,7 +2,8 @@
 # gpu-check.sh: the one script to run on a machine with an NVIDIA GPU. It configures and builds
 # baton with whatever that machine has (cuDNN and NCCL found in the Python environment's
 # nvidia-* wheels when the system has none; OpenBLAS, cJSON, libpng used where present), runs the
-# gpu test suite and the cpu suite, a short benchmark, and prints a short table last.
+# gpu test suite and the cpu suite, baton check (fused vs cuDNN and vs the CPU), short sweeps of
+# baton bench layer / attention, the training-step comparison with PyTorch, and a summary last.
 # usage: bench/gpu-check.sh LOG_DIR        (full logs go to LOG_DIR; aims to finish in 5 minutes)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,38 +41,33 @@ note "gpu tests: $(grep -E '^(Ok|Fail|Skipped|Timeout):' "$logs/test-gpu.txt" | 
 timeout 120 meson test -C "$build" --suite cpu >"$logs/test-cpu.txt" 2>&1
 note "cpu tests: $(grep -E '^(Ok|Fail|Skipped|Timeout):' "$logs/test-cpu.txt" | tr -s ' ' | tr '\n' ' ')"
 
-for dev in cpu cuda; do
-  timeout 60 "$build/bench/baton-bench-rnn" --device "$dev" --hidden 256,512 --reps 5 \
-      >"$logs/bench-rnn-$dev.txt" 2>&1 && note "lstm layer ($dev):$(grep -E '^lstm' "$logs/bench-rnn-$dev.txt" | tr -s ' ' | sed 's/^/ /' | tr '\n' ';')" \
-      || note "lstm layer ($dev): not run ($(tail -1 "$logs/bench-rnn-$dev.txt"))"
-done
-# the fused LSTM layer against cuDNN's (same shapes, one run): ratio = cuDNN ms / fused ms (> 1: fused faster)
-for impl in fused cudnn-standard; do
-  timeout 90 "$build/bench/baton-bench-rnn" --device cuda --impl "$impl" --batch 64 --hidden 256,512,1024 \
-      --reps 10 --csv "$logs/layer-$impl.csv" >"$logs/layer-$impl.txt" 2>&1 \
-      || note "layer ($impl): not run ($(tail -1 "$logs/layer-$impl.txt"))"
-done
-if [ -s "$logs/layer-fused.csv" ] && [ -s "$logs/layer-cudnn-standard.csv" ]; then
-  note "layer lstm B=64 T=50 L=2, cuDNN/fused time ratio (fwd, f+b) per H: $(awk -F, '
-      FNR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-      FILENAME ~ /fused/ { f[$col["H"]] = $col["fwd_ms_median"]; fb[$col["H"]] = $col["fwdbwd_ms_median"]; next }
-      { h = $col["H"]; if (h in f) printf "H=%s %.2f, %.2f; ", h, $col["fwd_ms_median"] / f[h], $col["fwdbwd_ms_median"] / fb[h] }
-    ' "$logs/layer-fused.csv" "$logs/layer-cudnn-standard.csv")"
-fi
 # is the GPU path right: fused kernels against cuDNN and against the CPU, layer and training step
 for ref in cudnn cpu; do
   timeout 90 "$build/src/baton" check --device cuda --reference "$ref" >"$logs/check-$ref.txt" 2>&1
-  note "baton check (fused vs $ref): exit $?, $(tail -1 "$logs/check-$ref.txt")"
+  note "baton check (fused vs $ref): exit $?, $(grep -E 'comparisons within|error' "$logs/check-$ref.txt" | tail -1)"
 done
-# whole training steps of the translator (tokens/s: source + target non-pad tokens per second)
-for run in "cpu fused 20" "cuda fused 100" "cuda cudnn 100"; do
-  set -- $run; dev=$1; impl=$2; steps=$3
-  timeout 90 "$build/src/baton" train --device "$dev" --rnn-impl "$impl" --model "$logs/model-$dev-$impl" \
-      --task numbers --train-size 4000 --dev-size 100 --emb 256 --hidden 512 --layers 2 --batch 64 \
-      --steps "$steps" --log-every 10 --valid-every 0 >"$logs/train-$dev-$impl.txt" 2>&1 \
-      && note "train step ($dev, $impl, H=512 L=2 B=64, last 10 of $steps steps): $(grep -E "^train step $steps/" "$logs/train-$dev-$impl.txt" | grep -oE '[0-9.]+[kM]? tok/s')" \
-      || note "train step ($dev, $impl): not run ($(tail -1 "$logs/train-$dev-$impl.txt"))"
-done
+# recurrent layers, fused against cuDNN (a short sweep of baton bench layer; fused_speedup > 1: fused faster)
+timeout 120 "$build/src/baton" bench layer --device cuda --rnn-impl fused,cudnn,cudnn-persist-static --cells lstm \
+    --batch 8,64,256 --hidden 256,1024 --steps 50 --layers 1,4 --warmup 2 --reps 5 --csv "$logs/layer.csv" \
+    --plot "$logs/layer.png" >"$logs/layer.txt" 2>"$logs/layer.log" \
+  && note "layer (cuDNN time / fused time, f+b; lstm T=50): $(awk -F, '
+      /^#/ { next } !h { for (i = 1; i <= NF; i++) c[$i] = i; h = 1; next }
+      $c["impl"] != "fused" { printf "%s B=%s H=%s L=%s %s; ", $c["impl"], $c["B"], $c["H"], $c["L"], $c["fused_speedup"] }
+    ' "$logs/layer.csv")" \
+  || note "layer: not run ($(tail -1 "$logs/layer.log"))"
+timeout 60 "$build/src/baton" bench attention --device cuda --warmup 2 --reps 10 --csv "$logs/attention.csv" \
+    >"$logs/attention.txt" 2>"$logs/attention.log" \
+  && note "attention softmax (GB/s, fraction of copy bandwidth): $(awk -F, '
+      /^#/ { next } !h { for (i = 1; i <= NF; i++) c[$i] = i; h = 1; next }
+      { printf "B=%s S=%s %s %s (%s); ", $c["B"], $c["S"], $c["pass"], $c["gb_per_s"], $c["of_copy"] }
+    ' "$logs/attention.csv")" \
+  || note "attention: not run ($(tail -1 "$logs/attention.log"))"
+# whole training steps against PyTorch (nn.LSTM on cuDNN, fp32 and AMP bf16), one run, same shapes
+timeout 240 bench/compare_train.sh --build "$build" --device cuda --configs tiny,base,gnmt --warmup 2 --reps 6 \
+    --bf16 --out "$logs/train" >"$logs/train.txt" 2>&1 \
+  && note "train tokens/s, baton vs PyTorch:" && while IFS= read -r line; do note "  $line"; done \
+       < <(grep -v '^#' "$logs/train/ratio.txt") \
+  || note "train comparison: not run ($(tail -1 "$logs/train.txt"))"
 note "elapsed: $(( $(date +%s) - start )) s"
 echo
 echo "---- summary ----"

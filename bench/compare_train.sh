@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# compare_train.sh: whole training steps of baton and PyTorch on the same machine, in one run:
+# `baton bench train` and bench/pytorch_baseline.py with the same configurations, input feeding,
+# device, thread count, warm-up and repetitions, then `baton bench compare`, which joins the two
+# reports and prints tokens/s side by side with the ratio baton/PyTorch (above 1: baton is faster).
+#
+# usage: bench/compare_train.sh [--build DIR] [--device cpu|cuda] [--configs tiny,base] [--feed off,on]
+#                               [--threads N] [--warmup N] [--reps N] [--bf16] [--out DIR]
+#   --build DIR  meson build directory holding src/baton (default ./build)
+#   --bf16       also run PyTorch with AMP bf16 on cuda (baton has no bf16 yet: its column stays empty)
+#   --out DIR    results directory (default bench/results/<date>-train-<device>, -2, -3 ... if taken)
+#   PYTHON       environment variable: the interpreter with torch (default: /usr/bin/python3 on the cpu,
+#                python3 on cuda)
+# Writes DIR/info.txt (date, commit, machine, commands), baton.csv, pytorch.csv, compare.csv,
+# throughput.png and the logs; prints the ratio table last.
+set -euo pipefail
+die() { echo "compare_train.sh: $*" >&2; exit 2; }
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+
+build=$root/build device=cpu configs="" feed=off,on threads=0 warmup="" reps="" bf16=0 out=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        --build) build=$2; shift 2 ;;
+        --device) device=$2; shift 2 ;;
+        --configs) configs=$2; shift 2 ;;
+        --feed) feed=$2; shift 2 ;;
+        --threads) threads=$2; shift 2 ;;
+        --warmup) warmup=$2; shift 2 ;;
+        --reps) reps=$2; shift 2 ;;
+        --bf16) bf16=1; shift ;;
+        --out) out=$2; shift 2 ;;
+        *) die "unknown option '$1' (--help lists them)" ;;
+    esac
+done
+case "$device" in cpu|cuda) ;; *) die "--device '$device': expected cpu or cuda" ;; esac
+baton=$build/src/baton
+[ -x "$baton" ] || die "$baton: not built (bash scripts/build.sh, or --build DIR)"
+if [ "$device" = cpu ]; then
+    python=${PYTHON:-/usr/bin/python3}; configs=${configs:-tiny,base}; warmup=${warmup:-1}; reps=${reps:-3}
+else
+    python=${PYTHON:-python3}; configs=${configs:-tiny,base,gnmt}; warmup=${warmup:-5}; reps=${reps:-20}
+fi
+"$python" -c 'import torch' 2>/dev/null || die "$python has no torch (set PYTHON=/path/to/python)"
+if [ -z "$out" ]; then
+    out=$root/bench/results/$(date +%F)-train-$device
+    n=2; base=$out; while [ -e "$out" ]; do out=$base-$n; n=$((n + 1)); done
+fi
+mkdir -p "$out"
+
+# PyTorch's feed flag takes one value or both
+case "$feed" in off|on) tfeed=$feed ;; *) tfeed=both ;; esac
+precisions=fp32; [ "$bf16" = 1 ] && precisions=fp32,bf16
+# one pool of threads per process; passive OpenMP waits keep torch's idle workers off the cores
+export OMP_WAIT_POLICY=passive
+baton_cmd=("$baton" bench train --device "$device" --configs "$configs" --feed "$feed" --threads "$threads"
+           --warmup "$warmup" --reps "$reps" --csv "$out/baton.csv")
+torch_cmd=("$python" "$here/pytorch_baseline.py" --device "$device" --configs "$configs" --feed "$tfeed"
+           --threads "$threads" --warmup "$warmup" --steps "$reps" --precision "$precisions" --csv "$out/pytorch.csv")
+compare_cmd=("$baton" bench compare "$out/baton.csv" "$out/pytorch.csv" --csv "$out/compare.csv"
+             --plot "$out/throughput.png")
+{
+    echo "date: $(date -u +'%F %T UTC')"
+    echo "commit: $(git -C "$root" describe --always --dirty --abbrev=10 2>/dev/null || echo unknown)"
+    echo "machine: $(uname -srm); $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader
+    echo "OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
+    echo "baton:   ${baton_cmd[*]}"
+    echo "pytorch: ${torch_cmd[*]}"
+    echo "compare: ${compare_cmd[*]}"
+} >"$out/info.txt"
+"${baton_cmd[@]}" >"$out/baton.txt" 2>"$out/baton.log" || die "baton bench failed: $(tail -1 "$out/baton.log")"
+"${torch_cmd[@]}" >"$out/pytorch.txt" 2>"$out/pytorch.log" || die "pytorch_baseline.py failed: $(tail -1 "$out/pytorch.log")"
+"${compare_cmd[@]}" | tee "$out/ratio.txt"
+echo "results in $out"
