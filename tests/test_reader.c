@@ -1,4 +1,4 @@
-/* test_corpus.c: the streamed parallel-corpus reader (corpus.h) on files this test writes: aligned
+/* test_corpus.c: the streamed parallel-corpus reader (reader.h) on files this test writes: aligned
  * and TSV input with CRLF, trailing spaces, empty and over-long pairs; every refused input with
  * the file and line its error message must name; replacement of invalid UTF-8; resuming with
  * tell/seek; a line over 1 MB; and, when ../shared/data exists, the real Multi30k train files. */
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "baton/corpus.h"
+#include "baton/reader.h"
 #include "testutil.h"
 
 static tu_report rep;
@@ -45,12 +45,12 @@ static int contains(const char *hay, const char *needle)
 }
 
 /* Reads every pair and joins them as "src|tgt;" into out. */
-static int read_all(baton_corpus *r, char *out, size_t n)
+static int read_all(baton_reader *r, char *out, size_t n)
 {
     const char *s, *t;
     int got;
     out[0] = '\0';
-    while ((got = baton_corpus_next(r, &s, &t)) == 1) {
+    while ((got = baton_reader_next(r, &s, &t)) == 1) {
         size_t len = strlen(out);
         snprintf(out + len, n - len, "%s|%s;", s, t);
     }
@@ -61,32 +61,32 @@ static void test_aligned(void)
 {
     const char *src = WRITE(0, "a.de", "Hallo Welt\nZwei  M\xC3\xA4nner \r\n\nEins zwei drei vier\nx\nEnde");
     const char *tgt = WRITE(1, "a.en", "Hello world\nTwo men\t\r\nempty partner\nOne two three four\n   \nEnd\n");
-    baton_corpus_options opt = {.max_words = 3};
-    baton_corpus *r;
-    CHECK(baton_corpus_open(&r, src, tgt, &opt) == BATON_OK, "open");
+    baton_reader_options opt = {.max_words = 3};
+    baton_reader *r;
+    CHECK(baton_reader_open(&r, src, tgt, &opt) == BATON_OK, "open");
     char all[512];
     int got = read_all(r, all, sizeof all);
     CHECK(got == 0, "end %d", got);
     CHECK(strcmp(all, "Hallo Welt|Hello world;Zwei  M\xC3\xA4nner|Two men;Ende|End;") == 0, "pairs '%s'", all);
-    baton_corpus_counts c = baton_corpus_get_counts(r);
+    baton_reader_counts c = baton_reader_counts_get(r);
     CHECK(c.lines == 6 && c.pairs == 3 && c.skipped_empty == 2 && c.skipped_long == 1 && c.replaced == 0,
           "counts %lld %lld %lld %lld %lld", c.lines, c.pairs, c.skipped_empty, c.skipped_long, c.replaced);
-    CHECK(baton_corpus_next(r, &src, &tgt) == 0, "end stays the end");
-    baton_corpus_close(r);
+    CHECK(baton_reader_next(r, &src, &tgt) == 0, "end stays the end");
+    baton_reader_close(r);
 }
 
 static void test_tsv(void)
 {
     const char *p = WRITE(0, "a.tsv", "a b\tA B\r\n\nc \t\nd \t D  \r\ne\tE");
-    baton_corpus *r;
-    CHECK(baton_corpus_open(&r, p, NULL, NULL) == BATON_OK, "open tsv");
+    baton_reader *r;
+    CHECK(baton_reader_open(&r, p, NULL, NULL) == BATON_OK, "open tsv");
     char all[256];
     CHECK(read_all(r, all, sizeof all) == 0, "end");
     CHECK(strcmp(all, "a b|A B;d| D;e|E;") == 0, "tsv pairs '%s'", all);
-    baton_corpus_counts c = baton_corpus_get_counts(r);
+    baton_reader_counts c = baton_reader_counts_get(r);
     CHECK(c.lines == 5 && c.pairs == 3 && c.skipped_empty == 2, "tsv counts %lld %lld %lld", c.lines, c.pairs,
           c.skipped_empty);
-    baton_corpus_close(r);
+    baton_reader_close(r);
 }
 
 /* Reads src (and tgt, or TSV) until the error and checks the status and that the message has
@@ -94,14 +94,14 @@ static void test_tsv(void)
 static void expect_error(const char *what, const char *src, const char *tgt, baton_status want, const char *frag1,
                          const char *frag2)
 {
-    baton_corpus *r;
-    baton_status st = baton_corpus_open(&r, src, tgt, NULL);
+    baton_reader *r;
+    baton_status st = baton_reader_open(&r, src, tgt, NULL);
     int got = 0;
     if (st == BATON_OK) {
         char all[256];
         got = read_all(r, all, sizeof all);
         st = got < 0 ? (baton_status)-got : BATON_OK;
-        baton_corpus_close(r);
+        baton_reader_close(r);
     }
     const char *msg = baton_error_last();
     CHECK(st == want, "%s: status %s, want %s", what, baton_status_name(st), baton_status_name(want));
@@ -157,53 +157,53 @@ static void test_errors(void)
     /* Valid edge cases: the largest code point, U+FFFD itself, a 4-byte emoji. */
     const char *edge = WRITE(0, "edge.de", "\xF4\x8F\xBF\xBF \xEF\xBF\xBD \xF0\x9F\x98\x80\n\xED\x9F\xBF\n");
     const char *two = WRITE(1, "two.en", "a\nb\n");
-    baton_corpus *r;
+    baton_reader *r;
     char all[128];
-    CHECK(baton_corpus_open(&r, edge, two, NULL) == BATON_OK && read_all(r, all, sizeof all) == 0, "valid edge cases");
-    baton_corpus_close(r);
+    CHECK(baton_reader_open(&r, edge, two, NULL) == BATON_OK && read_all(r, all, sizeof all) == 0, "valid edge cases");
+    baton_reader_close(r);
 }
 
 static void test_replace(void)
 {
     const char *src = WRITE(0, "r.de", "a\xC0\xAF" "b\n\xE2\x82x\ngood\n");
     const char *tgt = WRITE(1, "r.en", "A\nB\xED\xA0\x80\ngood\n");
-    baton_corpus_options opt = {.replace_invalid = 1};
-    baton_corpus *r;
-    CHECK(baton_corpus_open(&r, src, tgt, &opt) == BATON_OK, "open replace");
+    baton_reader_options opt = {.replace_invalid = 1};
+    baton_reader *r;
+    CHECK(baton_reader_open(&r, src, tgt, &opt) == BATON_OK, "open replace");
     char all[256];
     CHECK(read_all(r, all, sizeof all) == 0, "replace end");
     const char *want = "a\xEF\xBF\xBD\xEF\xBF\xBD" "b|A;\xEF\xBF\xBD\xEF\xBF\xBDx|B\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD;good|good;";
     CHECK(strcmp(all, want) == 0, "replaced '%s'", all);
-    baton_corpus_counts c = baton_corpus_get_counts(r);
+    baton_reader_counts c = baton_reader_counts_get(r);
     CHECK(c.replaced == 3 && c.pairs == 3, "replaced lines %lld, pairs %lld", c.replaced, c.pairs);
-    baton_corpus_close(r);
+    baton_reader_close(r);
 }
 
 static void test_seek(void)
 {
     const char *src = WRITE(0, "s.de", "s1\r\ns2\n\ns4\ns5 \ns6\ns7\ns8\n");
     const char *tgt = WRITE(1, "s.en", "t1\nt2\r\nt3\nt4\nt5\nt6\t\nt7\nt8");
-    baton_corpus *r, *r2;
+    baton_reader *r, *r2;
     const char *s, *t;
-    CHECK(baton_corpus_open(&r, src, tgt, NULL) == BATON_OK, "open seek");
+    CHECK(baton_reader_open(&r, src, tgt, NULL) == BATON_OK, "open seek");
     for (int i = 0; i < 3; i++) /* s1, s2, (empty skipped), s4 */
-        CHECK(baton_corpus_next(r, &s, &t) == 1, "pair %d", i);
-    baton_corpus_pos pos = baton_corpus_tell(r);
+        CHECK(baton_reader_next(r, &s, &t) == 1, "pair %d", i);
+    baton_reader_pos pos = baton_reader_tell(r);
     CHECK(pos.line[0] == 4 && pos.line[1] == 4, "tell lines %lld %lld", pos.line[0], pos.line[1]);
     char rest1[256], rest2[256], rest3[256];
     read_all(r, rest1, sizeof rest1);
     CHECK(strcmp(rest1, "s5|t5;s6|t6;s7|t7;s8|t8;") == 0, "rest '%s'", rest1);
-    CHECK(baton_corpus_seek(r, &pos) == BATON_OK, "seek back");
+    CHECK(baton_reader_seek(r, &pos) == BATON_OK, "seek back");
     read_all(r, rest2, sizeof rest2);
     CHECK(strcmp(rest1, rest2) == 0, "after seek '%s'", rest2);
     /* A fresh reader (a resumed run) lands on the same pair and keeps numbering lines right. */
-    CHECK(baton_corpus_open(&r2, src, tgt, NULL) == BATON_OK && baton_corpus_seek(r2, &pos) == BATON_OK, "resume");
+    CHECK(baton_reader_open(&r2, src, tgt, NULL) == BATON_OK && baton_reader_seek(r2, &pos) == BATON_OK, "resume");
     read_all(r2, rest3, sizeof rest3);
     CHECK(strcmp(rest1, rest3) == 0, "resumed '%s'", rest3);
-    baton_corpus_pos end = baton_corpus_tell(r2);
+    baton_reader_pos end = baton_reader_tell(r2);
     CHECK(end.line[0] == 8 && end.line[1] == 8, "end lines %lld %lld", end.line[0], end.line[1]);
-    baton_corpus_close(r);
-    baton_corpus_close(r2);
+    baton_reader_close(r);
+    baton_reader_close(r2);
 }
 
 static void test_long_line(void)
@@ -215,34 +215,34 @@ static void test_long_line(void)
     memcpy(big + n, "\nshort\n", 8);
     const char *src = write_file(0, "big.de", big, n + 7);
     const char *tgt = WRITE(1, "big.en", "long\nkurz\n");
-    baton_corpus *r;
+    baton_reader *r;
     const char *s, *t;
-    CHECK(baton_corpus_open(&r, src, tgt, NULL) == BATON_OK, "open big");
-    CHECK(baton_corpus_next(r, &s, &t) == 1 && strlen(s) == n - 1 && strcmp(t, "long") == 0, "big line");
-    CHECK(baton_corpus_next(r, &s, &t) == 1 && strcmp(s, "short") == 0, "after big line");
-    baton_corpus_close(r);
-    baton_corpus_options opt = {.max_words = 250};
-    CHECK(baton_corpus_open(&r, src, tgt, &opt) == BATON_OK, "open big limited");
-    CHECK(baton_corpus_next(r, &s, &t) == 1 && strcmp(s, "short") == 0, "big line skipped");
-    CHECK(baton_corpus_get_counts(r).skipped_long == 1, "counted long");
-    baton_corpus_close(r);
+    CHECK(baton_reader_open(&r, src, tgt, NULL) == BATON_OK, "open big");
+    CHECK(baton_reader_next(r, &s, &t) == 1 && strlen(s) == n - 1 && strcmp(t, "long") == 0, "big line");
+    CHECK(baton_reader_next(r, &s, &t) == 1 && strcmp(s, "short") == 0, "after big line");
+    baton_reader_close(r);
+    baton_reader_options opt = {.max_words = 250};
+    CHECK(baton_reader_open(&r, src, tgt, &opt) == BATON_OK, "open big limited");
+    CHECK(baton_reader_next(r, &s, &t) == 1 && strcmp(s, "short") == 0, "big line skipped");
+    CHECK(baton_reader_counts_get(r).skipped_long == 1, "counted long");
+    baton_reader_close(r);
     free(big);
 }
 
 /* Streams a real corpus and checks it yields want pairs with nothing skipped. */
 static void check_real(const char *src, const char *tgt, long long want)
 {
-    baton_corpus *r;
+    baton_reader *r;
     const char *s, *t;
     int got = -1;
-    if (baton_corpus_open(&r, src, tgt, NULL) == BATON_OK) {
-        while ((got = baton_corpus_next(r, &s, &t)) == 1)
+    if (baton_reader_open(&r, src, tgt, NULL) == BATON_OK) {
+        while ((got = baton_reader_next(r, &s, &t)) == 1)
             ;
-        baton_corpus_counts c = baton_corpus_get_counts(r);
+        baton_reader_counts c = baton_reader_counts_get(r);
         CHECK(got == 0 && c.pairs == want && c.lines == want && c.skipped_empty == 0 && c.replaced == 0,
               "%s: got %d, %lld pairs of %lld lines, want %lld", src, got, c.pairs, c.lines, want);
         printf("%s: %lld pairs\n", src, c.pairs);
-        baton_corpus_close(r);
+        baton_reader_close(r);
     } else {
         CHECK(0, "cannot open %s", src);
     }

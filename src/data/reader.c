@@ -1,8 +1,8 @@
-/* corpus.c: the streamed parallel-corpus reader of corpus.h. Each file is read with getline into
+/* corpus.c: the streamed parallel-corpus reader of reader.h. Each file is read with getline into
  * one growing buffer (so any line length works and memory stays one line per file), checked for
  * NUL bytes and UTF-8 validity before anything else looks at it, and tracked by byte offset and
  * line number, which is all a resume position needs. */
-#include "baton/corpus.h"
+#include "baton/reader.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,11 +23,11 @@ typedef struct {
     long long line;   /* lines read so far: the current line's number */
 } corpus_file;
 
-struct baton_corpus {
+struct baton_reader {
     corpus_file file[2]; /* source (or the TSV file) and target */
     int tsv;
-    baton_corpus_options opt;
-    baton_corpus_counts counts;
+    baton_reader_options opt;
+    baton_reader_counts counts;
     baton_status failed; /* sticky error, BATON_OK when none */
 };
 
@@ -136,7 +136,7 @@ static size_t strip_trailing(char *s, size_t n, int keep_tab)
 
 /* Reads the next line of fl into *line (stripped, validated); 1 a line, 0 end of file, or a
  * negative status after printing the error. */
-static int read_line(baton_corpus *r, corpus_file *fl, char **line)
+static int read_line(baton_reader *r, corpus_file *fl, char **line)
 {
     errno = 0;
     ssize_t got = getline(&fl->buf, &fl->cap, fl->f);
@@ -176,7 +176,7 @@ static int read_line(baton_corpus *r, corpus_file *fl, char **line)
 }
 
 /* Splits a TSV line at its one tab into *src and *tgt; a blank line gives two empty sides. */
-static int split_tsv(baton_corpus *r, char *line, const char **src, const char **tgt)
+static int split_tsv(baton_reader *r, char *line, const char **src, const char **tgt)
 {
     int tabs = 0;
     char *tab = NULL;
@@ -206,7 +206,7 @@ static int mismatch(corpus_file *a, corpus_file *b)
 }
 
 /* Reads the next raw pair (no skipping): 1 a pair, 0 the end, or a negative status. */
-static int read_pair(baton_corpus *r, const char **src, const char **tgt)
+static int read_pair(baton_reader *r, const char **src, const char **tgt)
 {
     char *s = NULL, *t = NULL;
     int gs = read_line(r, &r->file[0], &s);
@@ -241,7 +241,7 @@ static int over_words(const char *s, int max)
     return 0;
 }
 
-int baton_corpus_next(baton_corpus *r, const char **src, const char **tgt)
+int baton_reader_next(baton_reader *r, const char **src, const char **tgt)
 {
     if (r->failed != BATON_OK)
         return -(int)r->failed;
@@ -283,13 +283,13 @@ static baton_status open_file(corpus_file *fl, const char *path)
     return BATON_OK;
 }
 
-baton_status baton_corpus_open(baton_corpus **reader, const char *src_path, const char *tgt_path,
-                               const baton_corpus_options *opt)
+baton_status baton_reader_open(baton_reader **reader, const char *src_path, const char *tgt_path,
+                               const baton_reader_options *opt)
 {
     *reader = NULL;
     BATON_REQUIRE(src_path && src_path[0], "corpus: no source file; expected a path");
     BATON_REQUIRE(!opt || opt->max_words >= 0, "corpus: max_words %d; expected >= 0 (0: no limit)", opt->max_words);
-    baton_corpus *r = calloc(1, sizeof *r);
+    baton_reader *r = calloc(1, sizeof *r);
     if (!r)
         return BATON_ERROR(BATON_ERR_OOM, "%s: out of memory opening the corpus", src_path);
     if (opt)
@@ -299,21 +299,21 @@ baton_status baton_corpus_open(baton_corpus **reader, const char *src_path, cons
     if (st == BATON_OK && !r->tsv)
         st = open_file(&r->file[1], tgt_path);
     if (st != BATON_OK) {
-        baton_corpus_close(r);
+        baton_reader_close(r);
         return st;
     }
     *reader = r;
     return BATON_OK;
 }
 
-baton_corpus_counts baton_corpus_get_counts(const baton_corpus *r)
+baton_reader_counts baton_reader_counts_get(const baton_reader *r)
 {
     return r->counts;
 }
 
-baton_corpus_pos baton_corpus_tell(const baton_corpus *r)
+baton_reader_pos baton_reader_tell(const baton_reader *r)
 {
-    baton_corpus_pos pos = {{0, 0}, {0, 0}};
+    baton_reader_pos pos = {{0, 0}, {0, 0}};
     for (int i = 0; i < 2 - r->tsv; i++) {
         pos.offset[i] = r->file[i].offset;
         pos.line[i] = r->file[i].line;
@@ -321,12 +321,12 @@ baton_corpus_pos baton_corpus_tell(const baton_corpus *r)
     return pos;
 }
 
-baton_status baton_corpus_seek(baton_corpus *r, const baton_corpus_pos *pos)
+baton_status baton_reader_seek(baton_reader *r, const baton_reader_pos *pos)
 {
     for (int i = 0; i < 2 - r->tsv; i++) {
         corpus_file *fl = &r->file[i];
         BATON_REQUIRE(pos->offset[i] >= 0 && pos->line[i] >= 0,
-                      "%s: seek to offset %lld, line %lld; expected a position from baton_corpus_tell", fl->path,
+                      "%s: seek to offset %lld, line %lld; expected a position from baton_reader_tell", fl->path,
                       pos->offset[i], pos->line[i]);
         if (fseeko(fl->f, (off_t)pos->offset[i], SEEK_SET) != 0)
             return BATON_ERROR(BATON_ERR_IO, "%s: seek to byte %lld: %s", fl->path, pos->offset[i], strerror(errno));
@@ -338,7 +338,7 @@ baton_status baton_corpus_seek(baton_corpus *r, const baton_corpus_pos *pos)
     return BATON_OK;
 }
 
-void baton_corpus_close(baton_corpus *r)
+void baton_reader_close(baton_reader *r)
 {
     if (!r)
         return;
