@@ -5,10 +5,10 @@
 #include <string.h>
 
 #include "baton/batch.h"
-#include "baton/decode.h"
 #include "baton/text.h"
 #include "commands.h"
 #include "model_dir.h"
+#include "translator.h"
 
 /* Longest sentence of lines[0..n) in tokens, at least 1. */
 static int longest(const baton_vocab *v, char **lines, int n)
@@ -21,8 +21,8 @@ static int longest(const baton_vocab *v, char **lines, int n)
     return m;
 }
 
-/* Encodes lines[0..B) into time-major ids (S,B) and lengths; an empty line becomes one <unk> so
- * that every row has a length of at least one (its output is discarded by the caller). */
+/* Tokenized source lines[0..B) into time-major ids (S,B) and lengths; an empty line becomes one
+ * <unk> so that every row has a length of at least one. */
 static int encode_batch(const baton_vocab *v, char **lines, int B, int S_max, int *ids_tb, int *len, int *tmp)
 {
     int S = 1;
@@ -81,79 +81,23 @@ static void close_session(session *x)
         baton_backend_destroy(&x->be);
 }
 
-/* Prints the translations of one batch: the best, or n-best lines "index ||| text ||| score". */
-static void print_batch(session *x, char **lines, int first, int nb, const int *out, const int *out_len,
-                        const baton_hyp *hyps, int max_len, char *text, size_t n)
+static void print_hyp(void *ctx, int i, int k, const char *text, float score)
 {
-    int k = hyps ? x->s.nbest : 1;
-    for (int b = 0; b < nb; b++)
-        for (int i = 0; i < k; i++) {
-            int empty = baton_vocab_encode(&x->lm.sv, lines[first + b], NULL, 0) == 0;
-            int len = empty ? 0 : hyps ? hyps[b * k + i].len : out_len[b];
-            baton_vocab_decode(&x->lm.tv, out + (size_t)(b * k + i) * max_len, len, text, n);
-            if (k == 1)
-                printf("%s\n", text);
-            else
-                printf("%d ||| %s ||| %.4f\n", first + b, text, (double)hyps[b * k + i].score);
-        }
+    (void)k;
+    if (*(const int *)ctx > 1)
+        printf("%d ||| %s ||| %.4f\n", i, text, (double)score);
+    else
+        printf("%s\n", text);
 }
-
-/* Decoder of either kind for batches of B sources of up to S_max tokens. */
-typedef struct {
-    baton_greedy g;
-    baton_beam bm;
-    int beam;
-} decoder;
 
 static baton_status translate_lines(session *x, char **lines, int n)
 {
-    baton_backend *be = &x->be;
-    int B = x->s.batch, S_max = longest(&x->lm.sv, lines, n), max_len = (int)(x->s.max_len_ratio * S_max) + 5;
-    int beam = x->s.beam, k = beam > 1 ? x->s.nbest : 1;
-    BATON_REQUIRE(beam >= 1 && x->s.nbest >= 1 && x->s.nbest <= beam, "--beam %d, --nbest %d: expected 1 <= nbest <= beam",
-                  beam, x->s.nbest);
-    int *ids = malloc((size_t)S_max * B * sizeof(int)), *len = malloc((size_t)B * sizeof(int));
-    int *tmp = malloc((size_t)S_max * B * sizeof(int)), *out = malloc((size_t)B * k * max_len * sizeof(int));
-    int *out_len = malloc((size_t)B * sizeof(int)), *d_ids = NULL, *d_len = NULL;
-    baton_hyp *hyps = malloc((size_t)B * k * sizeof(baton_hyp));
-    char *text = malloc(65536);
-    decoder dec;
-    memset(&dec, 0, sizeof dec);
-    baton_status st = ids && len && tmp && out && out_len && text && hyps
-                          ? BATON_OK
-                          : BATON_ERROR(BATON_ERR_OOM, "translate: out of memory for batches of %d", B);
-    if (st == BATON_OK)
-        st = beam > 1 ? baton_beam_create(&dec.bm, be, &x->lm.m, S_max, B, beam, max_len, 0)
-                      : baton_greedy_create(&dec.g, be, &x->lm.m, S_max, B);
-    if (st == BATON_OK) /* the encoder only: decoding runs one step at a time */
-        st = baton_s2s_acts_use_impl(beam > 1 ? &dec.bm.acts : &dec.g.acts, be, &x->lm.m, x->s.rnn_impl,
-                                     (uint64_t)x->s.seed, 0);
-    if (st == BATON_OK)
-        st = be->ops->alloc(be, (void **)&d_ids, (size_t)S_max * B * sizeof(int), "source ids");
-    if (st == BATON_OK)
-        st = be->ops->alloc(be, (void **)&d_len, (size_t)B * sizeof(int), "source lengths");
-    for (int first = 0; st == BATON_OK && first < n; first += B) {
-        int nb = n - first < B ? n - first : B;
-        int S = encode_batch(&x->lm.sv, lines + first, nb, S_max, ids, len, tmp);
-        st = be->ops->upload(be, d_ids, ids, (size_t)S * nb * sizeof(int));
-        if (st == BATON_OK)
-            st = be->ops->upload(be, d_len, len, (size_t)nb * sizeof(int));
-        if (st == BATON_OK)
-            st = beam > 1 ? baton_beam_decode(&dec.bm, x->lm.params, &x->lm.t, d_ids, d_len, len, S, nb, x->s.alpha,
-                                              k, hyps, out, NULL)
-                          : baton_greedy_decode(&dec.g, x->lm.params, &x->lm.t, d_ids, d_len, S, nb, max_len, out,
-                                                out_len, NULL);
-        if (st == BATON_OK)
-            print_batch(x, lines, first, nb, out, out_len, beam > 1 ? hyps : NULL, max_len, text, 65536);
-    }
-    if (d_ids)
-        be->ops->free(be, d_ids);
-    if (d_len)
-        be->ops->free(be, d_len);
-    baton_greedy_destroy(&dec.g);
-    baton_beam_destroy(&dec.bm);
-    free(ids), free(len), free(tmp), free(out), free(out_len), free(text), free(hyps);
-    return st;
+    cli_translator tr = {.be = &x->be, .m = &x->lm.m, .t = &x->lm.t, .params = x->lm.params, .sv = &x->lm.sv,
+                         .tv = &x->lm.tv, .ssw = x->lm.ssw, .tsw = x->lm.tsw, .batch = x->s.batch, .beam = x->s.beam,
+                         .nbest = x->s.nbest, .alpha = x->s.alpha, .max_len_ratio = x->s.max_len_ratio,
+                         .rnn_impl = x->s.rnn_impl, .seed = (uint64_t)x->s.seed};
+    int nbest = x->s.beam > 1 ? x->s.nbest : 1;
+    return cli_translator_run(&tr, lines, n, print_hyp, &nbest);
 }
 
 int cli_translate(int argc, char **argv)
@@ -161,8 +105,9 @@ int cli_translate(int argc, char **argv)
     session x;
     int rc = open_session(&x, argc, argv,
                           "usage: baton translate --model DIR [--input FILE] [options]\n"
-                          "Translates pre-tokenized sentences, one per line, from FILE or standard input to standard "
-                          "output (beam search; --beam 1 for greedy).");
+                          "Translates sentences, one per line, from FILE or standard input to standard output (beam "
+                          "search; --beam 1 for greedy). Text is tokenized and detokenized with the model's "
+                          "SentencePiece models, or taken as pre-tokenized when it has none.");
     if (rc >= 0) {
         close_session(&x);
         return rc;
@@ -266,6 +211,10 @@ int cli_score(int argc, char **argv)
                                          : BATON_ERROR(BATON_ERR_INVALID, "score: expected --src FILE and --tgt FILE");
     if (st == BATON_OK)
         st = baton_text_read_pairs(&pairs, x.s.src, x.s.tgt);
+    if (st == BATON_OK)
+        st = cli_tokenize_lines(x.lm.ssw, pairs.src, pairs.n);
+    if (st == BATON_OK)
+        st = cli_tokenize_lines(x.lm.tsw, pairs.tgt, pairs.n);
     if (st == BATON_OK && pairs.n > 0)
         st = score_pairs(&x, pairs.src, pairs.tgt, pairs.n);
     baton_pairs_free(&pairs);

@@ -1,10 +1,14 @@
-/* model_dir.h: a trained model on disk, a directory of four files:
+/* model_dir.h: a trained model on disk, a directory of these files:
  *   config.txt          the settings it was trained with (name = value, as --config reads)
  *   src.vocab, tgt.vocab one token per line, id order
- *   model.safetensors   the weights under design.md's names (readable by safetensors.torch) */
+ *   model.safetensors   the weights under design.md's names (readable by safetensors.torch)
+ *   src.spm.model, tgt.spm.model  SentencePiece models when trained on subwords (else the text
+ *                       is taken as pre-tokenized, split at whitespace)
+ *   checkpoint.safetensors  the training state to resume from (baton train --resume) */
 #ifndef BATON_CLI_MODEL_DIR_H
 #define BATON_CLI_MODEL_DIR_H
 
+#include "baton/subword.h"
 #include "baton/vocab.h"
 #include "settings.h"
 
@@ -12,6 +16,7 @@
 typedef struct {
     cli_settings s;
     baton_vocab sv, tv;
+    baton_subword *ssw, *tsw; /* tokenizers: SentencePiece models or whitespace mode */
     baton_s2s m;
     baton_param_table t;
     float *params; /* device */
@@ -25,6 +30,12 @@ baton_status cli_model_save(const char *dir, const cli_settings *s, const baton_
 /* Reads a directory written by cli_model_save; flags given on the command line (overrides)
  * replace the saved settings that do not shape the model (device, threads, input, ...). */
 baton_status cli_model_load(cli_loaded_model *lm, const char *dir, baton_backend *be);
+
+/* Opens DIR/<side>.spm.model when it exists, else whitespace mode. */
+baton_status cli_model_subword(baton_subword **sw, const char *dir, const char *side);
+
+/* Path of file in dir into out (n bytes); fails when it does not fit. */
+baton_status cli_path_in(char *out, size_t n, const char *dir, const char *file);
 
 /* Frees what cli_model_load made. */
 void cli_model_free(cli_loaded_model *lm);

@@ -1,0 +1,162 @@
+/* translator.c: batched translation of raw sentences (translator.h). Each batch is tokenized
+ * (subwords), mapped to ids, decoded greedily or with beam search on the device, and each
+ * hypothesis mapped back to tokens and detokenized before it is handed to the caller. */
+#include "translator.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/decode.h"
+
+baton_status cli_tokenize_lines(baton_subword *sw, char **lines, int n)
+{
+    char *buf = NULL;
+    size_t cap = 0;
+    for (int i = 0; i < n; i++) {
+        BATON_TRY(baton_subword_encode(sw, lines[i], &buf, &cap));
+        char *copy = strdup(buf);
+        if (!copy) {
+            free(buf);
+            return BATON_ERROR(BATON_ERR_OOM, "tokenizing line %d: out of memory", i + 1);
+        }
+        free(lines[i]);
+        lines[i] = copy;
+    }
+    free(buf);
+    return BATON_OK;
+}
+
+/* Encodes tokenized lines[0..B) into time-major ids (S,B) and lengths; an empty line becomes one
+ * <unk> so that every row has a length of at least one (its output is discarded). */
+static int encode_batch(const baton_vocab *v, char *const *lines, int B, int S_max, int *ids_tb, int *len, int *tmp)
+{
+    int S = 1;
+    for (int b = 0; b < B; b++) {
+        len[b] = baton_vocab_encode(v, lines[b], tmp + (size_t)b * S_max, S_max);
+        if (len[b] == 0) {
+            tmp[(size_t)b * S_max] = BATON_UNK;
+            len[b] = 1;
+        }
+        S = len[b] > S ? len[b] : S;
+    }
+    for (int s = 0; s < S; s++)
+        for (int b = 0; b < B; b++)
+            ids_tb[s * B + b] = s < len[b] ? tmp[(size_t)b * S_max + s] : BATON_PAD;
+    return S;
+}
+
+typedef struct {
+    baton_greedy g;
+    baton_beam bm;
+    int *ids, *len, *tmp, *out, *out_len, *d_ids, *d_len;
+    baton_hyp *hyps;
+    char *text, *detok;
+    size_t detok_cap;
+    int S_max, max_len, k;
+} work;
+
+static baton_status work_create(work *w, const cli_translator *x, char *const *tok, int n)
+{
+    memset(w, 0, sizeof *w);
+    int B = x->batch;
+    w->S_max = 1;
+    for (int i = 0; i < n; i++) {
+        int len = baton_vocab_encode(x->sv, tok[i], NULL, 0);
+        w->S_max = len > w->S_max ? len : w->S_max;
+    }
+    w->max_len = (int)(x->max_len_ratio * w->S_max) + 5;
+    w->k = x->beam > 1 ? x->nbest : 1;
+    w->ids = malloc((size_t)w->S_max * B * sizeof(int));
+    w->len = malloc((size_t)B * sizeof(int));
+    w->tmp = malloc((size_t)w->S_max * B * sizeof(int));
+    w->out = malloc((size_t)B * w->k * w->max_len * sizeof(int));
+    w->out_len = malloc((size_t)B * sizeof(int));
+    w->hyps = malloc((size_t)B * w->k * sizeof(baton_hyp));
+    w->text = malloc((size_t)w->max_len * 256 + 1);
+    BATON_REQUIRE(w->ids && w->len && w->tmp && w->out && w->out_len && w->hyps && w->text,
+                  "translate: out of memory for batches of %d", B);
+    baton_backend *be = x->be;
+    BATON_TRY(x->beam > 1 ? baton_beam_create(&w->bm, be, x->m, w->S_max, B, x->beam, w->max_len, 0)
+                          : baton_greedy_create(&w->g, be, x->m, w->S_max, B));
+    /* the encoder only: decoding runs one step at a time */
+    BATON_TRY(baton_s2s_acts_use_impl(x->beam > 1 ? &w->bm.acts : &w->g.acts, be, x->m, x->rnn_impl, x->seed, 0));
+    BATON_TRY(be->ops->alloc(be, (void **)&w->d_ids, (size_t)w->S_max * B * sizeof(int), "source ids"));
+    return be->ops->alloc(be, (void **)&w->d_len, (size_t)B * sizeof(int), "source lengths");
+}
+
+static void work_free(work *w, baton_backend *be)
+{
+    if (w->d_ids)
+        be->ops->free(be, w->d_ids);
+    if (w->d_len)
+        be->ops->free(be, w->d_len);
+    baton_greedy_destroy(&w->g);
+    baton_beam_destroy(&w->bm);
+    free(w->ids), free(w->len), free(w->tmp), free(w->out), free(w->out_len), free(w->hyps), free(w->text);
+    free(w->detok);
+}
+
+/* Detokenizes and emits the hypotheses of sentences first..first+nb. */
+static baton_status emit_batch(const cli_translator *x, work *w, char *const *tok, int first, int nb, cli_emit_fn emit,
+                               void *ctx)
+{
+    size_t text_cap = (size_t)w->max_len * 256 + 1;
+    for (int b = 0; b < nb; b++)
+        for (int i = 0; i < w->k; i++) {
+            int empty = baton_vocab_encode(x->sv, tok[first + b], NULL, 0) == 0;
+            int len = empty ? 0 : x->beam > 1 ? w->hyps[b * w->k + i].len : w->out_len[b];
+            baton_vocab_decode(x->tv, w->out + (size_t)(b * w->k + i) * w->max_len, len, w->text, text_cap);
+            BATON_TRY(baton_subword_decode(x->tsw, w->text, &w->detok, &w->detok_cap));
+            emit(ctx, first + b, i, w->detok, x->beam > 1 ? w->hyps[b * w->k + i].score : 0.0f);
+        }
+    return BATON_OK;
+}
+
+static baton_status run_batches(const cli_translator *x, work *w, char *const *tok, int n, cli_emit_fn emit, void *ctx)
+{
+    baton_backend *be = x->be;
+    for (int first = 0; first < n; first += x->batch) {
+        int nb = n - first < x->batch ? n - first : x->batch;
+        int S = encode_batch(x->sv, tok + first, nb, w->S_max, w->ids, w->len, w->tmp);
+        BATON_TRY(be->ops->upload(be, w->d_ids, w->ids, (size_t)S * nb * sizeof(int)));
+        BATON_TRY(be->ops->upload(be, w->d_len, w->len, (size_t)nb * sizeof(int)));
+        if (x->beam > 1)
+            BATON_TRY(baton_beam_decode(&w->bm, x->params, x->t, w->d_ids, w->d_len, w->len, S, nb, x->alpha, w->k,
+                                        w->hyps, w->out, NULL));
+        else
+            BATON_TRY(baton_greedy_decode(&w->g, x->params, x->t, w->d_ids, w->d_len, S, nb, w->max_len, w->out,
+                                          w->out_len, NULL));
+        BATON_TRY(emit_batch(x, w, tok, first, nb, emit, ctx));
+    }
+    return BATON_OK;
+}
+
+baton_status cli_translator_run(const cli_translator *x, char *const *lines, int n, cli_emit_fn emit, void *ctx)
+{
+    BATON_REQUIRE(x->beam >= 1 && x->nbest >= 1 && x->nbest <= x->beam,
+                  "--beam %d, --nbest %d: expected 1 <= nbest <= beam", x->beam, x->nbest);
+    BATON_REQUIRE(x->batch >= 1, "--batch %d: expected >= 1", x->batch);
+    if (n == 0)
+        return BATON_OK;
+    char **tok = malloc((size_t)n * sizeof *tok);
+    if (!tok)
+        return BATON_ERROR(BATON_ERR_OOM, "translate: out of memory for %d lines", n);
+    int copied = 0;
+    baton_status st = BATON_OK;
+    for (; st == BATON_OK && copied < n; copied++)
+        if (!(tok[copied] = strdup(lines[copied])))
+            st = BATON_ERROR(BATON_ERR_OOM, "translate: out of memory for %d lines", n);
+    if (st == BATON_OK)
+        st = cli_tokenize_lines(x->ssw, tok, n);
+    work w;
+    if (st == BATON_OK) {
+        st = work_create(&w, x, tok, n);
+        if (st == BATON_OK)
+            st = run_batches(x, &w, tok, n, emit, ctx);
+        work_free(&w, x->be);
+    }
+    for (int i = 0; i < copied; i++)
+        free(tok[i]);
+    free(tok);
+    return st;
+}

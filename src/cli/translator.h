@@ -1,0 +1,35 @@
+/* translator.h: raw sentences in, detokenized translations out, in batches, greedy or beam: what
+ * `baton translate` prints and what training's validation BLEU scores. The tokenizers turn raw
+ * text into the vocabulary's tokens and back (whitespace mode for pre-tokenized text). */
+#ifndef BATON_CLI_TRANSLATOR_H
+#define BATON_CLI_TRANSLATOR_H
+
+#include "baton/backend.h"
+#include "baton/seq2seq.h"
+#include "baton/subword.h"
+#include "baton/vocab.h"
+
+typedef struct {
+    baton_backend *be;
+    const baton_s2s *m;
+    const baton_param_table *t;
+    const float *params; /* device */
+    const baton_vocab *sv, *tv;
+    baton_subword *ssw, *tsw; /* source and target tokenizers */
+    int batch, beam, nbest;   /* beam 1: greedy; nbest <= beam hypotheses per sentence */
+    float alpha, max_len_ratio;
+    const char *rnn_impl;
+    uint64_t seed;
+} cli_translator;
+
+/* Receives hypothesis k (0-based, best first) of sentence i: detokenized text and its score
+ * (length-normalised log-probability for beam search, 0 for greedy). */
+typedef void (*cli_emit_fn)(void *ctx, int i, int k, const char *text, float score);
+
+/* Translates raw lines[0..n); an empty line translates to an empty line. */
+baton_status cli_translator_run(const cli_translator *x, char *const *lines, int n, cli_emit_fn emit, void *ctx);
+
+/* Replaces each of lines[0..n) with its tokens under sw (a no-op for whitespace mode's spacing). */
+baton_status cli_tokenize_lines(baton_subword *sw, char **lines, int n);
+
+#endif
