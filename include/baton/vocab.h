@@ -22,6 +22,21 @@ typedef struct {
  * including the 4 specials (max_size <= 0: no limit). */
 baton_status baton_vocab_build(baton_vocab *v, char *const *sentences, int n, int min_count, int max_size);
 
+/* Token counts gathered sentence by sentence, for corpora streamed from disk. */
+typedef struct baton_vocab_counter baton_vocab_counter;
+
+/* An empty counter. */
+baton_status baton_vocab_counter_create(baton_vocab_counter **c);
+
+/* Counts the whitespace-separated tokens of one sentence (the specials are not counted). */
+baton_status baton_vocab_counter_add(baton_vocab_counter *c, const char *sentence);
+
+/* The vocabulary of the counts, with the cutoff and limit of baton_vocab_build. */
+baton_status baton_vocab_counter_finish(baton_vocab *v, baton_vocab_counter *c, int min_count, int max_size);
+
+/* Frees the counter; NULL is allowed. */
+void baton_vocab_counter_free(baton_vocab_counter *c);
+
 /* Frees the vocabulary. */
 void baton_vocab_free(baton_vocab *v);
 

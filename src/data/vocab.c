@@ -135,21 +135,24 @@ int baton_vocab_id(const baton_vocab *v, const char *token, size_t len)
 /* ---- building ------------------------------------------------------------------------------ */
 
 typedef struct {
-    const char *s; /* points into the caller's sentences */
+    char *s; /* owned copy: sentences may be streamed and gone by the time the vocabulary is built */
     size_t len;
     uint64_t hash;
     long long count;
 } word_count;
 
-typedef struct {
+struct baton_vocab_counter {
     word_count *words;
     size_t n, words_cap;
     size_t *slots; /* index + 1 into words, 0 empty */
     size_t cap;
-} counter;
+};
+typedef baton_vocab_counter counter;
 
 static void counter_free(counter *c)
 {
+    for (size_t k = 0; k < c->n; k++)
+        free(c->words[k].s);
     free(c->words);
     free(c->slots);
     memset(c, 0, sizeof *c);
@@ -196,7 +199,11 @@ static baton_status counter_add(counter *c, const char *s, size_t len)
         for (size_t k = 0; k < c->n; k++)
             c->slots[counter_slot(c, c->words[k].s, c->words[k].len, c->words[k].hash)] = k + 1;
     }
-    c->words[c->n] = (word_count){s, len, hash, 1};
+    char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return BATON_ERROR(BATON_ERR_OOM, "vocabulary: cannot copy a token of %zu bytes", len);
+    memcpy(copy, s, len);
+    c->words[c->n] = (word_count){copy, len, hash, 1};
     c->slots[counter_slot(c, s, len, hash)] = ++c->n;
     return BATON_OK;
 }
@@ -221,46 +228,69 @@ static int is_special(const char *s, size_t len)
     return 0;
 }
 
+baton_status baton_vocab_counter_create(baton_vocab_counter **c)
+{
+    *c = calloc(1, sizeof **c);
+    return *c ? BATON_OK : BATON_ERROR(BATON_ERR_OOM, "vocabulary: out of memory");
+}
+
+void baton_vocab_counter_free(baton_vocab_counter *c)
+{
+    if (c)
+        counter_free(c);
+    free(c);
+}
+
+baton_status baton_vocab_counter_add(baton_vocab_counter *c, const char *sentence)
+{
+    const char *p = sentence;
+    while (*p) {
+        while (is_space(*p))
+            p++;
+        const char *start = p;
+        while (*p && !is_space(*p))
+            p++;
+        if (p > start && !is_special(start, (size_t)(p - start)))
+            BATON_TRY(counter_add(c, start, (size_t)(p - start)));
+    }
+    return BATON_OK;
+}
+
+baton_status baton_vocab_counter_finish(baton_vocab *v, baton_vocab_counter *c, int min_count, int max_size)
+{
+    memset(v, 0, sizeof *v);
+    BATON_REQUIRE(max_size <= 0 || max_size >= BATON_SPECIALS,
+                  "vocabulary: max_size %d cannot hold the %d special tokens (expected >= %d, or <= 0 for no limit)",
+                  max_size, BATON_SPECIALS, BATON_SPECIALS);
+    if (c->n)
+        qsort(c->words, c->n, sizeof *c->words, word_order);
+    int tok_cap = 0;
+    baton_status st = push_specials(v, &tok_cap);
+    long long keep_min = min_count > 1 ? min_count : 1;
+    for (size_t k = 0; st == BATON_OK && k < c->n; k++) {
+        if (c->words[k].count < keep_min || (max_size > 0 && v->size >= max_size))
+            break; /* sorted by count, so nothing later passes the cutoff either */
+        st = push_token(v, &tok_cap, c->words[k].s, c->words[k].len);
+    }
+    if (st != BATON_OK)
+        baton_vocab_free(v);
+    return st;
+}
+
 baton_status baton_vocab_build(baton_vocab *v, char *const *sentences, int n, int min_count, int max_size)
 {
     memset(v, 0, sizeof *v);
     BATON_REQUIRE(n >= 0 && (n == 0 || sentences), "vocabulary: expected n >= 0 sentences, got %d%s", n,
                   sentences ? "" : " and no array");
-    BATON_REQUIRE(max_size <= 0 || max_size >= BATON_SPECIALS,
-                  "vocabulary: max_size %d cannot hold the %d special tokens (expected >= %d, or <= 0 for no limit)",
-                  max_size, BATON_SPECIALS, BATON_SPECIALS);
-    counter c = {0};
+    baton_vocab_counter *c;
+    BATON_TRY(baton_vocab_counter_create(&c));
     baton_status st = BATON_OK;
-    for (int k = 0; k < n && st == BATON_OK; k++) {
-        const char *p = sentences[k];
-        if (!p) {
-            st = BATON_ERROR(BATON_ERR_INVALID, "vocabulary: sentence %d is NULL", k);
-            break;
-        }
-        while (*p && st == BATON_OK) {
-            while (is_space(*p))
-                p++;
-            const char *start = p;
-            while (*p && !is_space(*p))
-                p++;
-            if (p > start && !is_special(start, (size_t)(p - start)))
-                st = counter_add(&c, start, (size_t)(p - start));
-        }
-    }
-    if (st == BATON_OK && c.n)
-        qsort(c.words, c.n, sizeof *c.words, word_order);
-    int tok_cap = 0;
+    for (int k = 0; k < n && st == BATON_OK; k++)
+        st = sentences[k] ? baton_vocab_counter_add(c, sentences[k])
+                          : BATON_ERROR(BATON_ERR_INVALID, "vocabulary: sentence %d is NULL", k);
     if (st == BATON_OK)
-        st = push_specials(v, &tok_cap);
-    long long keep_min = min_count > 1 ? min_count : 1;
-    for (size_t k = 0; st == BATON_OK && k < c.n; k++) {
-        if (c.words[k].count < keep_min || (max_size > 0 && v->size >= max_size))
-            break; /* sorted by count, so nothing later passes the cutoff either */
-        st = push_token(v, &tok_cap, c.words[k].s, c.words[k].len);
-    }
-    counter_free(&c);
-    if (st != BATON_OK)
-        baton_vocab_free(v);
+        st = baton_vocab_counter_finish(v, c, min_count, max_size);
+    baton_vocab_counter_free(c);
     return st;
 }
 
