@@ -60,9 +60,10 @@ typedef struct {
     const cJSON *shape;
     uint64_t numel, begin, end;
     int used;
+    float *dst; /* where baton_st_read stores the values; NULL: read for the checksum only */
 } st_entry;
 
-typedef struct {
+struct baton_st_file {
     const char *path;
     FILE *f;
     uint64_t size, header_len, data_size;
@@ -71,7 +72,8 @@ typedef struct {
     const cJSON *meta;  /* "__metadata__" or NULL */
     st_entry *e;        /* (n) sorted by name */
     int n;
-} st_header;
+};
+typedef struct baton_st_file st_header;
 
 static void header_close(st_header *h)
 {
@@ -429,41 +431,55 @@ static st_entry *find_entry(const st_header *h, const char *name)
     return h->n ? bsearch(&key, h->e, (size_t)h->n, sizeof *h->e, by_name) : NULL;
 }
 
-/* Every table tensor present as F32 of its exact shape, and nothing else in the file. */
-static baton_status match_table(st_header *h, const baton_param_table *t)
+/* Tensor `name` present as F32 of p's exact shape; marks it used and sets where it goes. */
+static baton_status match_one(st_header *h, const char *name, const baton_param *p, float *dst, int *missing,
+                              char *first_missing, size_t fm_size)
+{
+    const char *path = h->path;
+    st_entry *e = find_entry(h, name);
+    if (!e) {
+        if (!(*missing)++)
+            snprintf(first_missing, fm_size, "%s", name);
+        return BATON_OK;
+    }
+    e->used = 1;
+    e->dst = dst ? dst + p->offset : NULL;
+    if (strcmp(e->dtype, "F32") != 0)
+        return BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: tensor '%s' is %s, expected F32", path, name, e->dtype);
+    uint64_t fdims[BATON_PARAM_MAX_NDIM] = {0}, tdims[BATON_PARAM_MAX_NDIM];
+    int fndim = cJSON_GetArraySize(e->shape), same = fndim == p->ndim;
+    for (int d = 0; d < p->ndim; d++) {
+        tdims[d] = (uint64_t)p->shape[d];
+        if (d < fndim)
+            json_uint(cJSON_GetArrayItem(e->shape, d), &fdims[d]); /* checked by parse_entry */
+        same = same && fdims[d] == tdims[d];
+    }
+    if (!same) {
+        char want[128], got[128];
+        shape_str(want, sizeof want, p->ndim, tdims);
+        if (fndim <= BATON_PARAM_MAX_NDIM)
+            shape_str(got, sizeof got, fndim, fdims);
+        else
+            snprintf(got, sizeof got, "with %d dimensions", fndim);
+        return BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: tensor '%s' has shape %s, expected %s", path, name, got,
+                           want);
+    }
+    return BATON_OK;
+}
+
+/* Every part's tensors present as F32 of their exact shapes, and nothing else in the file. */
+static baton_status match_parts(st_header *h, const baton_st_part *parts, int n_parts)
 {
     const char *path = h->path;
     int missing = 0;
-    const char *first_missing = NULL;
-    for (int i = 0; i < t->count; i++) {
-        const baton_param *p = &t->items[i];
-        st_entry *e = find_entry(h, p->name);
-        if (!e) {
-            if (!missing++)
-                first_missing = p->name;
-            continue;
-        }
-        e->used = 1;
-        if (strcmp(e->dtype, "F32") != 0)
-            return BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: tensor '%s' is %s, expected F32", path, p->name,
-                               e->dtype);
-        uint64_t fdims[BATON_PARAM_MAX_NDIM] = {0}, tdims[BATON_PARAM_MAX_NDIM];
-        int fndim = cJSON_GetArraySize(e->shape), same = fndim == p->ndim;
-        for (int d = 0; d < p->ndim; d++) {
-            tdims[d] = (uint64_t)p->shape[d];
-            if (d < fndim)
-                json_uint(cJSON_GetArrayItem(e->shape, d), &fdims[d]); /* checked by parse_entry */
-            same = same && fdims[d] == tdims[d];
-        }
-        if (!same) {
-            char want[128], got[128];
-            shape_str(want, sizeof want, p->ndim, tdims);
-            if (fndim <= BATON_PARAM_MAX_NDIM)
-                shape_str(got, sizeof got, fndim, fdims);
-            else
-                snprintf(got, sizeof got, "with %d dimensions", fndim);
-            return BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: tensor '%s' has shape %s, expected %s", path,
-                               p->name, got, want);
+    char first_missing[64 + BATON_PARAM_NAME_MAX] = "", name[64 + BATON_PARAM_NAME_MAX];
+    for (int i = 0; i < h->n; i++)
+        h->e[i].used = 0, h->e[i].dst = NULL;
+    for (int k = 0; k < n_parts; k++) {
+        const baton_param_table *t = parts[k].t;
+        for (int i = 0; i < t->count; i++) {
+            snprintf(name, sizeof name, "%s%s", parts[k].prefix, t->items[i].name);
+            BATON_TRY(match_one(h, name, &t->items[i], parts[k].dst, &missing, first_missing, sizeof first_missing));
         }
     }
     if (missing)
@@ -486,24 +502,46 @@ static baton_status match_table(st_header *h, const baton_param_table *t)
     return BATON_OK;
 }
 
-static baton_status read_tensor(st_header *h, const baton_param *p, const st_entry *e, float *dst,
-                                unsigned char *chunk)
+/* One tensor's bytes from the current position (the data section is read front to back). */
+static baton_status read_entry(st_header *h, const st_entry *e, unsigned char *chunk, uint32_t *crc)
 {
-    uint64_t pos = 8 + h->header_len + e->begin;
-    /* a 32-bit off_t (no large-file support) cannot reach past 2 GiB */
-    uint64_t off_max = sizeof(off_t) >= 8 ? (uint64_t)INT64_MAX : (uint64_t)INT32_MAX;
-    if (pos > off_max || fseeko(h->f, (off_t)pos, SEEK_SET) != 0)
-        return BATON_ERROR(BATON_ERR_IO, "safetensors %s: cannot seek to tensor '%s' at byte %llu: %s", h->path,
-                           p->name, (unsigned long long)pos, strerror(errno));
-    for (size_t at = 0; at < p->numel; at += ST_CHUNK_FLOATS) {
-        size_t n = p->numel - at < ST_CHUNK_FLOATS ? p->numel - at : ST_CHUNK_FLOATS;
-        if (fread(chunk, sizeof(float), n, h->f) != n)
-            return BATON_ERROR(BATON_ERR_IO, "safetensors %s: cannot read tensor '%s': %s", h->path, p->name,
+    uint64_t bytes = e->end - e->begin;
+    for (uint64_t at = 0; at < bytes; at += ST_CHUNK_FLOATS * sizeof(float)) {
+        size_t n = (size_t)(bytes - at < ST_CHUNK_FLOATS * sizeof(float) ? bytes - at : ST_CHUNK_FLOATS * sizeof(float));
+        if (fread(chunk, 1, n, h->f) != n)
+            return BATON_ERROR(BATON_ERR_IO, "safetensors %s: cannot read tensor '%s': %s", h->path, e->name,
                                ferror(h->f) ? strerror(errno) : "the file shrank while loading");
-        for (size_t k = 0; k < n; k++)
-            dst[at + k] = get_f32le(chunk + 4 * k);
+        if (crc)
+            *crc = baton_st_crc32(*crc, chunk, n);
+        if (e->dst) /* F32 (checked by match_one), and at is a multiple of 4 */
+            for (size_t k = 0; k < n / 4; k++)
+                e->dst[at / 4 + k] = get_f32le(chunk + 4 * k);
     }
     return BATON_OK;
+}
+
+baton_status baton_st_read(st_header *h, uint32_t *crc)
+{
+    const st_entry **order = malloc((h->n ? (size_t)h->n : 1) * sizeof *order);
+    unsigned char *chunk = malloc(ST_CHUNK_FLOATS * sizeof(float));
+    baton_status st = BATON_OK;
+    if (!order || !chunk)
+        st = BATON_ERROR(BATON_ERR_OOM, "safetensors %s: cannot allocate a read buffer", h->path);
+    uint64_t pos = 8 + h->header_len;
+    /* a 32-bit off_t (no large-file support) cannot reach past 2 GiB */
+    uint64_t off_max = sizeof(off_t) >= 8 ? (uint64_t)INT64_MAX : (uint64_t)INT32_MAX;
+    if (st == BATON_OK && (pos > off_max || fseeko(h->f, (off_t)pos, SEEK_SET) != 0))
+        st = BATON_ERROR(BATON_ERR_IO, "safetensors %s: cannot seek to the data at byte %llu: %s", h->path,
+                         (unsigned long long)pos, strerror(errno));
+    for (int i = 0; st == BATON_OK && i < h->n; i++)
+        order[i] = &h->e[i];
+    if (st == BATON_OK && h->n)
+        qsort(order, (size_t)h->n, sizeof *order, by_offsets); /* they tile the data section (check_tiling) */
+    for (int i = 0; st == BATON_OK && i < h->n; i++)
+        st = read_entry(h, order[i], chunk, crc);
+    free(chunk);
+    free(order);
+    return st;
 }
 
 baton_status baton_safetensors_load(const char *path, const baton_param_table *t, float *host)
@@ -512,15 +550,10 @@ baton_status baton_safetensors_load(const char *path, const baton_param_table *t
     BATON_REQUIRE(host || t->count == 0, "safetensors load %s: expected a host parameter buffer, got NULL", path);
     st_header h;
     BATON_TRY(header_open(&h, path));
-    baton_status st = match_table(&h, t);
-    unsigned char *chunk = NULL;
-    if (st == BATON_OK && t->count > 0 && !(chunk = malloc(ST_CHUNK_FLOATS * sizeof(float))))
-        st = BATON_ERROR(BATON_ERR_OOM, "safetensors %s: cannot allocate a read buffer", path);
-    for (int i = 0; i < t->count && st == BATON_OK; i++) {
-        const baton_param *p = &t->items[i];
-        st = read_tensor(&h, p, find_entry(&h, p->name), host + p->offset, chunk);
-    }
-    free(chunk);
+    baton_st_part part = {.prefix = "", .t = t, .dst = host};
+    baton_status st = match_parts(&h, &part, 1);
+    if (st == BATON_OK)
+        st = baton_st_read(&h, NULL);
     header_close(&h);
     return st;
 }
@@ -543,6 +576,60 @@ char *baton_safetensors_metadata(const char *path, const char *key, baton_status
         *st = BATON_ERROR(BATON_ERR_OOM, "safetensors %s: cannot copy metadata '%.64s'", path, key);
     header_close(&h);
     return out;
+}
+
+/* ---- the open-file interface of safetensors_internal.h (checkpoints) ------------------------- */
+
+baton_status baton_st_open(baton_st_file **f, const char *path)
+{
+    *f = malloc(sizeof **f);
+    if (!*f)
+        return BATON_ERROR(BATON_ERR_OOM, "safetensors %s: cannot allocate a file handle", path);
+    baton_status st = header_open(*f, path);
+    if (st != BATON_OK) {
+        free(*f);
+        *f = NULL;
+    }
+    return st;
+}
+
+void baton_st_close(baton_st_file *f)
+{
+    if (f)
+        header_close(f);
+    free(f);
+}
+
+const char *baton_st_meta_get(const baton_st_file *f, const char *key)
+{
+    const cJSON *v = f->meta ? cJSON_GetObjectItemCaseSensitive(f->meta, key) : NULL;
+    return v ? v->valuestring : NULL; /* strings only (parse_meta) */
+}
+
+int baton_st_meta_count(const baton_st_file *f)
+{
+    return f->meta ? cJSON_GetArraySize(f->meta) : 0;
+}
+
+const char *baton_st_meta_at(const baton_st_file *f, int i, const char **key)
+{
+    const cJSON *v = cJSON_GetArrayItem(f->meta, i);
+    *key = v->string;
+    return v->valuestring;
+}
+
+int baton_st_count_prefix(const baton_st_file *f, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    int count = 0;
+    for (int i = 0; i < f->n; i++)
+        count += strncmp(f->e[i].name, prefix, n) == 0;
+    return count;
+}
+
+baton_status baton_st_match(baton_st_file *f, const baton_st_part *parts, int n_parts)
+{
+    return match_parts(f, parts, n_parts);
 }
 
 #endif
