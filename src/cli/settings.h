@@ -13,12 +13,15 @@ typedef struct {
     int emb, hidden, layers, bidirectional, input_feed, tie;
     float dropout, label_smoothing;
     /* data */
-    const char *task, *train_src, *train_tgt, *dev_src, *dev_tgt;
+    const char *task, *train_src, *train_tgt, *dev_src, *dev_tgt, *subwords;
     int train_size, dev_size, max_len, vocab_size, min_count;
+    int subword_vocab, joint_subwords, subword_sample, replace_invalid;
     /* training */
     const char *optimizer, *lr_decay, *metrics;
     float lr, weight_decay, clip, decay_rate;
-    int warmup, decay_every, batch, steps, accumulate, log_every, valid_every;
+    int warmup, decay_every, batch, batch_tokens, steps, epochs, accumulate, log_every, valid_every;
+    int valid_bleu, patience, plateau_patience, save_every, resume;
+    const char *keep_best;
     /* running */
     const char *model, *device, *rnn_impl, *reference, *input, *src, *tgt;
     int threads, seed, tf32;

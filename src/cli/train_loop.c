@@ -1,0 +1,358 @@
+/* train_loop.c: the training loop of `baton train` (train_loop.h): steps or epochs, validation
+ * (loss, perplexity and greedy BLEU), the best model kept in model.safetensors, learning-rate decay
+ * on plateau, early stopping, checkpoints every --save-every steps and when SIGINT or SIGTERM
+ * arrives, and the loss curves. Everything a later step depends on (weights, Adam's moments, the
+ * update and batch counters that key the schedule and the dropout masks, the data position, the
+ * plateau and early-stopping counters) is in the checkpoint, so a resumed run continues exactly. */
+#include "train_loop.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/bleu.h"
+#include "baton/plot.h"
+#include "baton_config.h"
+#include "model_dir.h"
+#include "translator.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    stop_requested = sig;
+}
+
+/* ---- history: the curves of loss.png, kept in the checkpoint ---- */
+
+static baton_status curve_add(train_curve *c, double x, double y, double z)
+{
+    if (c->n == c->cap) {
+        int cap = c->cap ? 2 * c->cap : 256;
+        double *p = realloc(c->xyz, (size_t)cap * 3 * sizeof *p);
+        if (!p)
+            return BATON_ERROR(BATON_ERR_OOM, "loss history: out of memory");
+        c->xyz = p;
+        c->cap = cap;
+    }
+    c->xyz[3 * c->n] = x, c->xyz[3 * c->n + 1] = y, c->xyz[3 * c->n + 2] = z;
+    c->n++;
+    return BATON_OK;
+}
+
+/* "t step loss -1" and "d step loss bleu" lines, for the checkpoint. */
+static char *history_text(const train_loop *L)
+{
+    size_t cap = 64 + 64 * (size_t)(L->train_curve.n + L->dev_curve.n), len = 0;
+    char *out = malloc(cap);
+    const train_curve *cs[2] = {&L->train_curve, &L->dev_curve};
+    for (int k = 0; out && k < 2; k++)
+        for (int i = 0; i < cs[k]->n; i++)
+            len += (size_t)snprintf(out + len, cap - len, "%c %.17g %.17g %.17g\n", k ? 'd' : 't', cs[k]->xyz[3 * i],
+                                    cs[k]->xyz[3 * i + 1], cs[k]->xyz[3 * i + 2]);
+    if (out && len == 0)
+        out[0] = 0;
+    return out;
+}
+
+static baton_status history_parse(train_loop *L, const char *text)
+{
+    for (const char *p = text; p && *p;) {
+        char kind;
+        double x, y, z;
+        BATON_REQUIRE(sscanf(p, "%c %lg %lg %lg", &kind, &x, &y, &z) == 4 && (kind == 't' || kind == 'd'),
+                      "checkpoint history: bad line '%.40s'", p);
+        BATON_TRY(curve_add(kind == 't' ? &L->train_curve : &L->dev_curve, x, y, z));
+        p = strchr(p, '\n');
+        p = p ? p + 1 : NULL;
+    }
+    return BATON_OK;
+}
+
+static void history_plot(const train_loop *L)
+{
+    char path[4096];
+    int n[2] = {L->train_curve.n, L->dev_curve.n};
+    double *x[2], *y[2];
+    for (int k = 0; k < 2; k++) {
+        const train_curve *c = k ? &L->dev_curve : &L->train_curve;
+        x[k] = malloc((size_t)(n[k] + 1) * sizeof(double));
+        y[k] = malloc((size_t)(n[k] + 1) * sizeof(double));
+        for (int i = 0; x[k] && y[k] && i < n[k]; i++)
+            x[k][i] = c->xyz[3 * i], y[k][i] = c->xyz[3 * i + 1];
+    }
+    baton_plot_series series[2] = {{"train", x[0], y[0], n[0]}, {"dev", x[1], y[1], n[1]}};
+    if (!BATON_HAVE_PNG)
+        fprintf(stderr, "loss curves: not drawn (this build has no libpng)\n");
+    else if (x[0] && y[0] && x[1] && y[1] && cli_path_in(path, sizeof path, L->s->model, "loss.png") == BATON_OK &&
+             baton_plot_curves(path, "loss per target token", "step", "loss", series, 2) == BATON_OK)
+        fprintf(stderr, "loss curves: %s\n", path);
+    for (int k = 0; k < 2; k++)
+        free(x[k]), free(y[k]);
+}
+
+/* ---- validation ---- */
+
+typedef struct {
+    char **out; /* (n) translations */
+} collected;
+
+static void collect(void *ctx, int i, int k, const char *text, float score)
+{
+    (void)k, (void)score;
+    collected *c = ctx;
+    free(c->out[i]);
+    c->out[i] = strdup(text);
+}
+
+/* Greedy translations of the validation sources against their references, as sacreBLEU scores. */
+static baton_status dev_bleu(train_loop *L, double *bleu)
+{
+    train_data *td = L->td;
+    baton_trainer *tr = L->tr;
+    int n = td->dev_raw.n;
+    collected c = {calloc((size_t)n, sizeof(char *))};
+    BATON_REQUIRE(c.out, "validation: out of memory");
+    cli_translator x = {.be = tr->be, .m = &tr->model, .t = &tr->table, .params = tr->params, .sv = &td->d.sv,
+                        .tv = &td->d.tv, .ssw = td->ssw, .tsw = td->tsw, .batch = L->s->batch, .beam = 1, .nbest = 1,
+                        .alpha = 0.0f, .max_len_ratio = L->s->max_len_ratio, .rnn_impl = L->s->rnn_impl,
+                        .seed = td->seed};
+    baton_status st = cli_translator_run(&x, td->dev_raw.src, n, collect, &c);
+    baton_bleu_stats bs;
+    memset(&bs, 0, sizeof bs);
+    for (int i = 0; st == BATON_OK && i < n; i++)
+        st = baton_bleu_add_sentence(&bs, NULL, c.out[i] ? c.out[i] : "", td->dev_raw.tgt[i]);
+    if (st == BATON_OK) {
+        baton_bleu_result res;
+        baton_bleu_compute(&bs, &res);
+        *bleu = res.score;
+    }
+    for (int i = 0; i < n; i++)
+        free(c.out[i]);
+    free(c.out);
+    return st;
+}
+
+/* Copies the weights to the host and writes model.safetensors (with config and vocabularies). */
+static baton_status save_model(train_loop *L, const char *why)
+{
+    baton_trainer *tr = L->tr;
+    size_t bytes = baton_param_bytes(&tr->table);
+    float *host = malloc(bytes);
+    if (!host)
+        return BATON_ERROR(BATON_ERR_OOM, "saving: cannot allocate %zu bytes", bytes);
+    baton_status st = tr->be->ops->download(tr->be, host, tr->params, bytes);
+    if (st == BATON_OK)
+        st = cli_model_save(L->s->model, L->s, &L->td->d.sv, &L->td->d.tv, &tr->table, host);
+    free(host);
+    if (st == BATON_OK && why)
+        fprintf(stderr, "model written to %s/ (%s)\n", L->s->model, why);
+    return st;
+}
+
+/* The validation metric as "larger is better". */
+static double score_of(const train_loop *L, double loss, double bleu)
+{
+    return strcmp(L->s->keep_best, "bleu") == 0 && bleu >= 0 ? bleu : -loss;
+}
+
+/* Validates, records, keeps the best model, decays on plateau; *stop when patience runs out. */
+static baton_status validate(train_loop *L, int *stop)
+{
+    double loss, bleu = -1.0;
+    BATON_TRY(baton_trainer_validate(L->tr, &L->td->d, &loss));
+    if (L->s->valid_bleu)
+        BATON_TRY(dev_bleu(L, &bleu));
+    baton_progress_eval(L->p, L->step, "dev", loss, exp(loss), bleu);
+    BATON_TRY(curve_add(&L->dev_curve, (double)L->step, loss, bleu));
+    double score = score_of(L, loss, bleu);
+    if (isnan(L->best) || score > L->best) {
+        L->best = score;
+        L->bad = 0;
+        if (strcmp(L->s->keep_best, "last") != 0)
+            BATON_TRY(save_model(L, strcmp(L->s->keep_best, "bleu") == 0 && bleu >= 0 ? "best BLEU" : "best loss"));
+        return BATON_OK;
+    }
+    L->bad++;
+    if (strcmp(L->s->lr_decay, "plateau") == 0 && L->bad % L->s->plateau_patience == 0) {
+        L->lr_scale *= L->s->decay_rate;
+        L->tr->opt.cfg.lr = L->base_lr * (float)L->lr_scale;
+        fprintf(stderr, "plateau: %ld validations without improvement; learning rate now %g\n", L->bad,
+                (double)L->tr->opt.cfg.lr);
+    }
+    if (L->s->patience > 0 && L->bad >= L->s->patience) {
+        fprintf(stderr, "early stopping: %ld validations without improvement\n", L->bad);
+        *stop = 1;
+    }
+    return BATON_OK;
+}
+
+/* ---- checkpoints ---- */
+
+static baton_status checkpoint_path(const train_loop *L, char *path, size_t n)
+{
+    return cli_path_in(path, n, L->s->model, "checkpoint.safetensors");
+}
+
+baton_status train_loop_save(train_loop *L)
+{
+    baton_trainer *tr = L->tr;
+    size_t bytes = baton_param_bytes(&tr->table);
+    int adam = tr->opt.m != NULL;
+    float *buf = malloc(bytes * (adam ? 3 : 1));
+    char *hist = history_text(L), pos[BATON_STREAM_POS_TEXT_MAX], path[4096];
+    baton_status st = buf && hist ? BATON_OK : BATON_ERROR(BATON_ERR_OOM, "checkpoint: out of memory");
+    float *m = adam ? buf + bytes / sizeof(float) : NULL, *v = adam ? m + bytes / sizeof(float) : NULL;
+    if (st == BATON_OK)
+        st = tr->be->ops->download(tr->be, buf, tr->params, bytes);
+    if (st == BATON_OK && adam)
+        st = tr->be->ops->download(tr->be, m, tr->opt.m, bytes);
+    if (st == BATON_OK && adam)
+        st = tr->be->ops->download(tr->be, v, tr->opt.v, bytes);
+    if (st == BATON_OK)
+        st = train_data_tell(L->td, pos, sizeof pos);
+    if (st == BATON_OK)
+        st = checkpoint_path(L, path, sizeof path);
+    baton_ckpt_state cs = {.step = L->step, .batches = tr->batches, .epoch = L->epoch, .seed = L->td->seed,
+                           .best_score = L->best, .bad_evals = L->bad, .lr_scale = L->lr_scale,
+                           .elapsed_ms = 0};
+    baton_ckpt_text texts[2] = {{"data_position", pos}, {"history", hist}};
+    if (st == BATON_OK)
+        st = baton_ckpt_save(path, &tr->table, buf, m, v, &cs, texts, 2);
+    free(buf);
+    free(hist);
+    return st;
+}
+
+baton_status train_loop_resume(train_loop *L)
+{
+    baton_trainer *tr = L->tr;
+    char path[4096];
+    BATON_TRY(checkpoint_path(L, path, sizeof path));
+    size_t bytes = baton_param_bytes(&tr->table);
+    int adam = tr->opt.m != NULL;
+    float *buf = malloc(bytes * (adam ? 3 : 1));
+    BATON_REQUIRE(buf, "checkpoint: out of memory");
+    float *m = adam ? buf + bytes / sizeof(float) : NULL, *v = adam ? m + bytes / sizeof(float) : NULL;
+    baton_ckpt_state cs;
+    baton_status st = baton_ckpt_load(path, &tr->table, buf, m, v, &cs);
+    if (st == BATON_OK)
+        st = tr->be->ops->upload(tr->be, tr->params, buf, bytes);
+    if (st == BATON_OK && adam)
+        st = tr->be->ops->upload(tr->be, tr->opt.m, m, bytes);
+    if (st == BATON_OK && adam)
+        st = tr->be->ops->upload(tr->be, tr->opt.v, v, bytes);
+    free(buf);
+    char *pos = st == BATON_OK ? baton_ckpt_text_get(path, "data_position", &st) : NULL;
+    char *hist = st == BATON_OK ? baton_ckpt_text_get(path, "history", &st) : NULL;
+    if (st == BATON_OK && !pos)
+        st = BATON_ERROR(BATON_ERR_FORMAT, "%s: no data position; expected a checkpoint written by baton train", path);
+    if (st == BATON_OK)
+        st = train_data_seek(L->td, pos);
+    if (st == BATON_OK && hist)
+        st = history_parse(L, hist);
+    free(pos);
+    free(hist);
+    BATON_TRY(st);
+    BATON_REQUIRE(cs.seed == L->td->seed, "%s: trained with --seed %llu, this run has --seed %llu", path,
+                  (unsigned long long)cs.seed, (unsigned long long)L->td->seed);
+    L->step = cs.step;
+    L->epoch = (int)cs.epoch;
+    L->best = cs.best_score;
+    L->bad = cs.bad_evals;
+    L->lr_scale = cs.lr_scale;
+    tr->batches = cs.batches;
+    tr->opt.step = cs.step;
+    tr->opt.cfg.lr = L->base_lr * (float)L->lr_scale;
+    fprintf(stderr, "resumed from %s: step %ld, epoch %d\n", path, L->step, L->epoch + 1);
+    return BATON_OK;
+}
+
+/* ---- the loop ---- */
+
+/* One optimizer update over --accumulate batches; the summed loss and token counts. */
+static baton_status one_step(train_loop *L, double *loss, long *tgt, long *src)
+{
+    *loss = 0.0, *tgt = 0, *src = 0;
+    for (int a = 0; a < L->s->accumulate; a++) {
+        baton_host_batch *hb;
+        int ended = 0;
+        float l;
+        BATON_TRY(train_data_next(L->td, &hb, &ended));
+        BATON_TRY(baton_trainer_step(L->tr, hb, &l));
+        BATON_REQUIRE(isfinite(l), "training diverged at step %ld: the loss is %g (lower --lr or --clip)",
+                      L->step + 1, (double)l);
+        *loss += l, *tgt += hb->tgt_tokens, *src += hb->src_tokens;
+        L->epoch += ended;
+    }
+    return BATON_OK;
+}
+
+static int due(long step, int every)
+{
+    return every > 0 && step % every == 0;
+}
+
+baton_status train_loop_run(train_loop *L)
+{
+    const cli_settings *s = L->s;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    stop_requested = 0;
+    baton_status st = BATON_OK;
+    double window = 0.0;
+    long window_tokens = 0;
+    int stop = 0, validated = 0;
+    while (st == BATON_OK && !stop && L->step < s->steps && (s->epochs <= 0 || L->epoch < s->epochs)) {
+        double loss;
+        long tgt, src;
+        st = one_step(L, &loss, &tgt, &src);
+        if (st != BATON_OK)
+            break;
+        L->step++;
+        validated = 0;
+        baton_progress_step(L->p, L->step, L->epoch + 1, loss, tgt, src, baton_optim_lr(&L->tr->opt.cfg, L->step));
+        window += loss, window_tokens += tgt;
+        if (due(L->step, s->log_every)) {
+            st = curve_add(&L->train_curve, (double)L->step, window / (double)window_tokens, -1.0);
+            window = 0.0, window_tokens = 0;
+        }
+        if (st == BATON_OK && due(L->step, s->valid_every)) {
+            st = validate(L, &stop);
+            validated = 1;
+        }
+        if (st == BATON_OK && (s->save_every > 0 ? due(L->step, s->save_every) : validated))
+            st = train_loop_save(L);
+        if (st == BATON_OK && stop_requested) {
+            st = train_loop_save(L);
+            fprintf(stderr, "\n%s: checkpoint saved at step %ld; continue with the same command and --resume\n",
+                    stop_requested == SIGINT ? "interrupted" : "terminated", L->step);
+            L->interrupted = 1;
+            break;
+        }
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (st == BATON_OK && !L->interrupted && !validated && L->step > 0)
+        st = validate(L, &stop);
+    if (st == BATON_OK && !L->interrupted) {
+        st = train_loop_save(L);
+        if (st == BATON_OK && (strcmp(s->keep_best, "last") == 0 || isnan(L->best)))
+            st = save_model(L, "last");
+        if (st == BATON_OK)
+            history_plot(L);
+    }
+    return st;
+}
+
+void train_loop_free(train_loop *L)
+{
+    free(L->train_curve.xyz);
+    free(L->dev_curve.xyz);
+}

@@ -1,0 +1,45 @@
+/* train_loop.h: the loop of `baton train` over a prepared trainer and data: validation, the best
+ * model, plateau decay, early stopping, checkpoints and resuming from them. */
+#ifndef BATON_CLI_TRAIN_LOOP_H
+#define BATON_CLI_TRAIN_LOOP_H
+
+#include "baton/checkpoint.h"
+#include "baton/progress.h"
+#include "baton/trainer.h"
+#include "settings.h"
+#include "train_data.h"
+
+typedef struct {
+    double *xyz; /* (n, 3): step, loss, BLEU (-1: none) */
+    int n, cap;
+} train_curve;
+
+typedef struct {
+    const cli_settings *s;
+    train_data *td;
+    baton_trainer *tr;
+    baton_progress *p;
+    long step;          /* updates done */
+    int epoch;          /* epochs finished */
+    double best;        /* best validation score, larger is better (NAN: none yet) */
+    long bad;           /* validations since the best */
+    double lr_scale;    /* product of plateau decays */
+    float base_lr;      /* --lr */
+    int interrupted;    /* 1: stopped by a signal after saving a checkpoint */
+    train_curve train_curve, dev_curve;
+} train_loop;
+
+/* Trains until --steps, --epochs or early stopping, or a signal; validates at the end; saves the
+ * checkpoint, model.safetensors (per --keep-best) and loss.png. */
+baton_status train_loop_run(train_loop *L);
+
+/* Writes DIR/checkpoint.safetensors: weights, moments, counters, data position, curves. */
+baton_status train_loop_save(train_loop *L);
+
+/* Restores what train_loop_save wrote into the trainer, the data stream and L. */
+baton_status train_loop_resume(train_loop *L);
+
+/* Frees the curves. */
+void train_loop_free(train_loop *L);
+
+#endif
