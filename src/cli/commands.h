@@ -17,6 +17,8 @@ int cli_score(int argc, char **argv);
 int cli_check(int argc, char **argv);
 /* baton bench: layer, attention and training-step benchmarks */
 int cli_bench(int argc, char **argv);
+/* baton bleu: sacreBLEU-equal corpus BLEU and chrF of two files */
+int cli_bleu(int argc, char **argv);
 /* baton demo */
 int cli_demo(int argc, char **argv);
 

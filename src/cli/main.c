@@ -12,6 +12,7 @@ static void usage(FILE *out)
                  "  train      train a translator and write it to a model directory\n"
                  "  translate  translate sentences with a trained model (greedy)\n"
                  "  score      log-probability of target sentences under a model\n"
+                 "  bleu       corpus BLEU and chrF of translations against references (as sacreBLEU)\n"
                  "  bench      benchmarks: layers (fused vs cuDNN), attention, training steps (tokens/s)\n"
                  "  check      compare the fused GPU kernels with cuDNN (or the CPU) on random inputs\n"
                  "  version    what this build contains\n");
@@ -32,6 +33,8 @@ int main(int argc, char **argv)
         return cli_translate(argc, argv);
     if (strcmp(cmd, "score") == 0)
         return cli_score(argc, argv);
+    if (strcmp(cmd, "bleu") == 0)
+        return cli_bleu(argc, argv);
     if (strcmp(cmd, "bench") == 0)
         return cli_bench(argc, argv);
     if (strcmp(cmd, "check") == 0)
@@ -40,6 +43,6 @@ int main(int argc, char **argv)
         baton_buildinfo_print(stdout);
         return 0;
     }
-    fprintf(stderr, "baton: error: unknown command '%s'; expected demo, train, translate, score, bench, check or version\n", cmd);
+    fprintf(stderr, "baton: error: unknown command '%s'; expected demo, train, translate, score, bleu, bench, check or version\n", cmd);
     return 2;
 }

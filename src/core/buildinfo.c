@@ -51,6 +51,8 @@ void baton_buildinfo_print(FILE *out)
 #endif
     fprintf(out, "  checkpoints: %s\n", BATON_HAVE_CJSON ? "save and load" : "save only (built without cJSON)");
     fprintf(out, "  plots: %s\n", BATON_HAVE_PNG ? "libpng" : "none (built without libpng)");
+    fprintf(out, "  subwords: %s\n",
+            BATON_HAVE_SENTENCEPIECE ? "SentencePiece" : "whitespace only (built without SentencePiece)");
 #if BATON_HAVE_CUDNN
     size_t v = cudnnGetVersion();
     fprintf(out, "  cudnn: %zu.%zu.%zu (headers %d.%d.%d)\n", v / 10000, v % 10000 / 100, v % 100, CUDNN_MAJOR,
