@@ -286,6 +286,10 @@ static baton_status one_step(train_loop *L, double *loss, long *tgt, long *src)
                       L->step + 1, (double)l);
         *loss += l, *tgt += hb->tgt_tokens, *src += hb->src_tokens;
         L->epoch += ended;
+        if (ended && L->epoch == 1 && L->s->epochs > 0) { /* now the run's length in steps is known */
+            long total = (L->step + 1) * L->s->epochs;
+            L->p->total_steps = total < L->s->steps ? total : L->s->steps;
+        }
     }
     return BATON_OK;
 }
