@@ -13,16 +13,7 @@
 static tu_report rep;
 static char dir[64];
 
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        rep.checks++;                                                     \
-        if (!(cond)) {                                                    \
-            rep.failures++;                                               \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
-            printf(__VA_ARGS__);                                          \
-            printf("\n");                                                 \
-        }                                                                 \
-    } while (0)
+#define CHECK(cond, ...) TU_EXPECT(&rep, cond, __VA_ARGS__)
 
 /* Writes n bytes to dir/name and returns the path (static storage, one per slot). */
 static const char *write_file(int slot, const char *name, const char *bytes, size_t n)

@@ -15,16 +15,7 @@
 static tu_report rep;
 static char dir[64];
 
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        rep.checks++;                                                     \
-        if (!(cond)) {                                                    \
-            rep.failures++;                                               \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
-            printf(__VA_ARGS__);                                          \
-            printf("\n");                                                 \
-        }                                                                 \
-    } while (0)
+#define CHECK(cond, ...) TU_EXPECT(&rep, cond, __VA_ARGS__)
 
 static const char *sentences[] = {
     "Zwei junge weiße Männer sind im Freien in der Nähe vieler Büsche.",

@@ -21,25 +21,6 @@ static int longest(const baton_vocab *v, char **lines, int n)
     return m;
 }
 
-/* Tokenized source lines[0..B) into time-major ids (S,B) and lengths; an empty line becomes one
- * <unk> so that every row has a length of at least one. */
-static int encode_batch(const baton_vocab *v, char **lines, int B, int S_max, int *ids_tb, int *len, int *tmp)
-{
-    int S = 1;
-    for (int b = 0; b < B; b++) {
-        len[b] = baton_vocab_encode(v, lines[b], tmp + (size_t)b * S_max, S_max);
-        if (len[b] == 0) {
-            tmp[(size_t)b * S_max] = BATON_UNK;
-            len[b] = 1;
-        }
-        S = len[b] > S ? len[b] : S;
-    }
-    for (int s = 0; s < S; s++)
-        for (int b = 0; b < B; b++)
-            ids_tb[s * B + b] = s < len[b] ? tmp[(size_t)b * S_max + s] : BATON_PAD;
-    return S;
-}
-
 typedef struct {
     cli_settings s;
     baton_backend be;
@@ -152,7 +133,7 @@ static baton_status score_pairs(session *x, char **src, char **tgt, int n)
     for (int first = 0; st == BATON_OK && first < n; first += B) {
         int nb = n - first < B ? n - first : B, T = 1;
         hb.B = nb;
-        hb.S = encode_batch(&x->lm.sv, src + first, nb, S_max, hb.src, hb.src_len, tmp);
+        hb.S = cli_encode_batch(&x->lm.sv, src + first, nb, S_max, hb.src, hb.src_len, tmp);
         hb.tgt_tokens = 0;
         for (int b = 0; b < nb; b++) {
             hb.tgt_len[b] = baton_vocab_encode(&x->lm.tv, tgt[first + b], tmp + (size_t)b * T_max, T_max - 1) + 1;

@@ -26,9 +26,7 @@ baton_status cli_tokenize_lines(baton_subword *sw, char **lines, int n)
     return BATON_OK;
 }
 
-/* Encodes tokenized lines[0..B) into time-major ids (S,B) and lengths; an empty line becomes one
- * <unk> so that every row has a length of at least one (its output is discarded). */
-static int encode_batch(const baton_vocab *v, char *const *lines, int B, int S_max, int *ids_tb, int *len, int *tmp)
+int cli_encode_batch(const baton_vocab *v, char *const *lines, int B, int S_max, int *ids_tb, int *len, int *tmp)
 {
     int S = 1;
     for (int b = 0; b < B; b++) {
@@ -117,7 +115,7 @@ static baton_status run_batches(const cli_translator *x, work *w, char *const *t
     baton_backend *be = x->be;
     for (int first = 0; first < n; first += x->batch) {
         int nb = n - first < x->batch ? n - first : x->batch;
-        int S = encode_batch(x->sv, tok + first, nb, w->S_max, w->ids, w->len, w->tmp);
+        int S = cli_encode_batch(x->sv, tok + first, nb, w->S_max, w->ids, w->len, w->tmp);
         BATON_TRY(be->ops->upload(be, w->d_ids, w->ids, (size_t)S * nb * sizeof(int)));
         BATON_TRY(be->ops->upload(be, w->d_len, w->len, (size_t)nb * sizeof(int)));
         if (x->beam > 1)

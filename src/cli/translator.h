@@ -29,6 +29,10 @@ typedef void (*cli_emit_fn)(void *ctx, int i, int k, const char *text, float sco
 /* Translates raw lines[0..n); an empty line translates to an empty line. */
 baton_status cli_translator_run(const cli_translator *x, char *const *lines, int n, cli_emit_fn emit, void *ctx);
 
+/* Encodes tokenized lines[0..B) into time-major ids (S,B) and lengths, returning S; an empty line
+ * becomes one <unk> so that every row has a length of at least one (its output is discarded). */
+int cli_encode_batch(const baton_vocab *v, char *const *lines, int B, int S_max, int *ids_tb, int *len, int *tmp);
+
 /* Replaces each of lines[0..n) with its tokens under sw (a no-op for whitespace mode's spacing). */
 baton_status cli_tokenize_lines(baton_subword *sw, char **lines, int n);
 

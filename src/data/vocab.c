@@ -241,18 +241,25 @@ void baton_vocab_counter_free(baton_vocab_counter *c)
     free(c);
 }
 
+/* The next whitespace-separated token at or after *p: its start (with *len), or NULL at the end. */
+static const char *next_token(const char **p, size_t *len)
+{
+    while (is_space(**p))
+        (*p)++;
+    const char *start = *p;
+    while (**p && !is_space(**p))
+        (*p)++;
+    *len = (size_t)(*p - start);
+    return *len ? start : NULL;
+}
+
 baton_status baton_vocab_counter_add(baton_vocab_counter *c, const char *sentence)
 {
-    const char *p = sentence;
-    while (*p) {
-        while (is_space(*p))
-            p++;
-        const char *start = p;
-        while (*p && !is_space(*p))
-            p++;
-        if (p > start && !is_special(start, (size_t)(p - start)))
-            BATON_TRY(counter_add(c, start, (size_t)(p - start)));
-    }
+    const char *p = sentence, *tok;
+    size_t len;
+    while ((tok = next_token(&p, &len)))
+        if (!is_special(tok, len))
+            BATON_TRY(counter_add(c, tok, len));
     return BATON_OK;
 }
 
@@ -299,17 +306,11 @@ baton_status baton_vocab_build(baton_vocab *v, char *const *sentences, int n, in
 int baton_vocab_encode(const baton_vocab *v, const char *sentence, int *ids, int max)
 {
     int count = 0;
-    const char *p = sentence;
-    while (*p) {
-        while (is_space(*p))
-            p++;
-        const char *start = p;
-        while (*p && !is_space(*p))
-            p++;
-        if (p == start)
-            break;
+    const char *p = sentence, *tok;
+    size_t len;
+    while ((tok = next_token(&p, &len))) {
         if (count < max) {
-            int id = baton_vocab_id(v, start, (size_t)(p - start));
+            int id = baton_vocab_id(v, tok, len);
             ids[count] = id == BATON_PAD || id == BATON_BOS || id == BATON_EOS ? BATON_UNK : id;
         }
         if (count < INT_MAX)

@@ -39,6 +39,19 @@ int tu_check_abs(tu_report *r, const char *name, double err, double tol);
 /* Prints "<what>: N checks, M failed" and returns the process exit status (0 all passed, 1 not). */
 int tu_summary(const tu_report *r, const char *what);
 
+/* Counts a check in *r; when cond is false, counts a failure and prints the condition, its place
+ * and a printf-style explanation. */
+#define TU_EXPECT(r, cond, ...)                                                \
+    do {                                                                       \
+        (r)->checks++;                                                         \
+        if (!(cond)) {                                                         \
+            (r)->failures++;                                                   \
+            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);             \
+            printf(__VA_ARGS__);                                               \
+            printf("\n");                                                      \
+        }                                                                      \
+    } while (0)
+
 /* x[i] = lo + (hi − lo)·u_i with u_i = baton_rng_uniform(seed, BATON_RNG_TEST | k, 0, i);
  * k must be below 2^24 (the purpose's low bits). */
 void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed, uint32_t k);
