@@ -90,6 +90,19 @@ check "missing input file: exit 1, names it" expect_exit 1 "$work/nothing.txt" \
     "$baton" translate --model "$work/m" --input "$work/nothing.txt"
 printf 'lr = 0.01\nnot a setting\n' >"$work/bad.cfg"
 check "bad config line: exit 2, names file:line" expect_exit 2 "bad.cfg:2" "$baton" train --config "$work/bad.cfg"
+# corpus files that cannot be trained on: one line naming the file and line, exit 1
+cp "$work/train.src" "$work/bad-utf8.src" && printf 'caf\xe9 x\n' >>"$work/bad-utf8.src"
+cp "$work/train.tgt" "$work/bad-utf8.tgt" && echo "x" >>"$work/bad-utf8.tgt"
+check "invalid UTF-8 in a corpus: exit 1, names file:line" expect_exit 1 "bad-utf8.src:61" \
+    "$baton" train --model "$work/u" --train-src "$work/bad-utf8.src" --train-tgt "$work/bad-utf8.tgt" \
+    --dev-src "$work/dev.src" --dev-tgt "$work/dev.tgt" --steps 1
+check "--replace-invalid trains on it instead" \
+    "$baton" train --model "$work/u2" --train-src "$work/bad-utf8.src" --train-tgt "$work/bad-utf8.tgt" \
+    --dev-src "$work/dev.src" --dev-tgt "$work/dev.tgt" --steps 1 --replace-invalid --emb 8 --hidden 16 --threads 1
+head -59 "$work/train.tgt" >"$work/short.tgt"
+check "corpus files of different lengths: exit 1, names both" expect_exit 1 "short.tgt" \
+    "$baton" train --model "$work/u3" --train-src "$work/train.src" --train-tgt "$work/short.tgt" \
+    --dev-src "$work/dev.src" --dev-tgt "$work/dev.tgt" --steps 1
 # check's machinery on the CPU (a GPU machine runs the real comparison in bench/gpu-check.sh)
 check "check: cpu against cpu, every comparison within tolerance" \
     sh -c "'$baton' check --device cpu --reference cpu --emb 8 --hidden 16 --batch 4 --max-len 6 --threads 1 |

@@ -74,6 +74,9 @@ void baton_progress_step(baton_progress *p, long step, int epoch, double loss_su
  * means absent. Call it after evaluating: the time since the last step is not counted as training. */
 void baton_progress_eval(baton_progress *p, long step, const char *name, double loss, double ppl, double bleu);
 
+/* Prints one line of text (ending the in-place line first), for events such as an epoch's end. */
+void baton_progress_message(baton_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Ends the in-place line with a newline and closes the metrics file. Safe after a failed open. */
 void baton_progress_close(baton_progress *p);
 

@@ -191,6 +191,32 @@ static baton_status validate(train_loop *L, int *stop)
 
 /* ---- checkpoints ---- */
 
+/* The tokens of v, one per line in id order (what baton_vocab_save writes). */
+static char *vocab_text(const baton_vocab *v)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    for (int i = 0; i < v->size; i++)
+        fprintf(f, "%s\n", v->tokens[i]);
+    fclose(f);
+    return buf;
+}
+
+static char *config_text(const cli_settings *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    cli_opts_write(f, s, cli_settings_opts);
+    fclose(f);
+    return buf;
+}
+
 static baton_status checkpoint_path(const train_loop *L, char *path, size_t n)
 {
     return cli_path_in(path, n, L->s->model, "checkpoint.safetensors");
@@ -203,7 +229,8 @@ baton_status train_loop_save(train_loop *L)
     int adam = tr->opt.m != NULL;
     float *buf = malloc(bytes * (adam ? 3 : 1));
     char *hist = history_text(L), pos[BATON_STREAM_POS_TEXT_MAX], path[4096];
-    baton_status st = buf && hist ? BATON_OK : BATON_ERROR(BATON_ERR_OOM, "checkpoint: out of memory");
+    char *cfg = config_text(L->s), *sv = vocab_text(&L->td->d.sv), *tv = vocab_text(&L->td->d.tv);
+    baton_status st = buf && hist && cfg && sv && tv ? BATON_OK : BATON_ERROR(BATON_ERR_OOM, "checkpoint: out of memory");
     float *m = adam ? buf + bytes / sizeof(float) : NULL, *v = adam ? m + bytes / sizeof(float) : NULL;
     if (st == BATON_OK)
         st = tr->be->ops->download(tr->be, buf, tr->params, bytes);
@@ -218,11 +245,12 @@ baton_status train_loop_save(train_loop *L)
     baton_ckpt_state cs = {.step = L->step, .batches = tr->batches, .epoch = L->epoch, .seed = L->td->seed,
                            .best_score = L->best, .bad_evals = L->bad, .lr_scale = L->lr_scale,
                            .elapsed_ms = 0};
-    baton_ckpt_text texts[2] = {{"data_position", pos}, {"history", hist}};
+    baton_ckpt_text texts[5] = {{"data_position", pos}, {"history", hist}, {"config", cfg}, {"src_vocab", sv},
+                                {"tgt_vocab", tv}};
     if (st == BATON_OK)
-        st = baton_ckpt_save(path, &tr->table, buf, m, v, &cs, texts, 2);
+        st = baton_ckpt_save(path, &tr->table, buf, m, v, &cs, texts, 5);
     free(buf);
-    free(hist);
+    free(hist), free(cfg), free(sv), free(tv);
     return st;
 }
 
@@ -245,6 +273,14 @@ baton_status train_loop_resume(train_loop *L)
     if (st == BATON_OK && adam)
         st = tr->be->ops->upload(tr->be, tr->opt.v, v, bytes);
     free(buf);
+    for (int side = 0; st == BATON_OK && side < 2; side++) {
+        char *saved = baton_ckpt_text_get(path, side ? "tgt_vocab" : "src_vocab", &st);
+        char *now = vocab_text(side ? &L->td->d.tv : &L->td->d.sv);
+        if (st == BATON_OK && saved && (!now || strcmp(saved, now) != 0))
+            st = BATON_ERROR(BATON_ERR_FORMAT, "%s: trained with another %s vocabulary than %s/%s.vocab holds now", path,
+                             side ? "target" : "source", L->s->model, side ? "tgt" : "src");
+        free(saved), free(now);
+    }
     char *pos = st == BATON_OK ? baton_ckpt_text_get(path, "data_position", &st) : NULL;
     char *hist = st == BATON_OK ? baton_ckpt_text_get(path, "history", &st) : NULL;
     if (st == BATON_OK && !pos)
@@ -286,6 +322,13 @@ static baton_status one_step(train_loop *L, double *loss, long *tgt, long *src)
                       L->step + 1, (double)l);
         *loss += l, *tgt += hb->tgt_tokens, *src += hb->src_tokens;
         L->epoch += ended;
+        if (ended && !L->td->toy) {
+            baton_stream_counts c = baton_stream_counts_get(L->td->stream, 1);
+            baton_progress_message(L->p, "epoch %d done: %lld pairs in %lld batches; %lld empty and %lld over --max-len "
+                                         "skipped%s",
+                                   L->epoch, c.pairs, c.batches, c.skipped_empty, c.skipped_long,
+                                   c.partial ? " (counted since the resume)" : "");
+        }
         if (ended && L->epoch == 1 && L->s->epochs > 0) { /* now the run's length in steps is known */
             long total = (L->step + 1) * L->s->epochs;
             L->p->total_steps = total < L->s->steps ? total : L->s->steps;

@@ -99,6 +99,17 @@ static void end_line(baton_progress *p)
     }
 }
 
+void baton_progress_message(baton_progress *p, const char *fmt, ...)
+{
+    end_line(p);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(p->out, fmt, ap);
+    va_end(ap);
+    fputc('\n', p->out);
+    fflush(p->out);
+}
+
 /* "step 200/10000 | epoch 1 | loss ... | eta 1:07:40" for the window w. */
 static void format_line(const baton_progress *p, long step, int epoch, float lr, const baton_progress_window *w,
                         double now, char *buf, size_t n)
