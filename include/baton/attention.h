@@ -29,13 +29,13 @@ typedef struct {
 } baton_attention;
 
 typedef struct {
-    float *keys;   /* (S,B,H) W_a m (general) or W_k m (additive); dot uses m itself */
-    float *query;  /* (T,B,H) W_q q + b_q (additive) */
+    float *keys;   /* (S,B,H) W_k m (additive) */
+    float *query;  /* (T,B,H) q W_a (general) or W_q q + b_q (additive) */
     float *scores; /* (B,T,S) */
     float *p;      /* (B,T,S) attention weights, kept for backward and for users */
     float *dp;     /* (B,T,S) gradient of p, then of the scores */
-    float *dkeys;  /* (S,B,H) */
-    float *dquery; /* (T,B,H) additive */
+    float *dkeys;  /* (S,B,H) additive */
+    float *dquery; /* (T,B,H) general and additive */
 } baton_attention_acts;
 
 /* Registers the score's parameters under `prefix` (e.g. "decoder.attention"). */

@@ -72,11 +72,11 @@ baton_status baton_attention_acts_carve(baton_attention_acts *acts, baton_arena 
 {
     memset(acts, 0, sizeof *acts);
     size_t T = (size_t)T_max, S = (size_t)S_max, B = (size_t)B_max, H = (size_t)at->H;
-    if (at->score != BATON_ATTN_DOT) {
+    if (at->score == BATON_ATTN_ADDITIVE) {
         BATON_TRY(baton_arena_floats(a, &acts->keys, S * B * H, "attention keys"));
         BATON_TRY(baton_arena_floats(a, &acts->dkeys, S * B * H, "attention key gradients"));
     }
-    if (at->score == BATON_ATTN_ADDITIVE) {
+    if (at->score != BATON_ATTN_DOT) {
         BATON_TRY(baton_arena_floats(a, &acts->query, T * B * H, "attention queries"));
         BATON_TRY(baton_arena_floats(a, &acts->dquery, T * B * H, "attention query gradients"));
     }
@@ -101,10 +101,11 @@ baton_status baton_attention_forward(baton_backend *be, const baton_attention *a
 {
     const baton_ops *ops = be->ops;
     int H = at->H, ld = B * H;
-    const float *keys = m;
+    /* general: q_t . (W_a m_s) = (q_t W_a) . m_s, so the projection goes to the T queries, not the S
+     * memory rows: a step-by-step decoder (T = 1) then pays B H^2 per step instead of S B H^2 */
     if (at->score == BATON_ATTN_GENERAL) {
-        BATON_TRY(ops->gemm(be, 0, 1, S * B, H, H, 1.0f, m, H, W(params, t, at->w_a), H, 0.0f, acts->keys, H));
-        keys = acts->keys;
+        BATON_TRY(ops->gemm(be, 0, 0, T * B, H, H, 1.0f, q, H, W(params, t, at->w_a), H, 0.0f, acts->query, H));
+        q = acts->query;
     }
     if (at->score == BATON_ATTN_ADDITIVE) {
         BATON_TRY(ops->gemm(be, 0, 1, S * B, H, H, 1.0f, m, H, W(params, t, at->w_k), H, 0.0f, acts->keys, H));
@@ -113,7 +114,7 @@ baton_status baton_attention_forward(baton_backend *be, const baton_attention *a
         BATON_TRY(ops->additive_scores_forward(be, acts->scores, acts->query, acts->keys, W(params, t, at->v), B, T,
                                                S, H));
     } else {
-        BATON_TRY(ops->gemm_batched(be, 0, 1, T, S, H, 1.0f, q, ld, H, keys, ld, H, 0.0f, acts->scores, S,
+        BATON_TRY(ops->gemm_batched(be, 0, 1, T, S, H, 1.0f, q, ld, H, m, ld, H, 0.0f, acts->scores, S,
                                     (int64_t)T * S, B));
     }
     BATON_TRY(ops->attn_softmax_forward(be, acts->p, acts->scores, src_len, B, T, S));
@@ -141,11 +142,13 @@ baton_status baton_attention_backward(baton_backend *be, const baton_attention *
         BATON_TRY(ops->gemm(be, 1, 0, H, H, S * B, 1.0f, acts->dkeys, H, m, H, 1.0f, dW(grads, t, at->w_k), H));
         return ops->gemm(be, 0, 0, S * B, H, H, 1.0f, acts->dkeys, H, W(params, t, at->w_k), H, 1.0f, dm, H);
     }
-    const float *keys = at->score == BATON_ATTN_GENERAL ? acts->keys : m;
-    BATON_TRY(ops->gemm_batched(be, 0, 0, T, H, S, 1.0f, ds, S, TS, keys, ld, H, 1.0f, dq, ld, H, B));
-    if (at->score == BATON_ATTN_DOT) /* the memory is its own key: add straight into dm */
+    if (at->score == BATON_ATTN_DOT) { /* the memory is its own key: scores = q . m */
+        BATON_TRY(ops->gemm_batched(be, 0, 0, T, H, S, 1.0f, ds, S, TS, m, ld, H, 1.0f, dq, ld, H, B));
         return ops->gemm_batched(be, 1, 0, S, H, T, 1.0f, ds, S, TS, q, ld, H, 1.0f, dm, ld, H, B);
-    BATON_TRY(ops->gemm_batched(be, 1, 0, S, H, T, 1.0f, ds, S, TS, q, ld, H, 0.0f, acts->dkeys, ld, H, B));
-    BATON_TRY(ops->gemm(be, 1, 0, H, H, S * B, 1.0f, acts->dkeys, H, m, H, 1.0f, dW(grads, t, at->w_a), H));
-    return ops->gemm(be, 0, 0, S * B, H, H, 1.0f, acts->dkeys, H, W(params, t, at->w_a), H, 1.0f, dm, H);
+    }
+    /* general: scores = q' . m with q' = q W_a (see forward) */
+    BATON_TRY(ops->gemm_batched(be, 1, 0, S, H, T, 1.0f, ds, S, TS, acts->query, ld, H, 1.0f, dm, ld, H, B));
+    BATON_TRY(ops->gemm_batched(be, 0, 0, T, H, S, 1.0f, ds, S, TS, m, ld, H, 0.0f, acts->dquery, ld, H, B));
+    BATON_TRY(ops->gemm(be, 1, 0, H, H, T * B, 1.0f, q, H, acts->dquery, H, 1.0f, dW(grads, t, at->w_a), H));
+    return ops->gemm(be, 0, 1, T * B, H, H, 1.0f, acts->dquery, H, W(params, t, at->w_a), H, 1.0f, dq, H);
 }
