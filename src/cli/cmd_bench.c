@@ -107,18 +107,33 @@ static int wants_gpu(int argc, char **argv)
     return strcmp(dev, "cuda") == 0 || (strcmp(dev, "auto") == 0 && baton_backend_gpu_usable());
 }
 
+/* The integer option flag names, with its smallest value, or NULL. */
+static int *int_flag(bench_opts *o, const char *flag, int *min)
+{
+    struct {
+        const char *name;
+        int *field, min;
+    } ints[] = {{"--threads", &o->threads, 0}, {"--seed", &o->seed, 0}, {"--warmup", &o->warmup, 0},
+                {"--reps", &o->reps, 1}};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+        if (strcmp(flag, ints[i].name) == 0) {
+            *min = ints[i].min;
+            return ints[i].field;
+        }
+    return NULL;
+}
+
 static baton_status parse_flag(bench_opts *o, bench_outputs *out, const char *flag, char *val)
 {
     const char *parts[BENCH_MAX_LIST];
+    int *target, min;
     if (strcmp(flag, "--device") == 0)
         o->device = strcmp(val, "auto") == 0 ? (baton_backend_gpu_usable() ? "cuda" : "cpu") : val;
-    else if (strcmp(flag, "--threads") == 0 || strcmp(flag, "--seed") == 0 || strcmp(flag, "--warmup") == 0 ||
-             strcmp(flag, "--reps") == 0) {
+    else if ((target = int_flag(o, flag, &min))) {
         char *end;
         long x = strtol(val, &end, 10);
-        int min = strcmp(flag, "--reps") == 0 ? 1 : 0;
         BATON_REQUIRE(*end == 0 && x >= min && x <= 1000000, "%s: '%s', expected an integer >= %d", flag, val, min);
-        *(flag[2] == 't' ? &o->threads : flag[2] == 's' ? &o->seed : flag[2] == 'w' ? &o->warmup : &o->reps) = (int)x;
+        *target = (int)x;
     } else if (strcmp(flag, "--configs") == 0) {
         o->n_configs = split(val, o->configs);
         for (int i = 0; i < o->n_configs; i++)

@@ -45,15 +45,16 @@ static baton_status curve_add(train_curve *c, double x, double y, double z)
 /* "t step loss -1" and "d step loss bleu" lines, for the checkpoint. */
 static char *history_text(const train_loop *L)
 {
-    size_t cap = 64 + 64 * (size_t)(L->train_curve.n + L->dev_curve.n), len = 0;
+    enum { LINE_MAX_CHARS = 4 + 3 * 25 }; /* "t " and three %.17g numbers (at most 24 chars each) */
+    size_t cap = 1 + LINE_MAX_CHARS * (size_t)(L->train_curve.n + L->dev_curve.n), len = 0;
     char *out = malloc(cap);
     const train_curve *cs[2] = {&L->train_curve, &L->dev_curve};
+    if (out)
+        out[0] = 0;
     for (int k = 0; out && k < 2; k++)
-        for (int i = 0; i < cs[k]->n; i++)
+        for (int i = 0; i < cs[k]->n && len < cap; i++)
             len += (size_t)snprintf(out + len, cap - len, "%c %.17g %.17g %.17g\n", k ? 'd' : 't', cs[k]->xyz[3 * i],
                                     cs[k]->xyz[3 * i + 1], cs[k]->xyz[3 * i + 2]);
-    if (out && len == 0)
-        out[0] = 0;
     return out;
 }
 
