@@ -192,30 +192,30 @@ static baton_status validate(train_loop *L, int *stop)
 
 /* ---- checkpoints ---- */
 
-/* The tokens of v, one per line in id order (what baton_vocab_save writes). */
-static char *vocab_text(const baton_vocab *v)
+/* What write prints about arg, as a malloc'd string (NULL when out of memory). */
+static char *text_of(void (*write)(FILE *, const void *), const void *arg)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return NULL;
-    for (int i = 0; i < v->size; i++)
-        fprintf(f, "%s\n", v->tokens[i]);
+    write(f, arg);
     fclose(f);
     return buf;
 }
 
-static char *config_text(const cli_settings *s)
+/* The tokens of a vocabulary, one per line in id order (what baton_vocab_save writes). */
+static void write_vocab(FILE *f, const void *arg)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return NULL;
-    cli_opts_write(f, s, cli_settings_opts);
-    fclose(f);
-    return buf;
+    const baton_vocab *v = arg;
+    for (int i = 0; i < v->size; i++)
+        fprintf(f, "%s\n", v->tokens[i]);
+}
+
+static void write_config(FILE *f, const void *arg)
+{
+    cli_opts_write(f, arg, cli_settings_opts);
 }
 
 static baton_status checkpoint_path(const train_loop *L, char *path, size_t n)
@@ -230,7 +230,8 @@ baton_status train_loop_save(train_loop *L)
     int adam = tr->opt.m != NULL;
     float *buf = malloc(bytes * (adam ? 3 : 1));
     char *hist = history_text(L), pos[BATON_STREAM_POS_TEXT_MAX], path[4096];
-    char *cfg = config_text(L->s), *sv = vocab_text(&L->td->d.sv), *tv = vocab_text(&L->td->d.tv);
+    char *cfg = text_of(write_config, L->s), *sv = text_of(write_vocab, &L->td->d.sv);
+    char *tv = text_of(write_vocab, &L->td->d.tv);
     baton_status st = buf && hist && cfg && sv && tv ? BATON_OK : BATON_ERROR(BATON_ERR_OOM, "checkpoint: out of memory");
     float *m = adam ? buf + bytes / sizeof(float) : NULL, *v = adam ? m + bytes / sizeof(float) : NULL;
     if (st == BATON_OK)
@@ -276,7 +277,7 @@ baton_status train_loop_resume(train_loop *L)
     free(buf);
     for (int side = 0; st == BATON_OK && side < 2; side++) {
         char *saved = baton_ckpt_text_get(path, side ? "tgt_vocab" : "src_vocab", &st);
-        char *now = vocab_text(side ? &L->td->d.tv : &L->td->d.sv);
+        char *now = text_of(write_vocab, side ? &L->td->d.tv : &L->td->d.sv);
         if (st == BATON_OK && saved && (!now || strcmp(saved, now) != 0))
             st = BATON_ERROR(BATON_ERR_FORMAT, "%s: trained with another %s vocabulary than %s/%s.vocab holds now", path,
                              side ? "target" : "source", L->s->model, side ? "tgt" : "src");
