@@ -36,6 +36,11 @@ typedef struct {
     float *dp;     /* (B,T,S) gradient of p, then of the scores */
     float *dkeys;  /* (S,B,H) additive */
     float *dquery; /* (T,B,H) general and additive */
+    /* Additive keys shared by many calls over one memory (a step-by-step decoder): when set, the
+     * forward uses shared_keys (baton_attention_keys) instead of computing keys, and the backward
+     * adds its key gradient into shared_dkeys for baton_attention_keys_backward to finish. */
+    const float *shared_keys; /* (S,B,H) or NULL */
+    float *shared_dkeys;      /* (S,B,H) */
 } baton_attention_acts;
 
 /* Registers the score's parameters under `prefix` (e.g. "decoder.attention"). */
@@ -48,6 +53,22 @@ void baton_attention_init_weights(const baton_attention *at, const baton_param_t
 /* Carves activations for shapes up to (T_max, S_max, B_max); measure first, as for every layer. */
 baton_status baton_attention_acts_carve(baton_attention_acts *acts, baton_arena *a, const baton_attention *at,
                                         int T_max, int S_max, int B_max);
+
+/* As baton_attention_acts_carve; with_keys 0 leaves out keys and dkeys (additive), for acts that
+ * will use shared keys: the caller points dkeys at a scratch shared by the calls, which run in turn. */
+baton_status baton_attention_acts_carve_ex(baton_attention_acts *acts, baton_arena *a, const baton_attention *at,
+                                           int T_max, int S_max, int B_max, int with_keys);
+
+/* Additive attention's keys W_k m (S,B,H) into keys, once for calls that share the memory m; a
+ * no-op for the other scores. */
+baton_status baton_attention_keys(baton_backend *be, const baton_attention *at, float *keys, const float *m,
+                                  const float *params, const baton_param_table *t, int S, int B);
+
+/* After the backward calls that shared keys: W_k's gradient and dm += from the key gradient dkeys
+ * they accumulated; a no-op for the other scores. */
+baton_status baton_attention_keys_backward(baton_backend *be, const baton_attention *at, float *dm, float *grads,
+                                           const float *dkeys, const float *m, const float *params,
+                                           const baton_param_table *t, int S, int B);
 
 /* Forward: ctx (T,B,H) from queries q (T,B,H) and memory m (S,B,H), source lengths (device). */
 baton_status baton_attention_forward(baton_backend *be, const baton_attention *at, baton_attention_acts *acts,

@@ -82,6 +82,8 @@ typedef struct {
     float *d_enc_step;               /* (S,B,H) one step's gradient of the encoder outputs */
     float *state_h, *state_c;        /* (L,B,H) decoder state between steps */
     float *d_state_h, *d_state_c;    /* (L,B,H) its gradient between steps */
+    float *feed_keys, *feed_dkeys;   /* (S,B,H) additive: the steps' shared keys W_k m and their gradient */
+    float *feed_dk;                  /* (S,B,H) additive: one step's key gradient (scratch) */
 } baton_s2s_acts;
 
 /* Checks the configuration and registers every parameter under design.md's names. */

@@ -117,10 +117,15 @@ baton_status baton_s2s_feed_backward(baton_backend *be, const baton_s2s *m, bato
     if (lstm)
         BATON_TRY(ops->zero(be, acts->d_state_c, state));
     BATON_TRY(ops->zero(be, acts->d_enc, (size_t)S * B * H * sizeof(float)));
+    if (acts->feed_dkeys)
+        BATON_TRY(ops->zero(be, acts->feed_dkeys, (size_t)S * B * H * sizeof(float)));
     for (int step = T - 1; step >= 0; step--) {
         baton_dropout_key ks = dr ? step_key(drop, step) : (baton_dropout_key){0, 0, 0};
         BATON_TRY(step_backward(be, m, acts, grads, params, t, batch, dr ? &ks : NULL, step));
     }
+    /* the keys the steps shared: their gradient once, into W_k and the encoder outputs */
+    BATON_TRY(baton_attention_keys_backward(be, &m->attn, acts->d_enc, grads, acts->feed_dkeys, acts->enc_out, params,
+                                            t, S, B));
     BATON_TRY(ops->copy(be, acts->d_dec_h0, acts->d_state_h, state));
     if (lstm)
         BATON_TRY(ops->copy(be, acts->d_dec_c0, acts->d_state_c, state));

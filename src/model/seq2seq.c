@@ -78,8 +78,8 @@ static baton_status carve_steps(baton_s2s_acts *acts, baton_arena *a, const bato
     }
     for (int t = 0; t < T_max; t++) {
         BATON_TRY(baton_rnn_acts_carve(a->base ? &acts->dec_step[t] : &scratch_rnn, a, &m->dec, 1, B_max));
-        BATON_TRY(baton_attention_acts_carve(a->base ? &acts->attn_step[t] : &scratch_attn, a, &m->attn, 1, S_max,
-                                             B_max));
+        BATON_TRY(baton_attention_acts_carve_ex(a->base ? &acts->attn_step[t] : &scratch_attn, a, &m->attn, 1,
+                                                S_max, B_max, 0)); /* keys are shared by the steps */
     }
     if (a->base) { /* step 0's attention is where a decoder (T = 1) leaves its weights, as in acts->attn */
         acts->dec = acts->dec_step[0];
@@ -115,7 +115,7 @@ baton_status baton_s2s_acts_carve(baton_s2s_acts *acts, baton_arena *a, const ba
     memset(acts, 0, sizeof *acts);
     size_t S = (size_t)S_max, T = (size_t)T_max, B = (size_t)B_max, E = (size_t)m->cfg.emb, H = (size_t)m->cfg.hidden;
     size_t V = (size_t)m->cfg.tgt_vocab, LH = (size_t)m->cfg.layers * B * H;
-    int lstm = m->cfg.cell == BATON_CELL_LSTM, feed = m->cfg.input_feed;
+    int lstm = m->cfg.cell == BATON_CELL_LSTM, feed = m->cfg.input_feed, additive = m->attn.score == BATON_ATTN_ADDITIVE;
     BATON_TRY(baton_rnn_acts_carve(&acts->enc, a, &m->enc, S_max, B_max));
     if (m->cfg.input_feed)
         BATON_TRY(carve_steps(acts, a, m, S_max, T_max, B_max));
@@ -141,10 +141,19 @@ baton_status baton_s2s_acts_carve(baton_s2s_acts *acts, baton_arena *a, const ba
         {&acts->dec_in, T * B * (E + H), feed}, {&acts->d_in, B * (E + H), feed}, {&acts->feed0, B * H, feed},
         {&acts->d_feed, B * H, feed},   {&acts->d_enc_step, S * B * H, feed}, {&acts->state_h, LH, feed},
         {&acts->state_c, LH, feed && lstm}, {&acts->d_state_h, LH, feed}, {&acts->d_state_c, LH, feed && lstm},
+        {&acts->feed_keys, S * B * H, feed && additive}, {&acts->feed_dkeys, S * B * H, feed && additive},
+        {&acts->feed_dk, S * B * H, feed && additive},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i].need)
             BATON_TRY(baton_arena_floats(a, bufs[i].p, bufs[i].n, "seq2seq activations"));
+    for (int t = 0; a->base && feed && additive && t < acts->T_steps; t++) {
+        acts->attn_step[t].shared_keys = acts->feed_keys;
+        acts->attn_step[t].shared_dkeys = acts->feed_dkeys;
+        acts->attn_step[t].dkeys = acts->feed_dk;
+    }
+    if (a->base && feed && additive)
+        acts->attn = acts->attn_step[0];
     return BATON_OK;
 }
 
@@ -177,8 +186,10 @@ baton_status baton_s2s_encode(baton_backend *be, const baton_s2s *m, baton_s2s_a
     BATON_TRY(baton_rnn_forward(be, &m->enc, &acts->enc, acts->enc_out, acts->enc_h, lstm ? acts->enc_c : NULL,
                                 acts->emb_src, NULL, NULL, src_len, params, t, S, B, drop ? &kenc : NULL));
     BATON_TRY(bridge(be, m, acts->dec_h0, acts->enc_h, B, 0));
-    if (m->cfg.input_feed) /* h~_0 = 0 for a step-by-step decoder */
+    if (m->cfg.input_feed) { /* h~_0 = 0 for a step-by-step decoder, whose steps share the keys */
         BATON_TRY(be->ops->zero(be, acts->feed0, (size_t)B * m->cfg.hidden * sizeof(float)));
+        BATON_TRY(baton_attention_keys(be, &m->attn, acts->feed_keys, acts->enc_out, params, t, S, B));
+    }
     return lstm ? bridge(be, m, acts->dec_c0, acts->enc_c, B, 0) : BATON_OK;
 }
 

@@ -70,9 +70,15 @@ void baton_attention_init_weights(const baton_attention *at, const baton_param_t
 baton_status baton_attention_acts_carve(baton_attention_acts *acts, baton_arena *a, const baton_attention *at,
                                         int T_max, int S_max, int B_max)
 {
+    return baton_attention_acts_carve_ex(acts, a, at, T_max, S_max, B_max, 1);
+}
+
+baton_status baton_attention_acts_carve_ex(baton_attention_acts *acts, baton_arena *a, const baton_attention *at,
+                                           int T_max, int S_max, int B_max, int with_keys)
+{
     memset(acts, 0, sizeof *acts);
     size_t T = (size_t)T_max, S = (size_t)S_max, B = (size_t)B_max, H = (size_t)at->H;
-    if (at->score == BATON_ATTN_ADDITIVE) {
+    if (at->score == BATON_ATTN_ADDITIVE && with_keys) {
         BATON_TRY(baton_arena_floats(a, &acts->keys, S * B * H, "attention keys"));
         BATON_TRY(baton_arena_floats(a, &acts->dkeys, S * B * H, "attention key gradients"));
     }
@@ -95,6 +101,26 @@ static float *dW(float *grads, const baton_param_table *t, int index)
     return grads + t->items[index].offset;
 }
 
+baton_status baton_attention_keys(baton_backend *be, const baton_attention *at, float *keys, const float *m,
+                                  const float *params, const baton_param_table *t, int S, int B)
+{
+    if (at->score != BATON_ATTN_ADDITIVE)
+        return BATON_OK;
+    int H = at->H;
+    return be->ops->gemm(be, 0, 1, S * B, H, H, 1.0f, m, H, W(params, t, at->w_k), H, 0.0f, keys, H);
+}
+
+baton_status baton_attention_keys_backward(baton_backend *be, const baton_attention *at, float *dm, float *grads,
+                                           const float *dkeys, const float *m, const float *params,
+                                           const baton_param_table *t, int S, int B)
+{
+    if (at->score != BATON_ATTN_ADDITIVE)
+        return BATON_OK;
+    int H = at->H;
+    BATON_TRY(be->ops->gemm(be, 1, 0, H, H, S * B, 1.0f, dkeys, H, m, H, 1.0f, dW(grads, t, at->w_k), H));
+    return be->ops->gemm(be, 0, 0, S * B, H, H, 1.0f, dkeys, H, W(params, t, at->w_k), H, 1.0f, dm, H);
+}
+
 baton_status baton_attention_forward(baton_backend *be, const baton_attention *at, baton_attention_acts *acts,
                                      float *ctx, const float *q, const float *m, const int *src_len,
                                      const float *params, const baton_param_table *t, int T, int S, int B)
@@ -108,11 +134,15 @@ baton_status baton_attention_forward(baton_backend *be, const baton_attention *a
         q = acts->query;
     }
     if (at->score == BATON_ATTN_ADDITIVE) {
-        BATON_TRY(ops->gemm(be, 0, 1, S * B, H, H, 1.0f, m, H, W(params, t, at->w_k), H, 0.0f, acts->keys, H));
+        const float *keys = acts->shared_keys;
+        if (!keys) {
+            BATON_TRY(baton_attention_keys(be, at, acts->keys, m, params, t, S, B));
+            keys = acts->keys;
+        }
         BATON_TRY(ops->gemm(be, 0, 1, T * B, H, H, 1.0f, q, H, W(params, t, at->w_q), H, 0.0f, acts->query, H));
         BATON_TRY(ops->add_bias(be, acts->query, W(params, t, at->b_q), T * B, H));
-        BATON_TRY(ops->additive_scores_forward(be, acts->scores, acts->query, acts->keys, W(params, t, at->v), B, T,
-                                               S, H));
+        BATON_TRY(ops->additive_scores_forward(be, acts->scores, acts->query, keys, W(params, t, at->v), B, T, S,
+                                               H));
     } else {
         BATON_TRY(ops->gemm_batched(be, 0, 1, T, S, H, 1.0f, q, ld, H, m, ld, H, 0.0f, acts->scores, S,
                                     (int64_t)T * S, B));
@@ -134,13 +164,15 @@ baton_status baton_attention_backward(baton_backend *be, const baton_attention *
     BATON_TRY(ops->gemm_batched(be, 1, 0, S, H, T, 1.0f, acts->p, S, TS, dctx, ld, H, 0.0f, dm, ld, H, B));
     BATON_TRY(ops->attn_softmax_backward(be, ds, acts->dp, acts->p, B, T, S));
     if (at->score == BATON_ATTN_ADDITIVE) {
+        const float *keys = acts->shared_keys ? acts->shared_keys : acts->keys;
         BATON_TRY(ops->additive_scores_backward(be, acts->dquery, acts->dkeys, dW(grads, t, at->v), ds, acts->query,
-                                                acts->keys, W(params, t, at->v), B, T, S, H));
+                                                keys, W(params, t, at->v), B, T, S, H));
         BATON_TRY(ops->gemm(be, 1, 0, H, H, T * B, 1.0f, acts->dquery, H, q, H, 1.0f, dW(grads, t, at->w_q), H));
         BATON_TRY(ops->colsum_add(be, dW(grads, t, at->b_q), acts->dquery, T * B, H));
         BATON_TRY(ops->gemm(be, 0, 0, T * B, H, H, 1.0f, acts->dquery, H, W(params, t, at->w_q), H, 1.0f, dq, H));
-        BATON_TRY(ops->gemm(be, 1, 0, H, H, S * B, 1.0f, acts->dkeys, H, m, H, 1.0f, dW(grads, t, at->w_k), H));
-        return ops->gemm(be, 0, 0, S * B, H, H, 1.0f, acts->dkeys, H, W(params, t, at->w_k), H, 1.0f, dm, H);
+        if (acts->shared_keys) /* the caller finishes the keys once, with baton_attention_keys_backward */
+            return ops->axpby(be, acts->shared_dkeys, acts->dkeys, 1.0f, 1.0f, (size_t)S * B * H);
+        return baton_attention_keys_backward(be, at, dm, grads, acts->dkeys, m, params, t, S, B);
     }
     if (at->score == BATON_ATTN_DOT) { /* the memory is its own key: scores = q . m */
         BATON_TRY(ops->gemm_batched(be, 0, 0, T, H, S, 1.0f, ds, S, TS, m, ld, H, 1.0f, dq, ld, H, B));
