@@ -4,19 +4,8 @@
 # line and the documented exit status (2 for bad usage, 1 for a failed run). Usage: test_cli.sh BATON
 set -u
 baton=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fails=0
-check() { # check NAME CONDITION...
-    local name=$1; shift
-    if "$@"; then echo "$name: ok"; else echo "$name: FAIL"; fails=$((fails + 1)); fi
-}
-expect_exit() { # expect_exit STATUS PATTERN CMD...: status and one stderr line matching PATTERN
-    local want=$1 pattern=$2; shift 2
-    "$@" >"$work/out" 2>"$work/err"
-    local got=$?
-    [ "$got" -eq "$want" ] && grep -q -- "$pattern" "$work/err"
-}
+name=cli
+. "$(dirname "$0")/testlib.sh"
 
 check "train writes a model directory" \
     "$baton" train --model "$work/m" --task numbers --train-size 500 --dev-size 50 --emb 16 --hidden 32 \
@@ -142,5 +131,4 @@ check "bench compare joins two systems" sh -c "sed 's/baton-fused/other/' '$work
 check "unknown command: exit 2" expect_exit 2 "unknown command 'fly'" "$baton" fly
 check "version prints the build" bash -c "'$baton' version | grep -q '^baton '"
 
-echo "cli: $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -11,10 +11,8 @@ baton=$1
 data=$2/data/multi30k
 [ -f "$data/train.de" ] || { echo "multi30k: skipped: $data not found"; exit 77; }
 "$baton" version | grep -q "subwords: SentencePiece" || { echo "multi30k: skipped: no SentencePiece in this build"; exit 77; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fails=0
-check() { local name=$1; shift; if "$@"; then echo "$name: ok"; else echo "$name: FAIL"; fails=$((fails + 1)); fi; }
+name=multi30k
+. "$(dirname "$0")/testlib.sh"
 head -3000 "$data/train.de" >"$work/train.de"; head -3000 "$data/train.en" >"$work/train.en"
 head -100 "$data/val.de" >"$work/val.de"; head -100 "$data/val.en" >"$work/val.en"
 head -50 "$data/test2016.de" >"$work/test.de"; head -50 "$data/test2016.en" >"$work/test.en"
@@ -33,5 +31,4 @@ check "translate: detokenized (no SentencePiece markers)" sh -c "! grep -q '▁'
 check "bleu prints sacreBLEU's line" grep -q "^BLEU = [0-9.]* " "$work/bleu.txt"
 "$baton" score --model "$work/m" --src "$work/test.de" --tgt "$work/test.en" >"$work/score.txt"
 check "score: a log-probability per pair" sh -c "test \$(grep -c '^-[0-9.]*	[0-9]*\$' '$work/score.txt') -eq 50"
-echo "multi30k: $fails failed"
-[ "$fails" -eq 0 ]
+finish

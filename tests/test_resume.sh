@@ -8,13 +8,8 @@
 # Usage: test_resume.sh BATON
 set -u
 baton=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fails=0
-check() { # check NAME CONDITION...
-    local name=$1; shift
-    if "$@"; then echo "$name: ok"; else echo "$name: FAIL"; fails=$((fails + 1)); fi
-}
+name=resume
+. "$(dirname "$0")/testlib.sh"
 # a small parallel corpus: target = source reversed, from a fixed pseudo-random word stream
 awk 'BEGIN { srand(7); for (i = 0; i < 400; i++) { n = 3 + int(rand() * 6); s = ""; t = "";
        for (j = 0; j < n; j++) { w = "w" int(rand() * 40); s = s (j ? " " : "") w; t = w (j ? " " : "") t }
@@ -59,5 +54,4 @@ printf '\x00' | dd of="$work/a/checkpoint.safetensors" bs=1 seek=5000 conv=notru
 "$baton" train --model "$work/a" "${common[@]}" --steps 50 --resume 2>"$work/bad.log"
 check "a corrupted checkpoint is refused, exit 1, naming the file" \
     sh -c "test $? -eq 1 && grep -q 'checkpoint.safetensors' '$work/bad.log'"
-echo "resume: $fails failed"
-[ "$fails" -eq 0 ]
+finish
