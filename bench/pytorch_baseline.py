@@ -53,6 +53,8 @@ import json
 import os
 import sys
 
+from machine_info import cpu_model, loaded_openblas
+
 PROG = "pytorch_baseline.py"
 ROTATE = 8
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
@@ -234,30 +236,6 @@ def list_configs(a):
 
 # ---------------------------------------------------------------------------------------------------------------
 # Machine description.
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") or line.startswith("Model\t"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
-
-
-def loaded_openblas():
-    """Path of the libopenblas this process has loaded (Debian's torch reaches it through libblas.so.3), or None."""
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                path = line.split()[-1]
-                if "libopenblas" in path and path.startswith("/"):
-                    return path
-    except OSError:
-        pass
-    return None
-
 
 def peak_rss_mib():
     import resource

@@ -10,6 +10,8 @@ torch 1.13 and with torch 2.x.
 import argparse
 import os
 import sys
+
+from machine_info import cpu_model, loaded_openblas
 import time
 
 PROG = "pytorch_rnn.py"
@@ -73,30 +75,6 @@ def parse_args():
     if a.csv is not None and a.csv == "":
         p.error("argument --csv: expected a file name")
     return a
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") or line.startswith("Model\t"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
-
-
-def loaded_openblas():
-    """Path of the libopenblas this process has loaded (Debian's torch goes through libblas.so.3 to it), or None."""
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                path = line.split()[-1]
-                if "libopenblas" in path and path.startswith("/"):
-                    return path
-    except OSError:
-        pass
-    return None
 
 
 def rnn_path(torch, model, x, grad):

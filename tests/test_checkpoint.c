@@ -122,30 +122,6 @@ static int same_state(const baton_ckpt_state *a, const baton_ckpt_state *b)
            memcmp(&a->lr_scale, &b->lr_scale, sizeof(double)) == 0 && a->elapsed_ms == b->elapsed_ms;
 }
 
-static unsigned char *read_all(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    struct stat sb;
-    unsigned char *buf = NULL;
-    if (fstat(fileno(f), &sb) == 0 && (buf = malloc((size_t)sb.st_size + 1))) {
-        *size = fread(buf, 1, (size_t)sb.st_size, f);
-        buf[*size] = 0;
-    }
-    fclose(f);
-    return buf;
-}
-
-static int write_all(const char *path, const void *buf, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return 0;
-    int ok = fwrite(buf, 1, n, f) == n;
-    return fclose(f) == 0 && ok;
-}
-
 static uint64_t get_u64le(const unsigned char *p)
 {
     uint64_t v = 0;
@@ -234,7 +210,7 @@ static void test_file(tu_report *r, const char *dir, const baton_param_table *t,
     char path[300];
     snprintf(path, sizeof path, "%s/file.ckpt", dir);
     size_t size = 0;
-    unsigned char *f = save(path, t, a, 1) ? read_all(path, &size) : NULL;
+    unsigned char *f = save(path, t, a, 1) ? tu_read_file(path, &size) : NULL;
     uint64_t hlen = f && size >= 8 ? get_u64le(f) : 0;
     cJSON *h = f && hlen <= size - 8 ? cJSON_ParseWithLength((const char *)f + 8, (size_t)hlen) : NULL;
     int ok = h != NULL;
@@ -300,7 +276,7 @@ static void test_damage(tu_report *r, const char *dir, const baton_param_table *
     char path[300], name[200];
     snprintf(path, sizeof path, "%s/damaged.ckpt", dir);
     size_t size = 0;
-    unsigned char *good = save(path, t, a, 1) ? read_all(path, &size) : NULL;
+    unsigned char *good = save(path, t, a, 1) ? tu_read_file(path, &size) : NULL;
     if (!good) {
         check(r, "damage: set-up", 0);
         return;
@@ -309,13 +285,13 @@ static void test_damage(tu_report *r, const char *dir, const baton_param_table *
     const size_t cuts[] = {0, 5, 8 + hlen / 2, data, data + (size - data) / 2, size - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         snprintf(name, sizeof name, "damage: truncated to %zu of %zu bytes is refused", cuts[i], size);
-        check(r, name, write_all(path, good, cuts[i]) && refused(path, t, got, 1, cuts[i] ? "truncated" : "0 bytes"));
+        check(r, name, tu_write_file(path, good, cuts[i]) && refused(path, t, got, 1, cuts[i] ? "truncated" : "0 bytes"));
     }
     const size_t flips[] = {data, data + (size - data) / 2, size - 1};
     for (size_t i = 0; i < sizeof flips / sizeof flips[0]; i++) {
         good[flips[i]] ^= 0x10;
         snprintf(name, sizeof name, "damage: a flipped byte in the data (at %zu) is a checksum mismatch", flips[i]);
-        check(r, name, write_all(path, good, size) && refused(path, t, got, 1, "checksum mismatch"));
+        check(r, name, tu_write_file(path, good, size) && refused(path, t, got, 1, "checksum mismatch"));
         baton_status st = BATON_OK;
         char *v = baton_ckpt_text_get(path, "config", &st);
         check(r, "damage: ... and its texts are not handed out", !v && st == BATON_ERR_FORMAT);
@@ -330,7 +306,7 @@ static void test_damage(tu_report *r, const char *dir, const baton_param_table *
     size_t first_accepted = 0;
     for (size_t i = 8; i < data && all; i++) {
         good[i] ^= 0x01;
-        all = write_all(path, good, size) && refused(path, t, got, 1, NULL);
+        all = tu_write_file(path, good, size) && refused(path, t, got, 1, NULL);
         first_accepted = i;
         good[i] ^= 0x01;
     }
@@ -378,7 +354,7 @@ static void test_foreign(tu_report *r, const char *dir, const baton_param_table 
     ok = save(path, t, a, 0);
     check(r, "foreign: moments requested from an SGD checkpoint are refused",
           ok && refused(path, t, got, 1, "no 'optim.exp_avg.*' tensors (saved with SGD?)"));
-    check(r, "foreign: an empty file is refused", write_all(path, "", 0) && refused(path, t, got, 1, "0 bytes"));
+    check(r, "foreign: an empty file is refused", tu_write_file(path, "", 0) && refused(path, t, got, 1, "0 bytes"));
     check(r, "foreign: a directory is refused", refused(dir, t, got, 1, "not a regular file"));
     remove(path);
     check(r, "foreign: a missing file is refused", refused(path, t, got, 1, "No such file"));
@@ -398,9 +374,9 @@ static void test_atomic(tu_report *r, const char *dir, const baton_param_table *
     char path[300], tmp[310];
     snprintf(path, sizeof path, "%s/atomic.ckpt", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int ok = write_all(tmp, "debris of a killed save", 23) && save(path, t, a, 1) && access(tmp, F_OK) != 0;
+    int ok = tu_write_file(tmp, "debris of a killed save", 23) && save(path, t, a, 1) && access(tmp, F_OK) != 0;
     check(r, "atomic: save replaces a stale .tmp and leaves none", ok && load_equals(path, t, a, got));
-    ok = write_all(tmp, "debris", 6) && load_equals(path, t, a, got);
+    ok = tu_write_file(tmp, "debris", 6) && load_equals(path, t, a, got);
     check(r, "atomic: a stale .tmp does not affect loading", ok);
 
     static const int delays[] = {0, 1, 2, 5, 10, 20};
@@ -485,7 +461,7 @@ static void test_python(tu_report *r, const char *dir, const baton_param_table *
             fprintf(f, "\n");
         }
     }
-    int ok = f && fclose(f) == 0 && write_all(script, py_script, strlen(py_script)) && save(path, t, a, 1);
+    int ok = f && fclose(f) == 0 && tu_write_file(script, py_script, strlen(py_script)) && save(path, t, a, 1);
     snprintf(cmd, sizeof cmd, "python3 '%s' '%s' '%s'", script, path, names);
     check(r, "python: safetensors.numpy.load_file sees every name and shape (F32)", ok && system(cmd) == 0);
     remove(path), remove(script), remove(names);

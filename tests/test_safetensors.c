@@ -50,39 +50,10 @@ static int check(tu_report *r, const char *name, int ok)
 /* ---- files and bytes --------------------------------------------------------------------------- */
 
 /* The whole file as a malloc'd buffer (one spare NUL byte), or NULL. */
-static unsigned char *read_all(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    unsigned char *buf = NULL;
-    struct stat sb;
-    if (fstat(fileno(f), &sb) == 0 && (buf = malloc((size_t)sb.st_size + 1))) {
-        *size = fread(buf, 1, (size_t)sb.st_size, f);
-        if (*size != (size_t)sb.st_size) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf[*size] = 0;
-        }
-    }
-    fclose(f);
-    return buf;
-}
-
-static int write_all(const char *path, const void *buf, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return 0;
-    int ok = fwrite(buf, 1, n, f) == n;
-    return fclose(f) == 0 && ok;
-}
-
 static int same_file(const char *path, const unsigned char *ref, size_t n)
 {
     size_t size;
-    unsigned char *got = read_all(path, &size);
+    unsigned char *got = tu_read_file(path, &size);
     int ok = got && size == n && memcmp(got, ref, n) == 0;
     free(got);
     return ok;
@@ -133,7 +104,7 @@ static int capture_end(capture *c, const char *name)
     dup2(c->saved, 2);
     close(c->saved);
     size_t n = 0;
-    char *text = (char *)read_all(c->path, &n);
+    char *text = (char *)tu_read_file(c->path, &n);
     remove(c->path);
     if (!text)
         return 0;
@@ -326,7 +297,7 @@ static void test_bytes(tu_report *r, const char *dir)
     size_t size = 0;
     unsigned char *f = NULL;
     ok = baton_safetensors_save(path, &t, host, meta_keys, meta_values, NMETA) == BATON_OK &&
-         (f = read_all(path, &size)) != NULL && size >= 8;
+         (f = tu_read_file(path, &size)) != NULL && size >= 8;
     uint64_t n = ok ? get_u64le(f) : 0;
     ok = ok && n % 8 == 0 && n <= size - 8;
     check(r, "bytes: 8-byte length, header a multiple of 8 within the file", ok);
@@ -443,13 +414,13 @@ static void test_atomic(tu_report *r, const char *dir)
     fill_table(&t, a, 1);
     fill_table(&t, b, 2);
     ok = baton_safetensors_save(pa, &t, a, meta_keys, meta_values, 1) == BATON_OK &&
-         baton_safetensors_save(pb, &t, b, meta_keys, meta_values, 1) == BATON_OK && (ra = read_all(pa, &na)) &&
-         (rb = read_all(pb, &nb));
+         baton_safetensors_save(pb, &t, b, meta_keys, meta_values, 1) == BATON_OK && (ra = tu_read_file(pa, &na)) &&
+         (rb = tu_read_file(pb, &nb));
     check(r, "atomic: reference files", ok);
     if (!ok)
         goto done;
 
-    ok = write_all(path, "stale contents", 14) && write_all(tmp, "debris of a killed save", 23) &&
+    ok = tu_write_file(path, "stale contents", 14) && tu_write_file(tmp, "debris of a killed save", 23) &&
          baton_safetensors_save(path, &t, a, meta_keys, meta_values, 1) == BATON_OK;
     check(r, "atomic: save replaces a file and a stale .tmp, leaving no .tmp",
           ok && same_file(path, ra, na) && access(tmp, F_OK) != 0);
@@ -541,7 +512,7 @@ static int write_st(const char *path, const char *header, size_t data_len)
     unsigned char *d = buf + 8 + padded;
     for (size_t i = 0; i < data_len; i++)
         d[i] = (unsigned char)(f32_bits(0.5f * (float)(i / 4)) >> (8 * (i % 4)));
-    int ok = write_all(path, buf, 8 + padded + data_len);
+    int ok = tu_write_file(path, buf, 8 + padded + data_len);
     free(buf);
     return ok;
 }
@@ -656,7 +627,7 @@ static void test_damaged(tu_report *r, const char *dir)
     /* damage at the byte level: a good file, then cut or rewritten */
     ok = write_st(path, "{" A_OK ", " B_OK "}", 44);
     size_t size = 0;
-    unsigned char *good = read_all(path, &size);
+    unsigned char *good = tu_read_file(path, &size);
     ok = ok && good;
     static const struct {
         const char *what;
@@ -682,7 +653,7 @@ static void test_damaged(tu_report *r, const char *dir)
             for (size_t k = 0; k < n; k++)
                 b[k] = (unsigned char)(k * 97 + 13);
         }
-        int wrote = write_all(path, b, n);
+        int wrote = tu_write_file(path, b, n);
         free(b);
         char name[160];
         snprintf(name, sizeof name, "damaged: %s is refused ('bad format'), one line, buffer untouched", cut[i].what);
@@ -756,7 +727,7 @@ static int repack(const unsigned char *fix, size_t size, const char *const *name
             memcpy(file + 8, text, tl);
             memset(file + 8 + tl, ' ', padded - tl);
             memcpy(file + 8 + padded, data, at);
-            ok = write_all(out, file, 8 + padded + at);
+            ok = tu_write_file(out, file, 8 + padded + at);
         }
         free(file);
     } else {
@@ -810,7 +781,7 @@ static void test_fixture(tu_report *r, const char *dir)
         ok = baton_param_add(&t, NULL, names[i], ndims[i], shapes[i]) == BATON_OK;
     float *buf = malloc(baton_param_bytes(&t)), *poison = malloc(baton_param_bytes(&t));
     size_t size = 0;
-    unsigned char *fix = read_all(path, &size);
+    unsigned char *fix = tu_read_file(path, &size);
     if (!ok || !buf || !poison || !fix) {
         check(r, "fixture: set-up", 0);
         goto done;
@@ -826,7 +797,7 @@ static void test_fixture(tu_report *r, const char *dir)
     if (one_line) {
         fflush(stderr);
         size_t n = 0;
-        char *text = (char *)read_all(c.path, &n);
+        char *text = (char *)tu_read_file(c.path, &n);
         named = text && strstr(text, "not in the model") && strstr(text, "'c0'");
         free(text);
     }

@@ -145,3 +145,32 @@ int testutil_fixture_dir(char *out, size_t n)
         out[0] = '\0';
     return 0;
 }
+
+unsigned char *tu_read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    unsigned char *buf = NULL;
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && (buf = malloc((size_t)sb.st_size + 1))) {
+        *size = fread(buf, 1, (size_t)sb.st_size, f);
+        if (*size != (size_t)sb.st_size) {
+            free(buf);
+            buf = NULL;
+        } else {
+            buf[*size] = 0;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+int tu_write_file(const char *path, const void *buf, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return 0;
+    int ok = fwrite(buf, 1, n, f) == n;
+    return fclose(f) == 0 && ok;
+}

@@ -39,6 +39,12 @@ int tu_check_abs(tu_report *r, const char *name, double err, double tol);
 /* Prints "<what>: N checks, M failed" and returns the process exit status (0 all passed, 1 not). */
 int tu_summary(const tu_report *r, const char *what);
 
+/* The whole file as a malloc'd buffer with one spare NUL byte (*size bytes read), or NULL. */
+unsigned char *tu_read_file(const char *path, size_t *size);
+
+/* Writes n bytes of buf to path (replacing it); 1 on success. */
+int tu_write_file(const char *path, const void *buf, size_t n);
+
 /* Counts a check in *r; when cond is false, counts a failure and prints the condition, its place
  * and a printf-style explanation. */
 #define TU_EXPECT(r, cond, ...)                                                \
