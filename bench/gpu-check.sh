@@ -14,6 +14,11 @@ start=$(date +%s)
 summary=()
 note() { summary+=("$1"); echo "== $1"; }
 
+# nvcc where scripts/build.sh finds it: -Dcuda=enabled fails when nvcc is not on PATH
+if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH=/usr/local/cuda/bin:$PATH
+fi
+
 { nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || true
   nvcc --version | tail -1; git rev-parse --short HEAD; } >"$logs/machine.txt" 2>&1
 note "machine: $(head -1 "$logs/machine.txt")"
