@@ -343,7 +343,9 @@ static int check_argument_errors(cudaStream_t stream)
 }
 
 /* Buffers of the largest shape, allocated once; a non-default stream so that the launchers'
- * stream argument is exercised. */
+ * stream argument is exercised. It must stay a blocking stream (cudaStreamCreate, not
+ * cudaStreamNonBlocking): upload, download and poison use cudaMemcpy / cudaMemset on the legacy
+ * default stream, which only blocking streams are ordered with. */
 static baton_status setup(cudaStream_t *stream)
 {
     for (int id = 0; id < NBUF; id++) {

@@ -79,11 +79,24 @@ static baton_status dev_alloc(baton_backend *be, float **p, size_t n, const char
     return be->ops->alloc(be, (void **)p, n * sizeof(float), what);
 }
 
+/* Fills n device floats with NaN through the backend's own upload. The backend works on a
+ * non-blocking stream, which a cudaMemset on the legacy default stream is not ordered with: the
+ * poison could land after the op's results, or the op could write before it. */
+static baton_status poison(baton_backend *be, float *d, size_t n)
+{
+    float *nan = malloc(n * sizeof(float) + 1); /* +1: n may be 0 */
+    if (!nan)
+        return BATON_ERROR(BATON_ERR_OOM, "cudnn_gpu: a host buffer of %zu floats for the poison", n);
+    tu_fill_nan(nan, n);
+    baton_status st = be->ops->upload(be, d, nan, n * sizeof(float));
+    free(nan);
+    return st;
+}
+
 static baton_status poison_outputs(baton_backend *be, run *r)
 {
     for (int o = 0; o < GR; o++)
-        if (cudaMemset(r->d_out[o], 0xff, r->n_out[o] * sizeof(float)) != cudaSuccess)
-            return BATON_ERROR(BATON_ERR_CUDA, "cudnn_gpu: poisoning %s", out_names[o]);
+        BATON_TRY(poison(be, r->d_out[o], r->n_out[o]));
     /* gradients start from G0 on both sides: backward must add to them */
     return be->ops->upload(be, r->d_out[GR], r->in[G0], r->n_out[GR] * sizeof(float));
 }
@@ -207,8 +220,8 @@ static baton_status check_round_trip(baton_backend *be, run *r, baton_cudnn_rnn 
     if (!back)
         return BATON_ERROR(BATON_ERR_OOM, "cudnn_gpu: round-trip buffer");
     baton_status st = dev_alloc(be, &d_back, P, "round trip");
-    if (st == BATON_OK && cudaMemset(d_back, 0xff, P * sizeof(float)) != cudaSuccess)
-        st = BATON_ERROR(BATON_ERR_CUDA, "cudnn_gpu: poisoning the round-trip buffer");
+    if (st == BATON_OK)
+        st = poison(be, d_back, P);
     if (st == BATON_OK)
         st = baton_cudnn_rnn_pack(c, r->d_params, &r->table);
     if (st == BATON_OK)
@@ -250,8 +263,7 @@ static baton_status run_cudnn_train(baton_backend *be, run *r, baton_cudnn_rnn *
 static baton_status run_cudnn_infer(baton_backend *be, run *r, baton_cudnn_rnn *c)
 {
     const tcase *tc = &r->tc;
-    if (cudaMemset(r->d_out[Y], 0xff, r->n_out[Y] * sizeof(float)) != cudaSuccess)
-        return BATON_ERROR(BATON_ERR_CUDA, "cudnn_gpu: poisoning y");
+    BATON_TRY(poison(be, r->d_out[Y], r->n_out[Y]));
     BATON_TRY(baton_cudnn_rnn_forward(c, r->d_out[Y], NULL, NULL, r->d_in[X], opt_in(r, H0, 1),
                                       opt_in(r, C0, r->lstm), r->d_len, r->len, r->d_params, &r->table, tc->T, tc->B,
                                       0));
