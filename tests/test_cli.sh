@@ -98,6 +98,11 @@ check "check: cpu against cpu, every comparison within tolerance" \
         grep -q '^[0-9]* of [0-9]* comparisons within tolerance\$'"
 check "check: cudnn on the cpu device: exit 1, says why" expect_exit 1 "runs on the cuda device\|has no cuDNN" \
     "$baton" check --device cpu --reference cudnn --emb 8 --hidden 16 --batch 4 --max-len 6
+# cuDNN's persistent algorithms take no ragged batch: refused before any data or device is touched
+check "train: a persistent cuDNN algorithm: exit 1, says why" expect_exit 1 "needs every sequence of a batch" \
+    "$baton" train --model "$work/persist" --rnn-impl cudnn-persist-static --device cpu
+check "bench train: a persistent cuDNN algorithm: exit 1, says why" expect_exit 1 "do not take ragged batches" \
+    "$baton" bench train --device cpu --rnn-impl fused,cudnn-persist-dynamic
 "$baton" train --model "$work/auto" --train-size 50 --dev-size 10 --emb 8 --hidden 16 --steps 1 --threads 1 \
     --device auto 2>"$work/train.log" >/dev/null
 check "device auto picks the cpu without a GPU and says so" grep -q "^device: cpu" "$work/train.log"

@@ -23,7 +23,9 @@
 typedef struct baton_cudnn_rnn baton_cudnn_rnn; /* descriptors, handle and device buffers */
 
 /* cuDNN's recurrence algorithms (cudnnRNNAlgo_t): one kernel sequence per layer, or persistent
- * kernels that keep the recurrent weights on chip (fast for small batches, limited shapes). */
+ * kernels that keep the recurrent weights on chip (fast for small batches, limited shapes, and
+ * only batches whose rows all have the full length T: forward and backward return
+ * BATON_ERR_UNSUPPORTED for a ragged batch). */
 typedef enum { BATON_CUDNN_STANDARD, BATON_CUDNN_PERSIST_STATIC, BATON_CUDNN_PERSIST_DYNAMIC } baton_cudnn_algo;
 
 /* Parses "standard", "persist-static", "persist-dynamic"; BATON_ERR_INVALID names the accepted values. */

@@ -78,6 +78,15 @@ void baton_rnn_acts_release(baton_rnn_acts *acts);
 /* "fused, cudnn, cudnn-persist-static, cudnn-persist-dynamic" or the part this build can run. */
 const char *baton_rnn_impl_list(void);
 
+/* 1 when implementation `impl` runs batches whose sequences differ in length (fused, cudnn); 0 for
+ * cuDNN's persistent algorithms (cudnn-persist-*), which need every row to have the full length. */
+int baton_rnn_impl_takes_ragged(const char *impl);
+
+/* BATON_ERR_UNSUPPORTED, with one line naming the option and `why` (where the ragged batches come
+ * from), when `impl` cannot run ragged batches; BATON_OK otherwise. For commands that know before
+ * their first step that their batches will be ragged. */
+baton_status baton_rnn_impl_check_ragged(const char *impl, const char *why);
+
 /* Forward over x (T,B,I) with per-row lengths (device, 1..T); writes y (T,B,H) and, where not NULL,
  * hn and cn (L*dirs,B,Hd). h0/c0 may be NULL for zeros. drop NULL: inference; a key: training
  * (dropout between layers when p > 0; cuDNN keeps its reserve). */

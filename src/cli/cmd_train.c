@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "baton/progress.h"
+#include "baton/rnn.h"
 #include "baton/trainer.h"
 #include "commands.h"
 #include "train_data.h"
@@ -43,7 +44,12 @@ static baton_status check_settings(const cli_settings *s)
                   s->max_len);
     BATON_REQUIRE(strcmp(s->subwords, "none") == 0 || s->train_src,
                   "--subwords %s: subword models are trained on corpus files (--train-src)", s->subwords);
-    return BATON_OK;
+    /* Known before any data is read: a task's or a corpus's batches hold sentences of different
+     * lengths (and the targets' lengths differ too), so a persistent cuDNN algorithm would fail at
+     * the first step. */
+    return baton_rnn_impl_check_ragged(s->rnn_impl, s->train_src
+                                                        ? "the batches of a corpus hold sentences of different lengths"
+                                                        : "the batches of a --task hold sentences of different lengths");
 }
 
 baton_status cli_train_run(const cli_settings *s)

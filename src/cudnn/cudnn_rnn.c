@@ -259,8 +259,22 @@ static baton_status prepare(baton_cudnn_rnn *c, int T, int B, const int *dev_len
         BATON_CUDA_CHECK(cudaStreamSynchronize(c->stream));
         len = c->host_len;
     }
-    for (int b = 0; b < B; b++)
+    int shortest = T, longest = 1;
+    for (int b = 0; b < B; b++) {
         BATON_REQUIRE(len[b] >= 1 && len[b] <= T, "cudnn rnn: row %d has length %d, expected 1..%d", b, len[b], T);
+        shortest = len[b] < shortest ? len[b] : shortest;
+        longest = len[b] > longest ? len[b] : longest;
+    }
+    /* cuDNN's persistent algorithms do not take a seqLengthArray with rows shorter than T
+     * (PyTorch falls back to the standard algorithm for packed batches for that reason). Refuse
+     * here, before any cuDNN call and naming the option, rather than pass up a NOT_SUPPORTED or
+     * BAD_PARAM from the middle of a step. */
+    if (c->algo != BATON_CUDNN_STANDARD && shortest != T)
+        return BATON_ERROR(BATON_ERR_UNSUPPORTED,
+                           "--rnn-impl cudnn-%s needs every sequence of a batch to have the same length (cuDNN's "
+                           "persistent RNN kernels do not take ragged batches); got lengths %d..%d in a batch of "
+                           "T=%d steps: use --rnn-impl cudnn or fused",
+                           baton_cudnn_algo_name(c->algo), shortest, longest, T);
     BATON_TRY(set_shapes(c, T, B, len));
     return build_for_batch(c, B);
 }

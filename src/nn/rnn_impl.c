@@ -15,6 +15,21 @@ const char *baton_rnn_impl_list(void)
     return BATON_HAVE_CUDNN ? "fused, cudnn, cudnn-persist-static, cudnn-persist-dynamic" : "fused";
 }
 
+int baton_rnn_impl_takes_ragged(const char *impl)
+{
+    return strncmp(impl, "cudnn-persist", 13) != 0;
+}
+
+baton_status baton_rnn_impl_check_ragged(const char *impl, const char *why)
+{
+    if (baton_rnn_impl_takes_ragged(impl))
+        return BATON_OK;
+    return BATON_ERROR(BATON_ERR_UNSUPPORTED,
+                       "--rnn-impl %s needs every sequence of a batch to have the same length (cuDNN's persistent "
+                       "RNN kernels do not take ragged batches); %s: use --rnn-impl cudnn or fused",
+                       impl, why);
+}
+
 baton_status baton_rnn_acts_use_impl(baton_rnn_acts *acts, baton_backend *be, const baton_rnn *rnn, const char *impl,
                                      uint64_t seed)
 {

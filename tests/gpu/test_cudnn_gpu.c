@@ -7,7 +7,9 @@
  * variants (no h0/c0/dhn/dcn; lengths only on the device). Gradients start from random values on
  * both sides, so the accumulation (+=) is checked too. Then one dropout run (cuDNN's masks are not
  * baton's: only its dropout-free inference output is compared, and its training output must differ)
- * and persist-static runs, skipped with a note where cuDNN refuses them.
+ * and persist-static and persist-dynamic runs on batches whose rows all have length T, skipped with
+ * a note where cuDNN refuses the shape. The persistent algorithms take no ragged batch: a ragged
+ * one must be refused with BATON_ERR_UNSUPPORTED (lengths on the host and on the device).
  * Every output is poisoned with NaN before the call, and NaN fails every check.
  *
  * Exits 77 (meson's "skipped") when no CUDA device is usable. Status: never yet run on a GPU. */
@@ -335,7 +337,39 @@ static void compare_dropout(run *r)
     tu_check(&report, name, isfinite(diff) && diff > 1e-3 ? 0.0 : 1.0, 0.0);
 }
 
-/* Runs one case; a persistent algorithm cuDNN refuses is skipped with a note. */
+/* A ragged batch through a persistent algorithm: forward must return BATON_ERR_UNSUPPORTED with the
+ * line naming the option, whether the lengths come from the host or are downloaded. */
+static baton_status check_ragged_refused(baton_backend *be, const tcase *tc, uint32_t case_id)
+{
+    run r;
+    baton_cudnn_rnn *c = NULL;
+    baton_status st = setup_run(be, &r, tc, case_id);
+    if (st == BATON_OK)
+        st = baton_cudnn_rnn_create(&c, be, &r.rnn, tc->T, tc->B, tc->algo, SEED);
+    if (st == BATON_ERR_UNSUPPORTED) {
+        printf("cudnn_gpu: note: %s: cuDNN refuses this shape (see the error line above); ragged check skipped\n",
+               r.name);
+        st = BATON_OK;
+    } else {
+        for (int host = 1; st == BATON_OK && host >= 0; host--) {
+            printf("cudnn_gpu: %s: a ragged batch, lengths from the %s: the error line below is expected\n", r.name,
+                   host ? "host" : "device");
+            baton_status got = baton_cudnn_rnn_forward(c, r.d_out[Y], NULL, NULL, r.d_in[X], NULL, NULL, r.d_len,
+                                                       host ? r.len : NULL, r.d_params, &r.table, tc->T, tc->B, 1);
+            char name[512];
+            snprintf(name, sizeof name, "%s: ragged batch (lengths from the %s) refused, naming --rnn-impl", r.name,
+                     host ? "host" : "device");
+            int refused = got == BATON_ERR_UNSUPPORTED && strstr(baton_error_last(), "--rnn-impl cudnn-persist-") &&
+                          strstr(baton_error_last(), "same length");
+            tu_check_abs(&report, name, refused ? 0.0 : 1.0, 0.0);
+        }
+    }
+    baton_cudnn_rnn_destroy(c);
+    free_run(be, &r);
+    return st;
+}
+
+/* Runs one case; a persistent algorithm cuDNN refuses for the shape is skipped with a note. */
 static baton_status run_case(baton_backend *be, const tcase *tc, uint32_t case_id)
 {
     run r;
@@ -379,13 +413,24 @@ static int run_all(baton_backend *be)
                 if (run_case(be, &tc, id) != BATON_OK)
                     return 1;
             }
+    /* the persistent algorithms only with every row of length T (ragged 0); the GRU case leaves
+     * the lengths on the device (host_lengths 0) */
     const tcase extra[] = {
         {BATON_CELL_LSTM, 2, 2, 6, 8, T_STEPS, BATCH, 1, 1, 1, 0.25f, BATON_CUDNN_STANDARD},
         {BATON_CELL_LSTM, 1, 2, 32, 32, T_STEPS, BATCH, 1, 1, 0, 0.0f, BATON_CUDNN_PERSIST_STATIC},
-        {BATON_CELL_GRU, 2, 2, 32, 32, T_STEPS, BATCH, 1, 1, 1, 0.0f, BATON_CUDNN_PERSIST_STATIC},
+        {BATON_CELL_GRU, 2, 2, 32, 32, T_STEPS, BATCH, 1, 0, 0, 0.0f, BATON_CUDNN_PERSIST_STATIC},
+        {BATON_CELL_LSTM, 1, 2, 32, 32, T_STEPS, BATCH, 1, 1, 0, 0.0f, BATON_CUDNN_PERSIST_DYNAMIC},
     };
     for (size_t k = 0; k < sizeof extra / sizeof extra[0]; k++, id++)
         if (run_case(be, &extra[k], id) != BATON_OK)
+            return 1;
+    /* and a ragged batch (lengths 1, T and between) must be refused by both */
+    const tcase ragged[] = {
+        {BATON_CELL_LSTM, 1, 2, 32, 32, T_STEPS, BATCH, 1, 1, 1, 0.0f, BATON_CUDNN_PERSIST_STATIC},
+        {BATON_CELL_LSTM, 1, 2, 32, 32, T_STEPS, BATCH, 1, 1, 1, 0.0f, BATON_CUDNN_PERSIST_DYNAMIC},
+    };
+    for (size_t k = 0; k < sizeof ragged / sizeof ragged[0]; k++, id++)
+        if (check_ragged_refused(be, &ragged[k], id) != BATON_OK)
             return 1;
     return 0;
 }
