@@ -155,6 +155,11 @@ static void check_embedding(tu_report *r)
     st = be.ops->embed_scatter_add(&be, dtable, ids, dout, NI, D);
     /* repeated ids sum up to 4 float terms: a few ulps against the double sum */
     tu_check(r, "embed_scatter_add with repeated ids", st == BATON_OK ? tu_rel_err(dtable, ref, V * D) : INFINITY, 1e-6);
+    /* the cpu scatter needs no scratch: the reservation is a no-op, a negative count still an error */
+    tu_check_abs(r, "embed reserve: no-op on the cpu", baton_backend_embed_reserve(&be, 1 << 20) == BATON_OK ? 0 : 1,
+                 0);
+    tu_check_abs(r, "embed reserve of -1 ids: invalid",
+                 baton_backend_embed_reserve(&be, -1) == BATON_ERR_INVALID ? 0 : 1, 0);
 }
 
 int main(void)

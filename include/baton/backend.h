@@ -114,9 +114,14 @@ typedef struct {
     /* out[i, :] = table[ids[i], :] for n ids (out (n, dim), table (V, dim)). */
     baton_status (*embed_gather)(baton_backend *be, float *out, const int *ids, const float *table, int n,
                                  int dim);
-    /* dtable[ids[i], :] += dout[i, :], in a fixed order so that results are reproducible. */
+    /* dtable[ids[i], :] += dout[i, :], in a fixed order so that results are reproducible. Where the
+     * backend has embed_reserve, n must not exceed what it reserved (else BATON_ERR_INVALID naming both). */
     baton_status (*embed_scatter_add)(baton_backend *be, float *dtable, const int *ids, const float *dout, int n,
                                       int dim);
+    /* Setup only: reserves what embed_scatter_add needs for up to max_n ids (cuda: its sort scratch),
+     * so that no step allocates (or synchronises on a free); grows, never shrinks. NULL where
+     * nothing is needed (cpu); call it through baton_backend_embed_reserve. */
+    baton_status (*embed_reserve)(baton_backend *be, int max_n);
 
     /* ---- measurement (benchmarks) ---- */
     /* Records time mark `slot` (0 .. BATON_TIMER_SLOTS-1) in the device's queue: a CUDA event, so
@@ -157,6 +162,9 @@ int baton_backend_gpu_usable(void);
 
 /* Releases what baton_backend_create acquired. */
 void baton_backend_destroy(baton_backend *be);
+
+/* Setup: be->ops->embed_reserve(be, max_n) where the backend has one, else nothing to do (BATON_OK). */
+baton_status baton_backend_embed_reserve(baton_backend *be, int max_n);
 
 /* Comma-separated names of the backends this build contains. */
 const char *baton_backend_list(void);

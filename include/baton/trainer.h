@@ -27,7 +27,8 @@ typedef struct {
 } baton_trainer;
 
 /* Builds the model with fresh weights from seed, the optimizer, and buffers for batches up to
- * (S_max, T_max, B_max); accumulate >= 1 batches per update. */
+ * (S_max, T_max, B_max), the backend's embedding-backward scratch included; accumulate >= 1
+ * batches per update. */
 baton_status baton_trainer_create(baton_trainer *tr, baton_backend *be, const baton_s2s_config *mcfg,
                                   const baton_optim_config *ocfg, int S_max, int T_max, int B_max, uint64_t seed,
                                   int accumulate);

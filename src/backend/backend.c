@@ -54,6 +54,12 @@ baton_status baton_backend_create(baton_backend *be, const char *name, int threa
     return baton_backend_create_ex(be, name, &opt);
 }
 
+baton_status baton_backend_embed_reserve(baton_backend *be, int max_n)
+{
+    BATON_REQUIRE(max_n >= 0, "embedding reserve of %d ids, expected >= 0", max_n);
+    return be->ops->embed_reserve ? be->ops->embed_reserve(be, max_n) : BATON_OK;
+}
+
 void baton_backend_destroy(baton_backend *be)
 {
     if (be->ops && be->ops->destroy)

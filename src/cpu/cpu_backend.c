@@ -122,6 +122,7 @@ static const baton_ops cpu_ops = {
     .optim_update = baton_cpu_optim_update,
     .embed_gather = baton_cpu_embed_gather,
     .embed_scatter_add = baton_cpu_embed_scatter_add,
+    .embed_reserve = NULL, /* the CPU scatter needs no scratch */
     .timer_mark = cpu_timer_mark,
     .timer_elapsed = cpu_timer_elapsed,
     .memory_used = cpu_memory_used,

@@ -11,9 +11,9 @@ typedef struct {
     cudaStream_t stream; /* every op of the backend runs on it */
     cublasHandle_t blas;
     double *sumsq_scratch; /* (BATON_SUMSQ_BLOCKS) per-block partial sums */
-    void *embed_scratch;   /* sort buffers of the embedding backward; grown at the first call with a larger n */
+    void *embed_scratch;   /* sort buffers of the embedding backward, sized at setup by embed_reserve */
     size_t embed_scratch_bytes;
-    int embed_scratch_n;   /* the largest n it holds */
+    int embed_scratch_n;   /* the largest n it holds; a larger n in a step is an error */
     cudaEvent_t marks[BATON_TIMER_SLOTS]; /* timer marks of the benchmarks */
     size_t free_at_start;  /* device bytes free once the handles existed */
 } cuda_ctx;

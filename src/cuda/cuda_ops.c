@@ -109,21 +109,34 @@ static baton_status cu_gather(baton_backend *be, float *out, const int *ids, con
 
 /* The sorted version needs scratch that depends on n. Batches have a fixed maximum shape, so it
  * grows at the first step only (cudaMalloc there, never in the steady state). */
+/* The sort scratch of cu_scatter for up to max_n ids, at setup: a cudaMalloc (and the cudaFree of
+ * a smaller one, which synchronises the device) has no place inside a training step. */
+static baton_status cu_embed_reserve(baton_backend *be, int max_n)
+{
+    cuda_ctx *c = (cuda_ctx *)be->impl;
+    if (max_n <= c->embed_scratch_n)
+        return BATON_OK;
+    size_t need = 0;
+    BATON_TRY(baton_kernel_embed_scatter_scratch_bytes(&need, max_n));
+    if (c->embed_scratch)
+        be->ops->free(be, c->embed_scratch);
+    c->embed_scratch = NULL;
+    c->embed_scratch_bytes = 0;
+    c->embed_scratch_n = 0;
+    BATON_TRY(be->ops->alloc(be, &c->embed_scratch, need, "embedding-gradient sort scratch"));
+    c->embed_scratch_bytes = need;
+    c->embed_scratch_n = max_n;
+    return BATON_OK;
+}
+
 static baton_status cu_scatter(baton_backend *be, float *dtable, const int *ids, const float *dout, int n, int dim)
 {
     cuda_ctx *c = (cuda_ctx *)be->impl;
-    if (n > c->embed_scratch_n) {
-        size_t need = 0;
-        BATON_TRY(baton_kernel_embed_scatter_scratch_bytes(&need, n));
-        if (c->embed_scratch)
-            be->ops->free(be, c->embed_scratch);
-        c->embed_scratch = NULL;
-        c->embed_scratch_bytes = 0;
-        c->embed_scratch_n = 0;
-        BATON_TRY(be->ops->alloc(be, &c->embed_scratch, need, "embedding-gradient sort scratch"));
-        c->embed_scratch_bytes = need;
-        c->embed_scratch_n = n;
-    }
+    if (n > c->embed_scratch_n)
+        return BATON_ERROR(BATON_ERR_INVALID,
+                           "embedding backward: %d ids, but scratch was reserved for %d at setup "
+                           "(baton_backend_embed_reserve with the most ids a step scatters)",
+                           n, c->embed_scratch_n);
     return baton_kernel_embed_scatter_add_sorted(dtable, ids, dout, n, dim, c->embed_scratch, c->embed_scratch_bytes,
                                                  c->stream);
 }
@@ -152,6 +165,7 @@ baton_status baton_cuda_backend_create(baton_backend *be, int tf32)
         cuda_ops.optim_update = cu_optim;
         cuda_ops.embed_gather = cu_gather;
         cuda_ops.embed_scatter_add = cu_scatter;
+        cuda_ops.embed_reserve = cu_embed_reserve;
     }
     baton_status st = baton_cuda_backend_init(be, &cuda_ops, tf32);
     if (st != BATON_OK && be->impl)

@@ -1,6 +1,7 @@
 /* trainer.c: set-up once, then a step that allocates nothing (trainer.h). */
 #include "baton/trainer.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +43,12 @@ baton_status baton_trainer_create(baton_trainer *tr, baton_backend *be, const ba
                {&tr->d_tgt_len, (size_t)B_max}};
     for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
         BATON_TRY(be->ops->alloc(be, (void **)ids[i].p, ids[i].n * sizeof(int), "batch ids"));
-    return BATON_OK;
+    /* The embedding backward scatters at most B*S_max source and B*T_max target ids in one call;
+     * its scratch is reserved now, so that a step allocates nothing. */
+    size_t most = (size_t)(S_max > T_max ? S_max : T_max) * (size_t)B_max;
+    BATON_REQUIRE(most <= INT_MAX, "batches of B=%d, S=%d, T=%d: %zu ids in one embedding, more than %d", B_max,
+                  S_max, T_max, most, INT_MAX);
+    return baton_backend_embed_reserve(be, (int)most);
 }
 
 void baton_trainer_destroy(baton_trainer *tr)

@@ -6,6 +6,8 @@
  *   - 20 training steps on the built-in numbers task: every step's loss within 1e-3 relative of the
  *     CPU's (the runs drift apart slowly as rounding differences feed back through the updates).
  *   - Two GPU runs with the same seed: identical losses, bit for bit (deterministic kernels).
+ *   - The embedding backward's scratch, reserved at setup: a scatter within the reservation runs,
+ *     one beyond it is BATON_ERR_INVALID naming both sizes (never an allocation inside a step).
  *   - Where the build has cuDNN: 20 steps with the recurrent layers through cuDNN against the fused
  *     kernels, dropout off in both (cuDNN draws its own masks): every loss within 1e-3 relative,
  *     the same bound as GPU vs CPU, for the same reason (summation orders drifting through updates).
@@ -79,6 +81,36 @@ static int run(run_spec spec, baton_dataset *d, float *losses, float **g0, size_
     return ok;
 }
 
+/* A scatter of 8 ids with 8 reserved runs; one of 16 is refused with both sizes in the line. */
+static void check_embed_reserve(tu_report *r)
+{
+    enum { V = 4, D = 8, N = 16 };
+    baton_backend be;
+    float *table = NULL, *dout = NULL;
+    int *ids = NULL;
+    int ok = baton_backend_create(&be, "cuda", 1) == BATON_OK;
+    ok = ok && be.ops->alloc(&be, (void **)&table, V * D * sizeof(float), "table") == BATON_OK &&
+         be.ops->alloc(&be, (void **)&dout, N * D * sizeof(float), "dout") == BATON_OK &&
+         be.ops->alloc(&be, (void **)&ids, N * sizeof(int), "ids") == BATON_OK &&
+         be.ops->zero(&be, table, V * D * sizeof(float)) == BATON_OK &&
+         be.ops->zero(&be, dout, N * D * sizeof(float)) == BATON_OK &&
+         be.ops->zero(&be, ids, N * sizeof(int)) == BATON_OK && baton_backend_embed_reserve(&be, N / 2) == BATON_OK;
+    baton_status within = ok ? be.ops->embed_scatter_add(&be, table, ids, dout, N / 2, D) : BATON_ERR_INVALID;
+    if (ok)
+        ok = be.ops->sync(&be) == BATON_OK;
+    printf("train_gpu: a scatter of %d ids with %d reserved: the error line below is expected\n", N, N / 2);
+    baton_status beyond = ok ? be.ops->embed_scatter_add(&be, table, ids, dout, N, D) : BATON_OK;
+    int named = strstr(baton_error_last(), "16 ids") && strstr(baton_error_last(), "reserved for 8");
+    tu_check_abs(r, "embedding scatter within the setup reservation: runs", ok && within == BATON_OK ? 0 : 1, 0);
+    tu_check_abs(r, "embedding scatter beyond it: invalid, naming both sizes",
+                 ok && beyond == BATON_ERR_INVALID && named ? 0 : 1, 0);
+    void *bufs[] = {table, dout, ids};
+    for (int i = 0; i < 3; i++)
+        if (bufs[i])
+            be.ops->free(&be, bufs[i]);
+    baton_backend_destroy(&be);
+}
+
 /* The larger of two errors, NaN winning: fmax would drop a NaN and let it pass. */
 static double worse(double a, double b)
 {
@@ -117,6 +149,7 @@ int main(void)
     }
     tu_check_abs(&r, "20 training steps: loss, GPU vs CPU (relative)", ok ? worst : INFINITY, 1e-3);
     tu_check_abs(&r, "two GPU runs, same seed: losses that differ", ok ? differ : INFINITY, 0);
+    check_embed_reserve(&r);
 #if BATON_HAVE_CUDNN
     float fused[STEPS], cudnn[STEPS];
     int ok2 = run((run_spec){"cuda", "fused", 0.0f}, &d, fused, NULL, NULL, NULL) &&
