@@ -11,6 +11,7 @@
  *   Masked positions carry g exactly 0 and are skipped, as on the CPU. No atomics: deterministic.
  * Versions: v1 plain (the dv threads do B*T*S work each; a block reduction per h is the next step).
  * Status: compiled for sm_80 and sm_90, never yet run on a GPU. */
+#include "kernels/device.cuh"
 #include <limits.h>
 
 #include "baton/attn_math.h"
@@ -100,7 +101,7 @@ extern "C" baton_status baton_kernel_additive_forward(float *scores, const float
     long long n = (long long)B * T * S;
     if (n == 0)
         return BATON_OK;
-    additive_fwd_kernel<<<blocks_for(n), ADD_THREADS, 0, stream>>>(scores, q, k, v, B, T, S, H);
+    BATON_LAUNCH(blocks_for(n), ADD_THREADS, 0, stream, additive_fwd_kernel)(scores, q, k, v, B, T, S, H);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }
@@ -113,15 +114,15 @@ extern "C" baton_status baton_kernel_additive_backward(float *dq, float *dk, flo
                   "expected sizes >= 0", B, T, S, H);
     long long nq = (long long)T * B * H, nk = (long long)S * B * H;
     if (nq > 0) {
-        additive_dq_kernel<<<blocks_for(nq), ADD_THREADS, 0, stream>>>(dq, dscores, q, k, v, B, T, S, H);
+        BATON_LAUNCH(blocks_for(nq), ADD_THREADS, 0, stream, additive_dq_kernel)(dq, dscores, q, k, v, B, T, S, H);
         BATON_CUDA_CHECK_LAUNCH();
     }
     if (nk > 0) {
-        additive_dk_kernel<<<blocks_for(nk), ADD_THREADS, 0, stream>>>(dk, dscores, q, k, v, B, T, S, H);
+        BATON_LAUNCH(blocks_for(nk), ADD_THREADS, 0, stream, additive_dk_kernel)(dk, dscores, q, k, v, B, T, S, H);
         BATON_CUDA_CHECK_LAUNCH();
     }
     if (H > 0) {
-        additive_dv_kernel<<<blocks_for(H), ADD_THREADS, 0, stream>>>(dv, dscores, q, k, B, T, S, H);
+        BATON_LAUNCH(blocks_for(H), ADD_THREADS, 0, stream, additive_dv_kernel)(dv, dscores, q, k, B, T, S, H);
         BATON_CUDA_CHECK_LAUNCH();
     }
     return BATON_OK;

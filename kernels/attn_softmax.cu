@@ -28,6 +28,7 @@
  *
  * Status: compiled for sm_80 and sm_90, never run on a GPU; validated only by
  * tests/gpu/test_attn_gpu.c on a GPU, against the CPU backend. */
+#include "kernels/device.cuh"
 #include <limits.h>
 #include <math.h>
 
@@ -41,8 +42,8 @@
 static __global__ void __launch_bounds__(ATTN_MAX_THREADS)
     attn_softmax_fwd_kernel(float *p, const float *x, const int *lengths, int T, int S)
 {
-    __shared__ float shf[32];
-    __shared__ double shd[32];
+    BATON_SHARED(float, shf, 32);
+    BATON_SHARED(double, shd, 32);
     size_t off = (size_t)blockIdx.x * (size_t)S;
     x += off;
     p += off;
@@ -68,7 +69,7 @@ static __global__ void __launch_bounds__(ATTN_MAX_THREADS)
 static __global__ void __launch_bounds__(ATTN_MAX_THREADS)
     attn_softmax_bwd_kernel(float *ds, const float *dp, const float *p, int S)
 {
-    __shared__ double shd[32];
+    BATON_SHARED(double, shd, 32);
     size_t off = (size_t)blockIdx.x * (size_t)S;
     ds += off;
     dp += off;
@@ -115,7 +116,7 @@ extern "C" baton_status baton_kernel_attn_softmax_forward(float *p, const float 
         return BATON_OK;
     BATON_REQUIRE(p && scores && lengths, "%s: p %p, scores %p, lengths %p: expected all set", who, (void *)p,
                   (const void *)scores, (const void *)lengths);
-    attn_softmax_fwd_kernel<<<rows, attn_threads(S), 0, stream>>>(p, scores, lengths, T, S);
+    BATON_LAUNCH(rows, attn_threads(S), 0, stream, attn_softmax_fwd_kernel)(p, scores, lengths, T, S);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }
@@ -130,7 +131,7 @@ extern "C" baton_status baton_kernel_attn_softmax_backward(float *dscores, const
         return BATON_OK;
     BATON_REQUIRE(dscores && dp && p, "%s: dscores %p, dp %p, p %p: expected all set", who, (void *)dscores,
                   (const void *)dp, (const void *)p);
-    attn_softmax_bwd_kernel<<<rows, attn_threads(S), 0, stream>>>(dscores, dp, p, S);
+    BATON_LAUNCH(rows, attn_threads(S), 0, stream, attn_softmax_bwd_kernel)(dscores, dp, p, S);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }

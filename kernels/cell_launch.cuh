@@ -16,6 +16,7 @@
 
 #include "baton/cell_math.h"
 #include "baton/cuda_check.h"
+#include "kernels/device.cuh"
 #include "kernels/kernels.h"
 
 /* Checks that every pointer one step of `cell` reads or writes is set and that ldy fits: a NULL the
@@ -44,7 +45,7 @@ static baton_status baton_cell_launch(baton_cell cell, const Args *a, cudaStream
     if (blocks == 0)
         return BATON_OK;
     BATON_TRY(baton_kernel_cell_check(cell, a, who));
-    baton_cell_kernel<Args, At><<<blocks, BATON_CELL_THREADS, 0, stream>>>(*a);
+    BATON_LAUNCH(blocks, BATON_CELL_THREADS, 0, stream, baton_cell_kernel<Args, At>)(*a);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }

@@ -20,6 +20,7 @@
  *
  * Status: compiled for sm_80 and sm_90, never yet run on a GPU; validated only by
  * tests/gpu/test_misc_gpu.c on a GPU, against the CPU backend. */
+#include "kernels/device.cuh"
 #include <stdint.h>
 
 #include "baton/attn_math.h"
@@ -55,7 +56,7 @@ extern "C" baton_status baton_kernel_axpby(float *y, const float *x, float alpha
     if (n == 0)
         return BATON_OK;
     BATON_REQUIRE(y && x, "baton_kernel_axpby: NULL pointer (y %p, x %p)", (void *)y, (const void *)x);
-    axpby_kernel<<<elem_blocks(n), BATON_ELEM_THREADS, 0, stream>>>(y, x, alpha, beta, n);
+    BATON_LAUNCH(elem_blocks(n), BATON_ELEM_THREADS, 0, stream, axpby_kernel)(y, x, alpha, beta, n);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }
@@ -81,7 +82,7 @@ extern "C" baton_status baton_kernel_dropout(float *y, const float *x, size_t n,
     if (n == 0)
         return BATON_OK;
     BATON_REQUIRE(y && x, "baton_kernel_dropout: NULL pointer (y %p, x %p)", (void *)y, (const void *)x);
-    dropout_kernel<<<elem_blocks((n + 3) / 4), BATON_ELEM_THREADS, 0, stream>>>(y, x, n, p, seed, purpose, counter);
+    BATON_LAUNCH(elem_blocks((n + 3) / 4), BATON_ELEM_THREADS, 0, stream, dropout_kernel)(y, x, n, p, seed, purpose, counter);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }
@@ -105,7 +106,7 @@ extern "C" baton_status baton_kernel_copy2d(float *dst, int ld_dst, const float 
     if (rows == 0 || cols == 0)
         return BATON_OK;
     BATON_REQUIRE(dst && src, "baton_kernel_copy2d: NULL pointer (dst %p, src %p)", (void *)dst, (const void *)src);
-    copy2d_kernel<<<elem_blocks((size_t)rows * cols), BATON_ELEM_THREADS, 0, stream>>>(dst, ld_dst, src, ld_src, rows,
+    BATON_LAUNCH(elem_blocks((size_t)rows * cols), BATON_ELEM_THREADS, 0, stream, copy2d_kernel)(dst, ld_dst, src, ld_src, rows,
                                                                                       cols);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
@@ -123,7 +124,7 @@ extern "C" baton_status baton_kernel_add_bias(float *y, const float *bias, int r
     if (rows == 0 || cols == 0)
         return BATON_OK;
     BATON_REQUIRE(y && bias, "baton_kernel_add_bias: NULL pointer (y %p, bias %p)", (void *)y, (const void *)bias);
-    add_bias_kernel<<<elem_blocks((size_t)rows * cols), BATON_ELEM_THREADS, 0, stream>>>(y, bias, rows, cols);
+    BATON_LAUNCH(elem_blocks((size_t)rows * cols), BATON_ELEM_THREADS, 0, stream, add_bias_kernel)(y, bias, rows, cols);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }
@@ -138,7 +139,7 @@ extern "C" baton_status baton_kernel_tanh_forward(float *y, const float *x, size
     if (n == 0)
         return BATON_OK;
     BATON_REQUIRE(y && x, "baton_kernel_tanh_forward: NULL pointer (y %p, x %p)", (void *)y, (const void *)x);
-    tanh_forward_kernel<<<elem_blocks(n), BATON_ELEM_THREADS, 0, stream>>>(y, x, n);
+    BATON_LAUNCH(elem_blocks(n), BATON_ELEM_THREADS, 0, stream, tanh_forward_kernel)(y, x, n);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }
@@ -155,7 +156,7 @@ extern "C" baton_status baton_kernel_tanh_backward(float *dx, const float *dy, c
         return BATON_OK;
     BATON_REQUIRE(dx && dy && y, "baton_kernel_tanh_backward: NULL pointer (dx %p, dy %p, y %p)", (void *)dx,
                   (const void *)dy, (const void *)y);
-    tanh_backward_kernel<<<elem_blocks(n), BATON_ELEM_THREADS, 0, stream>>>(dx, dy, y, n);
+    BATON_LAUNCH(elem_blocks(n), BATON_ELEM_THREADS, 0, stream, tanh_backward_kernel)(dx, dy, y, n);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }
@@ -177,7 +178,7 @@ extern "C" baton_status baton_kernel_colsum_add(float *out, const float *in, int
         return BATON_OK;
     BATON_REQUIRE(out && (in || rows == 0), "baton_kernel_colsum_add: NULL pointer (out %p, in %p)", (void *)out,
                   (const void *)in);
-    colsum_add_kernel<<<elem_blocks((size_t)cols), BATON_ELEM_THREADS, 0, stream>>>(out, in, rows, cols);
+    BATON_LAUNCH(elem_blocks((size_t)cols), BATON_ELEM_THREADS, 0, stream, colsum_add_kernel)(out, in, rows, cols);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }
@@ -221,7 +222,7 @@ extern "C" baton_status baton_kernel_argmax_rows(int *idx, const float *x, int r
     unsigned blocks = (unsigned)(((size_t)rows + warps - 1) / warps);
     if (blocks > MAX_BLOCKS)
         blocks = MAX_BLOCKS;
-    argmax_rows_kernel<<<blocks, BATON_ELEM_THREADS, 0, stream>>>(idx, x, rows, cols);
+    BATON_LAUNCH(blocks, BATON_ELEM_THREADS, 0, stream, argmax_rows_kernel)(idx, x, rows, cols);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }

@@ -25,6 +25,7 @@
  *
  * Status: compiled for sm_80 and sm_90, never yet run on a GPU; validated only by
  * tests/gpu/test_misc_gpu.c on a GPU, against the CPU backend. */
+#include "kernels/device.cuh"
 #include <cub/device/device_radix_sort.cuh>
 
 #include "baton/cuda_check.h"
@@ -52,7 +53,7 @@ extern "C" baton_status baton_kernel_embed_gather(float *out, const int *ids, co
     BATON_REQUIRE(out && ids && table, "baton_kernel_embed_gather: NULL pointer (out %p, ids %p, table %p)",
                   (void *)out, (const void *)ids, (const void *)table);
     size_t b = ((size_t)n * dim + BATON_ELEM_THREADS - 1) / BATON_ELEM_THREADS;
-    gather_kernel<<<b > MAX_BLOCKS ? MAX_BLOCKS : (unsigned)b, BATON_ELEM_THREADS, 0, stream>>>(out, ids, table, n,
+    BATON_LAUNCH(b > MAX_BLOCKS ? MAX_BLOCKS : (unsigned)b, BATON_ELEM_THREADS, 0, stream, gather_kernel)(out, ids, table, n,
                                                                                                 dim);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
@@ -89,7 +90,7 @@ extern "C" baton_status baton_kernel_embed_scatter_add_v1(float *dtable, const i
                   (void *)dtable, (const void *)ids, (const void *)dout);
     unsigned gx = (unsigned)((dim + SCATTER_X - 1) / SCATTER_X), gy = (unsigned)((n + SCATTER_Y - 1) / SCATTER_Y);
     dim3 grid(gx > MAX_BLOCKS ? MAX_BLOCKS : gx, gy > MAX_BLOCKS ? MAX_BLOCKS : gy);
-    scatter_add_kernel<<<grid, dim3(SCATTER_X, SCATTER_Y), 0, stream>>>(dtable, ids, dout, n, dim);
+    BATON_LAUNCH(grid, dim3(SCATTER_X, SCATTER_Y), 0, stream, scatter_add_kernel)(dtable, ids, dout, n, dim);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }
@@ -162,14 +163,14 @@ extern "C" baton_status baton_kernel_embed_scatter_add_sorted(float *dtable, con
     void *cub_tmp = base + 3 * slot;
     size_t cub_tmp_bytes = need - 3 * slot;
     unsigned b = (unsigned)((n + BATON_ELEM_THREADS - 1) / BATON_ELEM_THREADS);
-    iota_kernel<<<b > MAX_BLOCKS ? MAX_BLOCKS : b, BATON_ELEM_THREADS, 0, stream>>>(pos_in, n);
+    BATON_LAUNCH(b > MAX_BLOCKS ? MAX_BLOCKS : b, BATON_ELEM_THREADS, 0, stream, iota_kernel)(pos_in, n);
     BATON_CUDA_CHECK_LAUNCH();
     /* LSD radix sort is stable: equal ids keep their positions in increasing order */
     BATON_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(cub_tmp, cub_tmp_bytes, ids, keys, pos_in, pos, n, 0,
                                                      (int)(8 * sizeof(int)), stream));
     unsigned gx = (unsigned)((dim + SCATTER_X - 1) / SCATTER_X), gy = (unsigned)((n + SCATTER_Y - 1) / SCATTER_Y);
     dim3 grid(gx > MAX_BLOCKS ? MAX_BLOCKS : gx, gy > MAX_BLOCKS ? MAX_BLOCKS : gy);
-    segment_sum_kernel<<<grid, dim3(SCATTER_X, SCATTER_Y), 0, stream>>>(dtable, keys, pos, dout, n, dim);
+    BATON_LAUNCH(grid, dim3(SCATTER_X, SCATTER_Y), 0, stream, segment_sum_kernel)(dtable, keys, pos, dout, n, dim);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }

@@ -22,6 +22,7 @@
  *
  * Status: compiled for sm_80 and sm_90, never yet run on a GPU; validated only by
  * tests/gpu/test_misc_gpu.c on a GPU, against the CPU backend. */
+#include "kernels/device.cuh"
 #include <math.h>
 
 #include "baton/cuda_check.h"
@@ -44,7 +45,7 @@ static __device__ void block_fold(double *buf)
 
 static __global__ void __launch_bounds__(SUMSQ_THREADS) sumsq_partial_kernel(double *partial, const float *x, size_t n)
 {
-    __shared__ double buf[SUMSQ_THREADS];
+    BATON_SHARED(double, buf, SUMSQ_THREADS);
     double acc = 0.0;
     for (size_t i = (size_t)blockIdx.x * SUMSQ_THREADS + threadIdx.x; i < n;
          i += (size_t)BATON_SUMSQ_BLOCKS * SUMSQ_THREADS) {
@@ -59,7 +60,7 @@ static __global__ void __launch_bounds__(SUMSQ_THREADS) sumsq_partial_kernel(dou
 
 static __global__ void __launch_bounds__(SUMSQ_THREADS) sumsq_final_kernel(float *out, const double *partial)
 {
-    __shared__ double buf[SUMSQ_THREADS];
+    BATON_SHARED(double, buf, SUMSQ_THREADS);
     double acc = 0.0;
     for (int b = threadIdx.x; b < BATON_SUMSQ_BLOCKS; b += SUMSQ_THREADS)
         acc += partial[b];
@@ -75,9 +76,9 @@ extern "C" baton_status baton_kernel_sumsq(float *out, const float *x, size_t n,
     BATON_REQUIRE(out && scratch && (x || n == 0), "baton_kernel_sumsq: NULL pointer (out %p, x %p, scratch %p)",
                   (void *)out, (const void *)x, (void *)scratch);
     /* n == 0 still runs: every partial is 0 and *out becomes 0, as on the CPU. */
-    sumsq_partial_kernel<<<BATON_SUMSQ_BLOCKS, SUMSQ_THREADS, 0, stream>>>(scratch, x, n);
+    BATON_LAUNCH(BATON_SUMSQ_BLOCKS, SUMSQ_THREADS, 0, stream, sumsq_partial_kernel)(scratch, x, n);
     BATON_CUDA_CHECK_LAUNCH();
-    sumsq_final_kernel<<<1, SUMSQ_THREADS, 0, stream>>>(out, scratch);
+    BATON_LAUNCH(1, SUMSQ_THREADS, 0, stream, sumsq_final_kernel)(out, scratch);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }
@@ -114,10 +115,10 @@ extern "C" baton_status baton_kernel_optim_update(const baton_optim_hyper *h, fl
     size_t b = (n + BATON_ELEM_THREADS - 1) / BATON_ELEM_THREADS;
     unsigned blocks = b > MAX_BLOCKS ? MAX_BLOCKS : (unsigned)b;
     if (h->kind == BATON_OPT_SGD) {
-        sgd_kernel<<<blocks, BATON_ELEM_THREADS, 0, stream>>>(*h, params, grads, n, grad_sumsq);
+        BATON_LAUNCH(blocks, BATON_ELEM_THREADS, 0, stream, sgd_kernel)(*h, params, grads, n, grad_sumsq);
     } else {
         float bc1 = 1.0f - powf(h->beta1, (float)h->step), bc2 = 1.0f - powf(h->beta2, (float)h->step);
-        adam_kernel<<<blocks, BATON_ELEM_THREADS, 0, stream>>>(*h, params, grads, m, v, n, grad_sumsq, bc1, bc2);
+        BATON_LAUNCH(blocks, BATON_ELEM_THREADS, 0, stream, adam_kernel)(*h, params, grads, m, v, n, grad_sumsq, bc1, bc2);
     }
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;

@@ -27,6 +27,7 @@
  *
  * Status: compiled for sm_80 and sm_90, never run on a GPU; validated only by
  * tests/gpu/test_attn_gpu.c on a GPU, against the CPU backend. */
+#include "kernels/device.cuh"
 #include <math.h>
 
 #include "baton/attn_math.h"
@@ -41,8 +42,8 @@ static __global__ void __launch_bounds__(XENT_MAX_THREADS)
     xent_row_kernel(float *row_loss, float *logp, float *d, const float *z, const int *targets, int V, float eps,
                     float scale)
 {
-    __shared__ float shf[32];
-    __shared__ double shd[32];
+    BATON_SHARED(float, shf, 32);
+    BATON_SHARED(double, shd, 32);
     int i = blockIdx.x;
     size_t off = (size_t)i * (size_t)V;
     z += off;
@@ -94,7 +95,7 @@ static __global__ void __launch_bounds__(XENT_MAX_THREADS)
 
 static __global__ void __launch_bounds__(XENT_SUM_THREADS) xent_sum_kernel(float *loss_sum, const float *row_loss, int N)
 {
-    __shared__ double shd[32];
+    BATON_SHARED(double, shd, 32);
     double part = 0.0;
     for (int i = threadIdx.x; i < N; i += blockDim.x)
         part += row_loss[i];
@@ -123,12 +124,12 @@ extern "C" baton_status baton_kernel_xent_forward_backward(float *loss_sum, floa
     if (N > 0) {
         BATON_REQUIRE(logits && targets && row_loss, "%s: logits %p, targets %p, row_loss %p: expected all set", who,
                       (const void *)logits, (const void *)targets, (void *)row_loss);
-        xent_row_kernel<<<(unsigned)N, xent_threads(V), 0, stream>>>(row_loss, logp, dlogits, logits, targets, V, eps,
+        BATON_LAUNCH((unsigned)N, xent_threads(V), 0, stream, xent_row_kernel)(row_loss, logp, dlogits, logits, targets, V, eps,
                                                                      scale);
         BATON_CUDA_CHECK_LAUNCH();
     }
     /* launched for N = 0 too, so that *loss_sum is written (0) as the CPU op writes it */
-    xent_sum_kernel<<<1, XENT_SUM_THREADS, 0, stream>>>(loss_sum, row_loss, N);
+    BATON_LAUNCH(1, XENT_SUM_THREADS, 0, stream, xent_sum_kernel)(loss_sum, row_loss, N);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }

@@ -10,7 +10,7 @@
 #include "baton_config.h"
 
 #if BATON_HAVE_CUDA
-#include <cublas_api.h>
+#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #endif
 #if BATON_HAVE_CUDNN

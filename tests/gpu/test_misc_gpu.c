@@ -29,6 +29,7 @@
 #include <cuda_runtime_api.h>
 
 #include "baton/backend.h"
+#include "baton_config.h"
 #include "baton/rng.h"
 #include "baton/status.h"
 #include "kernels/misc_launch.h"
@@ -38,7 +39,13 @@
 #define SEED 0x6d697363676075ULL
 #define CAP ((size_t)1 << 20) /* floats per buffer */
 
+/* The emulation (-Dgpu_emulation=true) runs every launch under four schedules on two CPU cores:
+ * it keeps the odd sizes and the edges but not the largest shapes, which only a GPU runs fast. */
+#if BATON_GPU_EMULATION
+static const size_t lens[] = {1, 3, 4, 5, 31, 255, 257, 1000, 4099};
+#else
 static const size_t lens[] = {1, 3, 4, 5, 31, 255, 257, 1000, 4099, 100003};
+#endif
 static const int mat[][2] = {{1, 1}, {3, 7}, {67, 257}, {129, 33}, {5, 1000}, {1000, 3}};
 #define NLENS (sizeof lens / sizeof lens[0])
 #define NMAT (sizeof mat / sizeof mat[0])
@@ -175,7 +182,7 @@ static void test_elementwise(void)
         int ld_src = cols + 3, ld_dst = cols + 5;
         fill(ha, (size_t)rows * ld_src, -1, 1);
         up(da, ha, (size_t)rows * ld_src);
-        tu_fill_nan(hr, (size_t)rows * ld_dst);
+        memset(hr, 0xff, (size_t)rows * ld_dst * sizeof(float)); /* the same NaN bits as poison_dev */
         poison_dev(db, (size_t)rows * ld_dst);
         OK(cpu.ops->copy2d(&cpu, hr, ld_dst, ha, ld_src, rows, cols));
         OK(baton_kernel_copy2d(db, ld_dst, da, ld_src, rows, cols, 0));
@@ -300,8 +307,13 @@ static void scatter_case(int version, int n, int dim, int V, size_t vd)
 
 static void test_embedding(void)
 {
+#if BATON_GPU_EMULATION
+    static const int ns[] = {1, 7, 64, 301};
+    static const int dims[] = {1, 33, 257};
+#else
     static const int ns[] = {1, 7, 64, 301, 2000};
     static const int dims[] = {1, 33, 256, 513};
+#endif
     static const int vocabs[] = {1, 5, 50, 1000};
     char name[160];
     for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)

@@ -1,0 +1,29 @@
+/* device.cuh: the seam between nvcc and baton's CUDA emulation (-Dgpu_emulation=true,
+ * src/emu/), the only place where the kernel sources differ between the two. Under nvcc every
+ * macro is the plain CUDA construct; under the emulation, the same kernel source is compiled by
+ * the host C++ compiler and runs on the CPU with CUDA's execution model.
+ *
+ *   BATON_LAUNCH(grid, block, shmem, stream, kernel)(args...)   kernel<<<grid, block, shmem, stream>>>(args...)
+ *   BATON_SHARED(type, name, count);                            __shared__ type name[count];
+ *   BATON_DYNAMIC_SHARED(type, name);                           extern __shared__ type name[];
+ *
+ * The kernel is the last argument so that a template kernel's commas need no parentheses. In
+ * the emulation a shared array is a pointer into the running block's own shared memory, which
+ * is poisoned at the start of every block. */
+#ifndef BATON_DEVICE_CUH
+#define BATON_DEVICE_CUH
+
+#if defined(BATON_EMU_RUNTIME)
+#define BATON_LAUNCH(grid, block, shmem, stream, ...)                                                   \
+    baton_emu_make_launcher(__VA_ARGS__, #__VA_ARGS__, __FILE__, __LINE__, grid, block, shmem, stream)
+#define BATON_SHARED(type, name, count)                                                                 \
+    static const baton_emu_shared_site name##_site_ = {sizeof(type) * (count), alignof(type)};          \
+    type *name = (type *)baton_emu_shared_static(&name##_site_)
+#define BATON_DYNAMIC_SHARED(type, name) type *name = (type *)baton_emu_shared_dynamic()
+#else
+#define BATON_LAUNCH(grid, block, shmem, stream, ...) __VA_ARGS__<<<grid, block, shmem, stream>>>
+#define BATON_SHARED(type, name, count) __shared__ type name[count]
+#define BATON_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
+
+#endif
