@@ -13,6 +13,7 @@ import sys
 INCLUDE = re.compile(r'#include\s+"kernels/([^"]+)"')
 BOUNDS = re.compile(r'__launch_bounds__\s*\(')
 NAME = re.compile(r'\s*(\w+)\s*[(<]')
+KERNELS = os.path.dirname(os.path.abspath(__file__))  # where "kernels/..." includes resolve (-I<root>)
 
 
 def read_with_headers(path, seen):
@@ -24,7 +25,7 @@ def read_with_headers(path, seen):
         text = f.read()
     out = [(path, text)]
     for inc in INCLUDE.findall(text):
-        out += read_with_headers(os.path.join(os.path.dirname(path), inc), seen)
+        out += read_with_headers(os.path.join(KERNELS, inc), seen)
     return out
 
 
