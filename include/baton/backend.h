@@ -157,7 +157,8 @@ baton_status baton_backend_create_ex(baton_backend *be, const char *name, const 
 /* baton_backend_create_ex with default options and `threads` (<= 0: all cores). */
 baton_status baton_backend_create(baton_backend *be, const char *name, int threads);
 
-/* 1 when this build has CUDA and a CUDA device is usable now. */
+/* 1 when this build has CUDA and a real CUDA device is usable now (0 in the emulation build, whose
+ * emulated device runs only when named: --device cuda). */
 int baton_backend_gpu_usable(void);
 
 /* Releases what baton_backend_create acquired. */

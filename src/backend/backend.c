@@ -18,7 +18,9 @@ const char *baton_backend_list(void)
 
 int baton_backend_gpu_usable(void)
 {
-#if BATON_HAVE_CUDA
+#if BATON_GPU_EMULATION
+    return 0; /* the emulated GPU runs only when asked for (--device cuda): auto means a real one */
+#elif BATON_HAVE_CUDA
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess) {
         cudaGetLastError(); /* a missing driver is an answer here, not an error to keep */

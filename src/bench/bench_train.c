@@ -10,6 +10,10 @@
 #include <string.h>
 
 #include "baton/trainer.h"
+#include "baton_config.h"
+#if BATON_GPU_EMULATION
+#include "baton_emu.h"
+#endif
 
 static baton_s2s_config model_config(const baton_bench_model *m, int feed)
 {
@@ -29,10 +33,35 @@ static baton_status make_batches(baton_host_batch *hb, const baton_bench_model *
     return BATON_OK;
 }
 
+#if BATON_GPU_EMULATION
+/* The emulated device's work per step over the timed steps: what a GPU would be asked to do,
+ * counted, since the emulation's times say nothing about a GPU's. */
+static void print_issued(const baton_emu_counters *a, const baton_emu_counters *b, int reps, const char *what)
+{
+    double n = reps;
+    fprintf(stderr,
+            "emulated cuda, per step of %s: %.0f kernel launches; GEMMs fp32 %.0f (%.3f GFLOP), tf32 %.0f (%.3f), "
+            "bf16 %.0f (%.3f); %.0f library calls; copies %.0f: %.1f KiB host->device, %.1f KiB device->host, %.1f KiB "
+            "device->device; %.0f host syncs; %.0f allocations\n",
+            what, (b->kernel_launches - a->kernel_launches) / n, (b->gemm_calls[0] - a->gemm_calls[0]) / n,
+            (b->gemm_flops[0] - a->gemm_flops[0]) / n / 1e9, (b->gemm_calls[1] - a->gemm_calls[1]) / n,
+            (b->gemm_flops[1] - a->gemm_flops[1]) / n / 1e9, (b->gemm_calls[2] - a->gemm_calls[2]) / n,
+            (b->gemm_flops[2] - a->gemm_flops[2]) / n / 1e9, (b->library_calls - a->library_calls) / n,
+            (b->copies - a->copies) / n, (b->bytes_h2d - a->bytes_h2d) / n / 1024, (b->bytes_d2h - a->bytes_d2h) / n / 1024,
+            (b->bytes_d2d - a->bytes_d2d) / n / 1024, (b->host_syncs - a->host_syncs) / n,
+            (b->allocations - a->allocations) / n);
+}
+#endif
+
 /* Warm-up, then timed steps; *median_ms, *mem (bytes in use afterwards). */
 static baton_status time_steps(baton_trainer *tr, baton_host_batch *hb, const bench_opts *o, double *median_ms,
-                               size_t *mem)
+                               size_t *mem, const char *what)
 {
+#if BATON_GPU_EMULATION
+    baton_emu_counters before, after;
+#else
+    (void)what;
+#endif
     baton_backend *be = tr->be;
     double *ms = malloc((size_t)o->reps * sizeof *ms);
     if (!ms)
@@ -40,6 +69,10 @@ static baton_status time_steps(baton_trainer *tr, baton_host_batch *hb, const be
     baton_status st = BATON_OK;
     float loss;
     for (int k = 0; st == BATON_OK && k < o->warmup + o->reps; k++) {
+#if BATON_GPU_EMULATION
+        if (k == o->warmup)
+            baton_emu_counters_get(&before);
+#endif
         st = be->ops->timer_mark(be, 0);
         if (st == BATON_OK)
             st = baton_trainer_step(tr, &hb[k % BATON_BENCH_ROTATE], &loss);
@@ -51,6 +84,11 @@ static baton_status time_steps(baton_trainer *tr, baton_host_batch *hb, const be
         if (st == BATON_OK && k >= o->warmup)
             ms[k - o->warmup] = t;
     }
+#if BATON_GPU_EMULATION
+    baton_emu_counters_get(&after);
+    if (st == BATON_OK && !strcmp(be->ops->name, "cuda"))
+        print_issued(&before, &after, o->reps, what);
+#endif
     if (st == BATON_OK)
         st = be->ops->memory_used(be, mem);
     if (st == BATON_OK)
@@ -79,8 +117,10 @@ static baton_status bench_one(baton_report *r, const bench_opts *o, const baton_
         st = baton_trainer_create(&tr, &be, &mc, &oc, m->S, m->T, m->batch, (uint64_t)o->seed, 1);
     if (st == BATON_OK)
         st = baton_trainer_use_rnn_impl(&tr, impl);
+    char what[160];
+    snprintf(what, sizeof what, "%s (input feeding %s, %s)", m->name, feed ? "on" : "off", impl);
     if (st == BATON_OK)
-        st = time_steps(&tr, hb, o, &median, &mem);
+        st = time_steps(&tr, hb, o, &median, &mem, what);
     if (st == BATON_OK) {
         int tokens = hb[0].src_tokens + hb[0].tgt_tokens; /* every batch of the rotation has the same lengths */
         st = baton_report_row(r, "baton-%s|%s|%s|%s|%s|%d|%d|%d|%d|%.3f|%.0f|%.0f", impl, m->name, feed ? "on" : "off",

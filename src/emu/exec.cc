@@ -158,9 +158,19 @@ struct ethread {
     unsigned tid, lane, warp;
 };
 
+/* Lanes of one warp as bit masks, so a collective's bookkeeping is a few bit operations. */
+struct warp_info {
+    unsigned exists, exited, waiting; /* waiting: lanes in a collective */
+    int op;                           /* the collective the waiting lanes are in (the last one begun) */
+    unsigned mask;
+    const char *file;
+    int line;
+};
+
 struct block {
     uint3 idx;
     std::vector<ethread> th;
+    std::vector<warp_info> warps;
     char *shared;
     size_t shared_used;
     unsigned live, at_barrier;
@@ -291,6 +301,11 @@ static void release_grid()
 
 /* ---- warp collectives ---- */
 
+static bool same_site(const char *f1, int l1, const char *f2, int l2)
+{
+    return l1 == l2 && (f1 == f2 || std::strcmp(f1, f2) == 0);
+}
+
 static ethread *lane_thread(block *b, unsigned warp, unsigned lane)
 {
     size_t tid = (size_t)warp * 32 + lane;
@@ -308,13 +323,9 @@ static const char *op_name(int op)
 static void try_complete_warp(ethread *t)
 {
     block *b = t->blk;
-    for (unsigned l = 0; l < 32; l++) {
-        if (!(t->mask >> l & 1))
-            continue;
-        ethread *o = lane_thread(b, t->warp, l);
-        if (o->state != T_WARP)
-            return;
-    }
+    warp_info &w = b->warps[t->warp];
+    if ((w.waiting & t->mask) != t->mask)
+        return;
     uint64_t ballot = 0;
     int any = 0, all = 1;
     for (unsigned l = 0; l < 32; l++)
@@ -355,15 +366,18 @@ static void try_complete_warp(ethread *t)
     for (unsigned l = 0; l < 32; l++)
         if (t->mask >> l & 1)
             lane_thread(b, t->warp, l)->state = T_RUN;
+    w.waiting &= ~t->mask;
 }
 
 /* A lane is gone: every collective that names it can never complete. */
 static void lane_exited(ethread *t)
 {
     block *b = t->blk;
-    for (unsigned l = 0; l < 32; l++) {
-        ethread *o = lane_thread(b, t->warp, l);
-        if (o && o->state == T_WARP && (o->mask >> t->lane & 1)) {
+    warp_info &w = b->warps[t->warp];
+    w.exited |= 1u << t->lane;
+    for (unsigned waiting = w.waiting; waiting; waiting &= waiting - 1) {
+        ethread *o = lane_thread(b, t->warp, (unsigned)__builtin_ctz(waiting));
+        if (o->mask >> t->lane & 1) {
             fault(o, cudaErrorLaunchFailure, "%s at %s:%d with mask 0x%08x waits for lane %u, which has exited",
                   op_name(o->op), o->file, o->line, o->mask, t->lane);
             return;
@@ -430,6 +444,9 @@ static void setup_block(block *b, unsigned linear, size_t slot)
         t.lane = i & 31;
         t.warp = i >> 5;
     }
+    b->warps.assign((n + 31) / 32, warp_info{0xffffffffu, 0, 0, 0, 0, nullptr, 0});
+    if (n % 32)
+        b->warps.back().exists = (1u << (n % 32)) - 1;
     b->shared = shared_base + slot * SHARED_SLOT;
     b->shared_used = (l.info.shmem + 15) / 16 * 16 + G->kf->static_bytes;
     std::memset(b->shared, shared_poison[G->schedule], b->shared_used);
@@ -438,40 +455,35 @@ static void setup_block(block *b, unsigned linear, size_t slot)
     G->live += n;
 }
 
-/* The order the scheduler visits threads in; warp schedules cycle within each group. */
-static void make_order(std::vector<std::vector<ethread *>> &groups)
+/* The order the scheduler visits threads in, flat; ends[i] is one past the group thread i belongs
+ * to (a warp under the warp schedule, the thread alone otherwise). Reused from block to block. */
+static std::vector<ethread *> order;
+static std::vector<uint32_t> ends;
+
+static void make_order()
 {
-    groups.clear();
-    std::vector<ethread *> all;
+    order.clear();
     for (block *b : G->resident)
         for (auto &t : b->th)
-            all.push_back(&t);
-    switch (G->schedule) {
-    case S_FORWARD:
-        for (ethread *t : all)
-            groups.push_back({t});
-        break;
-    case S_REVERSE:
-        for (size_t i = all.size(); i-- > 0;)
-            groups.push_back({all[i]});
-        break;
-    case S_RANDOM:
-        for (size_t i = all.size(); i > 1; i--)
-            std::swap(all[i - 1], all[next_random(&G->rng) % i]);
-        for (ethread *t : all)
-            groups.push_back({t});
-        break;
-    case S_WARP:
-        for (block *b : G->resident) {
-            size_t nw = (b->th.size() + 31) / 32;
-            for (size_t w = nw; w-- > 0;) {
-                std::vector<ethread *> lanes;
+            order.push_back(&t);
+    if (G->schedule == S_REVERSE)
+        std::reverse(order.begin(), order.end());
+    if (G->schedule == S_RANDOM)
+        for (size_t i = order.size(); i > 1; i--)
+            std::swap(order[i - 1], order[next_random(&G->rng) % i]);
+    if (G->schedule == S_WARP) { /* warps last to first, lanes in order */
+        std::vector<ethread *> byw;
+        for (block *b : G->resident)
+            for (size_t w = b->warps.size(); w-- > 0;)
                 for (size_t i = w * 32; i < std::min(b->th.size(), w * 32 + 32); i++)
-                    lanes.push_back(&b->th[i]);
-                groups.push_back(lanes);
-            }
-        }
-        break;
+                    byw.push_back(&b->th[i]);
+        order.swap(byw);
+    }
+    ends.resize(order.size());
+    for (size_t i = order.size(); i-- > 0;) {
+        bool same = G->schedule == S_WARP && i + 1 < order.size() && order[i + 1]->blk == order[i]->blk &&
+                    order[i + 1]->warp == order[i]->warp;
+        ends[i] = same ? ends[i + 1] : (uint32_t)(i + 1);
     }
 }
 
@@ -495,15 +507,16 @@ static void deadlock()
 
 static void schedule_resident()
 {
-    std::vector<std::vector<ethread *>> groups;
-    make_order(groups);
+    make_order();
     for (;;) {
         bool ran = false;
-        for (auto &g : groups) {
+        for (size_t g = 0; g < order.size(); g = ends[g]) {
+            /* the warp schedule cycles through its group's lanes until none can go on */
             bool again = true;
             while (again) {
                 again = false;
-                for (ethread *t : g) {
+                for (size_t i = g; i < ends[g]; i++) {
+                    ethread *t = order[i];
                     if (t->state != T_RUN)
                         continue;
                     resume(t);
@@ -521,7 +534,7 @@ static void schedule_resident()
             return;
         }
         if (G->schedule == S_RANDOM)
-            make_order(groups);
+            make_order();
     }
 }
 
@@ -757,7 +770,7 @@ extern "C" void baton_emu_syncthreads(const char *file, int line)
 {
     ethread *t = cur;
     block *b = t->blk;
-    if (b->at_barrier > 0 && (b->bline != line || std::strcmp(b->bfile, file) != 0)) {
+    if (b->at_barrier > 0 && !same_site(b->bfile, b->bline, file, line)) {
         fault(t, cudaErrorLaunchFailure, "divergent __syncthreads: this thread waits at %s:%d while others wait at "
               "%s:%d", file, line, b->bfile, b->bline);
         return;
@@ -789,23 +802,27 @@ extern "C" uint64_t baton_emu_warp_op(int op, unsigned mask, uint64_t bits, int 
               file, line, t->lane, mask);
         return 0;
     }
-    for (unsigned l = 0; l < 32; l++) {
-        if (!(mask >> l & 1))
+    warp_info &w = b->warps[t->warp];
+    if (unsigned missing = mask & ~w.exists) {
+        fault(t, cudaErrorLaunchFailure, "%s at %s:%d: mask 0x%08x names lane %d, which does not exist (the block "
+              "has %zu threads)", op_name(op), file, line, mask, __builtin_ctz(missing), b->th.size());
+        return 0;
+    }
+    if (unsigned gone = mask & w.exited) {
+        fault(t, cudaErrorLaunchFailure, "%s at %s:%d: mask 0x%08x names lane %d, which has exited", op_name(op),
+              file, line, mask, __builtin_ctz(gone));
+        return 0;
+    }
+    /* every lane already waiting that this call names, or that names this lane, must be in this very
+     * call; the common case, the lanes arriving one by one at the collective begun, is one compare */
+    bool joins = (w.waiting & w.mask) && w.op == op && w.mask == mask && same_site(w.file, w.line, file, line);
+    for (unsigned waiting = joins ? 0 : w.waiting; waiting; waiting &= waiting - 1) {
+        ethread *o = lane_thread(b, t->warp, (unsigned)__builtin_ctz(waiting));
+        if (!((mask >> o->lane & 1) || (o->mask >> t->lane & 1)))
             continue;
-        ethread *o = lane_thread(b, t->warp, l);
-        if (!o) {
-            fault(t, cudaErrorLaunchFailure, "%s at %s:%d: mask 0x%08x names lane %u, which does not exist (the block "
-                  "has %zu threads)", op_name(op), file, line, mask, l, b->th.size());
-            return 0;
-        }
-        if (o->state == T_DONE) {
-            fault(t, cudaErrorLaunchFailure, "%s at %s:%d: mask 0x%08x names lane %u, which has exited", op_name(op),
-                  file, line, mask, l);
-            return 0;
-        }
-        if (o->state == T_WARP && (o->op != op || o->mask != mask || o->line != line || std::strcmp(o->file, file))) {
+        if (o->op != op || o->mask != mask || !same_site(o->file, o->line, file, line)) {
             fault(t, cudaErrorLaunchFailure, "divergent warp: this lane calls %s at %s:%d with mask 0x%08x while lane "
-                  "%u waits in %s at %s:%d with mask 0x%08x", op_name(op), file, line, mask, l, op_name(o->op),
+                  "%u waits in %s at %s:%d with mask 0x%08x", op_name(op), file, line, mask, o->lane, op_name(o->op),
                   o->file, o->line, o->mask);
             return 0;
         }
@@ -818,6 +835,13 @@ extern "C" uint64_t baton_emu_warp_op(int op, unsigned mask, uint64_t bits, int 
     t->width = width;
     t->file = file;
     t->line = line;
+    if (!joins) {
+        w.op = op;
+        w.mask = mask;
+        w.file = file;
+        w.line = line;
+    }
+    w.waiting |= 1u << t->lane;
     try_complete_warp(t);
     suspend(t);
     return t->result;
@@ -874,14 +898,8 @@ extern "C" void *baton_emu_shared_dynamic(void)
 
 extern "C" unsigned baton_emu_active_mask(void)
 {
-    ethread *t = cur;
-    unsigned m = 0;
-    for (unsigned l = 0; l < 32; l++) {
-        ethread *o = lane_thread(t->blk, t->warp, l);
-        if (o && o->state != T_DONE)
-            m |= 1u << l;
-    }
-    return m;
+    const warp_info &w = cur->blk->warps[cur->warp];
+    return w.exists & ~w.exited;
 }
 
 extern "C" void baton_emu_trap(const char *file, int line)
