@@ -139,10 +139,10 @@ static cublasStatus_t gemm(const char *api, cublasHandle_t h, cublasOperation_t 
         !operand_in_bounds(api, oc, batch))
         return CUBLAS_STATUS_EXECUTION_FAILED;
     int prec = at == CUDA_R_16BF ? P_BF16 : (fast_tf32 || h->math == CUBLAS_TF32_TENSOR_OP_MATH) ? P_TF32 : P_FP32;
-    counters.gemm_calls[prec] += (uint64_t)batch;
-    counters.gemm_flops[prec] += 2.0 * m * n * (double)k * batch;
     float al = *alpha, be = *beta;
     cudaError_t e = enqueue(h->stream, api, [=]() {
+        counters.gemm_calls[prec] += (uint64_t)batch; /* counted when run, so graph replays count too */
+        counters.gemm_flops[prec] += 2.0 * m * n * (double)k * batch;
         std::vector<float> abuf, bbuf;
         size_t ea = elem_bytes(at), eb = elem_bytes(bt);
         for (int i = 0; i < batch; i++) {

@@ -757,6 +757,8 @@ static inline void check(uintptr_t a, size_t n, bool write)
     for (auto &r : image)
         if (a >= r.first && a + n <= r.second)
             return;
+    if (host_is_pinned((const void *)a) && host_is_pinned((const void *)(a + n - 1)))
+        return; /* pinned memory is mapped into the device's address space (zero-copy) */
     bad_access(t, a, n, write, "host memory, not device memory: a host pointer handed to a kernel?");
 }
 

@@ -418,14 +418,19 @@ static cudaError_t copy(const char *api, void *dst, const void *src, size_t n, c
     bool wait = blocking || (kind == cudaMemcpyDeviceToHost && !host_is_pinned(dst));
     if (wait && (e = capture_forbids_sync(stream, api)) != cudaSuccess)
         return set_error(e);
-    count_copy(kind, n);
     std::function<void()> work;
     if (kind == cudaMemcpyHostToDevice && !host_is_pinned(src) && !blocking) {
         /* pageable source: staged at the call, so the caller may reuse its buffer at once */
         auto staged = std::make_shared<std::vector<char>>((const char *)src, (const char *)src + n);
-        work = [dst, staged, n]() { std::memcpy(dst, staged->data(), n); };
+        work = [dst, staged, n, kind]() {
+            count_copy(kind, n);
+            std::memcpy(dst, staged->data(), n);
+        };
     } else {
-        work = [dst, src, n]() { std::memmove(dst, src, n); };
+        work = [dst, src, n, kind]() {
+            count_copy(kind, n); /* counted when run, so graph replays count too */
+            std::memmove(dst, src, n);
+        };
     }
     if ((e = enqueue(stream, api, std::move(work))) != cudaSuccess)
         return set_error(e);
@@ -454,8 +459,10 @@ static cudaError_t fill(const char *api, void *ptr, int value, size_t n, cudaStr
                mem_in_device(ptr) ? why.c_str() : "host memory, not a device allocation");
         return set_error(cudaErrorInvalidValue);
     }
-    counters.bytes_memset += n;
-    return set_error(enqueue(stream, api, [ptr, value, n]() { std::memset(ptr, value, n); }));
+    return set_error(enqueue(stream, api, [ptr, value, n]() {
+        counters.bytes_memset += n;
+        std::memset(ptr, value, n);
+    }));
 }
 
 cudaError_t cudaMemset(void *ptr, int value, size_t bytes)

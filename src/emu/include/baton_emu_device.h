@@ -304,23 +304,24 @@ template <typename... P> struct baton_emu_launcher {
     void (*fn)(P...);
     baton_emu_launch_info info;
 
-    /* Converts the arguments to the kernel's parameter types now, as a launch does, and enqueues it. */
-    template <typename... A> void operator()(A &&...a) const
+    /* Converts the arguments to the kernel's parameter types now, as a launch does, and enqueues it;
+     * returns the launch's error (BATON_LAUNCH ignores it as <<<>>> does: cudaGetLastError has it). */
+    template <typename... A> cudaError_t operator()(A &&...a) const
     {
         static_assert(sizeof...(A) == sizeof...(P), "kernel launched with the wrong number of arguments");
         typedef baton_emu_params<P...> params;
         void *mem = baton_emu_param_alloc(sizeof(params));
         new (mem) params{fn, std::tuple<typename std::decay<P>::type...>(std::forward<A>(a)...)};
-        baton_emu_launch(info, &params::run, mem, &params::destroy);
+        return baton_emu_launch(info, &params::run, mem, &params::destroy);
     }
 };
 
 template <typename... P>
 inline baton_emu_launcher<P...> baton_emu_make_launcher(void (*fn)(P...), const char *name, const char *file,
                                                          int line, dim3 grid, dim3 block, size_t shmem,
-                                                         cudaStream_t stream)
+                                                         cudaStream_t stream, int cooperative = 0)
 {
-    return baton_emu_launcher<P...>{fn, {(const void *)fn, name, file, line, grid, block, shmem, stream, 0}};
+    return baton_emu_launcher<P...>{fn, {(const void *)fn, name, file, line, grid, block, shmem, stream, cooperative}};
 }
 
 template <typename... P, size_t... I>
