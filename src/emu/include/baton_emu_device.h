@@ -162,54 +162,29 @@ inline long long clock64()
     return baton_emu_clock();
 }
 
-/* ---- atomics: one emulated thread runs at a time, so a plain read-modify-write is atomic ---- */
-template <typename T> inline T atomicAdd(T *p, T v)
-{
-    T old = *p;
-    *p = old + v;
-    return old;
-}
-template <typename T> inline T atomicSub(T *p, T v)
-{
-    T old = *p;
-    *p = old - v;
-    return old;
-}
-template <typename T> inline T atomicExch(T *p, T v)
-{
-    T old = *p;
-    *p = v;
-    return old;
-}
-template <typename T> inline T atomicMax(T *p, T v)
-{
-    T old = *p;
-    *p = old > v ? old : v;
-    return old;
-}
-template <typename T> inline T atomicMin(T *p, T v)
-{
-    T old = *p;
-    *p = old < v ? old : v;
-    return old;
-}
-template <typename T> inline T atomicCAS(T *p, T cmp, T v)
+/* ---- atomics: one emulated thread runs at a time, so a plain read-modify-write is atomic. The
+ * value parameters take no part in deduction: atomicAdd(&f, 1) adds to a float, as CUDA's does. */
+#define BATON_EMU_ATOMIC(name, update)                                                              \
+    template <typename T> inline T name(T *p, typename std::common_type<T>::type v)                 \
+    {                                                                                               \
+        T old = *p;                                                                                 \
+        *p = (update);                                                                              \
+        return old;                                                                                 \
+    }
+BATON_EMU_ATOMIC(atomicAdd, old + v)
+BATON_EMU_ATOMIC(atomicSub, old - v)
+BATON_EMU_ATOMIC(atomicExch, v)
+BATON_EMU_ATOMIC(atomicMax, old > v ? old : v)
+BATON_EMU_ATOMIC(atomicMin, old < v ? old : v)
+BATON_EMU_ATOMIC(atomicOr, old | v)
+BATON_EMU_ATOMIC(atomicAnd, old & v)
+#undef BATON_EMU_ATOMIC
+template <typename T>
+inline T atomicCAS(T *p, typename std::common_type<T>::type cmp, typename std::common_type<T>::type v)
 {
     T old = *p;
     if (old == cmp)
         *p = v;
-    return old;
-}
-template <typename T> inline T atomicOr(T *p, T v)
-{
-    T old = *p;
-    *p = old | v;
-    return old;
-}
-template <typename T> inline T atomicAnd(T *p, T v)
-{
-    T old = *p;
-    *p = old & v;
     return old;
 }
 
