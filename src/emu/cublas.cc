@@ -26,23 +26,12 @@ namespace baton_emu {
 
 static std::set<cublasHandle_t> handles;
 
-enum { P_FP32, P_TF32, P_BF16 };
-
-/* One operand as cuBLAS sees it: rows x cols stored column-major with leading dimension ld. */
-struct operand {
-    const char *role;
-    const void *p;
-    cudaDataType type;
-    int rows, cols, ld;
-    long long stride;
-};
-
-static size_t elem_bytes(cudaDataType t)
+size_t elem_bytes(cudaDataType t)
 {
     return t == CUDA_R_32F ? 4 : 2;
 }
 
-static bool operand_in_bounds(const char *api, const operand &o, int batch)
+bool operand_in_bounds(const char *api, const operand &o, int batch)
 {
     if (o.rows == 0 || o.cols == 0)
         return true;
@@ -70,8 +59,7 @@ static float tf32(float x)
     return x;
 }
 
-/* The operand as fp32 in its own layout: widened from bf16, or rounded to TF32. */
-static const float *as_float(const operand &o, const void *p, int prec, std::vector<float> &buf)
+const float *as_float(const operand &o, const void *p, int prec, std::vector<float> &buf)
 {
     if (o.type == CUDA_R_32F && prec != P_TF32)
         return (const float *)p;
@@ -86,8 +74,8 @@ static const float *as_float(const operand &o, const void *p, int prec, std::vec
     return buf.data();
 }
 
-static void product(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha, const float *A,
-                    int lda, const float *B, int ldb, float beta, float *C, int ldc)
+void product(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha, const float *A,
+             int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
     if (k == 0) {
         for (int j = 0; j < n; j++)

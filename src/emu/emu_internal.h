@@ -6,7 +6,7 @@
  *   exec.cc     a grid on fibers: schedules, barriers, warp collectives, memory checks, races
  *   stream.cc   streams, events, graphs and the lazy executor that orders their work
  *   runtime.cc  the CUDA runtime API, errors and counters
- *   cublas.cc   cuBLAS's GEMMs;  cub.cc  CUB's radix sort */
+ *   cublas.cc   cuBLAS's GEMMs;  cublaslt.cc  cuBLASLt's matmul;  cub.cc  CUB's radix sort */
 #ifndef BATON_EMU_INTERNAL_H
 #define BATON_EMU_INTERNAL_H
 
@@ -16,9 +16,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "baton_emu.h"
 #include "baton_emu_device.h"
+#include "cublas_v2.h"
 #include "cuda_runtime_api.h"
 
 namespace baton_emu {
@@ -112,6 +114,28 @@ bool stream_valid(cudaStream_t stream);
 cudaError_t capture_forbids_sync(cudaStream_t stream, const char *api);
 /* True when host memory p was allocated pinned (cudaMallocHost / cudaHostAlloc). */
 bool host_is_pinned(const void *p);
+
+/* ---- GEMM pieces (cublas.cc), shared by cublas.cc and cublaslt.cc ---- */
+/* A product's precision: its index into counters.gemm_calls and gemm_flops. */
+enum { P_FP32, P_TF32, P_BF16 };
+/* One operand as cuBLAS sees it: rows x cols stored column-major with leading dimension ld;
+ * stride (elements) to the next matrix of a batch. */
+struct operand {
+    const char *role;
+    const void *p;
+    cudaDataType type;
+    int rows, cols, ld;
+    long long stride;
+};
+/* Bytes of one element of type t (CUDA_R_32F or CUDA_R_16BF only). */
+size_t elem_bytes(cudaDataType t);
+/* True when o's `batch` matrices each lie in one live allocation; else reports which (api, o.role). */
+bool operand_in_bounds(const char *api, const operand &o, int batch);
+/* o's matrix at p as fp32 in o's layout: p itself, or widened from bf16 / rounded to TF32 into buf. */
+const float *as_float(const operand &o, const void *p, int prec, std::vector<float> &buf);
+/* C (m x n, ldc) = alpha op(A) op(B) + beta C in fp32, column-major; C unread if beta == 0, A, B if k == 0. */
+void product(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc);
 
 } // namespace baton_emu
 
