@@ -21,7 +21,6 @@
  * Exits 0 when every check passed, 1 otherwise. */
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,79 +41,6 @@
  * wrong transpose, leading dimension, stride, alpha or beta gives an error of order 1. */
 #define GEMM_TOL 1e-5
 #define SEED 0x656d75746573ULL
-
-tu_report emu_rep;
-
-int emu_check(const char *name, int ok, const char *why, ...)
-{
-    emu_rep.checks++;
-    if (ok) {
-        printf("%s: ok\n", name);
-    } else {
-        emu_rep.failures++;
-        printf("%s: FAIL: ", name);
-        va_list ap;
-        va_start(ap, why);
-        vprintf(why, ap);
-        va_end(ap);
-        printf("\n");
-    }
-    fflush(stdout);
-    return ok;
-}
-
-uint64_t emu_errors(void)
-{
-    baton_emu_counters c;
-    baton_emu_counters_get(&c);
-    return c.errors;
-}
-
-int emu_races_checked(void)
-{
-    /* reverse against any other: forward and warp visit the blocks in order, random in an order
-     * that may happen to be forward's for two blocks; reverse differs from each for sure */
-    const char *s = getenv("BATON_EMU_SCHEDULES");
-    if (!s || !*s)
-        return 1;
-    return strstr(s, "reverse") && (strstr(s, "forward") || strstr(s, "warp") || strstr(s, "random"));
-}
-
-/* Setup calls that must succeed: a failure here is not what the test is about, so it stops. */
-#define CK(call)                                                                                   \
-    do {                                                                                           \
-        cudaError_t e_ = (call);                                                                   \
-        if (e_ != cudaSuccess) {                                                                   \
-            fprintf(stderr, "test_emu: %s failed: %s (%s:%d)\n", #call, cudaGetErrorName(e_), __FILE__, __LINE__); \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
-
-#define CB(call)                                                                                   \
-    do {                                                                                           \
-        cublasStatus_t s_ = (call);                                                                \
-        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                         \
-            fprintf(stderr, "test_emu: %s failed: %s (%s:%d)\n", #call, cublasGetStatusName(s_), __FILE__, __LINE__); \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
-
-static void *dalloc(size_t bytes)
-{
-    void *p = NULL;
-    CK(cudaMalloc(&p, bytes));
-    return p;
-}
-
-static void down(void *h, const void *d, size_t bytes)
-{
-    CK(cudaMemcpy(h, d, bytes, cudaMemcpyDeviceToHost));
-}
-
-static void up(void *d, const void *h, size_t bytes)
-{
-    CK(cudaMemcpy(d, h, bytes, cudaMemcpyHostToDevice));
-}
 
 static int all_bits(const float *x, int n, uint32_t bits)
 {

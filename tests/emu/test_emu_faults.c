@@ -10,14 +10,11 @@
  *
  * Kernel faults surface at the next synchronisation, never at the launch (launches are lazy, as
  * on a GPU they are asynchronous). Defects that corrupt no state (races, uninitialised shared
- * memory, bad copies and memsets, cuBLAS operands) are reported but not sticky. */
+ * memory, emu_bad copies and memsets, cuBLAS operands) are reported but not sticky. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <baton_emu.h>
 #include <cublas_v2.h>
@@ -26,19 +23,7 @@
 #include "emu_kernels.h"
 #include "test_emu.h"
 
-/* Inside a child: counts a failed expectation and says which. */
-static int bad;
-#define NEED(cond, ...)                                                                            \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("    %s:%d: %s: ", __FILE__, __LINE__, #cond);                                  \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-            bad++;                                                                                 \
-        }                                                                                          \
-    } while (0)
-
-static void *dalloc(size_t bytes)
+static void *child_dalloc(size_t bytes)
 {
     void *p = NULL;
     cudaError_t e = cudaMalloc(&p, bytes);
@@ -49,7 +34,7 @@ static void *dalloc(size_t bytes)
 /* Device floats set to 1.0 (the kernels that read them must read written memory). */
 static float *ones(int n)
 {
-    float *h = malloc(sizeof(float) * n), *d = dalloc(sizeof(float) * n);
+    float *h = malloc(sizeof(float) * n), *d = child_dalloc(sizeof(float) * n);
     for (int i = 0; i < n; i++)
         h[i] = 1.0f;
     cudaMemcpy(d, h, sizeof(float) * n, cudaMemcpyHostToDevice);
@@ -89,42 +74,42 @@ static void reported_only(uint64_t before)
 static void oob_read(void)
 {
     /* 5 floats: the one past the end sits in the allocation's last, half-used 8-byte granule */
-    float *x = ones(5), *y = dalloc(5 * sizeof(float));
+    float *x = ones(5), *y = child_dalloc(5 * sizeof(float));
     uint64_t e0 = emu_errors();
     sticky_fault(e0, emu_read_past(x, y, 5), cudaErrorIllegalAddress);
 }
 
 static void oob_write(void)
 {
-    float *y = dalloc(8 * sizeof(float));
+    float *y = child_dalloc(8 * sizeof(float));
     uint64_t e0 = emu_errors();
     sticky_fault(e0, emu_write_past(y, 8), cudaErrorIllegalAddress);
 }
 
 static void host_pointer(void)
 {
-    float *x = calloc(64, sizeof(float)), *y = dalloc(64 * sizeof(float));
+    float *x = calloc(64, sizeof(float)), *y = child_dalloc(64 * sizeof(float));
     uint64_t e0 = emu_errors();
     sticky_fault(e0, emu_copy(x, y, 64, 0), cudaErrorIllegalAddress);
 }
 
 static void misaligned(void)
 {
-    float *x = ones(4), *y = dalloc(4 * sizeof(float));
+    float *x = ones(4), *y = child_dalloc(4 * sizeof(float));
     uint64_t e0 = emu_errors();
     sticky_fault(e0, emu_misaligned(x, y), cudaErrorMisalignedAddress);
 }
 
 static void shared_oob(void)
 {
-    float *y = dalloc(32 * sizeof(float));
+    float *y = child_dalloc(32 * sizeof(float));
     uint64_t e0 = emu_errors();
     sticky_fault(e0, emu_shared_oob(y), cudaErrorIllegalAddress);
 }
 
 static void missing_sync(void)
 {
-    float *x = dalloc(256 * sizeof(float)), *y = dalloc(256 * sizeof(float));
+    float *x = child_dalloc(256 * sizeof(float)), *y = child_dalloc(256 * sizeof(float));
     float h[256];
     for (int i = 0; i < 256; i++)
         h[i] = (float)i;
@@ -137,7 +122,7 @@ static void missing_sync(void)
 
 static void block_race(void)
 {
-    float *y = dalloc(sizeof(float));
+    float *y = child_dalloc(sizeof(float));
     uint64_t e0 = emu_errors();
     cudaError_t e = emu_block_race(y);
     NEED(e == cudaSuccess, "launch: %s", cudaGetErrorName(e));
@@ -146,7 +131,7 @@ static void block_race(void)
 
 static void uninit_shared(void)
 {
-    float *x = ones(64), *y = dalloc(64 * sizeof(float));
+    float *x = ones(64), *y = child_dalloc(64 * sizeof(float));
     uint64_t e0 = emu_errors();
     cudaError_t e = emu_uninit_shared(x, y);
     NEED(e == cudaSuccess, "launch: %s", cudaGetErrorName(e));
@@ -155,42 +140,42 @@ static void uninit_shared(void)
 
 static void shfl_outside_mask(void)
 {
-    float *y = dalloc(32 * sizeof(float));
+    float *y = child_dalloc(32 * sizeof(float));
     uint64_t e0 = emu_errors();
     sticky_fault(e0, emu_shfl_outside_mask(y), cudaErrorLaunchFailure);
 }
 
 static void shfl_ghost_lanes(void)
 {
-    float *y = dalloc(48 * sizeof(float));
+    float *y = child_dalloc(48 * sizeof(float));
     uint64_t e0 = emu_errors();
     sticky_fault(e0, emu_shfl_ghost_lanes(y, 48), cudaErrorLaunchFailure);
 }
 
 static void divergent_sync(void)
 {
-    float *y = dalloc(64 * sizeof(float));
+    float *y = child_dalloc(64 * sizeof(float));
     uint64_t e0 = emu_errors();
     sticky_fault(e0, emu_divergent_sync(y), cudaErrorLaunchFailure);
 }
 
 static void deadlock(void)
 {
-    float *y = dalloc(32 * sizeof(float));
+    float *y = child_dalloc(32 * sizeof(float));
     uint64_t e0 = emu_errors();
     sticky_fault(e0, emu_deadlock(y), cudaErrorLaunchFailure);
 }
 
 static void grid_sync_plain(void)
 {
-    int *a = dalloc(256 * sizeof(int)), *b = dalloc(256 * sizeof(int));
+    int *a = child_dalloc(256 * sizeof(int)), *b = child_dalloc(256 * sizeof(int));
     uint64_t e0 = emu_errors();
     sticky_fault(e0, emu_coop_shift(a, b, 4, 64, 0), cudaErrorLaunchFailure);
 }
 
 static void use_after_free(void)
 {
-    float *x = ones(64), *y = dalloc(64 * sizeof(float));
+    float *x = ones(64), *y = child_dalloc(64 * sizeof(float));
     NEED(cudaFree(x) == cudaSuccess, "cudaFree failed");
     uint64_t e0 = emu_errors();
     sticky_fault(e0, emu_copy(x, y, 64, 0), cudaErrorIllegalAddress);
@@ -199,7 +184,7 @@ static void use_after_free(void)
 /* The copy and memset checks happen at the call: an error returned, nothing sticky. */
 static void memcpy_wrong_direction(void)
 {
-    float h[16] = {0}, *d = dalloc(sizeof h);
+    float h[16] = {0}, *d = child_dalloc(sizeof h);
     uint64_t e0 = emu_errors();
     cudaError_t e = cudaMemcpy(d, h, sizeof h, cudaMemcpyDeviceToHost); /* d is the destination */
     NEED(e == cudaErrorInvalidValue, "cudaMemcpy returned %s", cudaGetErrorName(e));
@@ -208,7 +193,7 @@ static void memcpy_wrong_direction(void)
 
 static void memcpy_past_end(void)
 {
-    float h[6] = {0}, *d = dalloc(5 * sizeof(float));
+    float h[6] = {0}, *d = child_dalloc(5 * sizeof(float));
     uint64_t e0 = emu_errors();
     cudaError_t e = cudaMemcpy(d, h, sizeof h, cudaMemcpyHostToDevice);
     NEED(e == cudaErrorInvalidValue, "cudaMemcpy returned %s", cudaGetErrorName(e));
@@ -217,7 +202,7 @@ static void memcpy_past_end(void)
 
 static void memset_past_end(void)
 {
-    float *d = dalloc(5 * sizeof(float));
+    float *d = child_dalloc(5 * sizeof(float));
     uint64_t e0 = emu_errors();
     cudaError_t e = cudaMemset(d, 0, 6 * sizeof(float));
     NEED(e == cudaErrorInvalidValue, "cudaMemset returned %s", cudaGetErrorName(e));
@@ -228,7 +213,7 @@ static void memset_past_end(void)
  * gives a working context back. */
 static void nothing_after_fault(void)
 {
-    float *x = ones(5), *y = dalloc(5 * sizeof(float)), *z = dalloc(64 * sizeof(float));
+    float *x = ones(5), *y = child_dalloc(5 * sizeof(float)), *z = child_dalloc(64 * sizeof(float));
     baton_emu_counters c0, c1;
     baton_emu_counters_get(&c0);
     cudaError_t l1 = emu_read_past(x, y, 5);
@@ -245,7 +230,7 @@ static void nothing_after_fault(void)
     NEED(c1.kernel_launches - c0.kernel_launches == 2, "%llu launches accepted, expected 2",
          (unsigned long long)(c1.kernel_launches - c0.kernel_launches));
     cudaError_t reset = cudaDeviceReset();
-    float *w = dalloc(64 * sizeof(float)), h[64];
+    float *w = child_dalloc(64 * sizeof(float)), h[64];
     cudaError_t l4 = emu_fill(w, 64, 4.0f, 0);
     cudaError_t cp = cudaMemcpy(h, w, sizeof h, cudaMemcpyDeviceToHost);
     NEED(reset == cudaSuccess && l4 == cudaSuccess && cp == cudaSuccess && h[0] == 4.0f && h[63] == 4.0f,
@@ -258,7 +243,7 @@ static void gemm_b_past_end(void)
     cublasHandle_t hb;
     NEED(cublasCreate(&hb) == CUBLAS_STATUS_SUCCESS, "cublasCreate");
     /* B is k x n = 6 x 4 = 24 floats; its allocation has 23 */
-    float *a = dalloc(8 * 6 * sizeof(float)), *b = dalloc(23 * sizeof(float)), *c = dalloc(8 * 4 * sizeof(float));
+    float *a = child_dalloc(8 * 6 * sizeof(float)), *b = child_dalloc(23 * sizeof(float)), *c = child_dalloc(8 * 4 * sizeof(float));
     const float one = 1.0f, zero = 0.0f;
     uint64_t e0 = emu_errors();
     cublasStatus_t st = cublasSgemm(hb, CUBLAS_OP_N, CUBLAS_OP_N, 8, 4, 6, &one, a, 8, b, 6, &zero, c, 8);
@@ -271,7 +256,7 @@ static void gemm_b_past_end(void)
 static void exit_status_forced(void)
 {
     baton_emu_expect_errors(0);
-    float *d = dalloc(4);
+    float *d = child_dalloc(4);
     cudaMemset(d, 0, 8);
 }
 
@@ -283,114 +268,57 @@ static void host_deref_c(void)
     float *d = ones(4);
     volatile float *p = d;
     printf("    host read %g: the process should have died\n", (double)*p);
-    bad++;
+    emu_bad++;
 }
 
 static void host_deref_instrumented(void)
 {
     float *d = ones(4);
     printf("    host read %g: the process should have died\n", (double)emu_host_peek(d));
-    bad++;
-}
-
-/* ---- the fork harness ---- */
-
-enum { EXIT_NORMAL, DIES_BY_SIGNAL };
-
-/* Runs fn in a child; ok when it ends as expected (exit status `status`, or killed by signal
- * `status`) with `msg` in its stderr. */
-static void isolated(const char *name, void (*fn)(void), int how, int status, const char *msg)
-{
-    int fds[2];
-    if (pipe(fds) != 0) {
-        perror("pipe");
-        exit(1);
-    }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        exit(1);
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        close(fds[1]);
-        alarm(10); /* a hang is a failure, not a stuck test */
-        baton_emu_expect_errors(1);
-        bad = 0;
-        fn();
-        fflush(NULL);
-        exit(bad ? 3 : 0); /* exit, not _exit: the emulation's exit-status policy runs */
-    }
-    close(fds[1]);
-    size_t cap = 1 << 16, len = 0;
-    char *err = malloc(cap + 1);
-    ssize_t got;
-    while ((got = read(fds[0], err + len, cap - len)) > 0) {
-        len += (size_t)got;
-        if (len == cap)
-            err = realloc(err, (cap *= 2) + 1);
-    }
-    err[len] = 0;
-    close(fds[0]);
-    int ws = 0;
-    waitpid(pid, &ws, 0);
-    char full[160];
-    snprintf(full, sizeof full, "fault: %s", name);
-    int ended = how == EXIT_NORMAL ? WIFEXITED(ws) && WEXITSTATUS(ws) == status
-                                   : WIFSIGNALED(ws) && WTERMSIG(ws) == status;
-    int said = strstr(err, msg) != NULL;
-    fprintf(stderr, "---- %s: the child's stderr:\n%s", full, err);
-    emu_check(full, ended && said, "child %s %d (expected %s %d)%s%s%s",
-              WIFEXITED(ws) ? "exited with" : "killed by signal",
-              WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? WTERMSIG(ws) : -1,
-              how == EXIT_NORMAL ? "exit" : "signal", status, said ? "" : "; its stderr lacks \"", said ? "" : msg,
-              said ? "" : "\"");
-    free(err);
+    emu_bad++;
 }
 
 void emu_fault_checks(void)
 {
-    isolated("out-of-bounds read one past the end", oob_read, EXIT_NORMAL, 0,
+    emu_isolated("out-of-bounds read one past the end", oob_read, EMU_EXIT_NORMAL, 0,
              "invalid read of 4 bytes at");
-    isolated("out-of-bounds write one past the end", oob_write, EXIT_NORMAL, 0,
+    emu_isolated("out-of-bounds write one past the end", oob_write, EMU_EXIT_NORMAL, 0,
              "0 bytes past the end of a 32-byte allocation");
-    isolated("host pointer (malloc) passed to a kernel", host_pointer, EXIT_NORMAL, 0,
+    emu_isolated("host pointer (malloc) passed to a kernel", host_pointer, EMU_EXIT_NORMAL, 0,
              "host memory, not device memory");
-    isolated("misaligned 4-byte read", misaligned, EXIT_NORMAL, 0, "misaligned read of 4 bytes");
-    isolated("shared memory out of bounds", shared_oob, EXIT_NORMAL, 0,
+    emu_isolated("misaligned 4-byte read", misaligned, EMU_EXIT_NORMAL, 0, "misaligned read of 4 bytes");
+    emu_isolated("shared memory out of bounds", shared_oob, EMU_EXIT_NORMAL, 0,
              "shared memory out of bounds (byte 128 of the block's 128 bytes)");
     if (emu_races_checked()) {
-        isolated("missing __syncthreads before shared memory is reused", missing_sync, EXIT_NORMAL, 0,
+        emu_isolated("missing __syncthreads before shared memory is reused", missing_sync, EMU_EXIT_NORMAL, 0,
                  "its results differ between the");
-        isolated("two blocks writing one global float", block_race, EXIT_NORMAL, 0,
+        emu_isolated("two blocks writing one global float", block_race, EMU_EXIT_NORMAL, 0,
                  "its results differ between the");
-        isolated("uninitialised shared memory read", uninit_shared, EXIT_NORMAL, 0, "its results differ between the");
+        emu_isolated("uninitialised shared memory read", uninit_shared, EMU_EXIT_NORMAL, 0, "its results differ between the");
     } else {
         printf("fault: race checks: skipped (BATON_EMU_SCHEDULES=%s lacks reverse and another)\n",
                getenv("BATON_EMU_SCHEDULES"));
     }
-    isolated("shuffle reading a lane outside its mask", shfl_outside_mask, EXIT_NORMAL, 0,
+    emu_isolated("shuffle reading a lane outside its mask", shfl_outside_mask, EMU_EXIT_NORMAL, 0,
              "which the mask 0x0000ffff leaves out");
-    isolated("full mask in a block of 48 threads", shfl_ghost_lanes, EXIT_NORMAL, 0,
+    emu_isolated("full mask in a block of 48 threads", shfl_ghost_lanes, EMU_EXIT_NORMAL, 0,
              "names lane 16, which does not exist");
-    isolated("__syncthreads in a divergent branch", divergent_sync, EXIT_NORMAL, 0, "divergent __syncthreads");
-    isolated("shuffle vs __syncthreads deadlock", deadlock, EXIT_NORMAL, 0, "deadlock: no thread can go on");
-    isolated("grid sync in a non-cooperative launch", grid_sync_plain, EXIT_NORMAL, 0,
+    emu_isolated("__syncthreads in a divergent branch", divergent_sync, EMU_EXIT_NORMAL, 0, "divergent __syncthreads");
+    emu_isolated("shuffle vs __syncthreads deadlock", deadlock, EMU_EXIT_NORMAL, 0, "deadlock: no thread can go on");
+    emu_isolated("grid sync in a non-cooperative launch", grid_sync_plain, EMU_EXIT_NORMAL, 0,
              "not launched with cudaLaunchCooperativeKernel");
-    isolated("use after cudaFree", use_after_free, EXIT_NORMAL, 0, "freed device memory");
-    isolated("cudaMemcpy in the wrong direction", memcpy_wrong_direction, EXIT_NORMAL, 0, "wrong direction");
-    isolated("cudaMemcpy past an allocation's end", memcpy_past_end, EXIT_NORMAL, 0, "run 4 bytes past its end");
-    isolated("cudaMemset past an allocation's end", memset_past_end, EXIT_NORMAL, 0, "run 4 bytes past its end");
-    isolated("nothing runs after a fault (sticky), until cudaDeviceReset", nothing_after_fault, EXIT_NORMAL, 0,
+    emu_isolated("use after cudaFree", use_after_free, EMU_EXIT_NORMAL, 0, "freed device memory");
+    emu_isolated("cudaMemcpy in the wrong direction", memcpy_wrong_direction, EMU_EXIT_NORMAL, 0, "wrong direction");
+    emu_isolated("cudaMemcpy past an allocation's end", memcpy_past_end, EMU_EXIT_NORMAL, 0, "run 4 bytes past its end");
+    emu_isolated("cudaMemset past an allocation's end", memset_past_end, EMU_EXIT_NORMAL, 0, "run 4 bytes past its end");
+    emu_isolated("nothing runs after a fault (sticky), until cudaDeviceReset", nothing_after_fault, EMU_EXIT_NORMAL, 0,
              "invalid read of 4 bytes");
-    isolated("cublasSgemm B operand past its allocation", gemm_b_past_end, EXIT_NORMAL, 0,
+    emu_isolated("cublasSgemm B operand past its allocation", gemm_b_past_end, EMU_EXIT_NORMAL, 0,
              "B (6 x 4, leading dimension 6) reaches outside its allocation");
-    isolated("reported error without expect_errors forces exit status 1", exit_status_forced, EXIT_NORMAL, 1,
+    emu_isolated("reported error without expect_errors forces exit status 1", exit_status_forced, EMU_EXIT_NORMAL, 1,
              "error(s) reported: exit status 1");
-    isolated("death: plain C host code dereferencing a device pointer", host_deref_c, EXIT_NORMAL, 1,
+    emu_isolated("death: plain C host code dereferencing a device pointer", host_deref_c, EMU_EXIT_NORMAL, 1,
              "host code dereferenced device pointer");
-    isolated("death: instrumented host code reading device memory", host_deref_instrumented, DIES_BY_SIGNAL, SIGABRT,
+    emu_isolated("death: instrumented host code reading device memory", host_deref_instrumented, EMU_DIES_BY_SIGNAL, SIGABRT,
              "host code read device memory");
 }

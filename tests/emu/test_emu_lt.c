@@ -17,19 +17,16 @@
  * Poisoned (NaN) outputs and tu_rel_err's +inf on NaN mean a NaN never passes; bit-for-bit checks
  * also demand finite values. Exits 0 when every check passed, 1 otherwise. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <baton_emu.h>
 #include <cublasLt.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
+#include "test_emu.h"
 #include "testutil.h"
 
 /* Norm-wise relative error allowed against the float64 reference, as test_emu.c's GEMM_TOL:
@@ -41,63 +38,6 @@
  * stride, alpha, beta, bias row or activation gives an error of order 1e-1 or more. */
 #define LT_TOL 1e-5
 #define SEED 0x656d756c74ULL
-
-static tu_report rep;
-
-static int check(const char *name, int ok, const char *why, ...) __attribute__((format(printf, 3, 4)));
-static int check(const char *name, int ok, const char *why, ...)
-{
-    rep.checks++;
-    if (ok) {
-        printf("%s: ok\n", name);
-    } else {
-        rep.failures++;
-        printf("%s: FAIL: ", name);
-        va_list ap;
-        va_start(ap, why);
-        vprintf(why, ap);
-        va_end(ap);
-        printf("\n");
-    }
-    fflush(stdout);
-    return ok;
-}
-
-/* Setup calls that must succeed: a failure here is not what the test is about, so it stops. */
-#define CK(call)                                                                                   \
-    do {                                                                                           \
-        cudaError_t e_ = (call);                                                                   \
-        if (e_ != cudaSuccess) {                                                                   \
-            fprintf(stderr, "test_emu_lt: %s failed: %s (%s:%d)\n", #call, cudaGetErrorName(e_), __FILE__, __LINE__); \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
-
-#define CB(call)                                                                                   \
-    do {                                                                                           \
-        cublasStatus_t s_ = (call);                                                                \
-        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                         \
-            fprintf(stderr, "test_emu_lt: %s failed: %s (%s:%d)\n", #call, cublasGetStatusName(s_), __FILE__, __LINE__); \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
-
-static void *dalloc(size_t bytes)
-{
-    void *p = NULL;
-    CK(cudaMalloc(&p, bytes));
-    return p;
-}
-
-static void up(void *d, const void *h, size_t bytes)
-{
-    CK(cudaMemcpy(d, h, bytes, cudaMemcpyHostToDevice));
-}
-
-static void down(void *h, const void *d, size_t bytes)
-{
-    CK(cudaMemcpy(h, d, bytes, cudaMemcpyDeviceToHost));
-}
 
 static float *filled(size_t n, uint32_t k)
 {
@@ -239,10 +179,10 @@ static void check_transposes(cudaStream_t s)
                 snprintf(name, sizeof name, "cublasLtMatmul %c%c m=%d n=%d k=%d, beta != 0, C apart from D",
                          ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k);
                 if (st != CUBLAS_STATUS_SUCCESS || !pad || !c_same)
-                    check(name, 0, "status %s, D's padding %s, C %s", cublasGetStatusName(st),
+                    emu_check(name, 0, "status %s, D's padding %s, C %s", cublasGetStatusName(st),
                           pad ? "kept" : "written", c_same ? "unchanged" : "written");
                 else
-                    tu_check(&rep, name, tu_rel_err(packed, ref, (size_t)m * n), LT_TOL);
+                    tu_check(&emu_rep, name, tu_rel_err(packed, ref, (size_t)m * n), LT_TOL);
 
                 /* in place: C == D with D's layout */
                 if (sh == 1) {
@@ -253,13 +193,13 @@ static void check_transposes(cudaStream_t s)
                     snprintf(name, sizeof name, "cublasLtMatmul %c%c m=%d n=%d k=%d, beta != 0, C == D", ta ? 'T' : 'N',
                              tb ? 'T' : 'N', m, n, k);
                     if (st != CUBLAS_STATUS_SUCCESS)
-                        check(name, 0, "status %s", cublasGetStatusName(st));
+                        emu_check(name, 0, "status %s", cublasGetStatusName(st));
                     else
-                        tu_check(&rep, name, tu_rel_err(packed, ref, (size_t)m * n), LT_TOL);
+                        tu_check(&emu_rep, name, tu_rel_err(packed, ref, (size_t)m * n), LT_TOL);
                     if (ta == 0 && tb == 0) {
                         /* C == D but described with another leading dimension: cuBLASLt refuses */
                         st = run(d, alpha, dA, la, dB, lb, beta, dCD, lc, dCD, ld, s);
-                        check("cublasLtMatmul C == D with Cdesc unlike Ddesc: CUBLAS_STATUS_INVALID_VALUE",
+                        emu_check("cublasLtMatmul C == D with Cdesc unlike Ddesc: CUBLAS_STATUS_INVALID_VALUE",
                               st == CUBLAS_STATUS_INVALID_VALUE, "%s", cublasGetStatusName(st));
                     }
                     cudaFree(dCD);
@@ -289,9 +229,9 @@ static void check_beta_zero(void)
     down(out, dD, sizeof out);
     ref_lt(0, 0, M, N, K, 1.5, A, M, B, K, 0.0, C, M, NULL, CUBLASLT_EPILOGUE_DEFAULT, ref);
     if (st != CUBLAS_STATUS_SUCCESS)
-        check("cublasLtMatmul beta == 0 with a NaN-filled C", 0, "status %s", cublasGetStatusName(st));
+        emu_check("cublasLtMatmul beta == 0 with a NaN-filled C", 0, "status %s", cublasGetStatusName(st));
     else
-        tu_check(&rep, "cublasLtMatmul beta == 0 with a NaN-filled C", tu_rel_err(out, ref, M * N), LT_TOL);
+        tu_check(&emu_rep, "cublasLtMatmul beta == 0 with a NaN-filled C", tu_rel_err(out, ref, M * N), LT_TOL);
     cublasLtMatmulDescDestroy(d), cublasLtMatrixLayoutDestroy(la), cublasLtMatrixLayoutDestroy(lb);
     cublasLtMatrixLayoutDestroy(lc);
     free(A), free(B);
@@ -330,9 +270,9 @@ static void check_epilogues(cudaStream_t s)
         snprintf(name, sizeof name, "cublasLtMatmul epilogue %s (TN, beta != 0)", names[e]);
         int relu = epis[e] == CUBLASLT_EPILOGUE_RELU || epis[e] == CUBLASLT_EPILOGUE_RELU_BIAS;
         if (st != CUBLAS_STATUS_SUCCESS || (relu && (zeros < M * N / 4 || negatives)))
-            check(name, 0, "status %s, %d zeros, %d negatives", cublasGetStatusName(st), zeros, negatives);
+            emu_check(name, 0, "status %s, %d zeros, %d negatives", cublasGetStatusName(st), zeros, negatives);
         else
-            tu_check(&rep, name, tu_rel_err(out, ref, M * N), LT_TOL);
+            tu_check(&emu_rep, name, tu_rel_err(out, ref, M * N), LT_TOL);
         if (e == 0) {
             /* without the bias pointer, or with a bias of another type than D's, cuBLASLt refuses */
             const void *none = NULL;
@@ -342,7 +282,7 @@ static void check_epilogues(cudaStream_t s)
             CB(cublasLtMatmulDescSetAttribute(d, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &dBias, sizeof dBias));
             CB(cublasLtMatmulDescSetAttribute(d, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt));
             cublasStatus_t s2 = run(d, 1.0f, dA, la, dB, lb, 0.0f, dC, lc, dD, lc, s);
-            check("cublasLtMatmul BIAS without a bias pointer: INVALID_VALUE; bf16 bias for an fp32 D: NOT_SUPPORTED",
+            emu_check("cublasLtMatmul BIAS without a bias pointer: INVALID_VALUE; bf16 bias for an fp32 D: NOT_SUPPORTED",
                   s1 == CUBLAS_STATUS_INVALID_VALUE && s2 == CUBLAS_STATUS_NOT_SUPPORTED, "%s, %s",
                   cublasGetStatusName(s1), cublasGetStatusName(s2));
         }
@@ -415,12 +355,12 @@ static void check_bf16_and_tf32(cudaStream_t s)
     down(exact, dD, sizeof exact);
     /* bit for bit: the emulation widens bf16 exactly and runs the same fp32 product; and it
      * differs from the product of the unrounded inputs, so the rounding did happen */
-    check("cublasLtMatmul bf16 A, B = fp32 matmul of the bf16-rounded inputs, not of the originals",
+    emu_check("cublasLtMatmul bf16 A, B = fp32 matmul of the bf16-rounded inputs, not of the originals",
           st == CUBLAS_STATUS_SUCCESS && all_finite(got, M * N) && memcmp(got, want, sizeof got) == 0 &&
               memcmp(got, exact, sizeof got) != 0,
           "status %s, d[0] %.9g vs rounded %.9g vs fp32 %.9g", cublasGetStatusName(st), (double)got[0],
           (double)want[0], (double)exact[0]);
-    check("counters: a bf16 matmul counted as one bf16 GEMM of 2*9*6*21 flops",
+    emu_check("counters: a bf16 matmul counted as one bf16 GEMM of 2*9*6*21 flops",
           c1.gemm_calls[2] - c0.gemm_calls[2] == 1 && c1.gemm_flops[2] - c0.gemm_flops[2] == 2.0 * M * N * K &&
               c1.gemm_calls[0] == c0.gemm_calls[0] && c1.gemm_calls[1] == c0.gemm_calls[1],
           "bf16 calls +%llu, flops +%g", (unsigned long long)(c1.gemm_calls[2] - c0.gemm_calls[2]),
@@ -437,7 +377,7 @@ static void check_bf16_and_tf32(cudaStream_t s)
     for (int i = 0; i < M * N; i++)
         if (D16[i].x != __float2bfloat16(want[i]).x && first_bad < 0)
             first_bad = i;
-    check("cublasLtMatmul bf16 C, D, bias = the fp32 D rounded to nearest even", st == CUBLAS_STATUS_SUCCESS &&
+    emu_check("cublasLtMatmul bf16 C, D, bias = the fp32 D rounded to nearest even", st == CUBLAS_STATUS_SUCCESS &&
           same && first_bad < 0, "status %s, first difference at %d", cublasGetStatusName(st), first_bad);
 
     /* TF32: the product of the inputs rounded to TF32 */
@@ -448,12 +388,12 @@ static void check_bf16_and_tf32(cudaStream_t s)
     up(dA, At, sizeof At), up(dB, Bt, sizeof Bt);
     CB(run(d32, 1.0f, dA, la, dB, lb, -0.75f, dC, lc, dD, lc, s));
     down(want, dD, sizeof want);
-    check("cublasLtMatmul COMPUTE_32F_FAST_TF32 = fp32 matmul of the TF32-rounded inputs, not of the originals",
+    emu_check("cublasLtMatmul COMPUTE_32F_FAST_TF32 = fp32 matmul of the TF32-rounded inputs, not of the originals",
           st == CUBLAS_STATUS_SUCCESS && all_finite(got, M * N) && memcmp(got, want, sizeof got) == 0 &&
               memcmp(got, exact, sizeof got) != 0,
           "status %s, d[0] %.9g vs rounded %.9g vs fp32 %.9g", cublasGetStatusName(st), (double)got[0],
           (double)want[0], (double)exact[0]);
-    check("counters: a TF32 matmul counted as one TF32 GEMM",
+    emu_check("counters: a TF32 matmul counted as one TF32 GEMM",
           c1.gemm_calls[1] - c0.gemm_calls[1] == 1 && c1.gemm_flops[1] - c0.gemm_flops[1] == 2.0 * M * N * K,
           "tf32 calls +%llu", (unsigned long long)(c1.gemm_calls[1] - c0.gemm_calls[1]));
 
@@ -465,7 +405,7 @@ static void check_bf16_and_tf32(cudaStream_t s)
     cublasStatus_t s3 = run(dtf16, 1.0f, dA16, la16, dB16, lb16, 0.0f, dC, lc, dD, lc, s); /* bf16 with TF32 */
     cublasStatus_t s4 = run(d32, 1.0f, dA16, lh, dB16, lb16, 0.0f, dC, lc, dD, lc, s);   /* fp16 A */
     cublasStatus_t s5 = run(d32, 1.0f, dA16, la16, dB16, lb16, 0.0f, dC16, lc16, dD, lc, s); /* C bf16, D fp32 */
-    check("cublasLtMatmul types outside the table (bf16 x fp32, fp32 -> bf16, bf16 with TF32, fp16, C unlike D): "
+    emu_check("cublasLtMatmul types outside the table (bf16 x fp32, fp32 -> bf16, bf16 with TF32, fp16, C unlike D): "
           "CUBLAS_STATUS_NOT_SUPPORTED",
           s1 == CUBLAS_STATUS_NOT_SUPPORTED && s2 == CUBLAS_STATUS_NOT_SUPPORTED && s3 == CUBLAS_STATUS_NOT_SUPPORTED &&
               s4 == CUBLAS_STATUS_NOT_SUPPORTED && s5 == CUBLAS_STATUS_NOT_SUPPORTED,
@@ -515,12 +455,12 @@ static void check_batched(cudaStream_t s)
         gaps &= memcmp(out + b * SD + BM * BN, hD + b * SD + BM * BN, sizeof(float) * (SD - BM * BN)) == 0;
     }
     if (st != CUBLAS_STATUS_SUCCESS || !gaps)
-        check("cublasLtMatmul strided batch NT, 3 matrices, RELU_BIAS", 0, "status %s, gaps %s",
+        emu_check("cublasLtMatmul strided batch NT, 3 matrices, RELU_BIAS", 0, "status %s, gaps %s",
               cublasGetStatusName(st), gaps ? "kept" : "written");
     else
-        tu_check(&rep, "cublasLtMatmul strided batch NT, 3 matrices, RELU_BIAS", tu_rel_err(got, ref, BM * BN * BATCH),
+        tu_check(&emu_rep, "cublasLtMatmul strided batch NT, 3 matrices, RELU_BIAS", tu_rel_err(got, ref, BM * BN * BATCH),
                  LT_TOL);
-    check("counters: a batch of 3 counted as 3 fp32 GEMMs of 2*5*4*7 flops each, when it ran",
+    emu_check("counters: a batch of 3 counted as 3 fp32 GEMMs of 2*5*4*7 flops each, when it ran",
           c1.gemm_calls[0] == c0.gemm_calls[0] && c2.gemm_calls[0] - c0.gemm_calls[0] == BATCH &&
               c2.gemm_flops[0] - c0.gemm_flops[0] == 2.0 * BM * BN * BK * BATCH,
           "at the call +%llu, after the download +%llu calls, +%g flops",
@@ -530,7 +470,7 @@ static void check_batched(cudaStream_t s)
     /* batch counts that differ: INVALID_VALUE */
     cublasLtMatrixLayout_t lc1 = layout(CUDA_R_32F, BM, BN, BM, 1, 0);
     st = run(d, 1.0f, dA, la, dB, lb, 0.5f, dC, lc1, dD, ld, s);
-    check("cublasLtMatmul with C's batch count unlike D's: CUBLAS_STATUS_INVALID_VALUE",
+    emu_check("cublasLtMatmul with C's batch count unlike D's: CUBLAS_STATUS_INVALID_VALUE",
           st == CUBLAS_STATUS_INVALID_VALUE, "%s", cublasGetStatusName(st));
     cublasLtMatmulDescDestroy(d);
     cublasLtMatrixLayoutDestroy(la), cublasLtMatrixLayoutDestroy(lb), cublasLtMatrixLayoutDestroy(lc);
@@ -559,7 +499,7 @@ static void check_api(void)
     int64_t wide = CUBLAS_OP_N;
     cublasStatus_t s1 = cublasLtMatmulDescSetAttribute(d, CUBLASLT_MATMUL_DESC_TRANSB, &wide, sizeof wide);
     cublasStatus_t s2 = cublasLtMatmulDescSetAttribute(d, (cublasLtMatmulDescAttributes_t)5, &ta, sizeof ta);
-    check("matmul descriptor attributes: set, get, sizes (0 asks the size), a wrong size, one outside the subset",
+    emu_check("matmul descriptor attributes: set, get, sizes (0 asks the size), a wrong size, one outside the subset",
           g1 == CUBLAS_STATUS_SUCCESS && got32 == CUBLAS_OP_T && written == 4 && g2 == CUBLAS_STATUS_SUCCESS &&
               epi_got == CUBLASLT_EPILOGUE_GELU_BIAS && g3 == CUBLAS_STATUS_SUCCESS &&
               compute == CUBLAS_COMPUTE_32F_FAST_TF32 && g4 == CUBLAS_STATUS_SUCCESS && need == sizeof(void *) &&
@@ -577,7 +517,7 @@ static void check_api(void)
     CB(cublasLtMatrixLayoutGetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride, NULL));
     CB(cublasLtMatrixLayoutGetAttribute(l, CUBLASLT_MATRIX_LAYOUT_LD, &ld, sizeof ld, NULL));
     CB(cublasLtMatrixLayoutGetAttribute(l, CUBLASLT_MATRIX_LAYOUT_TYPE, &type, sizeof type, NULL));
-    check("matrix layout attributes: batch count, strided batch offset, ld, type read back",
+    emu_check("matrix layout attributes: batch count, strided batch offset, ld, type read back",
           batch == 4 && stride == 40 && ld == 10 && type == CUDA_R_16BF, "batch %d, stride %lld, ld %lld, type %u",
           batch, (long long)stride, (long long)ld, type);
     CB(cublasLtMatrixLayoutDestroy(l));
@@ -599,7 +539,7 @@ static void check_api(void)
     cublasStatus_t m2 = cublasLtMatmul(lt, dn, &one, dA, la, dB, lb_k, &zero, dD, ld_, dD, ld_, NULL, NULL, 0, 0);
     cublasStatus_t m3 = cublasLtMatmul(lt, dn, &one, dA, la, dB, lb, &zero, dD, ld_n, dD, ld_n, NULL, NULL, 0, 0);
     cublasStatus_t m4 = cublasLtMatmul(lt, dn, &one, dA, la, dB, lb, &one, dB, ld_n, dD, ld_, NULL, NULL, 0, 0);
-    check("cublasLtMatmul refuses ld < rows (and so does the heuristic, with no result), k, n or C unlike D: "
+    emu_check("cublasLtMatmul refuses ld < rows (and so does the heuristic, with no result), k, n or C unlike D: "
           "CUBLAS_STATUS_INVALID_VALUE",
           h1 == CUBLAS_STATUS_INVALID_VALUE && count_bad == 0 && m1 == CUBLAS_STATUS_INVALID_VALUE &&
               m2 == CUBLAS_STATUS_INVALID_VALUE && m3 == CUBLAS_STATUS_INVALID_VALUE &&
@@ -612,7 +552,7 @@ static void check_api(void)
     count = -1;
     memset(r, 0xff, sizeof r);
     cublasStatus_t h2 = cublasLtMatmulAlgoGetHeuristic(lt, dn, la, lb, ld_, ld_, pref, 3, r, &count);
-    check("cublasLtMatmulAlgoGetHeuristic: one result, state SUCCESS, no workspace",
+    emu_check("cublasLtMatmulAlgoGetHeuristic: one result, state SUCCESS, no workspace",
           h2 == CUBLAS_STATUS_SUCCESS && count == 1 && r[0].state == CUBLAS_STATUS_SUCCESS && r[0].workspaceSize == 0,
           "%s, %d results, state %s, workspace %zu", cublasGetStatusName(h2), count, cublasGetStatusName(r[0].state),
           r[0].workspaceSize);
@@ -625,7 +565,7 @@ static void check_api(void)
     uint32_t drelu = 8 | 128; /* CUBLASLT_EPILOGUE_DRELU: outside the subset */
     CB(cublasLtMatmulDescSetAttribute(dn, CUBLASLT_MATMUL_DESC_EPILOGUE, &drelu, sizeof drelu));
     cublasStatus_t n2 = cublasLtMatmul(lt, dn, &one, dA, la, dB, lb, &zero, dD, ld_, dD, ld_, NULL, NULL, 0, 0);
-    check("cublasLtMatmul with a row-major layout or an epilogue outside the subset: CUBLAS_STATUS_NOT_SUPPORTED",
+    emu_check("cublasLtMatmul with a row-major layout or an epilogue outside the subset: CUBLAS_STATUS_NOT_SUPPORTED",
           n1 == CUBLAS_STATUS_NOT_SUPPORTED && n2 == CUBLAS_STATUS_NOT_SUPPORTED, "%s, %s", cublasGetStatusName(n1),
           cublasGetStatusName(n2));
     cublasLtMatmulDescDestroy(dn);
@@ -636,15 +576,6 @@ static void check_api(void)
 
 /* ---- faults, each in a forked child ---- */
 
-static int bad; /* inside a child: failed expectations */
-
-static uint64_t errors_now(void)
-{
-    baton_emu_counters c;
-    baton_emu_counters_get(&c);
-    return c.errors;
-}
-
 /* D = A (8 x 6) B (6 x 4) + bias (8): `short_b` gives B's allocation 23 floats of its 24, else
  * the bias 7 of its 8; the matmul must refuse with one error reported and nothing sticky. */
 static void operand_past_end(int short_b)
@@ -652,7 +583,7 @@ static void operand_past_end(int short_b)
     cublasLtHandle_t h;
     cublasLtMatmulPreference_t p;
     if (cublasLtCreate(&h) != CUBLAS_STATUS_SUCCESS || cublasLtMatmulPreferenceCreate(&p) != CUBLAS_STATUS_SUCCESS) {
-        bad++;
+        emu_bad++;
         return;
     }
     lt = h, pref = p;
@@ -661,13 +592,13 @@ static void operand_past_end(int short_b)
     cublasLtMatrixLayout_t la = layout(CUDA_R_32F, 8, 6, 8, 1, 0), lb = layout(CUDA_R_32F, 6, 4, 6, 1, 0);
     cublasLtMatrixLayout_t lc = layout(CUDA_R_32F, 8, 4, 8, 1, 0);
     cublasLtMatmulDesc_t d = mdesc(CUBLAS_COMPUTE_32F, 0, 0, CUBLASLT_EPILOGUE_BIAS, bias);
-    uint64_t e0 = errors_now();
+    uint64_t e0 = emu_errors();
     cublasStatus_t st = run(d, 1.0f, a, la, b, lb, 0.0f, c, lc, c, lc, 0);
     cudaError_t sync = cudaDeviceSynchronize();
-    if (st != CUBLAS_STATUS_EXECUTION_FAILED || errors_now() - e0 != 1 || sync != cudaSuccess) {
+    if (st != CUBLAS_STATUS_EXECUTION_FAILED || emu_errors() - e0 != 1 || sync != cudaSuccess) {
         printf("    cublasLtMatmul returned %s, %llu error(s) reported, then the sync returned %s\n",
-               cublasGetStatusName(st), (unsigned long long)(errors_now() - e0), cudaGetErrorName(sync));
-        bad++;
+               cublasGetStatusName(st), (unsigned long long)(emu_errors() - e0), cudaGetErrorName(sync));
+        emu_bad++;
     }
 }
 
@@ -681,62 +612,15 @@ static void bias_past_end(void)
     operand_past_end(0);
 }
 
-/* Runs fn in a child whose stderr must contain msg and which must exit 0 (test_emu_faults.c's
- * harness, reduced to what these two faults need). */
-static void isolated(const char *name, void (*fn)(void), const char *msg)
-{
-    int fds[2];
-    if (pipe(fds) != 0) {
-        perror("pipe");
-        exit(1);
-    }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        exit(1);
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 2);
-        close(fds[1]);
-        alarm(10); /* a hang is a failure, not a stuck test */
-        baton_emu_expect_errors(1);
-        fn();
-        fflush(NULL);
-        exit(bad ? 3 : 0); /* exit, not _exit: the emulation's exit-status policy runs */
-    }
-    close(fds[1]);
-    size_t cap = 1 << 16, len = 0;
-    char *err = malloc(cap + 1);
-    ssize_t got;
-    while ((got = read(fds[0], err + len, cap - len)) > 0) {
-        len += (size_t)got;
-        if (len == cap)
-            err = realloc(err, (cap *= 2) + 1);
-    }
-    err[len] = 0;
-    close(fds[0]);
-    int ws = 0;
-    waitpid(pid, &ws, 0);
-    fprintf(stderr, "---- fault: %s: the child's stderr:\n%s", name, err);
-    char full[160];
-    snprintf(full, sizeof full, "fault: %s", name);
-    int said = strstr(err, msg) != NULL;
-    check(full, WIFEXITED(ws) && WEXITSTATUS(ws) == 0 && said, "child status 0x%x; its stderr %s \"%s\"", ws,
-          said ? "has" : "lacks", msg);
-    free(err);
-}
-
 int main(void)
 {
     int count = 0;
     CK(cudaGetDeviceCount(&count));
     printf("test_emu_lt: %s\n", baton_emu_describe());
     /* the faults first, each in its own process, before any product starts BLAS threads */
-    isolated("cublasLtMatmul B operand past its allocation", b_past_end,
+    emu_isolated("cublasLtMatmul B operand past its allocation", b_past_end, EMU_EXIT_NORMAL, 0,
              "cublasLtMatmul: B (6 x 4, leading dimension 6) reaches outside its allocation");
-    isolated("cublasLtMatmul bias past its allocation", bias_past_end,
+    emu_isolated("cublasLtMatmul bias past its allocation", bias_past_end, EMU_EXIT_NORMAL, 0,
              "cublasLtMatmul: bias (8 x 1, leading dimension 8) reaches outside its allocation");
 
     CB(cublasLtCreate(&lt));
@@ -753,8 +637,8 @@ int main(void)
     CB(cublasLtDestroy(lt));
     CK(cudaStreamDestroy(s));
     CK(cudaDeviceSynchronize());
-    uint64_t errors = errors_now();
-    check("no emulation error reported for the correct programs (this process)", errors == 0,
+    uint64_t errors = emu_errors();
+    emu_check("no emulation error reported for the correct programs (this process)", errors == 0,
           "%llu error(s) reported", (unsigned long long)errors);
-    return tu_summary(&rep, "test_emu_lt");
+    return tu_summary(&emu_rep, "test_emu_lt");
 }
