@@ -4,6 +4,7 @@
  *
  *   memory.cc   the device address range: allocations, shadow bytes, host protection, access log
  *   exec.cc     a grid on fibers: schedules, barriers, warp collectives, memory checks, races
+ *   params.cc   the parameter space kernels read their arguments from; __launch_bounds__
  *   stream.cc   streams, events, graphs and the lazy executor that orders their work
  *   runtime.cc  the CUDA runtime API, errors and counters
  *   cublas.cc   cuBLAS's GEMMs;  cublaslt.cc  cuBLASLt's matmul;  cub.cc  CUB's radix sort */
@@ -97,9 +98,16 @@ struct launch {
 cudaError_t launch_check(launch &l);
 /* Runs the grid (every schedule); returns cudaSuccess or the fault's error. */
 cudaError_t launch_run(const launch &l);
+/* ---- parameters and launch bounds (params.cc) ---- */
+/* A block of parameter space for one launch's arguments, and its return. */
 void *param_alloc(size_t bytes);
 void param_free(void *p);
+/* True when [a, a+n) lies in parameter space. */
+bool param_contains(uintptr_t a, size_t n);
+/* The kernel's __launch_bounds__ (1024 when it has none), by the name a launch gives. */
 int kernel_bound(const char *name);
+/* "baton_cell_kernel<Args, At>" -> "baton_cell_kernel": the name messages and bounds use. */
+std::string kernel_base_name(const char *name);
 
 /* ---- streams (stream.cc) ---- */
 /* Enqueues work on `stream` (lazily executed; ordered as CUDA orders streams), or records it into

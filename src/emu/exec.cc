@@ -39,7 +39,6 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
-#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -59,87 +58,15 @@ static const uint8_t shared_poison[N_SCHEDULES] = {0xff, 0x7f, 0xa5, 0x5a};
 /* ---- limits of the emulated device: an H100 SXM ---- */
 static const unsigned SMS = 132, MAX_BLOCKS_PER_SM = 32, MAX_THREADS_PER_SM = 2048;
 static const size_t STATIC_SHARED_LIMIT = 48 * 1024, OPTIN_SHARED_LIMIT = 227 * 1024;
-static const size_t SHARED_SLOT = 256 * 1024, PARAM_LIMIT = 32764;
+static const size_t SHARED_SLOT = 256 * 1024;
 
-/* ---- parameter space: where kernels find their arguments ---- */
-static const size_t PARAM_SPACE = 256u << 20, PARAM_CLASS = 64;
-static char *param_base = nullptr;
-static size_t param_bump = 0;
-static std::vector<void *> param_free_lists[PARAM_LIMIT / PARAM_CLASS + 2];
-
-static void param_init()
-{
-    if (param_base)
-        return;
-    void *m = mmap(nullptr, PARAM_SPACE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m == MAP_FAILED) {
-        std::fprintf(stderr, "baton-emu: cannot map the kernel parameter space\n");
-        std::abort();
-    }
-    param_base = (char *)m;
-}
-
-void *param_alloc(size_t bytes)
-{
-    param_init();
-    size_t cls = (bytes + PARAM_CLASS - 1) / PARAM_CLASS;
-    if (cls >= sizeof param_free_lists / sizeof param_free_lists[0])
-        cls = sizeof param_free_lists / sizeof param_free_lists[0] - 1; /* refused at launch */
-    auto &fl = param_free_lists[cls];
-    if (!fl.empty()) {
-        void *p = fl.back();
-        fl.pop_back();
-        return p;
-    }
-    size_t need = (cls + 1) * PARAM_CLASS; /* one header slot holds the class */
-    if (param_bump + need > PARAM_SPACE) {
-        std::fprintf(stderr, "baton-emu: kernel parameter space exhausted (too many launches pending)\n");
-        std::abort();
-    }
-    char *p = param_base + param_bump;
-    param_bump += need;
-    *(size_t *)p = cls;
-    return p + PARAM_CLASS;
-}
-
-void param_free(void *p)
-{
-    size_t cls = *(size_t *)((char *)p - PARAM_CLASS);
-    param_free_lists[cls].push_back(p);
-}
-
-/* ---- kernel attributes: __launch_bounds__ (registered from the source), opt-in shared memory ---- */
-static std::map<std::string, int> &bounds()
-{
-    static std::map<std::string, int> m;
-    return m;
-}
-
+/* ---- kernel attributes: opt-in shared memory and the static shared arrays met so far ---- */
 struct kernel_facts {
     std::unordered_map<const void *, size_t> sites; /* static shared arrays: offset of each */
     size_t static_bytes = 0;
     int dyn_limit = -1;                             /* cudaFuncAttributeMaxDynamicSharedMemorySize */
 };
 static std::unordered_map<const void *, kernel_facts> facts;
-
-/* "baton_cell_kernel<Args, At>" -> "baton_cell_kernel" */
-static std::string base_name(const char *name)
-{
-    std::string s(name);
-    size_t lt = s.find('<');
-    if (lt != std::string::npos)
-        s.resize(lt);
-    while (!s.empty() && s.back() == ' ')
-        s.pop_back();
-    size_t colon = s.rfind("::");
-    return colon == std::string::npos ? s : s.substr(colon + 2);
-}
-
-int kernel_bound(const char *name)
-{
-    auto it = bounds().find(base_name(name));
-    return it == bounds().end() ? 1024 : it->second;
-}
 
 /* ---- one grid run ---- */
 enum { T_RUN, T_BARRIER, T_WARP, T_GRID, T_DONE };
@@ -228,7 +155,6 @@ static void exec_init()
     }
     shared_base = (char *)m;
     dl_iterate_phdr(collect_image, nullptr);
-    param_init();
 }
 
 static std::string coords(const ethread *t)
@@ -589,7 +515,7 @@ cudaError_t launch_check(launch &l)
 {
     exec_init();
     const baton_emu_launch_info &in = l.info;
-    l.name = base_name(in.name);
+    l.name = kernel_base_name(in.name);
     kernel_facts &kf = facts[in.func];
     l.static_shared = kf.static_bytes;
     l.max_threads = kernel_bound(in.name);
@@ -736,7 +662,7 @@ static inline void check(uintptr_t a, size_t n, bool write)
     if (!t)
         return;
     if (a - (uintptr_t)t->f->stack < t->f->stack_bytes || a - (uintptr_t)&t->bi < sizeof t->bi ||
-        a - (uintptr_t)&baton_emu_bi < sizeof baton_emu_bi || a - (uintptr_t)param_base < PARAM_SPACE)
+        a - (uintptr_t)&baton_emu_bi < sizeof baton_emu_bi || param_contains(a, n))
         return;
     if (a - (uintptr_t)shared_base < shared_slots * SHARED_SLOT) {
         block *b = t->blk;
@@ -914,16 +840,6 @@ extern "C" long long baton_emu_clock(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-extern "C" void baton_emu_register_bounds(const char *name, int max_threads)
-{
-    bounds()[name] = max_threads;
-}
-
-extern "C" void *baton_emu_param_alloc(size_t bytes)
-{
-    return param_alloc(bytes);
 }
 
 cudaError_t cudaFuncSetAttribute(const void *func, cudaFuncAttribute attr, int value)
