@@ -136,19 +136,52 @@ typedef struct {
 
 #define BATON_TIMER_SLOTS 8
 
+/* The arithmetic of matrix products (design.md, "Precision"). Everything else is fp32 in every mode. */
+typedef enum {
+    BATON_PRECISION_FP32, /* fp32 operands and accumulation: GPU and CPU compare to rounding */
+    BATON_PRECISION_TF32, /* cuda: TF32 tensor cores on fp32 operands (the CPU computes fp32) */
+    BATON_PRECISION_BF16, /* operands rounded to bf16 (nearest even), fp32 accumulation, on every backend */
+} baton_precision;
+
+/* Versions of the parts that have more than one, selectable for benchmarks (--kernels). 0 is
+ * each part's plain first version, kept beside the newer ones; the defaults are the newest. */
+typedef struct {
+    int colsum; /* bias-gradient column sums: 0 plain (a thread per column), 1 tiled (kernels/elementwise.cu) */
+    int dv;     /* additive attention's dv: 0 plain (a thread per unit), 1 tiled (kernels/additive_attn.cu) */
+    int embed;  /* embedding backward: 0 sorted runs, 1 sorted runs with long runs split (kernels/embedding.cu) */
+    int loss;   /* generator + loss: 0 logits materialised, 1 fused in row chunks (src/model/generator.c) */
+    int step;   /* training step: 0 eager launches, 1 one CUDA Graph per batch shape (src/train/trainer.c) */
+} baton_versions;
+
 /* A device: its ops and its private state (handles, streams, workspaces). */
 struct baton_backend {
     const baton_ops *ops;
     void *impl;
-    int threads;           /* host threads the backend may use (cpu) */
-    char description[320]; /* what it runs on, for logs: "cuda:0 NVIDIA H200 (132 SMs, 140.4 GiB)" */
+    int threads;               /* host threads the backend may use (cpu) */
+    baton_precision precision; /* of every gemm of this backend */
+    baton_versions versions;   /* what the model, trainer and kernels run */
+    char description[320];     /* what it runs on, for logs: "cuda:0 NVIDIA H200 (132 SMs, 140.4 GiB)" */
 };
 
 /* Options of baton_backend_create beyond the name. */
 typedef struct {
-    int threads; /* cpu: threads, <= 0 for all cores */
-    int tf32;    /* cuda: TF32 tensor cores in the fp32 GEMMs (off by default: fp32 checks stay exact) */
+    int threads;               /* cpu: threads, <= 0 for all cores */
+    baton_precision precision; /* fp32 by default: GPU-vs-CPU checks stay tight */
+    const char *versions;      /* "part=version,..." (baton_versions_parse); NULL: the defaults */
 } baton_backend_options;
+
+/* *p = the precision named fp32, tf32 or bf16 (else BATON_ERR_INVALID naming `what` and the value). */
+baton_status baton_precision_parse(baton_precision *p, const char *name, const char *what);
+
+/* "fp32", "tf32" or "bf16". */
+const char *baton_precision_name(baton_precision p);
+
+/* *v = the defaults, then each "part=version" of the comma-separated spec (NULL or "" keeps the
+ * defaults): colsum=plain|tiled, dv=plain|tiled, embed=plain|split, loss=plain|fused, step=eager|graph. */
+baton_status baton_versions_parse(baton_versions *v, const char *spec);
+
+/* The versions as the spec that selects them, "colsum=tiled,dv=tiled,...", into buf. */
+void baton_versions_format(char *buf, size_t size, const baton_versions *v);
 
 /* Creates the backend named `name`: "cpu", "cuda" where built, or "auto" (cuda when a GPU is usable,
  * else cpu). Fills be->description. */

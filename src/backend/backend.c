@@ -1,6 +1,8 @@
 /* backend.c: choosing a backend by name. The only file that knows which backends exist. */
 #include "baton/backend.h"
 
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "baton_config.h"
@@ -8,7 +10,7 @@
 #if BATON_HAVE_CUDA
 #include <cuda_runtime_api.h>
 
-baton_status baton_cuda_backend_create(baton_backend *be, int tf32);
+baton_status baton_cuda_backend_create(baton_backend *be, baton_precision precision);
 #endif
 
 const char *baton_backend_list(void)
@@ -32,16 +34,99 @@ int baton_backend_gpu_usable(void)
 #endif
 }
 
-baton_status baton_backend_create_ex(baton_backend *be, const char *name, const baton_backend_options *opt)
+static const char *const precision_names[] = {"fp32", "tf32", "bf16"};
+
+baton_status baton_precision_parse(baton_precision *p, const char *name, const char *what)
 {
-    memset(be, 0, sizeof *be);
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, precision_names[i]) == 0) {
+            *p = (baton_precision)i;
+            return BATON_OK;
+        }
+    return BATON_ERROR(BATON_ERR_INVALID, "%s: '%s', expected fp32, tf32 or bf16", what, name);
+}
+
+const char *baton_precision_name(baton_precision p)
+{
+    return (unsigned)p < 3 ? precision_names[p] : "?";
+}
+
+/* The parts of baton_versions, their version names (index = value) and defaults. */
+static const struct {
+    const char *part;
+    size_t offset;
+    const char *names[2];
+    int def;
+} version_parts[] = {
+    {"colsum", offsetof(baton_versions, colsum), {"plain", "tiled"}, 1},
+    {"dv", offsetof(baton_versions, dv), {"plain", "tiled"}, 1},
+    {"embed", offsetof(baton_versions, embed), {"plain", "split"}, 1},
+    {"loss", offsetof(baton_versions, loss), {"plain", "fused"}, 1},
+    {"step", offsetof(baton_versions, step), {"eager", "graph"}, 1},
+};
+#define N_PARTS (sizeof version_parts / sizeof *version_parts)
+
+static int *version_field(baton_versions *v, size_t k)
+{
+    return (int *)((char *)v + version_parts[k].offset);
+}
+
+/* One "part=version" item of length len. */
+static baton_status version_item(baton_versions *v, const char *item, size_t len)
+{
+    const char *eq = memchr(item, '=', len);
+    for (size_t k = 0; eq && k < N_PARTS; k++) {
+        if (strlen(version_parts[k].part) != (size_t)(eq - item) || strncmp(item, version_parts[k].part, eq - item))
+            continue;
+        size_t vlen = len - (size_t)(eq + 1 - item);
+        for (int i = 0; i < 2; i++)
+            if (strlen(version_parts[k].names[i]) == vlen && !strncmp(eq + 1, version_parts[k].names[i], vlen)) {
+                *version_field(v, k) = i;
+                return BATON_OK;
+            }
+        return BATON_ERROR(BATON_ERR_INVALID, "--kernels: '%.*s', expected %s=%s or %s=%s", (int)len, item,
+                           version_parts[k].part, version_parts[k].names[0], version_parts[k].part,
+                           version_parts[k].names[1]);
+    }
+    return BATON_ERROR(BATON_ERR_INVALID,
+                       "--kernels: '%.*s', expected part=version with part colsum, dv, embed, loss or step",
+                       (int)len, item);
+}
+
+baton_status baton_versions_parse(baton_versions *v, const char *spec)
+{
+    for (size_t k = 0; k < N_PARTS; k++)
+        *version_field(v, k) = version_parts[k].def;
+    while (spec && *spec) {
+        size_t len = strcspn(spec, ",");
+        if (len)
+            BATON_TRY(version_item(v, spec, len));
+        spec += len + (spec[len] == ',');
+    }
+    return BATON_OK;
+}
+
+void baton_versions_format(char *buf, size_t size, const baton_versions *v)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < N_PARTS && used < size; k++) {
+        int i = *version_field((baton_versions *)v, k);
+        int n = snprintf(buf + used, size - used, "%s%s=%s", k ? "," : "", version_parts[k].part,
+                         version_parts[k].names[i & 1]);
+        used += n > 0 ? (size_t)n : 0;
+    }
+}
+
+static baton_status create_named(baton_backend *be, const char *name, const baton_backend_options *opt)
+{
     if (strcmp(name, "auto") == 0)
         name = baton_backend_gpu_usable() ? "cuda" : "cpu";
     if (strcmp(name, "cpu") == 0)
         return baton_cpu_backend_create(be, opt->threads);
     if (strcmp(name, "cuda") == 0) {
 #if BATON_HAVE_CUDA
-        return baton_cuda_backend_create(be, opt->tf32);
+        return baton_cuda_backend_create(be, opt->precision);
 #else
         return BATON_ERROR(BATON_ERR_UNSUPPORTED,
                            "device 'cuda': this build has no CUDA; configure where nvcc and cuBLAS are installed");
@@ -50,9 +135,22 @@ baton_status baton_backend_create_ex(baton_backend *be, const char *name, const 
     return BATON_ERROR(BATON_ERR_INVALID, "device '%s': expected one of: %s", name, baton_backend_list());
 }
 
+baton_status baton_backend_create_ex(baton_backend *be, const char *name, const baton_backend_options *opt)
+{
+    memset(be, 0, sizeof *be);
+    baton_versions v;
+    BATON_TRY(baton_versions_parse(&v, opt->versions));
+    BATON_REQUIRE((unsigned)opt->precision < 3, "backend: precision %d, expected fp32, tf32 or bf16",
+                  (int)opt->precision);
+    BATON_TRY(create_named(be, name, opt));
+    be->precision = opt->precision;
+    be->versions = v;
+    return BATON_OK;
+}
+
 baton_status baton_backend_create(baton_backend *be, const char *name, int threads)
 {
-    baton_backend_options opt = {.threads = threads, .tf32 = 0};
+    baton_backend_options opt = {.threads = threads};
     return baton_backend_create_ex(be, name, &opt);
 }
 

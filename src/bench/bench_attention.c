@@ -31,7 +31,7 @@ static void att_free(att_rig *g)
 static baton_status att_create(att_rig *g, const bench_opts *o, int B, int T, int S)
 {
     memset(g, 0, sizeof *g);
-    baton_backend_options bo = {.threads = o->threads, .tf32 = o->tf32};
+    baton_backend_options bo = {.threads = o->threads, .precision = o->precision, .versions = o->kernels};
     BATON_TRY(baton_backend_create_ex(&g->be, o->device, &bo));
     baton_backend *be = &g->be;
     size_t n = (size_t)B * T * S;

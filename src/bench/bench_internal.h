@@ -17,7 +17,9 @@ typedef struct {
 
 typedef struct {
     const char *device;
-    int threads, tf32, seed, warmup, reps, progress; /* progress: 1 on a terminal */
+    int threads, seed, warmup, reps, progress; /* progress: 1 on a terminal */
+    baton_precision precision;
+    const char *kernels; /* --kernels: versions of parts (baton_versions_parse) */
     /* train */
     const char *configs[BENCH_MAX_LIST];
     int n_configs;

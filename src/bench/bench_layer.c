@@ -100,7 +100,7 @@ static void rig_free(layer_rig *g)
 static baton_status rig_create(layer_rig *g, const bench_opts *o, const layer_shape *sh, const char *impl)
 {
     memset(g, 0, sizeof *g);
-    baton_backend_options bo = {.threads = o->threads, .tf32 = o->tf32};
+    baton_backend_options bo = {.threads = o->threads, .precision = o->precision, .versions = o->kernels};
     BATON_TRY(baton_backend_create_ex(&g->be, o->device, &bo));
     baton_param_table_init(&g->t);
     baton_rnn_config cfg = {.cell = (baton_cell)sh->cell, .input_size = sh->H, .hidden_size = sh->H,

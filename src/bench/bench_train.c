@@ -102,7 +102,7 @@ static baton_status bench_one(baton_report *r, const bench_opts *o, const baton_
                               const char *impl)
 {
     baton_backend be;
-    baton_backend_options bo = {.threads = o->threads, .tf32 = o->tf32};
+    baton_backend_options bo = {.threads = o->threads, .precision = o->precision, .versions = o->kernels};
     BATON_TRY(baton_backend_create_ex(&be, o->device, &bo));
     baton_trainer tr;
     memset(&tr, 0, sizeof tr);
@@ -124,7 +124,7 @@ static baton_status bench_one(baton_report *r, const bench_opts *o, const baton_
     if (st == BATON_OK) {
         int tokens = hb[0].src_tokens + hb[0].tgt_tokens; /* every batch of the rotation has the same lengths */
         st = baton_report_row(r, "baton-%s|%s|%s|%s|%s|%d|%d|%d|%d|%.3f|%.0f|%.0f", impl, m->name, feed ? "on" : "off",
-                              be.ops->name, o->tf32 ? "tf32" : "fp32", m->batch, m->S, m->T, tokens, median,
+                              be.ops->name, baton_precision_name(o->precision), m->batch, m->S, m->T, tokens, median,
                               tokens / (median * 1e-3), (double)mem / 1048576.0);
     }
     baton_trainer_destroy(&tr);

@@ -18,7 +18,9 @@ static const char *const bench_usage =
     "usage: baton bench train|layer|attention [options]    measure (tables on stdout, progress on stderr)\n"
     "       baton bench compare A.csv B.csv ... [--plot P]  join train reports of several systems\n"
     "       baton bench configs                             the train configurations as JSON\n"
-    "common:   --device auto|cpu|cuda  --threads N  --tf32  --seed N  --warmup N  --reps N\n"
+    "common:   --device auto|cpu|cuda  --threads N  --precision fp32|tf32|bf16  --seed N  --warmup N  --reps N\n"
+    "          --kernels PART=VERSION,...  versions of parts (defaults: the newest):\n"
+    "                    colsum=plain|tiled dv=plain|tiled embed=plain|split loss=plain|fused step=eager|graph\n"
     "          --csv FILE  --json FILE  --plot FILE.png\n"
     "train:    --configs tiny,base,gnmt (cpu default tiny,base)  --feed off,on\n"
     "          --rnn-impl fused,cudnn (cuda default: both where built with cuDNN)\n"
@@ -167,7 +169,13 @@ static baton_status parse_flag(bench_opts *o, bench_outputs *out, const char *fl
         return parse_ints(&o->layers, val, flag);
     else if (strcmp(flag, "--shapes") == 0)
         return parse_shapes(o, val);
-    else if (strcmp(flag, "--csv") == 0)
+    else if (strcmp(flag, "--precision") == 0)
+        return baton_precision_parse(&o->precision, val, flag);
+    else if (strcmp(flag, "--kernels") == 0) {
+        baton_versions v;
+        o->kernels = val;
+        return baton_versions_parse(&v, val);
+    } else if (strcmp(flag, "--csv") == 0)
         out->csv = val;
     else if (strcmp(flag, "--json") == 0)
         out->json = val;
@@ -187,8 +195,8 @@ static baton_status parse(bench_opts *o, bench_outputs *out, int argc, char **ar
         if (strncmp(a, "--", 2) != 0) {
             BATON_REQUIRE(*nfiles < BENCH_MAX_LIST, "bench: more than %d files", BENCH_MAX_LIST);
             files[(*nfiles)++] = argv[i];
-        } else if (strcmp(a, "--tf32") == 0)
-            o->tf32 = 1;
+        } else if (strcmp(a, "--tf32") == 0) /* kept: older scripts say --tf32 */
+            o->precision = BATON_PRECISION_TF32;
         else if (strcmp(a, "--bidirectional") == 0)
             o->bidirectional = 1;
         else {

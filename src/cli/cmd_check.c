@@ -57,7 +57,8 @@ static void compare(check_report *r, const char *what, const float *got, const f
 
 static baton_status make_backend(baton_backend *be, const check_path *p, const cli_settings *s)
 {
-    baton_backend_options opt = {.threads = s->threads, .tf32 = 0};
+    baton_backend_options opt = {.threads = s->threads, .versions = s->kernels};
+    BATON_TRY(cli_precision(&opt.precision, s));
     return baton_backend_create_ex(be, p->device, &opt);
 }
 

@@ -68,7 +68,11 @@ const cli_opt cli_settings_opts[] = {
      "recurrent layers: baton's fused kernels, or cuDNN's RNN (cuda; with an algorithm)"},
     {"reference", OPT_STR, O(reference), "cudnn", "cpu,cudnn,cudnn-persist-static,cudnn-persist-dynamic",
      "check: what the fused kernels are compared with"},
-    {"tf32", OPT_BOOL, O(tf32), "false", NULL, "cuda: TF32 tensor cores in the fp32 matrix products"},
+    {"precision", OPT_STR, O(precision), "fp32", "fp32,tf32,bf16",
+     "matrix products: fp32, TF32 tensor cores (cuda), or bf16 operands with fp32 accumulation"},
+    {"tf32", OPT_BOOL, O(tf32), "false", NULL, "the same as --precision tf32 (kept for older scripts and models)"},
+    {"kernels", OPT_STR, O(kernels), "", NULL,
+     "versions of parts, e.g. colsum=plain,loss=plain,step=eager (baton bench --help lists them)"},
     {"threads", OPT_INT, O(threads), "0", NULL, "CPU threads (0: all cores)"},
     {"seed", OPT_INT, O(seed), "1", NULL, "seed of weights, dropout, data and batch order"},
     {"input", OPT_STR, O(input), NULL, NULL, "translate: input file (default: standard input)"},
@@ -81,9 +85,18 @@ const cli_opt cli_settings_opts[] = {
     CLI_OPT_END,
 };
 
+baton_status cli_precision(baton_precision *p, const cli_settings *s)
+{
+    BATON_TRY(baton_precision_parse(p, s->precision, "--precision"));
+    if (s->tf32 && *p == BATON_PRECISION_FP32)
+        *p = BATON_PRECISION_TF32;
+    return BATON_OK;
+}
+
 baton_status cli_backend_create(baton_backend *be, const cli_settings *s, int announce)
 {
-    baton_backend_options opt = {.threads = s->threads, .tf32 = s->tf32};
+    baton_backend_options opt = {.threads = s->threads, .versions = s->kernels};
+    BATON_TRY(cli_precision(&opt.precision, s));
     BATON_TRY(baton_backend_create_ex(be, s->device, &opt));
     if (announce)
         fprintf(stderr, "device: %s\n", be->description);

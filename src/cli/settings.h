@@ -23,7 +23,7 @@ typedef struct {
     int valid_bleu, patience, plateau_patience, save_every, resume;
     const char *keep_best;
     /* running */
-    const char *model, *device, *rnn_impl, *reference, *input, *src, *tgt;
+    const char *model, *device, *rnn_impl, *reference, *input, *src, *tgt, *precision, *kernels;
     int threads, seed, tf32;
     float max_len_ratio, alpha;
     int beam, nbest;
@@ -32,7 +32,10 @@ typedef struct {
 /* The option table of cli_settings. */
 extern const cli_opt cli_settings_opts[];
 
-/* Creates the backend --device names (with --threads, --tf32); announce: print "device: ..." to stderr. */
+/* The precision --precision names (--tf32, kept for older scripts, means tf32). */
+baton_status cli_precision(baton_precision *p, const cli_settings *s);
+
+/* Creates the backend --device names (with --threads, --precision, --kernels); announce: print "device: ..." to stderr. */
 baton_status cli_backend_create(baton_backend *be, const cli_settings *s, int announce);
 
 /* The model configuration the settings describe, with the vocabulary sizes filled in. */

@@ -160,18 +160,21 @@ static void cu_destroy(baton_backend *be)
 }
 
 /* "cuda:0 NVIDIA H200 (132 SMs, 140.4 GiB, sm_90)" into be->description, for the logs. */
-static baton_status describe(baton_backend *be, int tf32)
+static baton_status describe(baton_backend *be, baton_precision precision)
 {
     int dev = 0;
     struct cudaDeviceProp p;
     BATON_CUDA_CHECK(cudaGetDevice(&dev));
     BATON_CUDA_CHECK(cudaGetDeviceProperties(&p, dev));
     snprintf(be->description, sizeof be->description, "cuda:%d %s (%d SMs, %.1f GiB, sm_%d%d%s)", dev, p.name,
-             p.multiProcessorCount, p.totalGlobalMem / 1073741824.0, p.major, p.minor, tf32 ? ", TF32 GEMMs" : "");
+             p.multiProcessorCount, p.totalGlobalMem / 1073741824.0, p.major, p.minor,
+             precision == BATON_PRECISION_TF32   ? ", TF32 GEMMs"
+             : precision == BATON_PRECISION_BF16 ? ", bf16 GEMMs"
+                                                 : "");
     return BATON_OK;
 }
 
-baton_status baton_cuda_backend_init(baton_backend *be, const baton_ops *ops, int tf32)
+baton_status baton_cuda_backend_init(baton_backend *be, const baton_ops *ops, baton_precision precision)
 {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
@@ -186,14 +189,14 @@ baton_status baton_cuda_backend_init(baton_backend *be, const baton_ops *ops, in
     BATON_CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
     BATON_CUBLAS_CHECK(cublasCreate(&c->blas));
     BATON_CUBLAS_CHECK(cublasSetStream(c->blas, c->stream));
-    BATON_CUBLAS_CHECK(cublasSetMathMode(c->blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    BATON_CUBLAS_CHECK(cublasSetMathMode(c->blas, precision == BATON_PRECISION_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     for (int i = 0; i < BATON_TIMER_SLOTS; i++)
         BATON_CUDA_CHECK(cudaEventCreate(&c->marks[i]));
     size_t total_b = 0;
     BATON_CUDA_CHECK(cudaMemGetInfo(&c->free_at_start, &total_b));
     BATON_TRY(cu_alloc(be, (void **)&c->sumsq_scratch, BATON_SUMSQ_BLOCKS * sizeof(double), "sum-of-squares scratch"));
     be->threads = 1;
-    return describe(be, tf32);
+    return describe(be, precision);
 }
 
 /* The part of the ops table this file provides; cuda_ops.c adds the rest. */

@@ -18,13 +18,13 @@ typedef struct {
     size_t free_at_start;  /* device bytes free once the handles existed */
 } cuda_ctx;
 
-/* Creates the stream and the cuBLAS handle (TF32 tensor cores only when tf32 != 0). */
-baton_status baton_cuda_backend_init(baton_backend *be, const baton_ops *ops, int tf32);
+/* Creates the stream and the cuBLAS handle (TF32 tensor cores only in tf32 precision). */
+baton_status baton_cuda_backend_init(baton_backend *be, const baton_ops *ops, baton_precision precision);
 
 /* Sets memory, GEMM and recurrent-cell entries of an ops table. */
 void baton_cuda_fill_core_ops(baton_ops *ops);
 
-/* Creates the CUDA backend on the current device (tf32: TF32 tensor cores in GEMMs). */
-baton_status baton_cuda_backend_create(baton_backend *be, int tf32);
+/* Creates the CUDA backend on the current device, its GEMMs in `precision`. */
+baton_status baton_cuda_backend_create(baton_backend *be, baton_precision precision);
 
 #endif

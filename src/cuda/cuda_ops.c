@@ -143,7 +143,7 @@ static baton_status cu_scatter(baton_backend *be, float *dtable, const int *ids,
 
 static baton_ops cuda_ops;
 
-baton_status baton_cuda_backend_create(baton_backend *be, int tf32)
+baton_status baton_cuda_backend_create(baton_backend *be, baton_precision precision)
 {
     memset(be, 0, sizeof *be);
     if (!cuda_ops.name) { /* filled once; the table is immutable afterwards */
@@ -167,7 +167,7 @@ baton_status baton_cuda_backend_create(baton_backend *be, int tf32)
         cuda_ops.embed_scatter_add = cu_scatter;
         cuda_ops.embed_reserve = cu_embed_reserve;
     }
-    baton_status st = baton_cuda_backend_init(be, &cuda_ops, tf32);
+    baton_status st = baton_cuda_backend_init(be, &cuda_ops, precision);
     if (st != BATON_OK && be->impl)
         cuda_ops.destroy(be);
     return st;
