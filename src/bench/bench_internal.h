@@ -34,8 +34,8 @@ typedef struct {
     int att[BENCH_MAX_LIST][3], n_att;
 } bench_opts;
 
-/* Columns of the train report (the same as bench/pytorch_baseline.py's). */
-#define BENCH_TRAIN_NCOL 12
+/* Columns of the train report: the first 12 as bench/pytorch_baseline.py's, then the issued work per step. */
+#define BENCH_TRAIN_NCOL 20
 extern const char *const bench_train_cols[BENCH_TRAIN_NCOL];
 
 /* Whole training steps of each configuration x input feeding x implementation. */

@@ -53,9 +53,28 @@ static void print_issued(const baton_emu_counters *a, const baton_emu_counters *
 }
 #endif
 
-/* Warm-up, then timed steps; *median_ms, *mem (bytes in use afterwards). */
+/* The work issued per step as report cells (launches_per_step ... bytes_h2d_per_step): counted by
+ * the CUDA emulation; "-" where nothing counts it (the cpu backend, a real GPU without a profiler). */
+static void issued_cells(char *buf, size_t size, const baton_backend *be, const void *a_, const void *b_, int reps)
+{
+    snprintf(buf, size, "-|-|-|-|-|-|-|-");
+#if BATON_GPU_EMULATION
+    const baton_emu_counters *a = a_, *b = b_;
+    double n = reps;
+    if (strcmp(be->ops->name, "cuda") == 0)
+        snprintf(buf, size, "%.1f|%.2f|%.2f|%.2f|%.6g|%.6g|%.6g|%.0f", (b->kernel_launches - a->kernel_launches) / n,
+                 (b->graph_launches - a->graph_launches) / n, (b->host_syncs - a->host_syncs) / n,
+                 (b->allocations - a->allocations) / n, (b->gemm_flops[0] - a->gemm_flops[0]) / n,
+                 (b->gemm_flops[1] - a->gemm_flops[1]) / n, (b->gemm_flops[2] - a->gemm_flops[2]) / n,
+                 (b->bytes_h2d - a->bytes_h2d) / n);
+#else
+    (void)be, (void)a_, (void)b_, (void)reps;
+#endif
+}
+
+/* Warm-up, then timed steps; *median_ms, *mem (bytes in use afterwards), issued: report cells. */
 static baton_status time_steps(baton_trainer *tr, baton_host_batch *hb, const bench_opts *o, double *median_ms,
-                               size_t *mem, const char *what)
+                               size_t *mem, char *issued, size_t issued_size, const char *what)
 {
 #if BATON_GPU_EMULATION
     baton_emu_counters before, after;
@@ -88,6 +107,9 @@ static baton_status time_steps(baton_trainer *tr, baton_host_batch *hb, const be
     baton_emu_counters_get(&after);
     if (st == BATON_OK && !strcmp(be->ops->name, "cuda"))
         print_issued(&before, &after, o->reps, what);
+    issued_cells(issued, issued_size, be, &before, &after, o->reps);
+#else
+    issued_cells(issued, issued_size, be, NULL, NULL, o->reps);
 #endif
     if (st == BATON_OK)
         st = be->ops->memory_used(be, mem);
@@ -117,15 +139,15 @@ static baton_status bench_one(baton_report *r, const bench_opts *o, const baton_
         st = baton_trainer_create(&tr, &be, &mc, &oc, m->S, m->T, m->batch, (uint64_t)o->seed, 1);
     if (st == BATON_OK)
         st = baton_trainer_use_rnn_impl(&tr, impl);
-    char what[160];
+    char what[160], issued[256] = "";
     snprintf(what, sizeof what, "%s (input feeding %s, %s)", m->name, feed ? "on" : "off", impl);
     if (st == BATON_OK)
-        st = time_steps(&tr, hb, o, &median, &mem, what);
+        st = time_steps(&tr, hb, o, &median, &mem, issued, sizeof issued, what);
     if (st == BATON_OK) {
         int tokens = hb[0].src_tokens + hb[0].tgt_tokens; /* every batch of the rotation has the same lengths */
-        st = baton_report_row(r, "baton-%s|%s|%s|%s|%s|%d|%d|%d|%d|%.3f|%.0f|%.0f", impl, m->name, feed ? "on" : "off",
+        st = baton_report_row(r, "baton-%s|%s|%s|%s|%s|%d|%d|%d|%d|%.3f|%.0f|%.0f|%s", impl, m->name, feed ? "on" : "off",
                               be.ops->name, baton_precision_name(o->precision), m->batch, m->S, m->T, tokens, median,
-                              tokens / (median * 1e-3), (double)mem / 1048576.0);
+                              tokens / (median * 1e-3), (double)mem / 1048576.0, issued);
     }
     baton_trainer_destroy(&tr);
     for (int k = 0; k < BATON_BENCH_ROTATE; k++)
@@ -136,7 +158,10 @@ static baton_status bench_one(baton_report *r, const bench_opts *o, const baton_
 
 const char *const bench_train_cols[BENCH_TRAIN_NCOL] = {
     "system", "config", "feed", "device", "precision", "batch", "src_len", "tgt_len", "tokens_per_step",
-    "median_step_ms", "tokens_per_s", "peak_mem_mib"};
+    "median_step_ms", "tokens_per_s", "peak_mem_mib",
+    /* issued work per step, counted by the CUDA emulation ("-" elsewhere) */
+    "launches_per_step", "graph_launches_per_step", "syncs_per_step", "allocs_per_step", "gemm_flops_fp32",
+    "gemm_flops_tf32", "gemm_flops_bf16", "bytes_h2d_per_step"};
 
 baton_status bench_train(baton_report *r, const bench_opts *o)
 {

@@ -155,6 +155,8 @@ static void write_json(const baton_report *r, FILE *f)
             fputs(": ", f);
             if (is_number(s))
                 fputs(s, f);
+            else if (strcmp(s, "-") == 0) /* not measured in this run */
+                fputs("null", f);
             else
                 json_string(f, s);
         }

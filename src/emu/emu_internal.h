@@ -41,6 +41,7 @@ struct options {
     uint64_t seed;
     size_t memory_bytes;  /* emulated device memory */
     int error_exitcode;
+    bool count_only;      /* BATON_EMU_EXECUTE=count: kernels, GEMMs and sorts are counted, not run */
 };
 const options &opts();
 

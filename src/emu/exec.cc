@@ -573,6 +573,10 @@ cudaError_t launch_check(launch &l)
 
 cudaError_t launch_run(const launch &l)
 {
+    if (opts().count_only) {
+        counters.kernels_run++;
+        return cudaSuccess;
+    }
     exec_init();
     kernel_facts *kf = &facts[l.info.func];
     unsigned mask = opts().schedules;

@@ -78,6 +78,12 @@ const options &opts()
         o.memory_bytes = 64u << 20;
     const char *ec = std::getenv("BATON_EMU_ERROR_EXITCODE");
     o.error_exitcode = ec ? std::atoi(ec) : 1;
+    const char *ex = std::getenv("BATON_EMU_EXECUTE");
+    if (ex && *ex && std::strcmp(ex, "count") != 0 && std::strcmp(ex, "all") != 0) {
+        std::fprintf(stderr, "baton-emu: BATON_EMU_EXECUTE: '%s', expected all or count\n", ex);
+        std::exit(2);
+    }
+    o.count_only = ex && std::strcmp(ex, "count") == 0;
     std::atexit(at_exit);
     return o;
 }

@@ -8,7 +8,10 @@
  *   BATON_EMU_SEED       seed of the random schedule (default 1)
  *   BATON_EMU_MEMORY_MB  emulated device memory (default 4096)
  *   BATON_EMU_ERROR_EXITCODE  exit status forced when errors were reported (default 1; 0 keeps the program's)
- *   BATON_EMU_STATS      1: print the counters to stderr at exit */
+ *   BATON_EMU_STATS      1: print the counters to stderr at exit
+ *   BATON_EMU_EXECUTE    all (default) or count: kernels and GEMMs are checked at launch and counted
+ *                        but not run, so the counts of a large model come in seconds (results are
+ *                        garbage: for counting work only, as `baton bench` does) */
 #ifndef BATON_EMU_H
 #define BATON_EMU_H
 
