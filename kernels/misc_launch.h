@@ -66,9 +66,11 @@ baton_status baton_kernel_argmax_rows(int *idx, const float *x, int rows, int co
  * scratch: BATON_SUMSQ_BLOCKS doubles of device memory (the per-block partial sums). */
 baton_status baton_kernel_sumsq(float *out, const float *x, size_t n, double *scratch, cudaStream_t stream);
 
-/* One Adam / SGD update of n elements (optim_math.h); m, v NULL for SGD; grad_sumsq one device float. */
-baton_status baton_kernel_optim_update(const baton_optim_hyper *h, float *params, const float *grads, float *m,
-                                       float *v, size_t n, const float *grad_sumsq, cudaStream_t stream);
+/* One Adam / SGD update of n elements (optim_math.h); m, v NULL for SGD; grad_sumsq one device float;
+ * params_bf16 NULL or the parameters' bf16 mirror, written from the updated values (bf16.h) in the same pass. */
+baton_status baton_kernel_optim_update(const baton_optim_hyper *h, float *params, uint16_t *params_bf16,
+                                       const float *grads, float *m, float *v, size_t n, const float *grad_sumsq,
+                                       cudaStream_t stream);
 
 /* ---- embeddings (kernels/embedding.cu) ---- */
 

@@ -25,6 +25,7 @@
 #include "kernels/device.cuh"
 #include <math.h>
 
+#include "baton/bf16.h"
 #include "baton/cuda_check.h"
 #include "baton/optim_math.h"
 #include "kernels/misc_launch.h"
@@ -83,24 +84,32 @@ extern "C" baton_status baton_kernel_sumsq(float *out, const float *x, size_t n,
     return BATON_OK;
 }
 
-static __global__ void adam_kernel(baton_optim_hyper h, float *w, const float *g, float *m, float *v, size_t n,
-                                   const float *grad_sumsq, float bc1, float bc2)
+/* w16 (NULL, or the bf16 mirror of w) is written in the same pass, so bf16 GEMMs never convert weights. */
+static __global__ void adam_kernel(baton_optim_hyper h, float *w, uint16_t *w16, const float *g, float *m, float *v,
+                                   size_t n, const float *grad_sumsq, float bc1, float bc2)
 {
     float factor = baton_optim_grad_factor(&h, *grad_sumsq);
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         baton_adam_at(&h, factor, w + i, g + i, m + i, v + i, bc1, bc2);
+        if (w16)
+            w16[i] = baton_bf16_from_f32(w[i]);
+    }
 }
 
-static __global__ void sgd_kernel(baton_optim_hyper h, float *w, const float *g, size_t n, const float *grad_sumsq)
+static __global__ void sgd_kernel(baton_optim_hyper h, float *w, uint16_t *w16, const float *g, size_t n,
+                                  const float *grad_sumsq)
 {
     float factor = baton_optim_grad_factor(&h, *grad_sumsq);
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         baton_sgd_at(&h, factor, w + i, g + i);
+        if (w16)
+            w16[i] = baton_bf16_from_f32(w[i]);
+    }
 }
 
-extern "C" baton_status baton_kernel_optim_update(const baton_optim_hyper *h, float *params, const float *grads,
-                                                  float *m, float *v, size_t n, const float *grad_sumsq,
-                                                  cudaStream_t stream)
+extern "C" baton_status baton_kernel_optim_update(const baton_optim_hyper *h, float *params, uint16_t *params_bf16,
+                                                  const float *grads, float *m, float *v, size_t n,
+                                                  const float *grad_sumsq, cudaStream_t stream)
 {
     const char *who = "baton_kernel_optim_update";
     BATON_REQUIRE(h != NULL, "%s: hyper-parameters are NULL", who);
@@ -115,10 +124,11 @@ extern "C" baton_status baton_kernel_optim_update(const baton_optim_hyper *h, fl
     size_t b = (n + BATON_ELEM_THREADS - 1) / BATON_ELEM_THREADS;
     unsigned blocks = b > MAX_BLOCKS ? MAX_BLOCKS : (unsigned)b;
     if (h->kind == BATON_OPT_SGD) {
-        BATON_LAUNCH(blocks, BATON_ELEM_THREADS, 0, stream, sgd_kernel)(*h, params, grads, n, grad_sumsq);
+        BATON_LAUNCH(blocks, BATON_ELEM_THREADS, 0, stream, sgd_kernel)(*h, params, params_bf16, grads, n, grad_sumsq);
     } else {
         float bc1 = 1.0f - powf(h->beta1, (float)h->step), bc2 = 1.0f - powf(h->beta2, (float)h->step);
-        BATON_LAUNCH(blocks, BATON_ELEM_THREADS, 0, stream, adam_kernel)(*h, params, grads, m, v, n, grad_sumsq, bc1, bc2);
+        BATON_LAUNCH(blocks, BATON_ELEM_THREADS, 0, stream, adam_kernel)(*h, params, params_bf16, grads, m, v, n, grad_sumsq, bc1,
+                                                                    bc2);
     }
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;

@@ -34,7 +34,7 @@ typedef struct {
     baton_status (*zero)(baton_backend *be, void *ptr, size_t bytes);
     baton_status (*sync)(baton_backend *be);
 
-    /* ---- matrix products ---- */
+    /* ---- matrix products, in be->precision: bf16 rounds A and B (bf16.h), C stays fp32 ---- */
     /* C (M,N) = alpha op(A) op(B) + beta C, with op(A) (M,K) and op(B) (K,N). */
     baton_status (*gemm)(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
                          const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
@@ -42,6 +42,16 @@ typedef struct {
     baton_status (*gemm_batched)(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
                                  const float *A, int lda, int64_t stride_a, const float *B, int ldb,
                                  int64_t stride_b, float beta, float *C, int ldc, int64_t stride_c, int batch);
+
+    /* ---- bf16 mirrors: where bf16 GEMMs read their operands (cuda; NULL on cpu, which rounds in the gemm) ---- */
+    /* Setup only: gives the n floats at f a bf16 mirror. f is the start of an allocation of this
+     * backend (the mirror is allocated now and freed with it) or lies inside a mirrored range (no
+     * new memory; it takes precedence there). kept: the writers of f keep the mirror equal to
+     * bf16(f) (the optimizer pass, producers given baton_backend_bf16_twin; uploads refresh it);
+     * otherwise a GEMM converts the operand it reads into the mirror first. */
+    baton_status (*bf16_mirror)(baton_backend *be, const float *f, size_t n, int kept);
+    /* The bf16 element that mirrors *f, or NULL where f has no mirror. */
+    uint16_t *(*bf16_twin)(baton_backend *be, const float *f);
 
     /* ---- fused recurrent cell, one time step of one direction (see cell_math.h) ---- */
     baton_status (*cell_forward)(baton_backend *be, baton_cell cell, const baton_cell_fwd_args *args);
@@ -106,9 +116,10 @@ typedef struct {
 
     /* ---- optimizer ---- */
     /* One update of n elements of the flat buffers (optim_math.h); m and v are Adam's moments
-     * (NULL for SGD); grad_sumsq (one float, device) is the gradients' sum of squares for the clip. */
-    baton_status (*optim_update)(baton_backend *be, const baton_optim_hyper *h, float *params, const float *grads,
-                                 float *m, float *v, size_t n, const float *grad_sumsq);
+     * (NULL for SGD); grad_sumsq (one float, device) is the gradients' sum of squares for the clip;
+     * params_bf16: NULL, or the parameters' bf16 mirror, rewritten from the new values in the same pass. */
+    baton_status (*optim_update)(baton_backend *be, const baton_optim_hyper *h, float *params, uint16_t *params_bf16,
+                                 const float *grads, float *m, float *v, size_t n, const float *grad_sumsq);
 
     /* ---- embeddings ---- */
     /* out[i, :] = table[ids[i], :] for n ids (out (n, dim), table (V, dim)). */
@@ -201,6 +212,13 @@ void baton_backend_destroy(baton_backend *be);
 baton_status baton_backend_embed_reserve(baton_backend *be, int max_n);
 
 /* Comma-separated names of the backends this build contains. */
+/* Setup: be->ops->bf16_mirror(be, f, n, kept) where the backend keeps mirrors and computes in
+ * bf16; else nothing to do (BATON_OK). */
+baton_status baton_backend_bf16_mirror(baton_backend *be, const float *f, size_t n, int kept);
+
+/* be->ops->bf16_twin(be, f) where the backend keeps mirrors and computes in bf16, else NULL. */
+uint16_t *baton_backend_bf16_twin(baton_backend *be, const float *f);
+
 const char *baton_backend_list(void);
 
 /* Creates the CPU reference backend (OpenBLAS sgemm and C loops). */

@@ -54,4 +54,8 @@ void baton_param_init_uniform(const baton_param_table *t, float *host, int index
 /* One flat device allocation of baton_param_bytes(t), zeroed; `what` names it in errors. */
 baton_status baton_param_buffer_alloc(baton_backend *be, const baton_param_table *t, float **buf, const char *what);
 
+/* baton_param_buffer_alloc for the weights themselves: in bf16 precision also their kept bf16
+ * mirror (backend.h), which uploads and the optimizer pass keep current, so no GEMM converts a weight. */
+baton_status baton_param_weights_alloc(baton_backend *be, const baton_param_table *t, float **buf);
+
 #endif

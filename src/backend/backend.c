@@ -160,6 +160,21 @@ baton_status baton_backend_embed_reserve(baton_backend *be, int max_n)
     return be->ops->embed_reserve ? be->ops->embed_reserve(be, max_n) : BATON_OK;
 }
 
+static int keeps_mirrors(const baton_backend *be)
+{
+    return be->precision == BATON_PRECISION_BF16 && be->ops->bf16_mirror && be->ops->bf16_twin;
+}
+
+baton_status baton_backend_bf16_mirror(baton_backend *be, const float *f, size_t n, int kept)
+{
+    return keeps_mirrors(be) && n ? be->ops->bf16_mirror(be, f, n, kept) : BATON_OK;
+}
+
+uint16_t *baton_backend_bf16_twin(baton_backend *be, const float *f)
+{
+    return keeps_mirrors(be) && f ? be->ops->bf16_twin(be, f) : NULL;
+}
+
 void baton_backend_destroy(baton_backend *be)
 {
     if (be->ops && be->ops->destroy)

@@ -50,7 +50,7 @@ static baton_status rig_buffers(layer_rig *g, const layer_shape *sh, uint64_t se
     if (!host)
         return BATON_ERROR(BATON_ERR_OOM, "bench layer: out of host memory");
     baton_rnn_init_weights(&g->rnn, &g->t, host, seed);
-    baton_status st = baton_param_buffer_alloc(be, &g->t, &g->params, "parameters");
+    baton_status st = baton_param_weights_alloc(be, &g->t, &g->params);
     if (st == BATON_OK)
         st = be->ops->upload(be, g->params, host, bytes);
     free(host);

@@ -139,7 +139,7 @@ static baton_status layer_run(const check_path *p, const cli_settings *s, layer_
     for (int i = 0; st == BATON_OK && i < NBUF; i++)
         st = be.ops->alloc(&be, (void **)&d[i], c->n[i] * sizeof(float), "check buffers");
     if (st == BATON_OK)
-        st = baton_param_buffer_alloc(&be, &c->t, &dp, "parameters");
+        st = baton_param_weights_alloc(&be, &c->t, &dp);
     if (st == BATON_OK)
         st = baton_param_buffer_alloc(&be, &c->t, &dg, "gradients");
     if (st == BATON_OK)

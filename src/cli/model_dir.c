@@ -81,7 +81,7 @@ baton_status cli_model_load(cli_loaded_model *lm, const char *dir, baton_backend
     if (st == BATON_OK)
         st = baton_safetensors_load(path, &lm->t, host);
     if (st == BATON_OK)
-        st = baton_param_buffer_alloc(be, &lm->t, &lm->params, "parameters");
+        st = baton_param_weights_alloc(be, &lm->t, &lm->params);
     if (st == BATON_OK)
         st = be->ops->upload(be, lm->params, host, bytes);
     free(host);

@@ -18,7 +18,8 @@ baton_status baton_arena_create(baton_arena *a, baton_backend *be, size_t bytes)
     BATON_TRY(be->ops->alloc(be, (void **)&a->base, bytes, "activation arena"));
     a->be = be;
     a->size = bytes;
-    return BATON_OK;
+    /* bf16 precision: GEMM operands carved from here are converted into this mirror when read */
+    return baton_backend_bf16_mirror(be, (const float *)a->base, bytes / sizeof(float), 0);
 }
 
 void baton_arena_destroy(baton_arena *a)

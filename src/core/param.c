@@ -80,3 +80,9 @@ baton_status baton_param_buffer_alloc(baton_backend *be, const baton_param_table
     BATON_TRY(be->ops->alloc(be, (void **)buf, bytes, what));
     return be->ops->zero(be, *buf, bytes);
 }
+
+baton_status baton_param_weights_alloc(baton_backend *be, const baton_param_table *t, float **buf)
+{
+    BATON_TRY(baton_param_buffer_alloc(be, t, buf, "parameters"));
+    return baton_backend_bf16_mirror(be, *buf, baton_param_bytes(t) / sizeof(float), 1);
+}

@@ -54,12 +54,12 @@ static baton_status cpu_sync(baton_backend *be)
     return BATON_OK;
 }
 
-typedef struct {
-    double marks[BATON_TIMER_SLOTS]; /* seconds, CLOCK_MONOTONIC */
-} cpu_ctx;
-
 static void cpu_destroy(baton_backend *be)
 {
+    cpu_ctx *c = be->impl;
+    if (c)
+        for (int i = 0; i < 2; i++)
+            free(c->rounded[i]);
     free(be->impl);
     be->impl = NULL;
 }

@@ -1,6 +1,9 @@
 /* cpu_gemm.c: the CPU backend's matrix product: OpenBLAS's cblas_sgemm where the build has a BLAS,
  * else a plain C loop. The loop is the fallback for machines that carry only CUDA: correct (it
  * accumulates in double) but slow, enough to serve as the reference in GPU tests. */
+#include <stdlib.h>
+
+#include "baton/bf16.h"
 #include "baton_config.h"
 #include "cpu_internal.h"
 
@@ -29,28 +32,75 @@ static void gemm_loop(int trans_a, int trans_b, int M, int N, int K, float alpha
 }
 #endif
 
-baton_status baton_cpu_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
-                            const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+/* Floats from the first to one past the last element of a rows x cols operand (leading dimension
+ * ld), over `batch` matrices `stride` apart. */
+static size_t extent(int rows, int cols, int ld, int64_t stride, int batch)
 {
-    (void)be;
-    BATON_REQUIRE(M >= 0 && N >= 0 && K >= 0, "gemm: negative size M=%d N=%d K=%d", M, N, K);
-    if (M == 0 || N == 0)
+    if (rows == 0 || cols == 0 || batch == 0)
+        return 0;
+    return (size_t)(batch - 1) * (size_t)stride + (size_t)(rows - 1) * (size_t)ld + (size_t)cols;
+}
+
+/* *out = the n floats at p rounded to bf16 (the values a GPU's bf16 GEMM multiplies), in slot's buffer. */
+static baton_status rounded(baton_backend *be, int slot, const float *p, size_t n, const float **out)
+{
+    cpu_ctx *c = be->impl;
+    if (c->rounded_n[slot] < n) {
+        float *r = realloc(c->rounded[slot], n * sizeof *r);
+        if (!r)
+            return BATON_ERROR(BATON_ERR_OOM, "bf16 gemm: cannot round an operand of %zu floats (out of memory)", n);
+        c->rounded[slot] = r;
+        c->rounded_n[slot] = n;
+    }
+    float *r = c->rounded[slot];
+    long work = (long)n;
+    BATON_PARALLEL_FOR
+    for (long i = 0; i < work; i++)
+        r[i] = baton_bf16_round(p[i]);
+    *out = r;
+    return BATON_OK;
+}
+
+/* In bf16 precision, A and B replaced by their bf16 roundings (same layout); else left as they are.
+ * Products of bf16 values are exact in fp32, so what remains is fp32 accumulation, as on the GPU. */
+static baton_status round_operands(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, const float **A,
+                                   int lda, int64_t stride_a, const float **B, int ldb, int64_t stride_b, int batch)
+{
+    if (be->precision != BATON_PRECISION_BF16 || K == 0)
         return BATON_OK;
+    BATON_TRY(rounded(be, 0, *A, extent(trans_a ? K : M, trans_a ? M : K, lda, stride_a, batch), A));
+    return rounded(be, 1, *B, extent(trans_b ? N : K, trans_b ? K : N, ldb, stride_b, batch), B);
+}
+
+/* The product in fp32 of operands already rounded where the precision asks (sizes checked). */
+static void gemm_fp32(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc)
+{
 #if BATON_HAVE_BLAS
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
                 alpha, A, lda, B, ldb, beta, C, ldc);
 #else
     gemm_loop(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #endif
-    return BATON_OK;
+}
+
+baton_status baton_cpu_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                            const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    return baton_cpu_gemm_batched(be, trans_a, trans_b, M, N, K, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, 1);
 }
 
 baton_status baton_cpu_gemm_batched(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
                                     const float *A, int lda, int64_t stride_a, const float *B, int ldb,
                                     int64_t stride_b, float beta, float *C, int ldc, int64_t stride_c, int batch)
 {
+    BATON_REQUIRE(M >= 0 && N >= 0 && K >= 0 && batch >= 0, "gemm: negative size M=%d N=%d K=%d batch=%d", M, N, K,
+                  batch);
+    if (M == 0 || N == 0 || batch == 0)
+        return BATON_OK;
+    BATON_TRY(round_operands(be, trans_a, trans_b, M, N, K, &A, lda, stride_a, &B, ldb, stride_b, batch));
     for (int i = 0; i < batch; i++)
-        BATON_TRY(baton_cpu_gemm(be, trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b,
-                                 ldb, beta, C + i * stride_c, ldc));
+        gemm_fp32(trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta,
+                  C + i * stride_c, ldc);
     return BATON_OK;
 }

@@ -22,6 +22,13 @@
 #define BATON_CPU_CLONES
 #endif
 
+/* The CPU backend's state behind baton_backend.impl. */
+typedef struct {
+    double marks[BATON_TIMER_SLOTS]; /* seconds, CLOCK_MONOTONIC */
+    float *rounded[2];               /* bf16 precision: the GEMM's A and B rounded (bf16.h), grown as needed */
+    size_t rounded_n[2];             /* their capacity in floats */
+} cpu_ctx;
+
 /* C (M,N) = alpha op(A) op(B) + beta C through OpenBLAS, or a plain loop in builds without BLAS. */
 baton_status baton_cpu_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
                             const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
@@ -80,7 +87,8 @@ baton_status baton_cpu_xent_forward_backward(baton_backend *be, float *loss_sum,
 /* Index of each row's largest value. */
 baton_status baton_cpu_argmax_rows(baton_backend *be, int *idx, const float *x, int rows, int cols);
 /* One optimizer update over the flat buffers. */
-baton_status baton_cpu_optim_update(baton_backend *be, const baton_optim_hyper *h, float *params, const float *grads,
-                                    float *m, float *v, size_t n, const float *grad_sumsq);
+baton_status baton_cpu_optim_update(baton_backend *be, const baton_optim_hyper *h, float *params,
+                                    uint16_t *params_bf16, const float *grads, float *m, float *v, size_t n,
+                                    const float *grad_sumsq);
 
 #endif

@@ -4,10 +4,12 @@
 #include "cpu_internal.h"
 
 BATON_CPU_CLONES
-baton_status baton_cpu_optim_update(baton_backend *be, const baton_optim_hyper *h, float *params, const float *grads,
-                                    float *m, float *v, size_t n, const float *grad_sumsq)
+baton_status baton_cpu_optim_update(baton_backend *be, const baton_optim_hyper *h, float *params,
+                                    uint16_t *params_bf16, const float *grads, float *m, float *v, size_t n,
+                                    const float *grad_sumsq)
 {
     (void)be;
+    (void)params_bf16; /* the cpu keeps no mirrors: its bf16 GEMMs round their operands */
     BATON_REQUIRE(h->kind == BATON_OPT_SGD || (m && v), "optimizer update: Adam needs both moment buffers");
     BATON_REQUIRE(h->step >= 1, "optimizer update: step %ld, expected >= 1", h->step);
     float factor = baton_optim_grad_factor(h, *grad_sumsq);

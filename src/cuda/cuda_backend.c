@@ -41,7 +41,7 @@ static baton_status cu_alloc(baton_backend *be, void **ptr, size_t bytes, const 
 
 static void cu_free(baton_backend *be, void *ptr)
 {
-    (void)be;
+    baton_cuda_bf16_forget(be, ptr);
     cudaFree(ptr); /* a failure here means the context is already gone; nothing left to release */
 }
 
@@ -50,7 +50,7 @@ static baton_status cu_upload(baton_backend *be, void *dst, const void *src, siz
     BATON_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx(be)->stream));
     /* the host buffer may change as soon as we return: wait for the copy */
     BATON_CUDA_CHECK(cudaStreamSynchronize(ctx(be)->stream));
-    return BATON_OK;
+    return baton_cuda_bf16_refresh(be, dst, bytes);
 }
 
 static baton_status cu_download(baton_backend *be, void *dst, const void *src, size_t bytes)
@@ -86,6 +86,8 @@ static baton_status cu_gemm(baton_backend *be, int trans_a, int trans_b, int M, 
     BATON_REQUIRE(M >= 0 && N >= 0 && K >= 0, "gemm: negative size M=%d N=%d K=%d", M, N, K);
     if (M == 0 || N == 0)
         return BATON_OK;
+    if (be->precision == BATON_PRECISION_BF16)
+        return baton_cuda_gemm_bf16(be, trans_a, trans_b, M, N, K, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, 1);
     BATON_CUBLAS_CHECK(cublasSgemm(ctx(be)->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                                    trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, ldb, A, lda, &beta, C,
                                    ldc));
@@ -99,6 +101,9 @@ static baton_status cu_gemm_batched(baton_backend *be, int trans_a, int trans_b,
     BATON_REQUIRE(M >= 0 && N >= 0 && K >= 0 && batch >= 0, "gemm_batched: negative size");
     if (M == 0 || N == 0 || batch == 0)
         return BATON_OK;
+    if (be->precision == BATON_PRECISION_BF16)
+        return baton_cuda_gemm_bf16(be, trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta, C,
+                                    ldc, stride_c, batch);
     BATON_CUBLAS_CHECK(cublasSgemmStridedBatched(ctx(be)->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                                                  trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, ldb,
                                                  stride_b, A, lda, stride_a, &beta, C, ldc, stride_c, batch));
@@ -151,6 +156,12 @@ static void cu_destroy(baton_backend *be)
         cudaFree(c->sumsq_scratch);
     if (c->embed_scratch)
         cudaFree(c->embed_scratch);
+    for (int i = 0; i < c->n_mirrors; i++)
+        if (c->mirrors[i].root)
+            cudaFree(c->mirrors[i].bf);
+    for (int i = 0; i < 2; i++)
+        if (c->bf16_scratch[i])
+            cudaFree(c->bf16_scratch[i]);
     if (c->blas)
         cublasDestroy(c->blas);
     if (c->stream)
@@ -213,6 +224,8 @@ void baton_cuda_fill_core_ops(baton_ops *ops)
     ops->sync = cu_sync;
     ops->gemm = cu_gemm;
     ops->gemm_batched = cu_gemm_batched;
+    ops->bf16_mirror = baton_cuda_bf16_mirror;
+    ops->bf16_twin = baton_cuda_bf16_twin;
     ops->cell_forward = cu_cell_forward;
     ops->cell_backward = cu_cell_backward;
     ops->timer_mark = cu_timer_mark;

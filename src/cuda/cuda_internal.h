@@ -7,6 +7,20 @@
 
 #include "baton/backend.h"
 
+#include <stdint.h>
+
+/* Mirrors a backend may hold: the parameters, the arena, and kept ranges inside it. */
+#define BATON_CUDA_MIRRORS 32
+
+/* A bf16 mirror of device floats (cuda_bf16.c). */
+typedef struct {
+    const char *f;  /* the fp32 range: bytes at f */
+    size_t bytes;
+    uint16_t *bf;   /* (bytes / 4) its bf16 mirror */
+    int kept;       /* 1: its writers keep bf current; 0: converted at each GEMM that reads it */
+    int root;       /* 1: bf is its own allocation, freed with f; 0: a range inside another mirror */
+} cuda_mirror;
+
 typedef struct {
     cudaStream_t stream; /* every op of the backend runs on it */
     cublasHandle_t blas;
@@ -16,6 +30,10 @@ typedef struct {
     int embed_scratch_n;   /* the largest n it holds; a larger n in a step is an error */
     cudaEvent_t marks[BATON_TIMER_SLOTS]; /* timer marks of the benchmarks */
     size_t free_at_start;  /* device bytes free once the handles existed */
+    cuda_mirror mirrors[BATON_CUDA_MIRRORS]; /* bf16 precision: where GEMM operands are read from */
+    int n_mirrors;
+    uint16_t *bf16_scratch[2];   /* converted A and B operands that lie in no mirror */
+    size_t bf16_scratch_n[2];    /* their capacity in elements */
 } cuda_ctx;
 
 /* Creates the stream and the cuBLAS handle (TF32 tensor cores only in tf32 precision). */
@@ -23,6 +41,23 @@ baton_status baton_cuda_backend_init(baton_backend *be, const baton_ops *ops, ba
 
 /* Sets memory, GEMM and recurrent-cell entries of an ops table. */
 void baton_cuda_fill_core_ops(baton_ops *ops);
+
+/* bf16_mirror of the ops table (backend.h). */
+baton_status baton_cuda_bf16_mirror(baton_backend *be, const float *f, size_t n, int kept);
+
+/* bf16_twin of the ops table (backend.h). */
+uint16_t *baton_cuda_bf16_twin(baton_backend *be, const float *f);
+
+/* Drops the mirror of the allocation at ptr (and the ranges inside it) and frees its memory. */
+void baton_cuda_bf16_forget(baton_backend *be, const void *ptr);
+
+/* Rewrites the kept mirrors of the floats in [dst, dst + bytes) after the host wrote them. */
+baton_status baton_cuda_bf16_refresh(baton_backend *be, const void *dst, size_t bytes);
+
+/* gemm_batched (backend.h) with A and B read as bf16 through the mirrors, fp32 C and accumulation. */
+baton_status baton_cuda_gemm_bf16(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                                  const float *A, int lda, int64_t stride_a, const float *B, int ldb,
+                                  int64_t stride_b, float beta, float *C, int ldc, int64_t stride_c, int batch);
 
 /* Creates the CUDA backend on the current device, its GEMMs in `precision`. */
 baton_status baton_cuda_backend_create(baton_backend *be, baton_precision precision);

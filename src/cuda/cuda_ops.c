@@ -96,10 +96,10 @@ static baton_status cu_argmax(baton_backend *be, int *idx, const float *x, int r
     return baton_kernel_argmax_rows(idx, x, rows, cols, stream(be));
 }
 
-static baton_status cu_optim(baton_backend *be, const baton_optim_hyper *h, float *params, const float *grads,
-                             float *m, float *v, size_t n, const float *grad_sumsq)
+static baton_status cu_optim(baton_backend *be, const baton_optim_hyper *h, float *params, uint16_t *params_bf16,
+                             const float *grads, float *m, float *v, size_t n, const float *grad_sumsq)
 {
-    return baton_kernel_optim_update(h, params, grads, m, v, n, grad_sumsq, stream(be));
+    return baton_kernel_optim_update(h, params, params_bf16, grads, m, v, n, grad_sumsq, stream(be));
 }
 
 static baton_status cu_gather(baton_backend *be, float *out, const int *ids, const float *table, int n, int dim)

@@ -78,6 +78,7 @@ baton_status baton_optim_step(baton_optim *o, baton_backend *be, float *params, 
         .grad_scale = 1.0f / (float)accumulated, .step = o->step,
     };
     BATON_TRY(be->ops->sumsq(be, o->sumsq, grads, o->n));
-    BATON_TRY(be->ops->optim_update(be, &h, params, grads, o->m, o->v, o->n, o->sumsq));
+    BATON_TRY(be->ops->optim_update(be, &h, params, baton_backend_bf16_twin(be, params), grads, o->m, o->v, o->n,
+                                    o->sumsq));
     return be->ops->zero(be, grads, o->n * sizeof(float));
 }

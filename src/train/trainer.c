@@ -24,7 +24,7 @@ baton_status baton_trainer_create(baton_trainer *tr, baton_backend *be, const ba
     if (!host)
         return BATON_ERROR(BATON_ERR_OOM, "initial weights: cannot allocate %zu bytes of host memory", bytes);
     baton_s2s_init_weights(&tr->model, &tr->table, host, seed);
-    baton_status st = baton_param_buffer_alloc(be, &tr->table, &tr->params, "parameters");
+    baton_status st = baton_param_weights_alloc(be, &tr->table, &tr->params);
     if (st == BATON_OK)
         st = be->ops->upload(be, tr->params, host, bytes);
     free(host);

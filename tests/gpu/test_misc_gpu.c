@@ -29,6 +29,7 @@
 #include <cuda_runtime_api.h>
 
 #include "baton/backend.h"
+#include "baton/bf16.h"
 #include "baton_config.h"
 #include "baton/rng.h"
 #include "baton/status.h"
@@ -57,6 +58,7 @@ static baton_backend cpu;
 /* Host buffers: a, b, c inputs; r, r2 CPU outputs; g, g2 GPU outputs downloaded. */
 static float *ha, *hb, *hc, *hr, *hr2, *hg, *hg2;
 static float *da, *db, *dc, *dd;
+static uint16_t *dmirror, *hmirror; /* the optimizer's bf16 mirror of the parameters */
 static double *dscratch;
 static void *dsort; /* scratch of the sorted embedding backward */
 static size_t dsort_bytes;
@@ -268,9 +270,17 @@ static void test_optim(void)
             OK(cpu.ops->sumsq(&cpu, &sumsq, hb, n));
             float *dsum = (float *)dscratch; /* sumsq is not running: its scratch holds the clip input */
             up(dsum, &sumsq, 1);
-            OK(cpu.ops->optim_update(&cpu, &h, ha, hb, kind ? NULL : hm, kind ? NULL : hv, n, &sumsq));
-            OK(baton_kernel_optim_update(&h, da, db, kind ? NULL : dm, kind ? NULL : dv, n, dsum, 0));
+            OK(cpu.ops->optim_update(&cpu, &h, ha, NULL, hb, kind ? NULL : hm, kind ? NULL : hv, n, &sumsq));
+            CK(cudaMemset(dmirror, 0xff, n * sizeof *dmirror)); /* NaN bits: an unwritten element fails */
+            OK(baton_kernel_optim_update(&h, da, dmirror, db, kind ? NULL : dm, kind ? NULL : dv, n, dsum, 0));
             down(hg, da, n);
+            /* the mirror is exactly the rounding of what the kernel wrote to the fp32 parameters */
+            CK(cudaMemcpy(hmirror, dmirror, n * sizeof *hmirror, cudaMemcpyDeviceToHost));
+            size_t bad = 0;
+            for (size_t i = 0; i < n; i++)
+                bad += hmirror[i] != baton_bf16_from_f32(hg[i]);
+            snprintf(name, sizeof name, "%s bf16 mirror n=%zu", kind ? "sgd" : "adam", n);
+            tu_check(&rep, name, (double)bad, 0.0);
             snprintf(name, sizeof name, "%s params n=%zu clip=%g", kind ? "sgd" : "adam", n, (double)h.max_norm);
             check_rel(name, hg, ha, n, ROUND_TOL);
             if (!kind) {
@@ -361,7 +371,7 @@ static void test_arguments(void)
         {"argmax cols=0", baton_kernel_argmax_rows(dids, da, 2, 0, 0)},
         {"adam without moments", baton_kernel_optim_update(&(baton_optim_hyper){BATON_OPT_ADAM, 1e-3f, 0.9f, 0.999f,
                                                                                  1e-8f, 0, 0, 1, 1},
-                                                           da, db, NULL, NULL, 4, (float *)dscratch, 0)},
+                                                           da, NULL, db, NULL, NULL, 4, (float *)dscratch, 0)},
         {"sumsq NULL scratch", baton_kernel_sumsq(da, db, 4, NULL, 0)},
         {"scatter v1 NULL ids", baton_kernel_embed_scatter_add_v1(da, NULL, db, 4, 4, 0)},
         {"scatter v2 NULL scratch", baton_kernel_embed_scatter_add_sorted(da, dids, db, 4, 4, NULL, 0, 0)},
@@ -399,6 +409,8 @@ int main(void)
     if (!hids || !hidx || !gidx)
         return 1;
     CK(cudaMalloc((void **)&da, CAP * sizeof(float)));
+    CK(cudaMalloc((void **)&dmirror, CAP * sizeof(uint16_t)));
+    hmirror = malloc(CAP * sizeof *hmirror);
     CK(cudaMalloc((void **)&db, CAP * sizeof(float)));
     CK(cudaMalloc((void **)&dc, CAP * sizeof(float)));
     CK(cudaMalloc((void **)&dd, CAP * sizeof(float)));
@@ -415,6 +427,8 @@ int main(void)
 
     int rc = tu_summary(&rep, "misc_gpu");
     cudaFree(da);
+    cudaFree(dmirror);
+    free(hmirror);
     cudaFree(db);
     cudaFree(dc);
     cudaFree(dd);
