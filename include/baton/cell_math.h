@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "baton/bf16.h"
 #include "baton/hd.h"
 
 typedef enum {
@@ -54,6 +55,7 @@ typedef struct {
     float *y;                     /* (B, ldy) output at t */
     int ldy;
     float *save;                  /* (B, S*Hd) for backward (LSTM, GRU) */
+    uint16_t *h16;                /* (B, Hd) NULL, or h's bf16 mirror, written beside h (kernels only) */
 } baton_cell_fwd_args;
 
 /* Arguments of one backward time step. dh_prev may alias dh and dc_prev may alias dc.
@@ -73,6 +75,7 @@ typedef struct {
     float *dgh;                   /* (B, G*Hd) GRU only: recurrent side (differs in the n gate) */
     float *dh_prev;               /* (B, Hd) the direct part; the caller adds dgh W_hh */
     float *dc_prev;               /* (B, Hd) LSTM only */
+    uint16_t *dgx16, *dgh16;      /* (B, G*Hd) NULL, or bf16 mirrors of dgx / dgh, written beside them (kernels) */
 } baton_cell_bwd_args;
 
 /* ---- transcendental functions ----
@@ -266,22 +269,53 @@ BATON_HD static inline void baton_gru_bwd_step(const baton_cell_bwd_args *a, int
     a->dh_prev[k] = dh * z;
 }
 
-/* ---- per-thread entry points: valid or padded row ---- */
+/* ---- bf16 mirrors of what the next GEMMs read (bf16 precision on a GPU; the CPU rounds in its
+ * gemm and passes NULL): the thread that wrote an element writes its rounding, so the per-step
+ * recurrent GEMMs never launch a conversion ---- */
 
-#define BATON_CELL_AT(name, args_t, step, pad_call)                   \
+BATON_HD static inline void baton_cell_fwd_mirror(const baton_cell_fwd_args *a, int b, int j)
+{
+    int k = b * a->Hd + j;
+    if (a->h16)
+        a->h16[k] = baton_bf16_from_f32(a->h[k]);
+}
+
+BATON_HD static inline void baton_cell_bwd_mirror(const baton_cell_bwd_args *a, int G, int b, int j)
+{
+    int row = b * G * a->Hd + j;
+    for (int q = 0; q < G; q++) {
+        if (a->dgx16)
+            a->dgx16[row + q * a->Hd] = baton_bf16_from_f32(a->dgx[row + q * a->Hd]);
+        if (a->dgh16)
+            a->dgh16[row + q * a->Hd] = baton_bf16_from_f32(a->dgh[row + q * a->Hd]);
+    }
+}
+
+/* ---- per-thread entry points: valid or padded row, then the mirrors ---- */
+
+#define BATON_CELL_AT(name, args_t, step, pad_call, mirror_call)      \
     BATON_HD static inline void name(const args_t *a, int b, int j)   \
     {                                                                 \
         if (baton_cell_valid(a->lengths, b, a->t))                    \
             step(a, b, j);                                            \
         else                                                          \
             pad_call;                                                 \
+        mirror_call;                                                  \
     }
-BATON_CELL_AT(baton_rnn_tanh_fwd_at, baton_cell_fwd_args, baton_rnn_tanh_fwd_step, baton_cell_fwd_pad(a, b, j))
-BATON_CELL_AT(baton_lstm_fwd_at, baton_cell_fwd_args, baton_lstm_fwd_step, baton_cell_fwd_pad(a, b, j))
-BATON_CELL_AT(baton_gru_fwd_at, baton_cell_fwd_args, baton_gru_fwd_step, baton_cell_fwd_pad(a, b, j))
-BATON_CELL_AT(baton_rnn_tanh_bwd_at, baton_cell_bwd_args, baton_rnn_tanh_bwd_step, baton_cell_bwd_pad(a, 1, b, j))
-BATON_CELL_AT(baton_lstm_bwd_at, baton_cell_bwd_args, baton_lstm_bwd_step, baton_cell_bwd_pad(a, 4, b, j))
-BATON_CELL_AT(baton_gru_bwd_at, baton_cell_bwd_args, baton_gru_bwd_step, baton_cell_bwd_pad(a, 3, b, j))
+#define BATON_FWD_MIRROR baton_cell_fwd_mirror(a, b, j)
+BATON_CELL_AT(baton_rnn_tanh_fwd_at, baton_cell_fwd_args, baton_rnn_tanh_fwd_step, baton_cell_fwd_pad(a, b, j),
+              BATON_FWD_MIRROR)
+BATON_CELL_AT(baton_lstm_fwd_at, baton_cell_fwd_args, baton_lstm_fwd_step, baton_cell_fwd_pad(a, b, j),
+              BATON_FWD_MIRROR)
+BATON_CELL_AT(baton_gru_fwd_at, baton_cell_fwd_args, baton_gru_fwd_step, baton_cell_fwd_pad(a, b, j),
+              BATON_FWD_MIRROR)
+BATON_CELL_AT(baton_rnn_tanh_bwd_at, baton_cell_bwd_args, baton_rnn_tanh_bwd_step, baton_cell_bwd_pad(a, 1, b, j),
+              baton_cell_bwd_mirror(a, 1, b, j))
+BATON_CELL_AT(baton_lstm_bwd_at, baton_cell_bwd_args, baton_lstm_bwd_step, baton_cell_bwd_pad(a, 4, b, j),
+              baton_cell_bwd_mirror(a, 4, b, j))
+BATON_CELL_AT(baton_gru_bwd_at, baton_cell_bwd_args, baton_gru_bwd_step, baton_cell_bwd_pad(a, 3, b, j),
+              baton_cell_bwd_mirror(a, 3, b, j))
+#undef BATON_FWD_MIRROR
 #undef BATON_CELL_AT
 
 #endif

@@ -64,14 +64,14 @@ static baton_status cu_copy(baton_backend *be, void *dst, const void *src, size_
 {
     if (bytes)
         BATON_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ctx(be)->stream));
-    return BATON_OK;
+    return baton_cuda_bf16_refresh(be, dst, bytes); /* a kept mirror stays current (an rnn's initial state) */
 }
 
 static baton_status cu_zero(baton_backend *be, void *ptr, size_t bytes)
 {
     if (bytes)
         BATON_CUDA_CHECK(cudaMemsetAsync(ptr, 0, bytes, ctx(be)->stream));
-    return BATON_OK;
+    return baton_cuda_bf16_refresh(be, ptr, bytes);
 }
 
 static baton_status cu_sync(baton_backend *be)
@@ -159,6 +159,7 @@ static void cu_destroy(baton_backend *be)
     for (int i = 0; i < c->n_mirrors; i++)
         if (c->mirrors[i].root)
             cudaFree(c->mirrors[i].bf);
+    free(c->mirrors);
     for (int i = 0; i < 2; i++)
         if (c->bf16_scratch[i])
             cudaFree(c->bf16_scratch[i]);

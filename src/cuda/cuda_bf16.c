@@ -11,6 +11,7 @@
  * Status: compiled in every CUDA build; run only in the emulation, never yet on a GPU. */
 #include <cublas_v2.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "baton/cuda_check.h"
@@ -44,8 +45,14 @@ static uint16_t *twin_of(const cuda_mirror *m, const void *p)
 baton_status baton_cuda_bf16_mirror(baton_backend *be, const float *f, size_t n, int kept)
 {
     cuda_ctx *c = ctx(be);
-    BATON_REQUIRE(c->n_mirrors < BATON_CUDA_MIRRORS, "bf16 mirror of %zu floats: all %d mirror slots are in use", n,
-                  BATON_CUDA_MIRRORS);
+    if (c->n_mirrors == c->cap_mirrors) {
+        int cap = c->cap_mirrors ? 2 * c->cap_mirrors : 16;
+        cuda_mirror *grown = realloc(c->mirrors, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return BATON_ERROR(BATON_ERR_OOM, "bf16 mirror of %zu floats: out of host memory", n);
+        c->mirrors = grown;
+        c->cap_mirrors = cap;
+    }
     const cuda_mirror *outer = find(c, f, n * sizeof(float));
     cuda_mirror m = {.f = (const char *)f, .bytes = n * sizeof(float), .kept = kept, .root = outer == NULL};
     if (outer)

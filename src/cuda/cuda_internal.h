@@ -9,9 +9,6 @@
 
 #include <stdint.h>
 
-/* Mirrors a backend may hold: the parameters, the arena, and kept ranges inside it. */
-#define BATON_CUDA_MIRRORS 32
-
 /* A bf16 mirror of device floats (cuda_bf16.c). */
 typedef struct {
     const char *f;  /* the fp32 range: bytes at f */
@@ -30,8 +27,8 @@ typedef struct {
     int embed_scratch_n;   /* the largest n it holds; a larger n in a step is an error */
     cudaEvent_t marks[BATON_TIMER_SLOTS]; /* timer marks of the benchmarks */
     size_t free_at_start;  /* device bytes free once the handles existed */
-    cuda_mirror mirrors[BATON_CUDA_MIRRORS]; /* bf16 precision: where GEMM operands are read from */
-    int n_mirrors;
+    cuda_mirror *mirrors;  /* (n_mirrors) bf16 precision: where GEMM operands are read from, */
+    int n_mirrors, cap_mirrors; /* registered at setup: the parameters, the arena, kept ranges in it */
     uint16_t *bf16_scratch[2];   /* converted A and B operands that lie in no mirror */
     size_t bf16_scratch_n[2];    /* their capacity in elements */
 } cuda_ctx;

@@ -102,6 +102,20 @@ void baton_rnn_init_weights(const baton_rnn *rnn, const baton_param_table *t, fl
         }
 }
 
+/* bf16 precision: the states and gate gradients that the per-step GEMMs read keep their own bf16
+ * mirrors, written by the cell kernels beside them (h16, dgx16, dgh16), so that no time step
+ * launches a conversion. Nothing to do on the cpu or in fp32. */
+static baton_status keep_mirrors(const baton_rnn_acts *acts, baton_backend *be, const baton_rnn *rnn, size_t T,
+                                 size_t B)
+{
+    size_t Hd = (size_t)rnn->hd, GH = (size_t)rnn->gates * Hd;
+    for (int l = 0; l < rnn->cfg.layers; l++)
+        for (int d = 0; d < rnn->dirs; d++)
+            BATON_TRY(baton_backend_bf16_mirror(be, acts->hs[l][d], (T + 1) * B * Hd, 1));
+    BATON_TRY(baton_backend_bf16_mirror(be, acts->dgx, T * B * GH, 1));
+    return acts->dgh ? baton_backend_bf16_mirror(be, acts->dgh, T * B * GH, 1) : BATON_OK;
+}
+
 baton_status baton_rnn_acts_carve(baton_rnn_acts *acts, baton_arena *a, const baton_rnn *rnn, int T_max, int B_max)
 {
     memset(acts, 0, sizeof *acts);
@@ -134,7 +148,7 @@ baton_status baton_rnn_acts_carve(baton_rnn_acts *acts, baton_arena *a, const ba
     if (L > 1)
         for (int i = 0; i < 2; i++)
             BATON_TRY(baton_arena_floats(a, &acts->dxl[i], T * B * H, "rnn inter-layer gradients"));
-    return BATON_OK;
+    return a->base ? keep_mirrors(acts, a->be, rnn, T, B) : BATON_OK;
 }
 
 static const float *tensor(const float *buf, const baton_param_table *t, int index)
@@ -189,6 +203,7 @@ static baton_status direction_forward(baton_backend *be, const baton_rnn *rnn, b
             .h = hs + next * step, .c = cs ? cs + next * step : NULL,
             .y = y + (size_t)tt * B * H + (size_t)d * Hd, .ldy = H,
             .save = rnn->saved ? acts->save[l][d] + (size_t)tt * B * rnn->saved * Hd : NULL,
+            .h16 = baton_backend_bf16_twin(be, hs + next * step),
         };
         BATON_TRY(ops->cell_forward(be, rnn->cfg.cell, &a));
     }
@@ -255,6 +270,8 @@ static baton_status direction_backward(baton_backend *be, const baton_rnn *rnn, 
             .c_prev = cs ? cs + prev * step : NULL, .c = cs ? cs + next * step : NULL,
             .dgx = acts->dgx + (size_t)tt * B * GH, .dgh = acts->dgh ? acts->dgh + (size_t)tt * B * GH : NULL,
             .dh_prev = acts->dh, .dc_prev = acts->dc,
+            .dgx16 = baton_backend_bf16_twin(be, acts->dgx + (size_t)tt * B * GH),
+            .dgh16 = acts->dgh ? baton_backend_bf16_twin(be, acts->dgh + (size_t)tt * B * GH) : NULL,
         };
         BATON_TRY(ops->cell_backward(be, rnn->cfg.cell, &a));
         BATON_TRY(ops->gemm(be, 0, 0, B, Hd, GH, 1.0f, dgh + (size_t)tt * B * GH, GH, w_hh, Hd, 1.0f, acts->dh, Hd));
