@@ -5,9 +5,14 @@
 # reports and prints tokens/s side by side with the ratio baton/PyTorch (above 1: baton is faster).
 #
 # usage: bench/compare_train.sh [--build DIR] [--device cpu|cuda] [--configs tiny,base] [--feed off,on]
-#                               [--threads N] [--warmup N] [--reps N] [--bf16] [--out DIR]
+#                               [--threads N] [--warmup N] [--reps N] [--precision fp32,tf32,bf16] [--bf16]
+#                               [--kernels PART=VERSION,...] [--out DIR]
 #   --build DIR  meson build directory holding src/baton (default ./build)
-#   --bf16       also run PyTorch with AMP bf16 on cuda (baton has no bf16 yet: its column stays empty)
+#   --precision  the precisions, both sides (default fp32): baton runs once per precision (baton.csv for
+#                fp32, baton-<precision>.csv otherwise), PyTorch once with the list (tf32: CUDA only; bf16 is
+#                AMP autocast, on the CPU only a test of the code path)
+#   --bf16       adds bf16 to the precisions (kept for older commands)
+#   --kernels    baton's part versions (baton bench --help), e.g. colsum=plain,step=eager
 #   --out DIR    results directory (default bench/results/<date>-train-<device>, -2, -3 ... if taken)
 #   PYTHON       environment variable: the interpreter with torch (default: /usr/bin/python3 on the cpu,
 #                python3 on cuda)
@@ -18,7 +23,7 @@ die() { echo "compare_train.sh: $*" >&2; exit 2; }
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 
-build=$root/build device=cpu configs="" feed=off,on threads=0 warmup="" reps="" bf16=0 out=""
+build=$root/build device=cpu configs="" feed=off,on threads=0 warmup="" reps="" bf16=0 out="" precisions=fp32 kernels=""
 while [ $# -gt 0 ]; do
     case "$1" in
         -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -30,6 +35,8 @@ while [ $# -gt 0 ]; do
         --warmup) warmup=$2; shift 2 ;;
         --reps) reps=$2; shift 2 ;;
         --bf16) bf16=1; shift ;;
+        --precision) precisions=$2; shift 2 ;;
+        --kernels) kernels=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         *) die "unknown option '$1' (--help lists them)" ;;
     esac
@@ -51,14 +58,24 @@ mkdir -p "$out"
 
 # PyTorch's feed flag takes one value or both
 case "$feed" in off|on) tfeed=$feed ;; *) tfeed=both ;; esac
-precisions=fp32; [ "$bf16" = 1 ] && precisions=fp32,bf16
+[ "$bf16" = 1 ] && [[ ",$precisions," != *,bf16,* ]] && precisions=$precisions,bf16
+for p in ${precisions//,/ }; do
+    case "$p" in fp32|tf32|bf16) ;; *) die "--precision '$p': expected fp32, tf32 or bf16" ;; esac
+done
 # one pool of threads per process; passive OpenMP waits keep torch's idle workers off the cores
 export OMP_WAIT_POLICY=passive
-baton_cmd=("$baton" bench train --device "$device" --configs "$configs" --feed "$feed" --threads "$threads"
-           --warmup "$warmup" --reps "$reps" --csv "$out/baton.csv")
+# baton takes one precision per run: one command (and CSV) each
+baton_cmds=() baton_csvs=()
+for p in ${precisions//,/ }; do
+    csv=$out/baton.csv; [ "$p" = fp32 ] || csv=$out/baton-$p.csv
+    baton_csvs+=("$csv")
+    baton_cmds+=("$(printf '%q ' "$baton" bench train --device "$device" --configs "$configs" --feed "$feed" \
+        --threads "$threads" --warmup "$warmup" --reps "$reps" --precision "$p" ${kernels:+--kernels "$kernels"} \
+        --csv "$csv")")
+done
 torch_cmd=("$python" "$here/pytorch_baseline.py" --device "$device" --configs "$configs" --feed "$tfeed"
            --threads "$threads" --warmup "$warmup" --steps "$reps" --precision "$precisions" --csv "$out/pytorch.csv")
-compare_cmd=("$baton" bench compare "$out/baton.csv" "$out/pytorch.csv" --csv "$out/compare.csv"
+compare_cmd=("$baton" bench compare "${baton_csvs[@]}" "$out/pytorch.csv" --csv "$out/compare.csv"
              --plot "$out/throughput.png")
 {
     echo "date: $(date -u +'%F %T UTC')"
@@ -66,11 +83,13 @@ compare_cmd=("$baton" bench compare "$out/baton.csv" "$out/pytorch.csv" --csv "$
     echo "machine: $(uname -srm); $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
     command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader
     echo "OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
-    echo "baton:   ${baton_cmd[*]}"
+    printf 'baton:   %s\n' "${baton_cmds[@]}"
     echo "pytorch: ${torch_cmd[*]}"
     echo "compare: ${compare_cmd[*]}"
 } >"$out/info.txt"
-"${baton_cmd[@]}" >"$out/baton.txt" 2>"$out/baton.log" || die "baton bench failed: $(tail -1 "$out/baton.log")"
+for cmd in "${baton_cmds[@]}"; do
+    eval "$cmd" >>"$out/baton.txt" 2>>"$out/baton.log" || die "baton bench failed: $(tail -1 "$out/baton.log")"
+done
 "${torch_cmd[@]}" >"$out/pytorch.txt" 2>"$out/pytorch.log" || die "pytorch_baseline.py failed: $(tail -1 "$out/pytorch.log")"
 "${compare_cmd[@]}" | tee "$out/ratio.txt"
 echo "results in $out"

@@ -38,10 +38,17 @@ Synthetic batches (deterministic; baton builds the same):
   (0xff000001 = BATON_RNG_TEST | 1; special ids <pad>=0 <unk>=1 <s>=2 </s>=3 as in design.md; --seed, default 1.)
   tokens per step = sum(src_len) + sum(tgt_len) (source plus target non-pad tokens, as NVIDIA's GNMT counts).
 
-bf16: torch.autocast(device_type="cuda", dtype=torch.bfloat16) around forward and loss, which is what a PyTorch user
-gets; note that autocast runs cuDNN's RNNs in fp16, whatever dtype it was given (aten/src/ATen/cudnn/AutocastRNN.cpp
-casts input, states and a re-flattened weight copy to kHalf on every call, so with input feeding once per target step),
-while the GEMMs, attention and generator run in bf16 and the loss in fp32. The header says so on a GPU.
+Precisions (--precision, a comma list; one row each):
+  fp32: fp32 everywhere, TF32 off in cuBLAS and cuDNN (as baton's --precision fp32), unless --tf32 is given.
+  tf32: the fp32 model with TF32 allowed in cuBLAS and cuDNN (torch.backends.*.allow_tf32), as baton's --precision tf32;
+        CUDA only. (--tf32 turns the fp32 rows into tf32 rows, as before.)
+  bf16: automatic mixed precision: torch.autocast(device_type, dtype=torch.bfloat16) around forward and loss, with the
+        parameters, gradients and Adam's moments kept in fp32 (fp32 master weights; checked after the timed steps) and
+        no loss scaling (bf16 has fp32's range). That is what a PyTorch user gets; note that on CUDA autocast runs
+        cuDNN's RNNs in fp16, whatever dtype it was given (aten/src/ATen/cudnn/AutocastRNN.cpp casts input, states and
+        a re-flattened weight copy to kHalf on every call, so with input feeding once per target step), while the
+        GEMMs, attention and generator run in bf16 and the loss in fp32. The header says so on a GPU. On the CPU, bf16
+        is torch.autocast("cpu") and only tests this code path (nn.LSTM stays fp32 there): it is no speed reference.
 
 Timing: --warmup steps, then --steps timed steps; on CUDA each step between a pair of torch.cuda.Events (read after
 one synchronize at the end, so the host never waits inside the loop), on the CPU with time.perf_counter.
@@ -187,9 +194,10 @@ def parse_args(argv=None):
                    metavar="NAME[,NAME]", help="which configurations (default: tiny,base,gnmt)")
     p.add_argument("--feed", default="both", choices=["off", "on", "both"], help="input feeding (default both)")
     p.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"])
-    p.add_argument("--precision", type=comma_list(["fp32", "bf16"], "precisions"), default=["fp32"],
-                   metavar="fp32|bf16", help="fp32 (default), bf16 (torch.autocast, CUDA only), or fp32,bf16")
-    p.add_argument("--tf32", action="store_true", help="allow TF32 in cuBLAS and cuDNN (off by default)")
+    p.add_argument("--precision", type=comma_list(["fp32", "tf32", "bf16"], "precisions"), default=["fp32"],
+                   metavar="fp32|tf32|bf16", help="fp32 (default), tf32 (CUDA), bf16 (torch.autocast with fp32 master "
+                   "weights; on the CPU only a test of the code path), or a comma list such as fp32,tf32,bf16")
+    p.add_argument("--tf32", action="store_true", help="allow TF32 in the fp32 rows too: they are reported as tf32")
     p.add_argument("--attention", choices=["dot", "general", "additive"], default=None,
                    help="override the configurations' attention (general)")
     p.add_argument("--cell", choices=["lstm", "gru", "rnn_tanh"], default=None,
@@ -396,7 +404,13 @@ def run_one(torch, Seq2Seq, a, name, c, feed, precision, device):
 
     autocast = None
     if precision == "bf16":
-        autocast = lambda: torch.autocast(device_type="cuda", dtype=torch.bfloat16)  # noqa: E731
+        autocast = lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)  # noqa: E731
+    if cuda:
+        # Per row: fp32 means fp32 (TF32 off, as baton's cuBLAS handle at --precision fp32) unless --tf32; a tf32 row
+        # allows it. bf16 rows keep the fp32 setting for what autocast leaves in fp32 (no GEMM of this model).
+        tf32 = precision == "tf32" or a.tf32
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
 
     last_loss = [None]
 
@@ -443,12 +457,17 @@ def run_one(torch, Seq2Seq, a, name, c, feed, precision, device):
         raise RuntimeError(f"loss is {loss}, expected a finite positive value")
     if any(p.grad is None or not bool(torch.isfinite(p.grad).all()) for p in params):
         raise RuntimeError("a parameter gradient is missing or not finite")
+    # Mixed precision keeps fp32 master weights: autocast casts copies, never the parameters or their gradients.
+    if any(p.dtype != torch.float32 or p.grad.dtype != torch.float32 for p in params):
+        raise RuntimeError("a parameter or its gradient is not fp32")
 
     med = median(ms)
     model = opt = params = batches = None  # free the GPU memory before empty_cache, not at return
     if cuda:
         torch.cuda.empty_cache()
     shown = "tf32" if (precision == "fp32" and cuda and a.tf32) else precision
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = a.tf32
     return {"config": name, "feed": feed, "device": device.type, "precision": shown, "batch": B,
             "src_len": S, "tgt_len": T, "tokens_per_step": tokens, "median_step_ms": med,
             "tokens_per_s": tokens / (med * 1e-3), "peak_mem_mib": peak, "_loss": loss, "_params": n_params}
@@ -473,8 +492,8 @@ def main(argv=None):
         list_configs(a)
         return 0
 
-    if a.device == "cpu" and "bf16" in a.precision:
-        a.parser.error("argument --precision: bf16 runs under torch.autocast on CUDA only; use fp32 on the CPU")
+    if a.device == "cpu" and "tf32" in a.precision:
+        a.parser.error("argument --precision: tf32 is a CUDA mode (tensor cores); use fp32 on the CPU")
     if a.fused_adam and a.device == "cpu":
         a.parser.error("argument --fused-adam: fused Adam is a CUDA kernel; leave it off on the CPU")
     for flag in ("csv", "json"):  # fail before minutes of measuring, not after
@@ -494,8 +513,8 @@ def main(argv=None):
 
     if a.device == "auto":
         a.device = "cuda" if torch.cuda.is_available() else "cpu"
-        if a.device == "cpu" and "bf16" in a.precision:
-            a.parser.error("argument --precision: bf16 needs CUDA and no GPU is usable (--device auto chose cpu)")
+        if a.device == "cpu" and "tf32" in a.precision:
+            a.parser.error("argument --precision: tf32 needs CUDA and no GPU is usable (--device auto chose cpu)")
         if a.device == "cpu" and a.fused_adam:
             a.parser.error("argument --fused-adam: needs CUDA and no GPU is usable (--device auto chose cpu)")
     if a.device == "cuda" and not torch.cuda.is_available():
@@ -509,7 +528,7 @@ def main(argv=None):
               "warmup": a.warmup, "steps": a.steps, "rotate": ROTATE}
     lines = [f"torch {torch.__version__}, python {sys.version.split()[0]}"]
     if device.type == "cuda":
-        # TF32 off unless asked: fp32 means fp32, as baton's cuBLAS handle without --tf32.
+        # TF32 off unless asked (per row in run_one): fp32 means fp32, as baton's cuBLAS handle at --precision fp32.
         torch.backends.cuda.matmul.allow_tf32 = a.tf32
         torch.backends.cudnn.allow_tf32 = a.tf32
         prop = torch.cuda.get_device_properties(device)
@@ -518,7 +537,7 @@ def main(argv=None):
                       gpu_mem_mib=round(prop.total_memory / 2.0 ** 20), tf32=a.tf32)
         lines.append(f"CUDA {torch.version.cuda}, cuDNN {cudnn}, cudnn.enabled {torch.backends.cudnn.enabled}")
         lines.append(f"GPU {prop.name}, {prop.multi_processor_count} SMs, {prop.total_memory / 2.0 ** 30:.1f} GiB, "
-                     f"TF32 {'on' if a.tf32 else 'off'}")
+                     f"TF32 {'on' if a.tf32 else 'on in tf32 rows, off in fp32 rows' if 'tf32' in a.precision else 'off'}")
         if "bf16" in a.precision:
             lines.append("bf16 = torch.autocast(bfloat16): GEMMs, attention and generator in bf16, loss in fp32; "
                          "autocast runs the cuDNN RNNs in fp16 (AutocastRNN.cpp casts them to kHalf), "
@@ -546,6 +565,9 @@ def main(argv=None):
                 sys.stderr.write(f"{PROG}: note: torch's OpenMP pool beside a pthreads OpenBLAS on {threads} threads "
                                  f"spins against it; OMP_WAIT_POLICY=passive is often several times faster "
                                  f"(bench/README.md)\n")
+        if "bf16" in a.precision:
+            lines.append("bf16 on the CPU = torch.autocast('cpu', bfloat16) with fp32 master weights: a test of the "
+                         "code path, no speed reference (nn.LSTM stays fp32 under the CPU's autocast)")
         header.update(cpu=cpu_model(), cores=os.cpu_count(), threads=torch.get_num_threads(), blas=blas)
         lines.append(f"CPU {cpu_model()}, {os.cpu_count()} cores online, intra-op threads {torch.get_num_threads()}, "
                      f"inter-op {torch.get_num_interop_threads()}, blas: {blas}, "
@@ -570,6 +592,14 @@ def main(argv=None):
     wsys = max(len("system"), len(system))
     print(fmt_head(wsys), flush=True)
 
+    # The CSV is written a row at a time, so a run stopped by a time limit (bench/gpu-check.sh) keeps the rows it
+    # finished; the JSON, which carries the machine header too, is written at the end.
+    csv_file = None
+    if a.csv:
+        csv_file = open(a.csv, "w")
+        csv_file.write(",".join(COLUMNS) + "\n")
+        csv_file.flush()
+
     Seq2Seq = build_model_classes(torch)
     rows, failed = [], 0
     for name, c, feed, prec in todo:
@@ -587,15 +617,16 @@ def main(argv=None):
         row["system"] = system
         rows.append(row)
         print(fmt_row(row, wsys), flush=True)
+        if csv_file:
+            csv_file.write(",".join(f"{row[k]:.4f}" if isinstance(row[k], float) else str(row[k])
+                                    for k in COLUMNS) + "\n")
+            csv_file.flush()
         sys.stderr.write(f"{PROG}: {name} feed={feed} {prec}: median {row['median_step_ms']:.3f} ms, "
                          f"final loss {row['_loss']:.4f}\n")
 
     public = [{k: r[k] for k in COLUMNS} for r in rows]
-    if a.csv:
-        with open(a.csv, "w") as f:
-            f.write(",".join(COLUMNS) + "\n")
-            for r in public:
-                f.write(",".join(f"{r[k]:.4f}" if isinstance(r[k], float) else str(r[k]) for k in COLUMNS) + "\n")
+    if csv_file:
+        csv_file.close()
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"machine": header, "results": public}, f, indent=2)
