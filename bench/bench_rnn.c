@@ -387,7 +387,7 @@ static baton_status prof_axpby(baton_backend *be, float *y, const float *x, floa
 }
 
 static baton_status prof_dropout(baton_backend *be, float *y, const float *x, size_t n, float p, uint64_t seed,
-                                 uint32_t purpose, uint32_t counter)
+                                 uint32_t purpose, const uint32_t *counter)
 {
     double t0 = now_ms();
     baton_status st = prof.inner->dropout(be, y, x, n, p, seed, purpose, counter);

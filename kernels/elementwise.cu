@@ -62,8 +62,9 @@ extern "C" baton_status baton_kernel_axpby(float *y, const float *x, float alpha
 }
 
 static __global__ void dropout_kernel(float *y, const float *x, size_t n, float p, uint64_t seed, uint32_t purpose,
-                                      uint32_t counter)
+                                      const uint32_t *counter_at)
 {
+    uint32_t counter = *counter_at; /* device memory: a replayed graph draws this batch's masks */
     size_t blocks = (n + 3) / 4;
     GRID_STRIDE(blk, blocks) {
         baton_u32x4 r = baton_rng_block(seed, purpose, counter, (uint64_t)blk);
@@ -76,12 +77,13 @@ static __global__ void dropout_kernel(float *y, const float *x, size_t n, float 
 }
 
 extern "C" baton_status baton_kernel_dropout(float *y, const float *x, size_t n, float p, uint64_t seed,
-                                             uint32_t purpose, uint32_t counter, cudaStream_t stream)
+                                             uint32_t purpose, const uint32_t *counter, cudaStream_t stream)
 {
     BATON_REQUIRE(p >= 0.0f && p < 1.0f, "baton_kernel_dropout: probability %g, expected 0 <= p < 1", (double)p);
     if (n == 0)
         return BATON_OK;
-    BATON_REQUIRE(y && x, "baton_kernel_dropout: NULL pointer (y %p, x %p)", (void *)y, (const void *)x);
+    BATON_REQUIRE(y && x && counter, "baton_kernel_dropout: NULL pointer (y %p, x %p, counter %p)", (void *)y,
+                  (const void *)x, (const void *)counter);
     BATON_LAUNCH(elem_blocks((n + 3) / 4), BATON_ELEM_THREADS, 0, stream, dropout_kernel)(y, x, n, p, seed, purpose, counter);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;

@@ -37,9 +37,10 @@ extern "C" {
 /* y[i] = alpha x[i] + beta y[i] for n elements; beta == 0 assigns without reading y. */
 baton_status baton_kernel_axpby(float *y, const float *x, float alpha, float beta, size_t n, cudaStream_t stream);
 
-/* y[i] = x[i] * baton_rng_dropout_scale(seed, purpose, counter, i, p), 0 <= p < 1; masks bit-identical to the CPU's. */
+/* y[i] = x[i] * baton_rng_dropout_scale(seed, purpose, *counter, i, p), 0 <= p < 1, counter one device uint32
+ * read by the kernel; masks bit-identical to the CPU's. */
 baton_status baton_kernel_dropout(float *y, const float *x, size_t n, float p, uint64_t seed, uint32_t purpose,
-                                  uint32_t counter, cudaStream_t stream);
+                                  const uint32_t *counter, cudaStream_t stream);
 
 /* dst[i*ld_dst + j] = src[i*ld_src + j] for i < rows, j < cols (lds >= cols). */
 baton_status baton_kernel_copy2d(float *dst, int ld_dst, const float *src, int ld_src, int rows, int cols,
@@ -66,11 +67,12 @@ baton_status baton_kernel_argmax_rows(int *idx, const float *x, int rows, int co
  * scratch: BATON_SUMSQ_BLOCKS doubles of device memory (the per-block partial sums). */
 baton_status baton_kernel_sumsq(float *out, const float *x, size_t n, double *scratch, cudaStream_t stream);
 
-/* One Adam / SGD update of n elements (optim_math.h); m, v NULL for SGD; grad_sumsq one device float;
- * params_bf16 NULL or the parameters' bf16 mirror, written from the updated values (bf16.h) in the same pass. */
-baton_status baton_kernel_optim_update(const baton_optim_hyper *h, float *params, uint16_t *params_bf16,
-                                       const float *grads, float *m, float *v, size_t n, const float *grad_sumsq,
-                                       cudaStream_t stream);
+/* One Adam / SGD update (kind) of n elements (optim_math.h); m, v NULL for SGD; h (this update's rate and
+ * step) and grad_sumsq: device memory read by the kernel; params_bf16 NULL or the parameters' bf16
+ * mirror, written from the updated values (bf16.h) in the same pass. */
+baton_status baton_kernel_optim_update(baton_opt_kind kind, const baton_optim_hyper *h, float *params,
+                                       uint16_t *params_bf16, const float *grads, float *m, float *v, size_t n,
+                                       const float *grad_sumsq, cudaStream_t stream);
 
 /* ---- embeddings (kernels/embedding.cu) ---- */
 

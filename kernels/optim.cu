@@ -12,9 +12,11 @@
  *
  * optim_update: one thread per element (grid-stride, 64-bit indices) calling baton_adam_at /
  * baton_sgd_at of optim_math.h with the factor baton_optim_grad_factor computes from the
- * device-side sum of squares (read by every thread; nothing returns to the host). Adam's bias
- * corrections are computed on the host with powf, as the CPU backend does. The hyper-parameters go
- * by value as a kernel parameter. nvcc contracts a*b + c into FMAs, so results differ from the
+ * device-side sum of squares (read by every thread; nothing returns to the host). The
+ * hyper-parameters are read from device memory (the trainer uploads them with the batch), so a
+ * captured step replays with the current learning rate and step; each thread computes Adam's bias
+ * corrections with the CPU's function (baton_adam_bias_correction). With a bf16 mirror of the
+ * weights, the same pass writes it. nvcc contracts a*b + c into FMAs, so results differ from the
  * CPU's by rounding (a few ulp).
  *
  * Versions:
@@ -85,10 +87,12 @@ extern "C" baton_status baton_kernel_sumsq(float *out, const float *x, size_t n,
 }
 
 /* w16 (NULL, or the bf16 mirror of w) is written in the same pass, so bf16 GEMMs never convert weights. */
-static __global__ void adam_kernel(baton_optim_hyper h, float *w, uint16_t *w16, const float *g, float *m, float *v,
-                                   size_t n, const float *grad_sumsq, float bc1, float bc2)
+static __global__ void adam_kernel(const baton_optim_hyper *hp, float *w, uint16_t *w16, const float *g, float *m,
+                                   float *v, size_t n, const float *grad_sumsq)
 {
+    baton_optim_hyper h = *hp; /* device memory: a replayed graph uses this update's rate and step */
     float factor = baton_optim_grad_factor(&h, *grad_sumsq);
+    float bc1 = baton_adam_bias_correction(h.beta1, h.step), bc2 = baton_adam_bias_correction(h.beta2, h.step);
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         baton_adam_at(&h, factor, w + i, g + i, m + i, v + i, bc1, bc2);
         if (w16)
@@ -96,9 +100,10 @@ static __global__ void adam_kernel(baton_optim_hyper h, float *w, uint16_t *w16,
     }
 }
 
-static __global__ void sgd_kernel(baton_optim_hyper h, float *w, uint16_t *w16, const float *g, size_t n,
+static __global__ void sgd_kernel(const baton_optim_hyper *hp, float *w, uint16_t *w16, const float *g, size_t n,
                                   const float *grad_sumsq)
 {
+    baton_optim_hyper h = *hp;
     float factor = baton_optim_grad_factor(&h, *grad_sumsq);
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         baton_sgd_at(&h, factor, w + i, g + i);
@@ -107,29 +112,25 @@ static __global__ void sgd_kernel(baton_optim_hyper h, float *w, uint16_t *w16, 
     }
 }
 
-extern "C" baton_status baton_kernel_optim_update(const baton_optim_hyper *h, float *params, uint16_t *params_bf16,
-                                                  const float *grads, float *m, float *v, size_t n,
-                                                  const float *grad_sumsq, cudaStream_t stream)
+extern "C" baton_status baton_kernel_optim_update(baton_opt_kind kind, const baton_optim_hyper *h, float *params,
+                                                  uint16_t *params_bf16, const float *grads, float *m, float *v,
+                                                  size_t n, const float *grad_sumsq, cudaStream_t stream)
 {
     const char *who = "baton_kernel_optim_update";
-    BATON_REQUIRE(h != NULL, "%s: hyper-parameters are NULL", who);
-    BATON_REQUIRE(h->kind == BATON_OPT_ADAM || h->kind == BATON_OPT_SGD, "%s: unknown optimizer kind %d", who,
-                  (int)h->kind);
-    BATON_REQUIRE(h->kind == BATON_OPT_SGD || (m && v), "%s: Adam needs both moment buffers", who);
-    BATON_REQUIRE(h->step >= 1, "%s: step %ld, expected >= 1", who, h->step);
+    BATON_REQUIRE(kind == BATON_OPT_ADAM || kind == BATON_OPT_SGD, "%s: unknown optimizer kind %d", who, (int)kind);
+    BATON_REQUIRE(kind == BATON_OPT_SGD || (m && v), "%s: Adam needs both moment buffers", who);
     if (n == 0)
         return BATON_OK;
-    BATON_REQUIRE(params && grads && grad_sumsq, "%s: NULL pointer (params %p, grads %p, grad_sumsq %p)", who,
-                  (void *)params, (const void *)grads, (const void *)grad_sumsq);
+    BATON_REQUIRE(h && params && grads && grad_sumsq,
+                  "%s: NULL pointer (h %p, params %p, grads %p, grad_sumsq %p)", who, (const void *)h, (void *)params,
+                  (const void *)grads, (const void *)grad_sumsq);
     size_t b = (n + BATON_ELEM_THREADS - 1) / BATON_ELEM_THREADS;
     unsigned blocks = b > MAX_BLOCKS ? MAX_BLOCKS : (unsigned)b;
-    if (h->kind == BATON_OPT_SGD) {
-        BATON_LAUNCH(blocks, BATON_ELEM_THREADS, 0, stream, sgd_kernel)(*h, params, params_bf16, grads, n, grad_sumsq);
-    } else {
-        float bc1 = 1.0f - powf(h->beta1, (float)h->step), bc2 = 1.0f - powf(h->beta2, (float)h->step);
-        BATON_LAUNCH(blocks, BATON_ELEM_THREADS, 0, stream, adam_kernel)(*h, params, params_bf16, grads, m, v, n, grad_sumsq, bc1,
-                                                                    bc2);
-    }
+    if (kind == BATON_OPT_SGD)
+        BATON_LAUNCH(blocks, BATON_ELEM_THREADS, 0, stream, sgd_kernel)(h, params, params_bf16, grads, n, grad_sumsq);
+    else
+        BATON_LAUNCH(blocks, BATON_ELEM_THREADS, 0, stream, adam_kernel)(h, params, params_bf16, grads, m, v, n,
+                                                                          grad_sumsq);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }

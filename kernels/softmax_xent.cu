@@ -40,7 +40,7 @@
 
 static __global__ void __launch_bounds__(XENT_MAX_THREADS)
     xent_row_kernel(float *row_loss, float *logp, float *d, const float *z, const int *targets, int V, float eps,
-                    float scale)
+                    const float *scale_at)
 {
     BATON_SHARED(float, shf, 32);
     BATON_SHARED(double, shd, 32);
@@ -87,7 +87,7 @@ static __global__ void __launch_bounds__(XENT_MAX_THREADS)
             logp[i] = (zy - m) - log_sum;
     }
     if (d) {
-        float inv = (float)(1.0 / sum_e), u = eps / (float)V, keep = 1.0f - eps;
+        float inv = (float)(1.0 / sum_e), u = eps / (float)V, keep = 1.0f - eps, scale = *scale_at;
         for (int v = threadIdx.x; v < V; v += blockDim.x)
             d[v] = baton_xent_grad(baton_softmax_term(z[v], m), inv, u, keep, v == y, scale);
     }
@@ -115,12 +115,14 @@ static unsigned xent_threads(int V)
 
 extern "C" baton_status baton_kernel_xent_forward_backward(float *loss_sum, float *logp, float *dlogits,
                                                            float *row_loss, const float *logits, const int *targets,
-                                                           int N, int V, float eps, float scale, cudaStream_t stream)
+                                                           int N, int V, float eps, const float *scale,
+                                                           cudaStream_t stream)
 {
     const char *who = "baton_kernel_xent_forward_backward";
     BATON_REQUIRE(N >= 0 && V >= 1, "%s: N %d, V %d, expected N >= 0, V >= 1", who, N, V);
     BATON_REQUIRE(eps >= 0.0f && eps <= 1.0f, "%s: label smoothing %g, expected 0 <= eps <= 1", who, (double)eps);
     BATON_REQUIRE(loss_sum != NULL, "%s: loss_sum is NULL", who);
+    BATON_REQUIRE(scale || !dlogits, "%s: scale is NULL but dlogits is wanted", who);
     if (N > 0) {
         BATON_REQUIRE(logits && targets && row_loss, "%s: logits %p, targets %p, row_loss %p: expected all set", who,
                       (const void *)logits, (const void *)targets, (void *)row_loss);

@@ -111,8 +111,8 @@ check "device auto picks the cpu without a GPU and says so" grep -q "^device: cp
 check "bench train tiny: a row of 3392 tokens per step" \
     sh -c "'$baton' bench train --configs tiny --feed off --warmup 0 --reps 1 --threads 1 --csv '$work/bench.csv' \
         --json '$work/bench.json' 2>/dev/null | grep -q '^baton-fused  *tiny  *off  *cpu  *fp32  *64  *30  *30  *3392 '"
-check "bench CSV has the header of pytorch_baseline.py" \
-    grep -qx "system,config,feed,device,precision,batch,src_len,tgt_len,tokens_per_step,median_step_ms,tokens_per_s,peak_mem_mib" \
+check "bench CSV has the header of pytorch_baseline.py, then the issued-work columns" \
+    grep -qx "system,config,feed,device,precision,batch,src_len,tgt_len,tokens_per_step,median_step_ms,tokens_per_s,peak_mem_mib,launches_per_step,kernels_per_step,graph_launches_per_step,syncs_per_step,allocs_per_step,gemm_flops_fp32,gemm_flops_tf32,gemm_flops_bf16,bytes_h2d_per_step" \
     "$work/bench.csv"
 check "bench JSON parses, with the machine first" \
     python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['machine'][0].startswith('baton'); assert d['rows'][0]['tokens_per_step']==3392" \

@@ -520,7 +520,7 @@ static void check_xent(tu_report *r)
             loss_ref += ref_xent_row(gref + (size_t)i * V, lpref + i, zd + (size_t)i * V, y[i], V, k->eps, scale);
         float loss = NAN, *logp = k->with_logp ? fnan((size_t)N) : NULL;
         float *dl = k->dlogits == DL_SEPARATE ? fnan(n) : k->dlogits == DL_IN_PLACE ? logits : NULL;
-        baton_status st = be.ops->xent_forward_backward(&be, &loss, logp, dl, NULL, logits, y, N, V, k->eps, scale);
+        baton_status st = be.ops->xent_forward_backward(&be, &loss, logp, dl, NULL, logits, y, N, V, k->eps, &scale);
 
         char name[160];
         /* Each row loss is assembled in float from terms >= 0 (no cancellation): logf of the
@@ -558,7 +558,7 @@ static void check_xent(tu_report *r)
     {
         float z[8] = {0.1f, 0.2f, NAN, 0.4f, 0.3f, 0.2f, 0.1f, 0.0f}, loss = 0.0f;
         const int y[2] = {1, 3};
-        baton_status st = be.ops->xent_forward_backward(&be, &loss, NULL, NULL, NULL, z, y, 2, 4, 0.1f, 1.0f);
+        baton_status st = be.ops->xent_forward_backward(&be, &loss, NULL, NULL, NULL, z, y, 2, 4, 0.1f, &(float){1.0f});
         tu_check_abs(r, "xent: NaN logit propagates to loss_sum", st == BATON_OK && isnan(loss) ? 0 : INFINITY, 0);
     }
 
@@ -583,7 +583,7 @@ static void check_xent(tu_report *r)
             zd[i] = x0;
             fd[i] = (jp - jm) / (2 * h);
         }
-        baton_status st = be.ops->xent_forward_backward(&be, &loss, NULL, dl, NULL, z, y, N, V, (float)eps, (float)scale);
+        baton_status st = be.ops->xent_forward_backward(&be, &loss, NULL, dl, NULL, z, y, N, V, (float)eps, &(float){(float)scale});
         char name[96];
         /* the float gradient (a few u) against an FD error near 1e-10: 1e-5 */
         snprintf(name, sizeof name, "xent gradient vs central differences (N=4 V=6, one ignored, eps=%g)", eps);
@@ -604,10 +604,10 @@ static void check_refusals(tu_report *r)
     tu_check_abs(r, "attn_softmax_forward refuses length > S",
                  be.ops->attn_softmax_forward(&be, p, x, len_big, 2, 2, 3) == BATON_ERR_INVALID ? 0 : 1, 0);
     tu_check_abs(r, "xent refuses target >= V",
-                 be.ops->xent_forward_backward(&be, &loss, NULL, NULL, NULL, x, y_big, 2, 4, 0.0f, 1.0f) == BATON_ERR_INVALID
+                 be.ops->xent_forward_backward(&be, &loss, NULL, NULL, NULL, x, y_big, 2, 4, 0.0f, &(float){1.0f}) == BATON_ERR_INVALID
                      ? 0 : 1, 0);
     tu_check_abs(r, "xent refuses a negative target",
-                 be.ops->xent_forward_backward(&be, &loss, NULL, NULL, NULL, x, y_neg, 2, 4, 0.0f, 1.0f) == BATON_ERR_INVALID
+                 be.ops->xent_forward_backward(&be, &loss, NULL, NULL, NULL, x, y_neg, 2, 4, 0.0f, &(float){1.0f}) == BATON_ERR_INVALID
                      ? 0 : 1, 0);
 }
 
@@ -632,7 +632,7 @@ static size_t run_all(float *out, const float *in, const int *lengths, const int
     be.ops->additive_scores_backward(&be, out + o, out + o + nq, out + o + nq + nk, in, in + 1, in + 2, in + 3, B, T,
                                      Sa, H);
     o += nq + nk + H;
-    be.ops->xent_forward_backward(&be, out + o, out + o + 1, out + o + 1 + N, NULL, in, targets, N, V, 0.1f, 0.01f);
+    be.ops->xent_forward_backward(&be, out + o, out + o + 1, out + o + 1 + N, NULL, in, targets, N, V, 0.1f, &(float){0.01f});
     o += 1 + N + (size_t)N * V;
     be.ops->tanh_forward(&be, out + o, in, NT);
     o += NT;

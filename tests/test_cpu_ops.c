@@ -126,10 +126,10 @@ static void check_dropout(tu_report *r)
     tu_fill_nan(y, N);
     for (int i = 0; i < N; i++)
         ref[i] = x[i] * baton_rng_dropout_scale(11, BATON_RNG_DROPOUT | 2, 5, (uint64_t)i, 0.4f);
-    baton_status st = be.ops->dropout(&be, y, x, N, 0.4f, 11, BATON_RNG_DROPOUT | 2, 5);
+    baton_status st = be.ops->dropout(&be, y, x, N, 0.4f, 11, BATON_RNG_DROPOUT | 2, &(uint32_t){5});
     tu_check_abs(r, "dropout op equals the per-element scale", st == BATON_OK ? tu_max_abs(y, ref, N) : INFINITY, 0);
     fprintf(stderr, "(the next error is expected)\n");
-    tu_check_abs(r, "dropout p=1 refused", be.ops->dropout(&be, y, x, N, 1.0f, 1, 0, 0) != BATON_ERR_INVALID, 0);
+    tu_check_abs(r, "dropout p=1 refused", be.ops->dropout(&be, y, x, N, 1.0f, 1, 0, &(uint32_t){0}) != BATON_ERR_INVALID, 0);
 }
 
 static void check_embedding(tu_report *r)

@@ -84,7 +84,8 @@ static int run_case(tu_report *r, baton_cell cell, int bidir, int layers, float 
     if (rh_layer_init(&c.h, "cpu", &cfg, T, B, 1234 + layers * 10 + bidir))
         return 0;
     c.lstm = cell == BATON_CELL_LSTM;
-    c.drop = (baton_dropout_key){.seed = 99, .purpose = BATON_RNG_DROPOUT, .counter = 7};
+    static const uint32_t counter = 7;
+    c.drop = (baton_dropout_key){.seed = 99, .purpose = BATON_RNG_DROPOUT, .counter = &counter};
     c.nx = (size_t)T * B * I;
     c.ny = (size_t)T * B * cfg.hidden_size;
     c.ns = rh_state_numel(&c.h, B);

@@ -138,6 +138,8 @@ static void run_file(tu_report *r, const char *dir, const char *name)
         batch.src = src, batch.src_len = src_len, batch.tgt_in = tgt_in, batch.tgt_out = tgt_out;
         batch.tgt_len = tgt_len;
     }
+    float scale = batch.tgt_tokens ? 1.0f / (float)batch.tgt_tokens : 1.0f; /* cpu: host memory */
+    batch.loss_scale = &scale;
 
     baton_arena measure = baton_arena_measuring(), arena = {0};
     baton_s2s_acts acts;

@@ -31,6 +31,7 @@ typedef struct {
     baton_s2s_acts acts;
     baton_arena arena;
     baton_s2s_batch batch;
+    float scale; /* the batch's loss_scale (the cpu's device memory is the host's) */
     baton_dropout_key drop;
     float *params, *grads;
 } model_case;
@@ -64,8 +65,11 @@ static void run_case(tu_report *r, baton_cell cell, baton_attn_score score, int 
                             .input_feed = feed,
                             .dropout = 0.2f, .label_smoothing = 0.1f};
     c.batch = (baton_s2s_batch){.B = B, .S = S, .T = T, .src = src, .src_len = src_len, .tgt_in = tgt_in,
-                                .tgt_out = tgt_out, .tgt_len = tgt_len, .tgt_tokens = tokens};
-    c.drop = (baton_dropout_key){.seed = 17, .counter = 3};
+                                .tgt_out = tgt_out, .tgt_len = tgt_len, .tgt_tokens = tokens,
+                                .loss_scale = &c.scale};
+    c.scale = 1.0f / (float)tokens;
+    static const uint32_t counter = 3;
+    c.drop = (baton_dropout_key){.seed = 17, .counter = &counter};
     baton_param_table_init(&c.t);
     baton_arena measure = baton_arena_measuring();
     int ok = baton_cpu_backend_create(&c.be, 1) == BATON_OK && baton_s2s_init(&c.m, &cfg, &c.t) == BATON_OK &&

@@ -34,6 +34,25 @@ typedef struct {
     baton_status (*zero)(baton_backend *be, void *ptr, size_t bytes);
     baton_status (*sync)(baton_backend *be);
 
+    /* ---- a step that never waits: asynchronous uploads and recorded graphs ---- */
+    /* Setup only: reserves what upload_async needs for uploads of up to `bytes` (cuda: a ring of
+     * pinned staging buffers). NULL where nothing is needed (cpu). */
+    baton_status (*stage_reserve)(baton_backend *be, size_t bytes);
+    /* Enqueues a copy of `bytes` from host src to device dst and returns without waiting for it:
+     * src is first copied into reserved pinned staging, so the caller may reuse it at once. Waits
+     * only when the device is a whole staging ring of uploads behind the host. */
+    baton_status (*upload_async)(baton_backend *be, void *dst, const void *src, size_t bytes);
+    /* Starts recording the ops that follow into a graph instead of running them (cuda: stream
+     * capture). Recorded ops must not wait (no upload, download, sync). NULL: no graphs (cpu). */
+    baton_status (*graph_begin)(baton_backend *be);
+    /* Ends the recording: *graph is a replayable handle; nothing recorded has run yet. */
+    baton_status (*graph_end)(baton_backend *be, void **graph);
+    /* Enqueues one replay of graph: the recorded ops with the recorded pointers and values, reading
+     * whatever device memory holds when they run. */
+    baton_status (*graph_launch)(baton_backend *be, void *graph);
+    /* Frees a graph. */
+    void (*graph_free)(baton_backend *be, void *graph);
+
     /* ---- matrix products, in be->precision: bf16 rounds A and B (bf16.h), C stays fp32 ---- */
     /* C (M,N) = alpha op(A) op(B) + beta C, with op(A) (M,K) and op(B) (K,N). */
     baton_status (*gemm)(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
@@ -64,9 +83,11 @@ typedef struct {
     baton_status (*colsum_add)(baton_backend *be, float *out, const float *in, int rows, int cols);
     /* *out (one float, device) = sum_i x[i]^2, accumulated in double on the host path. */
     baton_status (*sumsq)(baton_backend *be, float *out, const float *x, size_t n);
-    /* y[i] = x[i] * dropout_scale(seed, purpose, counter, i, p); the same call masks a gradient. */
+    /* y[i] = x[i] * dropout_scale(seed, purpose, *counter, i, p); the same call masks a gradient.
+     * counter: one uint32 of device memory (the batch counter), read when the op runs, so that a
+     * captured step draws new masks each time it is replayed. */
     baton_status (*dropout)(baton_backend *be, float *y, const float *x, size_t n, float p, uint64_t seed,
-                            uint32_t purpose, uint32_t counter);
+                            uint32_t purpose, const uint32_t *counter);
 
     /* dst[i*ld_dst + j] = src[i*ld_src + j] for rows x cols: concatenating and splitting feature
      * blocks (bridge of a bidirectional encoder, [c; h] of the attentional hidden). */
@@ -103,23 +124,27 @@ typedef struct {
      * (1-eps)(-log p_y) + eps/V sum_v (-log p_v). Writes *loss_sum (one float, device) = the sum
      * over non-ignored rows, logp (N, may be NULL) = log p_y per row without
      * smoothing (0 for ignored rows), and dlogits (N,V) = scale * (p - q) with
-     * q = (1-eps) onehot(y) + eps/V (0 rows where ignored). dlogits may be logits, or NULL when
+     * q = (1-eps) onehot(y) + eps/V (0 rows where ignored); scale is one float of device memory, read
+     * when the op runs (a captured step's tokens change per batch). dlogits may be logits, or NULL when
      * only the loss is wanted. row_loss: N floats of device scratch for backends that sum the
      * per-row losses in a second pass (CUDA); the CPU backend needs none (NULL is fine there). */
     baton_status (*xent_forward_backward)(baton_backend *be, float *loss_sum, float *logp, float *dlogits,
                                           float *row_loss,
                                           const float *logits, const int *targets, int N, int V, float eps,
-                                          float scale);
+                                          const float *scale);
 
     /* idx[i] = the column of row i's largest value (the first on ties) for x (rows, cols). */
     baton_status (*argmax_rows)(baton_backend *be, int *idx, const float *x, int rows, int cols);
 
     /* ---- optimizer ---- */
-    /* One update of n elements of the flat buffers (optim_math.h); m and v are Adam's moments
-     * (NULL for SGD); grad_sumsq (one float, device) is the gradients' sum of squares for the clip;
-     * params_bf16: NULL, or the parameters' bf16 mirror, rewritten from the new values in the same pass. */
-    baton_status (*optim_update)(baton_backend *be, const baton_optim_hyper *h, float *params, uint16_t *params_bf16,
-                                 const float *grads, float *m, float *v, size_t n, const float *grad_sumsq);
+    /* One update of n elements of the flat buffers (optim_math.h): Adam (m, v its moments) or SGD (m,
+     * v NULL) as `kind` says; h (device memory: this update's rate and step) and grad_sumsq (one
+     * float, device: the gradients' sum of squares for the clip) are read when the op runs, so a
+     * captured update uses the current ones; params_bf16: NULL, or the parameters' bf16 mirror,
+     * rewritten from the new values in the same pass. */
+    baton_status (*optim_update)(baton_backend *be, baton_opt_kind kind, const baton_optim_hyper *h, float *params,
+                                 uint16_t *params_bf16, const float *grads, float *m, float *v, size_t n,
+                                 const float *grad_sumsq);
 
     /* ---- embeddings ---- */
     /* out[i, :] = table[ids[i], :] for n ids (out (n, dim), table (V, dim)). */
@@ -211,7 +236,9 @@ void baton_backend_destroy(baton_backend *be);
 /* Setup: be->ops->embed_reserve(be, max_n) where the backend has one, else nothing to do (BATON_OK). */
 baton_status baton_backend_embed_reserve(baton_backend *be, int max_n);
 
-/* Comma-separated names of the backends this build contains. */
+/* Setup: be->ops->stage_reserve(be, bytes) where the backend has one, else nothing to do (BATON_OK). */
+baton_status baton_backend_stage_reserve(baton_backend *be, size_t bytes);
+
 /* Setup: be->ops->bf16_mirror(be, f, n, kept) where the backend keeps mirrors and computes in
  * bf16; else nothing to do (BATON_OK). */
 baton_status baton_backend_bf16_mirror(baton_backend *be, const float *f, size_t n, int kept);
@@ -220,6 +247,7 @@ baton_status baton_backend_bf16_mirror(baton_backend *be, const float *f, size_t
 uint16_t *baton_backend_bf16_twin(baton_backend *be, const float *f);
 
 const char *baton_backend_list(void);
+/* Comma-separated names of the backends this build contains. */
 
 /* Creates the CPU reference backend (OpenBLAS sgemm and C loops). */
 baton_status baton_cpu_backend_create(baton_backend *be, int threads);

@@ -29,6 +29,7 @@ typedef struct {
     baton_optim_config cfg;
     float *m, *v;  /* flat buffers like the parameters (Adam only) */
     float *sumsq;  /* (1) the gradients' sum of squares, on the device */
+    baton_optim_hyper *hyper; /* (1) device: baton_optim_step's upload of the update's hyper-parameters */
     size_t n;      /* floats in a flat buffer */
     long step;     /* updates done */
 } baton_optim;
@@ -46,8 +47,17 @@ void baton_optim_destroy(baton_optim *o, baton_backend *be);
 /* The learning rate of update number `step` (from 1) under the schedule. */
 float baton_optim_lr(const baton_optim_config *cfg, long step);
 
-/* One update from grads holding the sum of `accumulated` batches' mean-loss gradients, then zeroes
- * grads for the next step. */
+/* The hyper-parameters of the next update (number o->step + 1) from grads holding the sum of
+ * `accumulated` batches' mean-loss gradients: learning rate, step, 1/accumulated. */
+baton_optim_hyper baton_optim_next(const baton_optim *o, int accumulated);
+
+/* One update with hyper-parameters that the caller put in device memory at h (baton_optim_next's,
+ * uploaded with a batch), then zeroes grads; the caller advances o->step. Enqueues only: nothing
+ * waits, so a training step can be recorded and replayed. */
+baton_status baton_optim_step_at(baton_optim *o, baton_backend *be, float *params, float *grads,
+                                 const baton_optim_hyper *h);
+
+/* baton_optim_step_at with baton_optim_next(o, accumulated) uploaded first (an upload waits). */
 baton_status baton_optim_step(baton_optim *o, baton_backend *be, float *params, float *grads, int accumulated);
 
 #endif

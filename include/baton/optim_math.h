@@ -34,6 +34,12 @@ BATON_HD static inline float baton_optim_grad_factor(const baton_optim_hyper *h,
     return h->grad_scale * clip;
 }
 
+/* 1 - beta^step: Adam's bias correction of update number step (>= 1). */
+BATON_HD static inline float baton_adam_bias_correction(float beta, long step)
+{
+    return 1.0f - powf(beta, (float)step);
+}
+
 /* Adam (Kingma & Ba) on one element, as torch.optim.Adam / AdamW compute it. */
 BATON_HD static inline void baton_adam_at(const baton_optim_hyper *h, float factor, float *w, const float *g,
                                           float *m, float *v, float bc1, float bc2)

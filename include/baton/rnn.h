@@ -30,8 +30,8 @@ typedef struct {
 /* Dropout draws for one call: purpose BATON_RNG_DROPOUT-based, counter = training step. */
 typedef struct {
     uint64_t seed;
-    uint32_t purpose; /* base; layer l uses purpose + l */
-    uint32_t counter;
+    uint32_t purpose;        /* base; layer l uses purpose + l */
+    const uint32_t *counter; /* (1) device: the batch counter, read when the masks are drawn */
 } baton_dropout_key;
 
 typedef struct {

@@ -43,6 +43,7 @@ typedef struct {
     const int *tgt_out; /* (T,B) y1 .. yn </s>, 0-padded */
     const int *tgt_len; /* (B) n+1, 1..T */
     int tgt_tokens;     /* non-pad tokens of tgt_out (host) */
+    const float *loss_scale; /* (1) device: 1 / tgt_tokens, the mean's factor in dlogits (want_grad only) */
 } baton_s2s_batch;
 
 typedef struct {

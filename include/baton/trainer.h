@@ -1,7 +1,10 @@
 /* trainer.h: one training run's state and its step: the model, its flat buffers, the optimizer,
  * the activation arena and the device copies of a batch, all made once at set-up for the
- * largest batch shape; a step uploads a batch's ids, runs forward, backward and (every
- * `accumulate` batches) the optimizer, and brings back one float: the batch's summed loss. */
+ * largest batch shape. A step enqueues one upload (the batch's ids and the values that change
+ * from batch to batch: baton_step_scalars), forward, backward and (every `accumulate` batches)
+ * the optimizer, and waits for nothing: its loss stays on the device until asked for. With
+ * be->versions.step = 1 (graph) the work of a step is recorded once per batch shape as a graph
+ * and replayed: one launch a step. */
 #ifndef BATON_TRAINER_H
 #define BATON_TRAINER_H
 
@@ -9,6 +12,24 @@
 #include "baton/dataset.h"
 #include "baton/optim.h"
 #include "baton/seq2seq.h"
+
+/* What changes from batch to batch besides the ids: in device memory beside them, read by the
+ * kernels when they run, so that a recorded step replays with this batch's values. */
+typedef struct {
+    baton_optim_hyper hyper; /* the update this batch completes, when it completes one */
+    float loss_scale;        /* 1 / tgt_tokens: the mean's factor in dlogits */
+    uint32_t counter;        /* the batch counter: keys this batch's dropout masks */
+} baton_step_scalars;
+
+/* Batches whose summed loss stays readable after their step (baton_trainer_loss). */
+#define BATON_TRAINER_LOSSES 16
+/* Recorded steps kept, one per batch shape and kind (with or without the update); beyond, eager. */
+#define BATON_TRAINER_GRAPHS 64
+
+typedef struct {
+    int B, S, T, update;
+    void *graph; /* the backend's replayable recording */
+} baton_step_graph;
 
 typedef struct {
     baton_backend *be;
@@ -19,7 +40,15 @@ typedef struct {
     baton_arena arena;
     baton_s2s_acts acts;
     int S_max, T_max, B_max;
-    int *d_src, *d_src_len, *d_tgt_in, *d_tgt_out, *d_tgt_len; /* device copies of a batch's ids */
+    void *d_block;                  /* device: scalars, then a batch's ids at offsets fixed for the largest shape */
+    void *h_block;                  /* host: the same layout, packed for each batch and uploaded in one copy */
+    size_t block_bytes;
+    baton_step_scalars *d_scalars;  /* (1) in d_block */
+    int *d_src, *d_src_len, *d_tgt_in, *d_tgt_out, *d_tgt_len; /* in d_block: (S,B) (B) (T,B) (T,B) (B) */
+    float *d_losses;                /* (BATON_TRAINER_LOSSES) device: batch k's summed loss at k % LOSSES */
+    baton_step_graph graphs[BATON_TRAINER_GRAPHS];
+    int n_graphs;
+    int eager_only;                 /* 1 while the recurrent layers run through cuDNN (host-side lengths) */
     uint64_t seed;                  /* weights and dropout */
     int accumulate;                 /* batches per optimizer update */
     int pending;                    /* batches accumulated since the last update */
@@ -39,9 +68,14 @@ void baton_trainer_destroy(baton_trainer *tr);
 /* Runs the recurrent layers through `impl` ("fused", the default, or "cudnn[-ALGO]"; rnn.h). */
 baton_status baton_trainer_use_rnn_impl(baton_trainer *tr, const char *impl);
 
-/* Trains on one batch; *loss_sum receives the batch's summed token loss (divide by tgt_tokens for
- * the mean). Dropout masks are keyed by the batch counter, so a run is repeatable. */
+/* Trains on one batch: enqueues its work and returns without waiting for the device. Dropout masks
+ * are keyed by the batch counter, so a run is repeatable. loss_sum: NULL, or where to put the
+ * batch's summed token loss (divide by tgt_tokens for the mean), which waits for the step. */
 baton_status baton_trainer_step(baton_trainer *tr, const baton_host_batch *hb, float *loss_sum);
+
+/* *loss_sum = the summed token loss of batch number `batch` (0-based, one of the last
+ * BATON_TRAINER_LOSSES trained); waits for that batch's step only. */
+baton_status baton_trainer_loss(baton_trainer *tr, long batch, float *loss_sum);
 
 /* Summed loss of one batch without dropout or any update (validation). */
 baton_status baton_trainer_eval(baton_trainer *tr, const baton_host_batch *hb, float *loss_sum);

@@ -160,6 +160,11 @@ baton_status baton_backend_embed_reserve(baton_backend *be, int max_n)
     return be->ops->embed_reserve ? be->ops->embed_reserve(be, max_n) : BATON_OK;
 }
 
+baton_status baton_backend_stage_reserve(baton_backend *be, size_t bytes)
+{
+    return be->ops->stage_reserve ? be->ops->stage_reserve(be, bytes) : BATON_OK;
+}
+
 static int keeps_mirrors(const baton_backend *be)
 {
     return be->precision == BATON_PRECISION_BF16 && be->ops->bf16_mirror && be->ops->bf16_twin;

@@ -120,7 +120,7 @@ static baton_status rig_create(layer_rig *g, const bench_opts *o, const layer_sh
 static baton_status rig_call(layer_rig *g, const layer_shape *sh, int r, int backward, float *ms)
 {
     baton_backend *be = &g->be;
-    baton_dropout_key train = {.seed = 1, .purpose = BATON_RNG_DROPOUT, .counter = 0};
+    baton_dropout_key train = {.seed = 1, .purpose = BATON_RNG_DROPOUT, .counter = NULL}; /* dropout 0: unread */
     BATON_TRY(be->ops->timer_mark(be, 0));
     BATON_TRY(baton_rnn_forward(be, &g->rnn, &g->acts, g->y, NULL, NULL, g->x[r], NULL, NULL, g->len, g->params,
                                 &g->t, sh->T, sh->B, &train));

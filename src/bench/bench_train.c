@@ -2,10 +2,12 @@
  * loss, backward, clip, Adam, download of the loss) of the named configurations in bench.h, with
  * input feeding off and on, on one device and through each requested recurrent implementation.
  * A step is timed between two timer marks (CUDA events on a GPU) around baton_trainer_step, which
- * ends by downloading the loss, so host overheads inside the step are counted as the user sees
- * them. Reported: median step time, tokens/s (source + target non-pad tokens / median), memory. */
+ * enqueues the step and waits for nothing (the loss stays on the device; the last one is read at
+ * the end), so the marks time the device's work of one step. Reported: median step time, tokens/s
+ * (source + target non-pad tokens / median), memory, and in the emulation the work issued. */
 #include "bench_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,16 +55,18 @@ static void print_issued(const baton_emu_counters *a, const baton_emu_counters *
 }
 #endif
 
-/* The work issued per step as report cells (launches_per_step ... bytes_h2d_per_step): counted by
+/* The work issued per step as report cells (launches_per_step ... bytes_h2d_per_step; launches are
+ * the host's kernel launches, kernels the grids that ran, graph replays included): counted by
  * the CUDA emulation; "-" where nothing counts it (the cpu backend, a real GPU without a profiler). */
 static void issued_cells(char *buf, size_t size, const baton_backend *be, const void *a_, const void *b_, int reps)
 {
-    snprintf(buf, size, "-|-|-|-|-|-|-|-");
+    snprintf(buf, size, "-|-|-|-|-|-|-|-|-");
 #if BATON_GPU_EMULATION
     const baton_emu_counters *a = a_, *b = b_;
     double n = reps;
     if (strcmp(be->ops->name, "cuda") == 0)
-        snprintf(buf, size, "%.1f|%.2f|%.2f|%.2f|%.6g|%.6g|%.6g|%.0f", (b->kernel_launches - a->kernel_launches) / n,
+        snprintf(buf, size, "%.1f|%.1f|%.2f|%.2f|%.2f|%.6g|%.6g|%.6g|%.0f", (b->kernel_launches - a->kernel_launches) / n,
+                 (b->kernels_run - a->kernels_run) / n,
                  (b->graph_launches - a->graph_launches) / n, (b->host_syncs - a->host_syncs) / n,
                  (b->allocations - a->allocations) / n, (b->gemm_flops[0] - a->gemm_flops[0]) / n,
                  (b->gemm_flops[1] - a->gemm_flops[1]) / n, (b->gemm_flops[2] - a->gemm_flops[2]) / n,
@@ -77,7 +81,10 @@ static baton_status time_steps(baton_trainer *tr, baton_host_batch *hb, const be
                                size_t *mem, char *issued, size_t issued_size, const char *what)
 {
 #if BATON_GPU_EMULATION
-    baton_emu_counters before, after;
+    /* work issued over the timed steps; waits and allocations only inside baton_trainer_step, not
+     * the timer's own wait for its mark */
+    baton_emu_counters before, after, in0, in1;
+    uint64_t syncs = 0, allocs = 0;
 #else
     (void)what;
 #endif
@@ -86,15 +93,20 @@ static baton_status time_steps(baton_trainer *tr, baton_host_batch *hb, const be
     if (!ms)
         return BATON_ERROR(BATON_ERR_OOM, "bench: out of host memory");
     baton_status st = BATON_OK;
-    float loss;
     for (int k = 0; st == BATON_OK && k < o->warmup + o->reps; k++) {
 #if BATON_GPU_EMULATION
         if (k == o->warmup)
             baton_emu_counters_get(&before);
+        baton_emu_counters_get(&in0);
 #endif
         st = be->ops->timer_mark(be, 0);
-        if (st == BATON_OK)
-            st = baton_trainer_step(tr, &hb[k % BATON_BENCH_ROTATE], &loss);
+        if (st == BATON_OK) /* the loss stays on the device: a step waits for nothing */
+            st = baton_trainer_step(tr, &hb[k % BATON_BENCH_ROTATE], NULL);
+#if BATON_GPU_EMULATION
+        baton_emu_counters_get(&in1);
+        if (k >= o->warmup)
+            syncs += in1.host_syncs - in0.host_syncs, allocs += in1.allocations - in0.allocations;
+#endif
         if (st == BATON_OK)
             st = be->ops->timer_mark(be, 1);
         float t = 0.0f;
@@ -103,8 +115,19 @@ static baton_status time_steps(baton_trainer *tr, baton_host_batch *hb, const be
         if (st == BATON_OK && k >= o->warmup)
             ms[k - o->warmup] = t;
     }
+    float loss = 0.0f; /* the last step's, read once: a failure inside the steps surfaces here */
+    if (st == BATON_OK)
+        st = baton_trainer_loss(tr, tr->batches - 1, &loss);
+    int counting_only = 0; /* the emulation counting without running: no loss to check */
+#if BATON_GPU_EMULATION
+    counting_only = !baton_emu_executes();
+#endif
+    if (st == BATON_OK && !isfinite(loss) && !counting_only)
+        st = BATON_ERROR(BATON_ERR_INVALID, "bench train %s: the loss is %g after %d steps", what, (double)loss,
+                         o->warmup + o->reps);
 #if BATON_GPU_EMULATION
     baton_emu_counters_get(&after);
+    after.host_syncs = before.host_syncs + syncs, after.allocations = before.allocations + allocs;
     if (st == BATON_OK && !strcmp(be->ops->name, "cuda"))
         print_issued(&before, &after, o->reps, what);
     issued_cells(issued, issued_size, be, &before, &after, o->reps);
@@ -160,7 +183,7 @@ const char *const bench_train_cols[BENCH_TRAIN_NCOL] = {
     "system", "config", "feed", "device", "precision", "batch", "src_len", "tgt_len", "tokens_per_step",
     "median_step_ms", "tokens_per_s", "peak_mem_mib",
     /* issued work per step, counted by the CUDA emulation ("-" elsewhere) */
-    "launches_per_step", "graph_launches_per_step", "syncs_per_step", "allocs_per_step", "gemm_flops_fp32",
+    "launches_per_step", "kernels_per_step", "graph_launches_per_step", "syncs_per_step", "allocs_per_step", "gemm_flops_fp32",
     "gemm_flops_tf32", "gemm_flops_bf16", "bytes_h2d_per_step"};
 
 baton_status bench_train(baton_report *r, const bench_opts *o)

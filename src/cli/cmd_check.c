@@ -126,7 +126,7 @@ static baton_status layer_run(const check_path *p, const cli_settings *s, layer_
     baton_arena measure = baton_arena_measuring(), arena = {0};
     baton_rnn_acts acts;
     float *d[NBUF] = {0}, *dp = NULL, *dg = NULL;
-    int *dlen = NULL;
+    int *dlen = NULL; /* (B + 1): the lengths, then the dropout counter (0) */
     int lstm = c->rnn.cfg.cell == BATON_CELL_LSTM;
     size_t pbytes = baton_param_bytes(&c->t);
     baton_status st = baton_rnn_acts_carve(&acts, &measure, &c->rnn, c->T, c->B);
@@ -143,7 +143,9 @@ static baton_status layer_run(const check_path *p, const cli_settings *s, layer_
     if (st == BATON_OK)
         st = baton_param_buffer_alloc(&be, &c->t, &dg, "gradients");
     if (st == BATON_OK)
-        st = be.ops->alloc(&be, (void **)&dlen, (size_t)c->B * sizeof(int), "lengths");
+        st = be.ops->alloc(&be, (void **)&dlen, (size_t)(c->B + 1) * sizeof(int), "lengths");
+    if (st == BATON_OK)
+        st = be.ops->zero(&be, dlen + c->B, sizeof(int));
     if (st == BATON_OK)
         st = be.ops->upload(&be, dp, c->params, pbytes);
     if (st == BATON_OK)
@@ -151,7 +153,8 @@ static baton_status layer_run(const check_path *p, const cli_settings *s, layer_
     for (int i = X; st == BATON_OK && i <= DCN; i++)
         st = be.ops->upload(&be, d[i], c->buf[i], c->n[i] * sizeof(float));
     acts.host_lengths = c->len;
-    baton_dropout_key train = {.seed = (uint64_t)s->seed, .purpose = BATON_RNG_DROPOUT, .counter = 0};
+    baton_dropout_key train = {.seed = (uint64_t)s->seed, .purpose = BATON_RNG_DROPOUT,
+                               .counter = (const uint32_t *)(dlen + c->B)};
     if (st == BATON_OK)
         st = baton_rnn_forward(&be, &c->rnn, &acts, d[Y], d[HN], lstm ? d[CN] : NULL, d[X], NULL, NULL, dlen, dp,
                                &c->t, c->T, c->B, &train);

@@ -97,6 +97,7 @@ static const baton_ops cpu_ops = {
     .alloc = cpu_alloc,
     .free = cpu_free,
     .upload = cpu_copy,
+    .upload_async = cpu_copy, /* the host's memory is the device's: the copy is done when it returns */
     .download = cpu_copy,
     .copy = cpu_copy,
     .zero = cpu_zero,

@@ -49,7 +49,7 @@ baton_status baton_cpu_colsum_add(baton_backend *be, float *out, const float *in
 baton_status baton_cpu_sumsq(baton_backend *be, float *out, const float *x, size_t n);
 /* y = x * dropout scale from Philox. */
 baton_status baton_cpu_dropout(baton_backend *be, float *y, const float *x, size_t n, float p, uint64_t seed,
-                               uint32_t purpose, uint32_t counter);
+                               uint32_t purpose, const uint32_t *counter);
 /* out rows = table rows picked by ids. */
 baton_status baton_cpu_embed_gather(baton_backend *be, float *out, const int *ids, const float *table, int n, int dim);
 /* dtable rows += dout rows, in id order. */
@@ -82,12 +82,12 @@ baton_status baton_cpu_additive_scores_backward(baton_backend *be, float *dq, fl
 baton_status baton_cpu_xent_forward_backward(baton_backend *be, float *loss_sum, float *logp, float *dlogits,
                                              float *row_loss,
                                              const float *logits, const int *targets, int N, int V, float eps,
-                                             float scale);
+                                             const float *scale);
 
 /* Index of each row's largest value. */
 baton_status baton_cpu_argmax_rows(baton_backend *be, int *idx, const float *x, int rows, int cols);
 /* One optimizer update over the flat buffers. */
-baton_status baton_cpu_optim_update(baton_backend *be, const baton_optim_hyper *h, float *params,
+baton_status baton_cpu_optim_update(baton_backend *be, baton_opt_kind kind, const baton_optim_hyper *h, float *params,
                                     uint16_t *params_bf16, const float *grads, float *m, float *v, size_t n,
                                     const float *grad_sumsq);
 

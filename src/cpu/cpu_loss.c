@@ -13,7 +13,7 @@ BATON_CPU_CLONES
 baton_status baton_cpu_xent_forward_backward(baton_backend *be, float *loss_sum, float *logp, float *dlogits,
                                              float *row_loss,
                                              const float *logits, const int *targets, int N, int V, float eps,
-                                             float scale)
+                                             const float *scale_at)
 {
     (void)row_loss; /* the CPU sums the rows in its fixed groups as it goes */
     (void)be;
@@ -24,6 +24,8 @@ baton_status baton_cpu_xent_forward_backward(baton_backend *be, float *loss_sum,
         BATON_REQUIRE(targets[i] >= 0 && targets[i] < V,
                       "xent_forward_backward: targets[%d] = %d, expected 0 (ignored) <= target < V = %d", i, targets[i],
                       V);
+    BATON_REQUIRE(scale_at || !dlogits, "xent_forward_backward: scale is NULL but dlogits is wanted");
+    float scale = dlogits ? *scale_at : 0.0f;
     int groups = N < XENT_GROUPS ? N : XENT_GROUPS;
     double partial[XENT_GROUPS];
     long work = (long)N * V * 12;

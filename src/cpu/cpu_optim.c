@@ -4,23 +4,23 @@
 #include "cpu_internal.h"
 
 BATON_CPU_CLONES
-baton_status baton_cpu_optim_update(baton_backend *be, const baton_optim_hyper *h, float *params,
+baton_status baton_cpu_optim_update(baton_backend *be, baton_opt_kind kind, const baton_optim_hyper *h, float *params,
                                     uint16_t *params_bf16, const float *grads, float *m, float *v, size_t n,
                                     const float *grad_sumsq)
 {
     (void)be;
     (void)params_bf16; /* the cpu keeps no mirrors: its bf16 GEMMs round their operands */
-    BATON_REQUIRE(h->kind == BATON_OPT_SGD || (m && v), "optimizer update: Adam needs both moment buffers");
+    BATON_REQUIRE(kind == BATON_OPT_SGD || (m && v), "optimizer update: Adam needs both moment buffers");
     BATON_REQUIRE(h->step >= 1, "optimizer update: step %ld, expected >= 1", h->step);
     float factor = baton_optim_grad_factor(h, *grad_sumsq);
     long work = (long)n;
-    if (h->kind == BATON_OPT_SGD) {
+    if (kind == BATON_OPT_SGD) {
         BATON_PARALLEL_FOR
         for (long i = 0; i < work; i++)
             baton_sgd_at(h, factor, params + i, grads + i);
         return BATON_OK;
     }
-    float bc1 = 1.0f - powf(h->beta1, (float)h->step), bc2 = 1.0f - powf(h->beta2, (float)h->step);
+    float bc1 = baton_adam_bias_correction(h->beta1, h->step), bc2 = baton_adam_bias_correction(h->beta2, h->step);
     BATON_PARALLEL_FOR
     for (long i = 0; i < work; i++)
         baton_adam_at(h, factor, params + i, grads + i, m + i, v + i, bc1, bc2);

@@ -149,9 +149,19 @@ static void cu_destroy(baton_backend *be)
     cuda_ctx *c = ctx(be);
     if (!c)
         return;
+    if (c->stream)
+        cudaStreamSynchronize(c->stream); /* staged copies may still read the pinned buffers */
     for (int i = 0; i < BATON_TIMER_SLOTS; i++)
         if (c->marks[i])
             cudaEventDestroy(c->marks[i]);
+    for (int i = 0; i < BATON_CUDA_STAGES; i++) {
+        if (c->stage_done[i])
+            cudaEventDestroy(c->stage_done[i]);
+        if (c->stage[i])
+            cudaFreeHost(c->stage[i]);
+    }
+    if (c->blas_workspace)
+        cudaFree(c->blas_workspace);
     if (c->sumsq_scratch)
         cudaFree(c->sumsq_scratch);
     if (c->embed_scratch)
@@ -204,9 +214,13 @@ baton_status baton_cuda_backend_init(baton_backend *be, const baton_ops *ops, ba
     BATON_CUBLAS_CHECK(cublasSetMathMode(c->blas, precision == BATON_PRECISION_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     for (int i = 0; i < BATON_TIMER_SLOTS; i++)
         BATON_CUDA_CHECK(cudaEventCreate(&c->marks[i]));
+    for (int i = 0; i < BATON_CUDA_STAGES; i++)
+        BATON_CUDA_CHECK(cudaEventCreateWithFlags(&c->stage_done[i], cudaEventDisableTiming));
     size_t total_b = 0;
     BATON_CUDA_CHECK(cudaMemGetInfo(&c->free_at_start, &total_b));
     BATON_TRY(cu_alloc(be, (void **)&c->sumsq_scratch, BATON_SUMSQ_BLOCKS * sizeof(double), "sum-of-squares scratch"));
+    BATON_TRY(cu_alloc(be, &c->blas_workspace, BATON_CUBLAS_WORKSPACE, "cuBLAS workspace"));
+    BATON_CUBLAS_CHECK(cublasSetWorkspace(c->blas, c->blas_workspace, BATON_CUBLAS_WORKSPACE));
     be->threads = 1;
     return describe(be, precision);
 }
@@ -225,6 +239,12 @@ void baton_cuda_fill_core_ops(baton_ops *ops)
     ops->sync = cu_sync;
     ops->gemm = cu_gemm;
     ops->gemm_batched = cu_gemm_batched;
+    ops->stage_reserve = baton_cuda_stage_reserve;
+    ops->upload_async = baton_cuda_upload_async;
+    ops->graph_begin = baton_cuda_graph_begin;
+    ops->graph_end = baton_cuda_graph_end;
+    ops->graph_launch = baton_cuda_graph_launch;
+    ops->graph_free = baton_cuda_graph_free;
     ops->bf16_mirror = baton_cuda_bf16_mirror;
     ops->bf16_twin = baton_cuda_bf16_twin;
     ops->cell_forward = cu_cell_forward;

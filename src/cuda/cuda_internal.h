@@ -18,6 +18,13 @@ typedef struct {
     int root;       /* 1: bf is its own allocation, freed with f; 0: a range inside another mirror */
 } cuda_mirror;
 
+/* Pinned staging buffers of upload_async: the host runs at most this many uploads ahead. */
+#define BATON_CUDA_STAGES 4
+
+/* cuBLAS's workspace, fixed so that a captured GEMM allocates nothing (NVIDIA's guidance for
+ * graphs: 4 MiB, or 32 MiB on sm_90 for its larger tiles). */
+#define BATON_CUBLAS_WORKSPACE (32u << 20)
+
 typedef struct {
     cudaStream_t stream; /* every op of the backend runs on it */
     cublasHandle_t blas;
@@ -29,6 +36,11 @@ typedef struct {
     size_t free_at_start;  /* device bytes free once the handles existed */
     cuda_mirror *mirrors;  /* (n_mirrors) bf16 precision: where GEMM operands are read from, */
     int n_mirrors, cap_mirrors; /* registered at setup: the parameters, the arena, kept ranges in it */
+    void *blas_workspace;        /* (BATON_CUBLAS_WORKSPACE bytes) cuBLAS's, set on the handle */
+    void *stage[BATON_CUDA_STAGES];          /* (stage_bytes each) pinned host staging of upload_async */
+    cudaEvent_t stage_done[BATON_CUDA_STAGES]; /* the device has read stage[i] */
+    int stage_used[BATON_CUDA_STAGES], stage_next;
+    size_t stage_bytes;
     uint16_t *bf16_scratch[2];   /* converted A and B operands that lie in no mirror */
     size_t bf16_scratch_n[2];    /* their capacity in elements */
 } cuda_ctx;
@@ -55,6 +67,15 @@ baton_status baton_cuda_bf16_refresh(baton_backend *be, const void *dst, size_t 
 baton_status baton_cuda_gemm_bf16(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
                                   const float *A, int lda, int64_t stride_a, const float *B, int ldb,
                                   int64_t stride_b, float beta, float *C, int ldc, int64_t stride_c, int batch);
+
+/* stage_reserve, upload_async, graph_begin, graph_end, graph_launch, graph_free of the ops table
+ * (backend.h), in cuda_graph.c. */
+baton_status baton_cuda_stage_reserve(baton_backend *be, size_t bytes);
+baton_status baton_cuda_upload_async(baton_backend *be, void *dst, const void *src, size_t bytes);
+baton_status baton_cuda_graph_begin(baton_backend *be);
+baton_status baton_cuda_graph_end(baton_backend *be, void **graph);
+baton_status baton_cuda_graph_launch(baton_backend *be, void *graph);
+void baton_cuda_graph_free(baton_backend *be, void *graph);
 
 /* Creates the CUDA backend on the current device, its GEMMs in `precision`. */
 baton_status baton_cuda_backend_create(baton_backend *be, baton_precision precision);

@@ -34,7 +34,7 @@ static baton_status cu_sumsq(baton_backend *be, float *out, const float *x, size
 }
 
 static baton_status cu_dropout(baton_backend *be, float *y, const float *x, size_t n, float p, uint64_t seed,
-                               uint32_t purpose, uint32_t counter)
+                               uint32_t purpose, const uint32_t *counter)
 {
     return baton_kernel_dropout(y, x, n, p, seed, purpose, counter, stream(be));
 }
@@ -85,7 +85,7 @@ static baton_status cu_additive_backward(baton_backend *be, float *dq, float *dk
 }
 
 static baton_status cu_xent(baton_backend *be, float *loss_sum, float *logp, float *dlogits, float *row_loss,
-                            const float *logits, const int *targets, int N, int V, float eps, float scale)
+                            const float *logits, const int *targets, int N, int V, float eps, const float *scale)
 {
     return baton_kernel_xent_forward_backward(loss_sum, logp, dlogits, row_loss, logits, targets, N, V, eps, scale,
                                               stream(be));
@@ -96,10 +96,11 @@ static baton_status cu_argmax(baton_backend *be, int *idx, const float *x, int r
     return baton_kernel_argmax_rows(idx, x, rows, cols, stream(be));
 }
 
-static baton_status cu_optim(baton_backend *be, const baton_optim_hyper *h, float *params, uint16_t *params_bf16,
-                             const float *grads, float *m, float *v, size_t n, const float *grad_sumsq)
+static baton_status cu_optim(baton_backend *be, baton_opt_kind kind, const baton_optim_hyper *h, float *params,
+                             uint16_t *params_bf16, const float *grads, float *m, float *v, size_t n,
+                             const float *grad_sumsq)
 {
-    return baton_kernel_optim_update(h, params, params_bf16, grads, m, v, n, grad_sumsq, stream(be));
+    return baton_kernel_optim_update(kind, h, params, params_bf16, grads, m, v, n, grad_sumsq, stream(be));
 }
 
 static baton_status cu_gather(baton_backend *be, float *out, const int *ids, const float *table, int n, int dim)

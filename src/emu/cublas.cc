@@ -199,6 +199,20 @@ cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode)
     return CUBLAS_STATUS_SUCCESS;
 }
 
+cublasStatus_t cublasSetWorkspace(cublasHandle_t handle, void *workspace, size_t bytes)
+{
+    std::lock_guard<std::recursive_mutex> lock(api_mutex);
+    if (!handles.count(handle))
+        return CUBLAS_STATUS_NOT_INITIALIZED;
+    std::string why;
+    if (bytes && (!mem_in_device(workspace) || !mem_range_ok(workspace, bytes, &why))) {
+        report("cublasSetWorkspace: %zu bytes at %p are not one device allocation%s%s", bytes, workspace,
+               why.empty() ? "" : ": ", why.c_str());
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    return CUBLAS_STATUS_SUCCESS; /* the emulated products need no workspace */
+}
+
 cublasStatus_t cublasGetMathMode(cublasHandle_t handle, cublasMath_t *mode)
 {
     std::lock_guard<std::recursive_mutex> lock(api_mutex);

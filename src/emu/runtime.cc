@@ -513,6 +513,11 @@ cudaError_t baton_emu_launch(const baton_emu_launch_info &info, baton_emu_body r
 
 /* ---- baton_emu.h ---- */
 
+int baton_emu_executes(void)
+{
+    return !opts().count_only;
+}
+
 void baton_emu_counters_get(baton_emu_counters *c)
 {
     std::lock_guard<std::recursive_mutex> lock(api_mutex);

@@ -182,7 +182,7 @@ cudaError_t stream_sync(cudaStream_t stream, const char *api)
     cudaError_t e = capture_forbids_sync(stream, api);
     if (e != cudaSuccess)
         return e;
-    counters.host_syncs++;
+    counters.host_syncs += s->last && !s->last->done; /* a wait only where work was pending */
     execute(s->last);
     return sticky_error();
 }
@@ -194,7 +194,10 @@ cudaError_t device_sync(const char *api)
         invalidate_all();
         return cudaErrorStreamCaptureUnsupported;
     }
-    counters.host_syncs++;
+    bool pending = false;
+    for (auto *s : streams)
+        pending |= s->last && !s->last->done;
+    counters.host_syncs += pending; /* a wait only where work was pending */
     for (auto *s : streams)
         execute(s->last);
     return sticky_error();
@@ -376,7 +379,7 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event)
     ENTER();
     if (!events.count(event))
         return set_error(cudaErrorInvalidResourceHandle);
-    counters.host_syncs++;
+    counters.host_syncs += event->rec && !event->rec->done; /* an event already reached costs no wait */
     execute(event->rec);
     return set_error(sticky_error());
 }

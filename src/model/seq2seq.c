@@ -240,7 +240,7 @@ baton_status baton_s2s_forward(baton_backend *be, const baton_s2s *m, baton_s2s_
                                      T, B, acts->dec_h0, acts->dec_c0, NULL, NULL, drop));
     return be->ops->xent_forward_backward(be, acts->loss, acts->logp, want_grad ? acts->logits : NULL, acts->row_loss,
                                           acts->logits, batch->tgt_out, T * B, m->cfg.tgt_vocab,
-                                          m->cfg.label_smoothing, 1.0f / (float)batch->tgt_tokens);
+                                          m->cfg.label_smoothing, batch->loss_scale);
 }
 
 /* Input feeding off: the decoder's backward for all target steps at once, from acts->d_th

@@ -42,13 +42,14 @@ baton_status baton_optim_create(baton_optim *o, baton_backend *be, const baton_o
         BATON_TRY(baton_param_buffer_alloc(be, t, &o->m, "Adam first moment"));
         BATON_TRY(baton_param_buffer_alloc(be, t, &o->v, "Adam second moment"));
     }
+    BATON_TRY(be->ops->alloc(be, (void **)&o->hyper, sizeof *o->hyper, "optimizer hyper-parameters"));
     return be->ops->alloc(be, (void **)&o->sumsq, sizeof(float), "gradient norm");
 }
 
 void baton_optim_destroy(baton_optim *o, baton_backend *be)
 {
-    float *bufs[3] = {o->m, o->v, o->sumsq};
-    for (int i = 0; i < 3; i++)
+    void *bufs[4] = {o->m, o->v, o->sumsq, o->hyper};
+    for (int i = 0; i < 4; i++)
         if (bufs[i])
             be->ops->free(be, bufs[i]);
     memset(o, 0, sizeof *o);
@@ -68,17 +69,30 @@ float baton_optim_lr(const baton_optim_config *cfg, long step)
     return (float)lr;
 }
 
+baton_optim_hyper baton_optim_next(const baton_optim *o, int accumulated)
+{
+    long step = o->step + 1;
+    return (baton_optim_hyper){
+        .kind = o->cfg.kind, .lr = baton_optim_lr(&o->cfg, step), .beta1 = o->cfg.beta1, .beta2 = o->cfg.beta2,
+        .eps = o->cfg.eps, .weight_decay = o->cfg.weight_decay, .max_norm = o->cfg.max_norm,
+        .grad_scale = 1.0f / (float)(accumulated > 0 ? accumulated : 1), .step = step,
+    };
+}
+
+baton_status baton_optim_step_at(baton_optim *o, baton_backend *be, float *params, float *grads,
+                                 const baton_optim_hyper *h)
+{
+    BATON_TRY(be->ops->sumsq(be, o->sumsq, grads, o->n));
+    BATON_TRY(be->ops->optim_update(be, o->cfg.kind, h, params, baton_backend_bf16_twin(be, params), grads, o->m,
+                                    o->v, o->n, o->sumsq));
+    return be->ops->zero(be, grads, o->n * sizeof(float));
+}
+
 baton_status baton_optim_step(baton_optim *o, baton_backend *be, float *params, float *grads, int accumulated)
 {
     BATON_REQUIRE(accumulated >= 1, "optimizer step: %d accumulated batches, expected >= 1", accumulated);
+    baton_optim_hyper h = baton_optim_next(o, accumulated);
     o->step++;
-    baton_optim_hyper h = {
-        .kind = o->cfg.kind, .lr = baton_optim_lr(&o->cfg, o->step), .beta1 = o->cfg.beta1, .beta2 = o->cfg.beta2,
-        .eps = o->cfg.eps, .weight_decay = o->cfg.weight_decay, .max_norm = o->cfg.max_norm,
-        .grad_scale = 1.0f / (float)accumulated, .step = o->step,
-    };
-    BATON_TRY(be->ops->sumsq(be, o->sumsq, grads, o->n));
-    BATON_TRY(be->ops->optim_update(be, &h, params, baton_backend_bf16_twin(be, params), grads, o->m, o->v, o->n,
-                                    o->sumsq));
-    return be->ops->zero(be, grads, o->n * sizeof(float));
+    BATON_TRY(be->ops->upload(be, o->hyper, &h, sizeof h));
+    return baton_optim_step_at(o, be, params, grads, o->hyper);
 }

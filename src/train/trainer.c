@@ -7,6 +7,35 @@
 
 #include "baton/rng.h"
 
+/* Carves n items of `size` bytes at *off (256-byte aligned) of the block layout. */
+static size_t carve(size_t *off, size_t n, size_t size)
+{
+    size_t at = *off;
+    *off = (at + n * size + 255) / 256 * 256;
+    return at;
+}
+
+/* The upload block: one device allocation and its host twin, laid out for the largest batch, so
+ * that every pointer a recorded step holds stays valid for every batch. */
+static baton_status block_create(baton_trainer *tr)
+{
+    baton_backend *be = tr->be;
+    size_t SB = (size_t)tr->S_max * tr->B_max, TB = (size_t)tr->T_max * tr->B_max, B = (size_t)tr->B_max, off = 0;
+    size_t scalars = carve(&off, 1, sizeof(baton_step_scalars)), src = carve(&off, SB, sizeof(int));
+    size_t src_len = carve(&off, B, sizeof(int)), tgt_in = carve(&off, TB, sizeof(int));
+    size_t tgt_out = carve(&off, TB, sizeof(int)), tgt_len = carve(&off, B, sizeof(int));
+    tr->block_bytes = off;
+    tr->h_block = calloc(1, off);
+    if (!tr->h_block)
+        return BATON_ERROR(BATON_ERR_OOM, "batch upload block: cannot allocate %zu bytes of host memory", off);
+    BATON_TRY(be->ops->alloc(be, &tr->d_block, off, "batch upload block"));
+    char *d = tr->d_block;
+    tr->d_scalars = (baton_step_scalars *)(d + scalars);
+    tr->d_src = (int *)(d + src), tr->d_src_len = (int *)(d + src_len), tr->d_tgt_in = (int *)(d + tgt_in);
+    tr->d_tgt_out = (int *)(d + tgt_out), tr->d_tgt_len = (int *)(d + tgt_len);
+    return baton_backend_stage_reserve(be, off);
+}
+
 baton_status baton_trainer_create(baton_trainer *tr, baton_backend *be, const baton_s2s_config *mcfg,
                                   const baton_optim_config *ocfg, int S_max, int T_max, int B_max, uint64_t seed,
                                   int accumulate)
@@ -35,14 +64,8 @@ baton_status baton_trainer_create(baton_trainer *tr, baton_backend *be, const ba
     BATON_TRY(baton_s2s_acts_carve(&tr->acts, &measure, &tr->model, S_max, T_max, B_max));
     BATON_TRY(baton_arena_create(&tr->arena, be, measure.used));
     BATON_TRY(baton_s2s_acts_carve(&tr->acts, &tr->arena, &tr->model, S_max, T_max, B_max));
-    struct {
-        int **p;
-        size_t n;
-    } ids[] = {{&tr->d_src, (size_t)S_max * B_max},   {&tr->d_src_len, (size_t)B_max},
-               {&tr->d_tgt_in, (size_t)T_max * B_max}, {&tr->d_tgt_out, (size_t)T_max * B_max},
-               {&tr->d_tgt_len, (size_t)B_max}};
-    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
-        BATON_TRY(be->ops->alloc(be, (void **)ids[i].p, ids[i].n * sizeof(int), "batch ids"));
+    BATON_TRY(block_create(tr));
+    BATON_TRY(be->ops->alloc(be, (void **)&tr->d_losses, BATON_TRAINER_LOSSES * sizeof(float), "batch losses"));
     /* The embedding backward scatters at most B*S_max source and B*T_max target ids in one call;
      * its scratch is reserved now, so that a step allocates nothing. */
     size_t most = (size_t)(S_max > T_max ? S_max : T_max) * (size_t)B_max;
@@ -56,10 +79,13 @@ void baton_trainer_destroy(baton_trainer *tr)
     baton_backend *be = tr->be;
     if (!be)
         return;
-    void *bufs[] = {tr->params, tr->grads, tr->d_src, tr->d_src_len, tr->d_tgt_in, tr->d_tgt_out, tr->d_tgt_len};
+    for (int i = 0; i < tr->n_graphs; i++)
+        be->ops->graph_free(be, tr->graphs[i].graph);
+    void *bufs[] = {tr->params, tr->grads, tr->d_block, tr->d_losses};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i])
             be->ops->free(be, bufs[i]);
+    free(tr->h_block);
     baton_optim_destroy(&tr->opt, be);
     baton_s2s_acts_release(&tr->acts);
     baton_arena_destroy(&tr->arena);
@@ -67,7 +93,14 @@ void baton_trainer_destroy(baton_trainer *tr)
     memset(tr, 0, sizeof *tr);
 }
 
-/* Copies a host batch's ids to the device and describes it for the model. */
+/* Where a host array goes in the host block: the device pointer's offset in d_block. */
+static void *in_block(const baton_trainer *tr, const void *dev)
+{
+    return (char *)tr->h_block + ((const char *)dev - (const char *)tr->d_block);
+}
+
+/* Packs a host batch's ids and this batch's scalars into the block, uploads it in one
+ * asynchronous copy, and describes the batch for the model. */
 static baton_status upload(baton_trainer *tr, const baton_host_batch *hb, baton_s2s_batch *b)
 {
     baton_backend *be = tr->be;
@@ -75,14 +108,20 @@ static baton_status upload(baton_trainer *tr, const baton_host_batch *hb, baton_
                       hb->T <= tr->T_max,
                   "batch of B=%d, S=%d, T=%d; the trainer was set up for at most B=%d, S=%d, T=%d", hb->B, hb->S,
                   hb->T, tr->B_max, tr->S_max, tr->T_max);
-    BATON_TRY(be->ops->upload(be, tr->d_src, hb->src, (size_t)hb->S * hb->B * sizeof(int)));
-    BATON_TRY(be->ops->upload(be, tr->d_src_len, hb->src_len, (size_t)hb->B * sizeof(int)));
-    BATON_TRY(be->ops->upload(be, tr->d_tgt_in, hb->tgt_in, (size_t)hb->T * hb->B * sizeof(int)));
-    BATON_TRY(be->ops->upload(be, tr->d_tgt_out, hb->tgt_out, (size_t)hb->T * hb->B * sizeof(int)));
-    BATON_TRY(be->ops->upload(be, tr->d_tgt_len, hb->tgt_len, (size_t)hb->B * sizeof(int)));
+    BATON_REQUIRE(hb->tgt_tokens > 0, "batch of B=%d, S=%d, T=%d: no target tokens", hb->B, hb->S, hb->T);
+    baton_step_scalars sc = {.hyper = baton_optim_next(&tr->opt, tr->accumulate),
+                             .loss_scale = 1.0f / (float)hb->tgt_tokens,
+                             .counter = (uint32_t)tr->batches};
+    memcpy(in_block(tr, tr->d_scalars), &sc, sizeof sc);
+    memcpy(in_block(tr, tr->d_src), hb->src, (size_t)hb->S * hb->B * sizeof(int));
+    memcpy(in_block(tr, tr->d_src_len), hb->src_len, (size_t)hb->B * sizeof(int));
+    memcpy(in_block(tr, tr->d_tgt_in), hb->tgt_in, (size_t)hb->T * hb->B * sizeof(int));
+    memcpy(in_block(tr, tr->d_tgt_out), hb->tgt_out, (size_t)hb->T * hb->B * sizeof(int));
+    memcpy(in_block(tr, tr->d_tgt_len), hb->tgt_len, (size_t)hb->B * sizeof(int));
+    BATON_TRY(be->ops->upload_async(be, tr->d_block, tr->h_block, tr->block_bytes));
     *b = (baton_s2s_batch){.B = hb->B, .S = hb->S, .T = hb->T, .src = tr->d_src, .src_len = tr->d_src_len,
                            .tgt_in = tr->d_tgt_in, .tgt_out = tr->d_tgt_out, .tgt_len = tr->d_tgt_len,
-                           .tgt_tokens = hb->tgt_tokens};
+                           .tgt_tokens = hb->tgt_tokens, .loss_scale = &tr->d_scalars->loss_scale};
     /* the cuDNN path describes each batch on the host; the host batch outlives the step */
     tr->acts.enc.host_lengths = hb->src_len;
     tr->acts.dec.host_lengths = hb->tgt_len;
@@ -91,7 +130,44 @@ static baton_status upload(baton_trainer *tr, const baton_host_batch *hb, baton_
 
 baton_status baton_trainer_use_rnn_impl(baton_trainer *tr, const char *impl)
 {
+    tr->eager_only = strcmp(impl, "fused") != 0;
     return baton_s2s_acts_use_impl(&tr->acts, tr->be, &tr->model, impl, tr->seed, 1);
+}
+
+/* The work of one batch: forward, backward and, with update, the optimizer; enqueues only. */
+static baton_status body(baton_trainer *tr, const baton_s2s_batch *b, int update)
+{
+    baton_backend *be = tr->be;
+    baton_dropout_key drop = {.seed = tr->seed, .purpose = 0, .counter = &tr->d_scalars->counter};
+    BATON_TRY(baton_s2s_forward(be, &tr->model, &tr->acts, tr->params, &tr->table, b, &drop, 1));
+    BATON_TRY(baton_s2s_backward(be, &tr->model, &tr->acts, tr->grads, tr->params, &tr->table, b, &drop));
+    return update ? baton_optim_step_at(&tr->opt, be, tr->params, tr->grads, &tr->d_scalars->hyper) : BATON_OK;
+}
+
+/* The recording of body for this batch's shape, made (and kept) the first time; NULL when the
+ * cache is full. */
+static baton_status recorded(baton_trainer *tr, const baton_s2s_batch *b, int update, void **graph)
+{
+    *graph = NULL;
+    for (int i = 0; i < tr->n_graphs; i++) {
+        baton_step_graph *g = &tr->graphs[i];
+        if (g->B == b->B && g->S == b->S && g->T == b->T && g->update == update) {
+            *graph = g->graph;
+            return BATON_OK;
+        }
+    }
+    if (tr->n_graphs == BATON_TRAINER_GRAPHS)
+        return BATON_OK;
+    baton_backend *be = tr->be;
+    BATON_TRY(be->ops->graph_begin(be));
+    baton_status st = body(tr, b, update);
+    void *g = NULL;
+    baton_status end = be->ops->graph_end(be, &g); /* ends the capture even when body failed */
+    BATON_TRY(st);
+    BATON_TRY(end);
+    tr->graphs[tr->n_graphs++] = (baton_step_graph){b->B, b->S, b->T, update, g};
+    *graph = g;
+    return BATON_OK;
 }
 
 baton_status baton_trainer_step(baton_trainer *tr, const baton_host_batch *hb, float *loss_sum)
@@ -99,16 +175,24 @@ baton_status baton_trainer_step(baton_trainer *tr, const baton_host_batch *hb, f
     baton_backend *be = tr->be;
     baton_s2s_batch b;
     BATON_TRY(upload(tr, hb, &b));
-    /* the batch counter keys every dropout mask of this step */
-    baton_dropout_key drop = {.seed = tr->seed, .purpose = 0, .counter = (uint32_t)tr->batches};
-    BATON_TRY(baton_s2s_forward(be, &tr->model, &tr->acts, tr->params, &tr->table, &b, &drop, 1));
-    BATON_TRY(baton_s2s_backward(be, &tr->model, &tr->acts, tr->grads, tr->params, &tr->table, &b, &drop));
+    int update = tr->pending + 1 == tr->accumulate;
+    void *graph = NULL;
+    if (be->versions.step == 1 && be->ops->graph_begin && !tr->eager_only)
+        BATON_TRY(recorded(tr, &b, update, &graph));
+    BATON_TRY(graph ? be->ops->graph_launch(be, graph) : body(tr, &b, update));
+    BATON_TRY(be->ops->copy(be, tr->d_losses + tr->batches % BATON_TRAINER_LOSSES, tr->acts.loss, sizeof(float)));
     tr->batches++;
-    if (++tr->pending == tr->accumulate) {
-        BATON_TRY(baton_optim_step(&tr->opt, be, tr->params, tr->grads, tr->pending));
-        tr->pending = 0;
-    }
-    return be->ops->download(be, loss_sum, tr->acts.loss, sizeof(float));
+    tr->pending = update ? 0 : tr->pending + 1;
+    tr->opt.step += update;
+    return loss_sum ? baton_trainer_loss(tr, tr->batches - 1, loss_sum) : BATON_OK;
+}
+
+baton_status baton_trainer_loss(baton_trainer *tr, long batch, float *loss_sum)
+{
+    BATON_REQUIRE(batch >= 0 && batch < tr->batches && batch >= tr->batches - BATON_TRAINER_LOSSES,
+                  "loss of batch %ld: the trainer keeps the last %d of its %ld batches", batch, BATON_TRAINER_LOSSES,
+                  tr->batches);
+    return tr->be->ops->download(tr->be, loss_sum, tr->d_losses + batch % BATON_TRAINER_LOSSES, sizeof(float));
 }
 
 baton_status baton_trainer_eval(baton_trainer *tr, const baton_host_batch *hb, float *loss_sum)

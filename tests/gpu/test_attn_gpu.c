@@ -218,19 +218,19 @@ static int xent_run(baton_backend *be, const xent_case *c, uint32_t k, double *m
     }
     int want_d = c->wiring != 2, want_lp = c->wiring != 2;
     float *dz = d_a, *dd = c->wiring == 1 ? d_a : (want_d ? d_b : NULL);
-    float *dlp = want_lp ? d_c : NULL, *dloss = d_c + 4096;
+    float *dlp = want_lp ? d_c : NULL, *dloss = d_c + 4096, *dscale = d_c + 4097; /* the scale is device memory */
     if (to_dev(d_a, z, n * sizeof(float)) || to_dev(d_int, tg, (size_t)c->N * sizeof(int)))
         goto out;
     if (c->wiring == 0 && cudaMemset(d_b, 0xff, n * sizeof(float)) != cudaSuccess)
         goto out;
-    if (cudaMemset(d_c, 0xff, (4096 + 1) * sizeof(float)) != cudaSuccess)
+    if (cudaMemset(d_c, 0xff, (4096 + 1) * sizeof(float)) != cudaSuccess || to_dev(dscale, &c->scale, sizeof(float)))
         goto out;
     tu_fill_nan(d, n);
     tu_fill_nan(lp, (size_t)c->N);
     float loss = NAN, gloss = NAN;
     if (be->ops->xent_forward_backward(be, &loss, want_lp ? lp : NULL, want_d ? d : NULL, NULL, z, tg, c->N, c->V, c->eps,
-                                       c->scale) != BATON_OK ||
-        baton_kernel_xent_forward_backward(dloss, dlp, dd, d_rows, dz, d_int, c->N, c->V, c->eps, c->scale, NULL) !=
+                                       &c->scale) != BATON_OK ||
+        baton_kernel_xent_forward_backward(dloss, dlp, dd, d_rows, dz, d_int, c->N, c->V, c->eps, dscale, NULL) !=
             BATON_OK ||
         sync() || to_host(&gloss, dloss, sizeof(float)))
         goto out;

@@ -59,6 +59,7 @@ static baton_backend cpu;
 static float *ha, *hb, *hc, *hr, *hr2, *hg, *hg2;
 static float *da, *db, *dc, *dd;
 static uint16_t *dmirror, *hmirror; /* the optimizer's bf16 mirror of the parameters */
+static void *dsmall; /* device copies of the values kernels read from memory: a dropout counter, optimizer hyper */
 static double *dscratch;
 static void *dsort; /* scratch of the sorted embedding backward */
 static size_t dsort_bytes;
@@ -145,8 +146,9 @@ static void test_elementwise(void)
             tu_fill_nan(hr, n);
             poison_dev(db, n);
             uint32_t purpose = BATON_RNG_DROPOUT | (uint32_t)ip, counter = 17u + (uint32_t)t;
-            OK(cpu.ops->dropout(&cpu, hr, ha, n, ps[ip], SEED + t, purpose, counter));
-            OK(baton_kernel_dropout(db, da, n, ps[ip], SEED + t, purpose, counter, 0));
+            CK(cudaMemcpy(dsmall, &counter, sizeof counter, cudaMemcpyHostToDevice));
+            OK(cpu.ops->dropout(&cpu, hr, ha, n, ps[ip], SEED + t, purpose, &counter));
+            OK(baton_kernel_dropout(db, da, n, ps[ip], SEED + t, purpose, (const uint32_t *)dsmall, 0));
             down(hg, db, n);
             snprintf(name, sizeof name, "dropout n=%zu p=%g", n, (double)ps[ip]);
             check_bits(name, hg, hr, n);
@@ -270,9 +272,11 @@ static void test_optim(void)
             OK(cpu.ops->sumsq(&cpu, &sumsq, hb, n));
             float *dsum = (float *)dscratch; /* sumsq is not running: its scratch holds the clip input */
             up(dsum, &sumsq, 1);
-            OK(cpu.ops->optim_update(&cpu, &h, ha, NULL, hb, kind ? NULL : hm, kind ? NULL : hv, n, &sumsq));
+            OK(cpu.ops->optim_update(&cpu, h.kind, &h, ha, NULL, hb, kind ? NULL : hm, kind ? NULL : hv, n, &sumsq));
+            CK(cudaMemcpy(dsmall, &h, sizeof h, cudaMemcpyHostToDevice));
             CK(cudaMemset(dmirror, 0xff, n * sizeof *dmirror)); /* NaN bits: an unwritten element fails */
-            OK(baton_kernel_optim_update(&h, da, dmirror, db, kind ? NULL : dm, kind ? NULL : dv, n, dsum, 0));
+            OK(baton_kernel_optim_update(h.kind, (const baton_optim_hyper *)dsmall, da, dmirror, db, kind ? NULL : dm,
+                                         kind ? NULL : dv, n, dsum, 0));
             down(hg, da, n);
             /* the mirror is exactly the rounding of what the kernel wrote to the fp32 parameters */
             CK(cudaMemcpy(hmirror, dmirror, n * sizeof *hmirror, cudaMemcpyDeviceToHost));
@@ -366,12 +370,12 @@ static void test_arguments(void)
         const char *what;
         baton_status got;
     } cases[] = {
-        {"dropout p=1", baton_kernel_dropout(da, da, 4, 1.0f, 0, 0, 0, 0)},
+        {"dropout p=1", baton_kernel_dropout(da, da, 4, 1.0f, 0, 0, (const uint32_t *)dsmall, 0)},
+        {"dropout NULL counter", baton_kernel_dropout(da, da, 4, 0.5f, 0, 0, NULL, 0)},
         {"copy2d ld<cols", baton_kernel_copy2d(da, 2, da, 4, 2, 3, 0)},
         {"argmax cols=0", baton_kernel_argmax_rows(dids, da, 2, 0, 0)},
-        {"adam without moments", baton_kernel_optim_update(&(baton_optim_hyper){BATON_OPT_ADAM, 1e-3f, 0.9f, 0.999f,
-                                                                                 1e-8f, 0, 0, 1, 1},
-                                                           da, NULL, db, NULL, NULL, 4, (float *)dscratch, 0)},
+        {"adam without moments", baton_kernel_optim_update(BATON_OPT_ADAM, (const baton_optim_hyper *)dsmall, da, NULL,
+                                                           db, NULL, NULL, 4, (float *)dscratch, 0)},
         {"sumsq NULL scratch", baton_kernel_sumsq(da, db, 4, NULL, 0)},
         {"scatter v1 NULL ids", baton_kernel_embed_scatter_add_v1(da, NULL, db, 4, 4, 0)},
         {"scatter v2 NULL scratch", baton_kernel_embed_scatter_add_sorted(da, dids, db, 4, 4, NULL, 0, 0)},
@@ -410,6 +414,7 @@ int main(void)
         return 1;
     CK(cudaMalloc((void **)&da, CAP * sizeof(float)));
     CK(cudaMalloc((void **)&dmirror, CAP * sizeof(uint16_t)));
+    CK(cudaMalloc(&dsmall, 256));
     hmirror = malloc(CAP * sizeof *hmirror);
     CK(cudaMalloc((void **)&db, CAP * sizeof(float)));
     CK(cudaMalloc((void **)&dc, CAP * sizeof(float)));
@@ -428,6 +433,7 @@ int main(void)
     int rc = tu_summary(&rep, "misc_gpu");
     cudaFree(da);
     cudaFree(dmirror);
+    cudaFree(dsmall);
     free(hmirror);
     cudaFree(db);
     cudaFree(dc);

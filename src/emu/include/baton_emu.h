@@ -30,7 +30,7 @@ typedef struct {
     uint64_t library_calls;        /* CUB calls */
     uint64_t bytes_h2d, bytes_d2h, bytes_d2d, bytes_memset;
     uint64_t copies;               /* memcpy calls, any direction */
-    uint64_t host_syncs;           /* calls that made the host wait for the device */
+    uint64_t host_syncs;           /* calls that made the host wait for device work still pending */
     uint64_t allocations, frees;
     uint64_t bytes_allocated;      /* sum over cudaMalloc calls */
     uint64_t errors;               /* errors the emulation's checks reported */
@@ -44,6 +44,9 @@ void baton_emu_counters_reset(void);
 
 /* Writes the counters as one table to stderr, headed by `title`. */
 void baton_emu_counters_print(const char *title);
+
+/* 0 under BATON_EMU_EXECUTE=count (kernels and GEMMs counted, not run: results are garbage), else 1. */
+int baton_emu_executes(void);
 
 /* A short description of the emulated device and its checks, for logs. */
 const char *baton_emu_describe(void);
