@@ -6,6 +6,8 @@
  *   - 20 training steps on the built-in numbers task: every step's loss within 1e-3 relative of the
  *     CPU's (the runs drift apart slowly as rounding differences feed back through the updates).
  *   - Two GPU runs with the same seed: identical losses, bit for bit (deterministic kernels).
+ *   - The step recorded as a graph per batch shape and replayed, against the same step launched
+ *     eagerly: identical losses over 20 batches of several shapes, bit for bit.
  *   - The same three in bf16 precision on both sides. Both round the same operands, but where the
  *     GPU's fp32 sums differ from the CPU's in the last bit, a value can land on the other side of
  *     a bf16 rounding boundary (probability ~ 1e-7 / 2^-8 per element) and then differs by one
@@ -50,6 +52,8 @@ typedef struct {
     float dropout;
     baton_precision precision;
     int *mirror_differs; /* bf16 on cuda: elements where the weights' mirror != bf16(weights) after the run */
+    const char *versions; /* --kernels spec; NULL: the defaults (a recorded step: step=graph) */
+    int *graphs;          /* where to put how many step shapes were recorded */
 } run_spec;
 
 /* Elements where the kept bf16 mirror of the weights differs from their rounding (exact: the
@@ -78,7 +82,7 @@ static int run(run_spec spec, baton_dataset *d, float *losses, float **g0, size_
                            .hidden = 64, .layers = 2, .bidirectional = 1, .score = BATON_ATTN_GENERAL,
                            .dropout = spec.dropout, .label_smoothing = 0.1f};
     baton_optim_config oc = baton_optim_defaults();
-    baton_backend_options bo = {.threads = 1, .precision = spec.precision};
+    baton_backend_options bo = {.threads = 1, .precision = spec.precision, .versions = spec.versions};
     if (baton_backend_create_ex(&be, spec.device, &bo) != BATON_OK ||
         baton_trainer_create(&tr, &be, &mc, &oc, d->hb.S_max, d->hb.T_max, BATCH, 5, 2) != BATON_OK ||
         baton_trainer_use_rnn_impl(&tr, spec.impl) != BATON_OK)
@@ -105,6 +109,8 @@ static int run(run_spec spec, baton_dataset *d, float *losses, float **g0, size_
     }
     if (spec.mirror_differs)
         *spec.mirror_differs = mirror_differs(&be, tr.params, tr.table.total);
+    if (spec.graphs)
+        *spec.graphs = tr.n_graphs;
     baton_trainer_destroy(&tr);
     baton_backend_destroy(&be);
     return ok;
@@ -156,7 +162,8 @@ static void compare(tu_report *r, baton_dataset *d, baton_precision precision, d
     size_t nc = 0, ng = 0;
     int mirror_bad = 0;
     baton_param_table t = {0};
-    run_spec on_cpu = {"cpu", "fused", 0.1f, precision, NULL}, on_gpu = {"cuda", "fused", 0.1f, precision, NULL};
+    run_spec on_cpu = {"cpu", "fused", 0.1f, precision, NULL, NULL, NULL};
+    run_spec on_gpu = {"cuda", "fused", 0.1f, precision, NULL, NULL, NULL};
     run_spec on_gpu2 = on_gpu;
     if (precision == BATON_PRECISION_BF16)
         on_gpu2.mirror_differs = &mirror_bad;
@@ -210,11 +217,25 @@ int main(void)
 #else
     compare(&r, &d, BATON_PRECISION_BF16, 1e-3, 1e-3);
 #endif
+    /* a recorded step replays the very kernels the eager step launches, reading this batch's ids and
+     * scalars from device memory: the same losses, bit for bit (a value baked into the recording,
+     * such as a dropout counter or a loss scale, would make them differ from the second batch on) */
+    float eager[STEPS], graph[STEPS];
+    int shapes = 0;
+    int ok3 = run((run_spec){"cuda", "fused", 0.1f, BATON_PRECISION_FP32, NULL, "step=eager", NULL}, &d, eager, NULL,
+                  NULL, NULL) &&
+              run((run_spec){"cuda", "fused", 0.1f, BATON_PRECISION_FP32, NULL, "step=graph", &shapes}, &d, graph,
+                  NULL, NULL, NULL);
+    tu_check_abs(&r, "20 steps recorded as graphs vs launched eagerly: losses that differ",
+                 ok3 ? (double)(memcmp(eager, graph, sizeof eager) != 0) : INFINITY, 0);
+    printf("train_gpu: %d step shapes recorded (shape x with/without the update, accumulate 2)\n", shapes);
+    tu_check_abs(&r, "recorded steps: several shapes, each with and without the update (fewer than 4 fails)",
+                 shapes >= 4 ? 0 : 1, 0);
     check_embed_reserve(&r);
 #if BATON_HAVE_CUDNN
     float fused[STEPS], cudnn[STEPS];
-    int ok2 = run((run_spec){"cuda", "fused", 0.0f, BATON_PRECISION_FP32, NULL}, &d, fused, NULL, NULL, NULL) &&
-              run((run_spec){"cuda", "cudnn", 0.0f, BATON_PRECISION_FP32, NULL}, &d, cudnn, NULL, NULL, NULL);
+    int ok2 = run((run_spec){"cuda", "fused", 0.0f, BATON_PRECISION_FP32, NULL, NULL, NULL}, &d, fused, NULL, NULL, NULL) &&
+              run((run_spec){"cuda", "cudnn", 0.0f, BATON_PRECISION_FP32, NULL, NULL, NULL}, &d, cudnn, NULL, NULL, NULL);
     double worst2 = 0.0;
     for (int k = 0; ok2 && k < STEPS; k++)
         worst2 = worse(worst2, fabs(cudnn[k] - fused[k]) / fabs(fused[k]));
