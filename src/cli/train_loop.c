@@ -310,19 +310,49 @@ baton_status train_loop_resume(train_loop *L)
 
 /* ---- the loop ---- */
 
-/* One optimizer update over --accumulate batches; the summed loss and token counts. */
-static baton_status one_step(train_loop *L, double *loss, long *tgt, long *src)
+static int due(long step, int every)
 {
-    *loss = 0.0, *tgt = 0, *src = 0;
+    return every > 0 && step % every == 0;
+}
+
+/* One optimizer update's batches, enqueued, and what its report needs once their losses are read. */
+typedef struct {
+    long step, first, read; /* its number; the trainer's index of its first batch, and of the first unread */
+    int batches, epoch;
+    long tgt, src;
+    double loss;            /* the summed loss of the batches read so far */
+    float lr;
+} step_work;
+
+/* Adds the losses of w's batches up to (not including) batch `upto` to w->loss: waits for those
+ * batches only. A loss that is not finite stops the run. */
+static baton_status read_losses(train_loop *L, step_work *w, long upto)
+{
+    for (; w->read < upto; w->read++) {
+        float l;
+        BATON_TRY(baton_trainer_loss(L->tr, w->read, &l));
+        BATON_REQUIRE(isfinite(l), "training diverged at step %ld: the loss is %g (lower --lr or --clip)", w->step,
+                      (double)l);
+        w->loss += l;
+    }
+    return BATON_OK;
+}
+
+/* Enqueues one optimizer update over --accumulate batches; nothing waits for the device unless
+ * the update has more batches than the trainer keeps losses of. */
+static baton_status one_step(train_loop *L, step_work *w)
+{
+    memset(w, 0, sizeof *w);
+    w->first = w->read = L->tr->batches;
+    w->step = L->step + 1;
     for (int a = 0; a < L->s->accumulate; a++) {
         baton_host_batch *hb;
         int ended = 0;
-        float l;
         BATON_TRY(train_data_next(L->td, &hb, &ended));
-        BATON_TRY(baton_trainer_step(L->tr, hb, &l));
-        BATON_REQUIRE(isfinite(l), "training diverged at step %ld: the loss is %g (lower --lr or --clip)",
-                      L->step + 1, (double)l);
-        *loss += l, *tgt += hb->tgt_tokens, *src += hb->src_tokens;
+        BATON_TRY(baton_trainer_step(L->tr, hb, NULL));
+        w->batches++, w->tgt += hb->tgt_tokens, w->src += hb->src_tokens;
+        if (L->tr->batches - w->read >= BATON_TRAINER_LOSSES / 2) /* read before the trainer forgets them */
+            BATON_TRY(read_losses(L, w, L->tr->batches));
         L->epoch += ended;
         if (ended && !L->td->toy) {
             baton_stream_counts c = baton_stream_counts_get(L->td->stream, 1);
@@ -336,12 +366,23 @@ static baton_status one_step(train_loop *L, double *loss, long *tgt, long *src)
             L->p->total_steps = total < L->s->steps ? total : L->s->steps;
         }
     }
+    w->epoch = L->epoch + 1;
+    w->lr = baton_optim_lr(&L->tr->opt.cfg, w->step);
     return BATON_OK;
 }
 
-static int due(long step, int every)
+/* Reads a step's losses (waiting for that step only) and reports it: the progress line, the
+ * window of the loss curve. */
+static baton_status report_step(train_loop *L, step_work *w, double *window, long *window_tokens)
 {
-    return every > 0 && step % every == 0;
+    BATON_TRY(read_losses(L, w, w->first + w->batches));
+    baton_progress_step(L->p, w->step, w->epoch, w->loss, w->tgt, w->src, w->lr);
+    *window += w->loss, *window_tokens += w->tgt;
+    if (due(w->step, L->s->log_every)) {
+        BATON_TRY(curve_add(&L->train_curve, (double)w->step, *window / (double)*window_tokens, -1.0));
+        *window = 0.0, *window_tokens = 0;
+    }
+    return BATON_OK;
 }
 
 baton_status train_loop_run(train_loop *L)
@@ -358,20 +399,26 @@ baton_status train_loop_run(train_loop *L)
     double window = 0.0;
     long window_tokens = 0;
     int stop = 0, validated = 0;
+    /* A step's losses are read while the next one runs: the host prepares and enqueues batch k + 1
+     * before it waits for batch k, except where something needs step k finished (validation, a
+     * checkpoint, the end). */
+    step_work w, prev;
+    int have_prev = 0;
     while (st == BATON_OK && !stop && L->step < s->steps && (s->epochs <= 0 || L->epoch < s->epochs)) {
-        double loss;
-        long tgt, src;
-        st = one_step(L, &loss, &tgt, &src);
+        st = one_step(L, &w);
+        if (st == BATON_OK && have_prev)
+            st = report_step(L, &prev, &window, &window_tokens);
+        have_prev = 0;
         if (st != BATON_OK)
             break;
         L->step++;
         validated = 0;
-        baton_progress_step(L->p, L->step, L->epoch + 1, loss, tgt, src, baton_optim_lr(&L->tr->opt.cfg, L->step));
-        window += loss, window_tokens += tgt;
-        if (due(L->step, s->log_every)) {
-            st = curve_add(&L->train_curve, (double)L->step, window / (double)window_tokens, -1.0);
-            window = 0.0, window_tokens = 0;
-        }
+        int later = !due(L->step, s->valid_every) && !(s->save_every > 0 && due(L->step, s->save_every)) &&
+                    !stop_requested && L->step < s->steps && (s->epochs <= 0 || L->epoch < s->epochs);
+        if (later)
+            prev = w, have_prev = 1;
+        else
+            st = report_step(L, &w, &window, &window_tokens);
         if (st == BATON_OK && due(L->step, s->valid_every)) {
             st = validate(L, &stop);
             validated = 1;
@@ -379,7 +426,11 @@ baton_status train_loop_run(train_loop *L)
         if (st == BATON_OK && (s->save_every > 0 ? due(L->step, s->save_every) : validated))
             st = train_loop_save(L);
         if (st == BATON_OK && stop_requested) {
-            st = train_loop_save(L);
+            if (have_prev) /* the signal came after this step was left for later */
+                st = report_step(L, &prev, &window, &window_tokens);
+            have_prev = 0;
+            if (st == BATON_OK)
+                st = train_loop_save(L);
             fprintf(stderr, "\n%s: checkpoint saved at step %ld; continue with the same command and --resume\n",
                     stop_requested == SIGINT ? "interrupted" : "terminated", L->step);
             L->interrupted = 1;
