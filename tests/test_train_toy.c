@@ -4,7 +4,11 @@
  * bit-identical training losses (the CPU path is deterministic by design: fixed summation orders,
  * counter-based dropout masks, one thread). The thresholds are loose against what the run
  * reaches (see the printed curve) and far from what a broken gradient or optimizer allows:
- * such a run stays near its starting loss. */
+ * such a run stays near its starting loss.
+ * bf16 precision (GEMM operands rounded to bf16, fp32 accumulation, fp32 weights and moments):
+ * the same run reaches the fp32 run's result within a stated margin: dev loss at most twice
+ * fp32's plus 0.01 and exact-match accuracy at most 5 points lower (the rounding perturbs every
+ * GEMM by ~2^-9 relative, which changes the trajectory but not where training gets to). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +121,25 @@ int main(void)
     printf("greedy decoding: %.1f%% of dev translations exactly right; e.g. \"%s\"\n", 100.0 * acc, example);
     /* reached: see the line above; a model that had not learned the reordering gets almost none right */
     tu_check_abs(&r, "dev translations wrong (fraction, greedy)", 1.0 - acc, 0.2);
+
+    baton_backend be16;
+    baton_trainer c;
+    static float lc[STEPS];
+    baton_backend_options o16 = {.threads = 1, .precision = BATON_PRECISION_BF16};
+    int ok16 = ok && baton_backend_create_ex(&be16, "cpu", &o16) == BATON_OK && make_trainer(&c, &be16, &d) &&
+               train(&c, &d, STEPS, lc);
+    double after16 = ok16 ? dev_loss(&c, &d) : NAN;
+    double acc16 = ok16 ? dev_accuracy(&c, &d, example, sizeof example) : NAN;
+    printf("bf16: dev loss %.4f (fp32 %.4f), %.1f%% exactly right (fp32 %.1f%%)\n", after16, after, 100.0 * acc16,
+           100.0 * acc);
+    /* NaN fails: the comparisons below are false for it */
+    int loss_ok = after16 <= 2 * after + 0.01, acc_ok = acc16 >= acc - 0.05;
+    tu_check_abs(&r, "bf16 dev loss beyond 2 x fp32's + 0.01", ok16 && loss_ok ? 0 : 1, 0);
+    tu_check_abs(&r, "bf16 accuracy below fp32's by more than 5 points", ok16 && acc_ok ? 0 : 1, 0);
+    if (ok16) {
+        baton_trainer_destroy(&c);
+        baton_backend_destroy(&be16);
+    }
 
     ok = ok && make_trainer(&b, &be, &d) && train(&b, &d, 20, lb);
     double diff = 0.0;
