@@ -354,10 +354,10 @@ static baton_status prof_cell_backward(baton_backend *be, baton_cell cell, const
     return st;
 }
 
-static baton_status prof_colsum_add(baton_backend *be, float *out, const float *in, int rows, int cols)
+static baton_status prof_colsum_add(baton_backend *be, float *out, float *out2, const float *in, int rows, int cols)
 {
     double t0 = now_ms();
-    baton_status st = prof.inner->colsum_add(be, out, in, rows, cols);
+    baton_status st = prof.inner->colsum_add(be, out, out2, in, rows, cols);
     prof_add(be, P_COLSUM, t0);
     return st;
 }

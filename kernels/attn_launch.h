@@ -1,5 +1,5 @@
-/* attn_launch.h: the C-callable launchers of the attention-softmax kernels (attn_softmax.cu) and
- * of the fused label-smoothed cross-entropy (softmax_xent.cu).
+/* attn_launch.h: the C-callable launchers of the attention-softmax kernels (attn_softmax.cu), of
+ * the fused label-smoothed cross-entropy (softmax_xent.cu) and of Bahdanau scores (additive_attn.cu).
  *
  * Each launcher implements the op of the same name in include/baton/backend.h on device memory:
  * it checks its arguments (sizes, NULL pointers; not the contents of device arrays, which it
@@ -41,10 +41,16 @@ baton_status baton_kernel_xent_forward_backward(float *loss_sum, float *logp, fl
 baton_status baton_kernel_additive_forward(float *scores, const float *q, const float *k, const float *v, int B, int T,
                                            int S, int H, cudaStream_t stream);
 
-/* Their gradients from dscores: assigns dq (T,B,H) and dk (S,B,H), accumulates dv (H); deterministic. */
+/* Versions of additive dv (the values of baton_versions.dv, include/baton/backend.h). */
+#define BATON_DV_PLAIN 0 /* one thread per unit h over all (b, t, s): H threads */
+#define BATON_DV_TILED 1 /* blocks of 8 units x up to 128 (b, t) groups, a fixed tree per unit */
+
+/* Their gradients from dscores: assigns dq (T,B,H) and dk (S,B,H), accumulates dv (H) by the
+ * dv_version above (else BATON_ERR_INVALID); deterministic, the same bits on every run of a
+ * version; the versions agree to a float rounding step (see additive_attn.cu). 3 launches. */
 baton_status baton_kernel_additive_backward(float *dq, float *dk, float *dv, const float *dscores, const float *q,
                                             const float *k, const float *v, int B, int T, int S, int H,
-                                            cudaStream_t stream);
+                                            int dv_version, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -8,18 +8,36 @@
  * Launch shapes: a 1-D grid-stride loop of BATON_ELEM_THREADS threads per block, at most
  * MAX_BLOCKS blocks, 64-bit element indices (n may exceed 2^31). Dropout: one thread per Philox
  * block, i.e. four consecutive elements, exactly as the CPU loop draws them, so masks are
- * bit-identical. colsum_add: one thread per column walking the rows in order in double, the
- * CPU's order, so results are bit-identical and deterministic (consecutive threads read
- * consecutive columns: coalesced). argmax_rows: one warp per row, each lane scanning a strided
- * subset, then a shuffle reduction keeping (larger value, or equal value and smaller column):
- * the first maximum, as the CPU, for inputs without NaN. axpby rounds alpha*x and beta*y
- * separately (__fmul_rn, no FMA contraction) like the CPU's baseline code.
+ * bit-identical. argmax_rows: one warp per row, each lane scanning a strided subset, then a
+ * shuffle reduction keeping (larger value, or equal value and smaller column): the first maximum,
+ * as the CPU, for inputs without NaN. axpby rounds alpha*x and beta*y separately (__fmul_rn, no
+ * FMA contraction) like the CPU's baseline code.
  *
- * Versions:
- *   v1 plain kernels as above.
+ * colsum_add: out[j] += sum_i in[i*cols + j] (and out2[j] += the same float, when out2 is given:
+ * LSTM / RNN-tanh's db_ih and db_hh are sums of the same gate gradients, so one read serves both).
+ * Versions (baton_versions.colsum, kernels/misc_launch.h):
+ *   "plain" (0): one thread per column walking all rows in order in double, the CPU's order, so
+ *     results are bit-identical to the CPU's. One launch of ceil(cols/256) blocks: for gnmt's
+ *     decoder LSTM (cols 4H = 4096, rows T*B = 6400) 16 blocks, each thread a serial chain of
+ *     6400 loads, so 16 of an H100's 132 SMs carry the whole 105 MB read.
+ *   "tiled" (1, the default): one launch, no scratch. Block = 32 columns x G row groups
+ *     (G = 32, fewer when rows < 32: the smallest power of two >= rows), grid = ceil(cols/32)
+ *     blocks. Thread (x, y) sums rows y, y+G, y+2G, ... of column 32*blockIdx.x + x in double, in
+ *     that order; the G partials of a column are then folded by a fixed shared-memory tree
+ *     (G/2, G/4, ..., 1; 32*G doubles = 8 KiB) and thread y = 0 adds the float of the total.
+ *     A warp reads 32 consecutive floats of one row (one 128-byte line). gnmt LSTM: 128 blocks of
+ *     1024 threads (about one per SM of an H100), each thread 200 rows; the generator's bias
+ *     (cols V = 32000): 1000 blocks; H-wide biases (cols 1024): 32 blocks. Bytes: the rows x cols
+ *     floats read once, 2 x cols floats read-modify-written. Why not two passes with a
+ *     partial-sum scratch (more blocks when cols is small): the op has no scratch and every call
+ *     site has its own (rows, cols); a one-pass block reduction needs none, and the widest sums
+ *     (LSTM gates, vocabulary) already give >= 128 blocks.
+ *     Same partition for a given (rows, cols) on every device and run: deterministic. It differs
+ *     from the CPU's row-order double sum only by double rounding (~1e-16 relative), which can move
+ *     the final float by one rounding step in rare elements.
  *
  * Status: compiled for sm_80 and sm_90, never yet run on a GPU; validated only by
- * tests/gpu/test_misc_gpu.c on a GPU, against the CPU backend. */
+ * tests/gpu/test_misc_gpu.c (on the CUDA emulation), against the CPU backend. */
 #include "kernels/device.cuh"
 #include <stdint.h>
 
@@ -163,24 +181,76 @@ extern "C" baton_status baton_kernel_tanh_backward(float *dx, const float *dy, c
     return BATON_OK;
 }
 
-static __global__ void colsum_add_kernel(float *out, const float *in, int rows, int cols)
+static __global__ void colsum_add_kernel(float *out, float *out2, const float *in, int rows, int cols)
 {
     GRID_STRIDE(j, (size_t)cols) {
         double acc = 0.0;
         for (int i = 0; i < rows; i++)
             acc += (double)in[(size_t)i * (size_t)cols + j];
-        out[j] += (float)acc;
+        float sum = (float)acc;
+        out[j] += sum;
+        if (out2)
+            out2[j] += sum;
     }
 }
 
-extern "C" baton_status baton_kernel_colsum_add(float *out, const float *in, int rows, int cols, cudaStream_t stream)
+#define COLSUM_TILE 32   /* columns per block: a warp reads 32 consecutive floats of a row */
+#define COLSUM_GROUPS 32 /* row groups per block at most (a power of two: the fold halves it) */
+
+/* Thread (x, y) of block c: rows y, y+G, ... of column 32c + x in double, then a fixed tree over y. */
+static __global__ void __launch_bounds__(COLSUM_TILE *COLSUM_GROUPS)
+    colsum_tiled_kernel(float *out, float *out2, const float *in, int rows, int cols)
+{
+    BATON_SHARED(double, part, COLSUM_TILE * COLSUM_GROUPS);
+    int x = (int)threadIdx.x, y = (int)threadIdx.y, groups = (int)blockDim.y;
+    size_t j = (size_t)blockIdx.x * COLSUM_TILE + (size_t)x;
+    double acc = 0.0;
+    if (j < (size_t)cols)
+        for (int i = y; i < rows; i += groups)
+            acc += (double)in[(size_t)i * (size_t)cols + j];
+    part[y * COLSUM_TILE + x] = acc;
+    for (int half = groups / 2; half > 0; half /= 2) {
+        __syncthreads();
+        if (y < half)
+            part[y * COLSUM_TILE + x] += part[(y + half) * COLSUM_TILE + x];
+    }
+    if (y == 0 && j < (size_t)cols) { /* thread (x, 0) wrote part[x] last itself: no barrier needed */
+        float sum = (float)part[x];
+        out[j] += sum;
+        if (out2)
+            out2[j] += sum;
+    }
+}
+
+/* Row groups of the tiled version: 32, or the smallest power of two >= rows when rows are fewer. */
+static unsigned colsum_groups(int rows)
+{
+    unsigned g = 1;
+    while (g < COLSUM_GROUPS && g < (unsigned)rows)
+        g *= 2;
+    return g;
+}
+
+extern "C" baton_status baton_kernel_colsum_add(float *out, float *out2, const float *in, int rows, int cols,
+                                                int version, cudaStream_t stream)
 {
     BATON_REQUIRE(rows >= 0 && cols >= 0, "baton_kernel_colsum_add: rows %d, cols %d, expected >= 0", rows, cols);
+    BATON_REQUIRE(version == BATON_COLSUM_PLAIN || version == BATON_COLSUM_TILED,
+                  "baton_kernel_colsum_add: version %d, expected %d (plain) or %d (tiled)", version,
+                  BATON_COLSUM_PLAIN, BATON_COLSUM_TILED);
     if (cols == 0)
         return BATON_OK;
-    BATON_REQUIRE(out && (in || rows == 0), "baton_kernel_colsum_add: NULL pointer (out %p, in %p)", (void *)out,
-                  (const void *)in);
-    BATON_LAUNCH(elem_blocks((size_t)cols), BATON_ELEM_THREADS, 0, stream, colsum_add_kernel)(out, in, rows, cols);
+    BATON_REQUIRE(out && (in || rows == 0) && out2 != out,
+                  "baton_kernel_colsum_add: pointers out %p, out2 %p, in %p; expected out and in set, out2 NULL "
+                  "or another buffer", (void *)out, (void *)out2, (const void *)in);
+    if (version == BATON_COLSUM_PLAIN) {
+        BATON_LAUNCH(elem_blocks((size_t)cols), BATON_ELEM_THREADS, 0, stream, colsum_add_kernel)(out, out2, in, rows,
+                                                                                              cols);
+    } else {
+        unsigned blocks = (unsigned)(((size_t)cols + COLSUM_TILE - 1) / COLSUM_TILE);
+        BATON_LAUNCH(blocks, dim3(COLSUM_TILE, colsum_groups(rows)), 0, stream, colsum_tiled_kernel)(out, out2, in,
+                                                                                                 rows, cols);
+    }
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }

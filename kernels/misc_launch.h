@@ -55,8 +55,16 @@ baton_status baton_kernel_tanh_forward(float *y, const float *x, size_t n, cudaS
 /* dx[i] = baton_tanh_grad(dy[i], y[i]) = dy (1 - y^2) for n elements (dx may be dy). */
 baton_status baton_kernel_tanh_backward(float *dx, const float *dy, const float *y, size_t n, cudaStream_t stream);
 
-/* out[j] += sum_i in[i*cols + j], summed in double in row order (deterministic; same bits as the CPU). */
-baton_status baton_kernel_colsum_add(float *out, const float *in, int rows, int cols, cudaStream_t stream);
+/* Versions of colsum_add (the values of baton_versions.colsum, include/baton/backend.h). */
+#define BATON_COLSUM_PLAIN 0 /* a thread per column, rows in order: the CPU's bits */
+#define BATON_COLSUM_TILED 1 /* blocks of 32 columns x up to 32 row groups, a fixed tree per column */
+
+/* out[j] += sum_i in[i*cols + j] for in (rows, cols), and out2[j] += the same float unless out2 is
+ * NULL (out2 must not be out); summed in double by `version` above (else BATON_ERR_INVALID). One
+ * launch, no scratch; deterministic: the same bits on every run of a version. Plain has the CPU's
+ * bits; tiled differs from them by at most a float rounding step (see elementwise.cu). */
+baton_status baton_kernel_colsum_add(float *out, float *out2, const float *in, int rows, int cols, int version,
+                                     cudaStream_t stream);
 
 /* idx[i] = the first column of row i's largest value for x (rows, cols), cols >= 1 (finite inputs). */
 baton_status baton_kernel_argmax_rows(int *idx, const float *x, int rows, int cols, cudaStream_t stream);
@@ -85,13 +93,23 @@ baton_status baton_kernel_embed_gather(float *out, const int *ids, const float *
 baton_status baton_kernel_embed_scatter_add_v1(float *dtable, const int *ids, const float *dout, int n, int dim,
                                                cudaStream_t stream);
 
-/* Bytes of device scratch baton_kernel_embed_scatter_add_sorted needs for n ids. */
+/* Versions of the sorted embedding backward (the values of baton_versions.embed, include/baton/backend.h). */
+#define BATON_EMBED_PLAIN 0 /* "sorted segments": a thread per (run of equal ids, column) */
+#define BATON_EMBED_SPLIT 1 /* runs longer than BATON_EMBED_SPLIT_RUN ids split over 32 row groups */
+#define BATON_EMBED_SPLIT_RUN 128 /* split: longer runs are split; shorter ones summed as plain (CPU bits) */
+
+/* Bytes of device scratch baton_kernel_embed_scatter_add_sorted needs for n ids (either version:
+ * the sort's keys, positions and CUB's temporary storage; 12 bytes an id plus CUB's). */
 baton_status baton_kernel_embed_scatter_scratch_bytes(size_t *bytes, int n);
 
-/* The same result as v1 by a stable sort of the ids and one sum per run: O(n log n + n dim) work.
- * scratch: scratch_bytes >= baton_kernel_embed_scatter_scratch_bytes(n), 256-byte aligned. */
+/* The same sums as v1 by a stable sort of the ids and one sum per run: O(n log n + n dim) work.
+ * version: BATON_EMBED_PLAIN sums every run serially in index order, the CPU's bits;
+ * BATON_EMBED_SPLIT sums runs of more than BATON_EMBED_SPLIT_RUN ids in 32 strided parts, a fixed tree
+ * (deterministic, within float rounding of the CPU; see embedding.cu). scratch: scratch_bytes >=
+ * baton_kernel_embed_scatter_scratch_bytes(n), 256-byte aligned; nothing is allocated here. */
 baton_status baton_kernel_embed_scatter_add_sorted(float *dtable, const int *ids, const float *dout, int n, int dim,
-                                                   void *scratch, size_t scratch_bytes, cudaStream_t stream);
+                                                   int version, void *scratch, size_t scratch_bytes,
+                                                   cudaStream_t stream);
 
 #ifdef __cplusplus
 }

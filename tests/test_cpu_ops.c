@@ -91,7 +91,7 @@ static void check_gemm_batched(tu_report *r)
 static void check_elementwise(tu_report *r)
 {
     enum { ROWS = 37, COLS = 19, N = ROWS * COLS };
-    float x[N], y[N], y0[N], out[COLS], out0[COLS], s;
+    float x[N], y[N], y0[N], out[COLS], out0[COLS], out2[COLS], out20[COLS], s;
     double ref[N], cref[COLS], sref = 0.0;
     tu_fill_uniform(x, N, -2, 2, 4, 1);
     tu_fill_uniform(y0, N, -2, 2, 4, 2);
@@ -110,7 +110,18 @@ static void check_elementwise(tu_report *r)
         for (int i = 0; i < ROWS; i++)
             cref[j] += x[i * COLS + j];
     }
-    tu_check(r, "colsum_add", be.ops->colsum_add(&be, out, x, ROWS, COLS) == BATON_OK ? tu_rel_err(out, cref, COLS) : INFINITY, 1e-6);
+    tu_check(r, "colsum_add", be.ops->colsum_add(&be, out, NULL, x, ROWS, COLS) == BATON_OK ? tu_rel_err(out, cref, COLS) : INFINITY, 1e-6);
+    /* with a second output: both get the same sums added (+=, each from its own nonzero start) */
+    float plain[COLS];
+    memcpy(plain, out, sizeof out);
+    memcpy(out, out0, sizeof out);
+    tu_fill_uniform(out20, COLS, -1, 1, 4, 5);
+    memcpy(out2, out20, sizeof out2);
+    baton_status st2 = be.ops->colsum_add(&be, out, out2, x, ROWS, COLS);
+    tu_check(r, "colsum_add out2: out as without out2", st2 == BATON_OK ? (memcmp(out, plain, sizeof out) ? 1.0 : 0.0) : INFINITY, 0.0);
+    for (int j = 0; j < COLS; j++)
+        cref[j] += out20[j] - out0[j];
+    tu_check(r, "colsum_add out2", st2 == BATON_OK ? tu_rel_err(out2, cref, COLS) : INFINITY, 1e-6);
     for (int i = 0; i < N; i++)
         sref += (double)x[i] * x[i];
     s = NAN;

@@ -79,8 +79,9 @@ typedef struct {
     /* ---- elementwise and reductions ---- */
     /* y[i] = alpha x[i] + beta y[i] for n elements (beta 0 assigns, never reads y). */
     baton_status (*axpby)(baton_backend *be, float *y, const float *x, float alpha, float beta, size_t n);
-    /* out[j] += sum_i in[i*cols + j]: bias gradients. */
-    baton_status (*colsum_add)(baton_backend *be, float *out, const float *in, int rows, int cols);
+    /* out[j] += sum_i in[i*cols + j], and out2[j] += the same sums unless out2 is NULL (out2 another
+     * buffer than out): bias gradients, two of them at once where they are sums of the same rows. */
+    baton_status (*colsum_add)(baton_backend *be, float *out, float *out2, const float *in, int rows, int cols);
     /* *out (one float, device) = sum_i x[i]^2, accumulated in double on the host path. */
     baton_status (*sumsq)(baton_backend *be, float *out, const float *x, size_t n);
     /* y[i] = x[i] * dropout_scale(seed, purpose, *counter, i, p); the same call masks a gradient.

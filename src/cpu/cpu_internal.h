@@ -43,8 +43,8 @@ baton_status baton_cpu_cell_forward(baton_backend *be, baton_cell cell, const ba
 baton_status baton_cpu_cell_backward(baton_backend *be, baton_cell cell, const baton_cell_bwd_args *a);
 /* y = alpha x + beta y. */
 baton_status baton_cpu_axpby(baton_backend *be, float *y, const float *x, float alpha, float beta, size_t n);
-/* out[j] += column sums of in (rows, cols). */
-baton_status baton_cpu_colsum_add(baton_backend *be, float *out, const float *in, int rows, int cols);
+/* out[j] += column sums of in (rows, cols); out2[j] += the same unless out2 is NULL. */
+baton_status baton_cpu_colsum_add(baton_backend *be, float *out, float *out2, const float *in, int rows, int cols);
 /* *out = sum of squares, accumulated in double. */
 baton_status baton_cpu_sumsq(baton_backend *be, float *out, const float *x, size_t n);
 /* y = x * dropout scale from Philox. */

@@ -68,7 +68,7 @@ baton_status baton_cpu_axpby(baton_backend *be, float *y, const float *x, float 
     return BATON_OK;
 }
 
-baton_status baton_cpu_colsum_add(baton_backend *be, float *out, const float *in, int rows, int cols)
+baton_status baton_cpu_colsum_add(baton_backend *be, float *out, float *out2, const float *in, int rows, int cols)
 {
     (void)be;
     long work = (long)rows * cols;
@@ -86,6 +86,9 @@ baton_status baton_cpu_colsum_add(baton_backend *be, float *out, const float *in
         }
         for (int j = 0; j < n; j++)
             out[j0 + j] += (float)acc[j];
+        if (out2) /* the same float sums: one pass over in serves both bias gradients */
+            for (int j = 0; j < n; j++)
+                out2[j0 + j] += (float)acc[j];
     }
     return BATON_OK;
 }

@@ -23,9 +23,9 @@ static baton_status cu_axpby(baton_backend *be, float *y, const float *x, float 
     return baton_kernel_axpby(y, x, alpha, beta, n, stream(be));
 }
 
-static baton_status cu_colsum_add(baton_backend *be, float *out, const float *in, int rows, int cols)
+static baton_status cu_colsum_add(baton_backend *be, float *out, float *out2, const float *in, int rows, int cols)
 {
-    return baton_kernel_colsum_add(out, in, rows, cols, stream(be));
+    return baton_kernel_colsum_add(out, out2, in, rows, cols, be->versions.colsum, stream(be));
 }
 
 static baton_status cu_sumsq(baton_backend *be, float *out, const float *x, size_t n)
@@ -81,7 +81,7 @@ static baton_status cu_additive_forward(baton_backend *be, float *scores, const 
 static baton_status cu_additive_backward(baton_backend *be, float *dq, float *dk, float *dv, const float *dscores,
                                          const float *q, const float *k, const float *v, int B, int T, int S, int H)
 {
-    return baton_kernel_additive_backward(dq, dk, dv, dscores, q, k, v, B, T, S, H, stream(be));
+    return baton_kernel_additive_backward(dq, dk, dv, dscores, q, k, v, B, T, S, H, be->versions.dv, stream(be));
 }
 
 static baton_status cu_xent(baton_backend *be, float *loss_sum, float *logp, float *dlogits, float *row_loss,
@@ -108,10 +108,9 @@ static baton_status cu_gather(baton_backend *be, float *out, const int *ids, con
     return baton_kernel_embed_gather(out, ids, table, n, dim, stream(be));
 }
 
-/* The sorted version needs scratch that depends on n. Batches have a fixed maximum shape, so it
- * grows at the first step only (cudaMalloc there, never in the steady state). */
 /* The sort scratch of cu_scatter for up to max_n ids, at setup: a cudaMalloc (and the cudaFree of
- * a smaller one, which synchronises the device) has no place inside a training step. */
+ * a smaller one, which synchronises the device) has no place inside a training step. Both
+ * versions (embed=plain|split) need the same scratch, which depends on n only. */
 static baton_status cu_embed_reserve(baton_backend *be, int max_n)
 {
     cuda_ctx *c = (cuda_ctx *)be->impl;
@@ -138,8 +137,8 @@ static baton_status cu_scatter(baton_backend *be, float *dtable, const int *ids,
                            "embedding backward: %d ids, but scratch was reserved for %d at setup "
                            "(baton_backend_embed_reserve with the most ids a step scatters)",
                            n, c->embed_scratch_n);
-    return baton_kernel_embed_scatter_add_sorted(dtable, ids, dout, n, dim, c->embed_scratch, c->embed_scratch_bytes,
-                                                 c->stream);
+    return baton_kernel_embed_scatter_add_sorted(dtable, ids, dout, n, dim, be->versions.embed, c->embed_scratch,
+                                                 c->embed_scratch_bytes, c->stream);
 }
 
 static baton_ops cuda_ops;

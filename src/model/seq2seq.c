@@ -282,7 +282,7 @@ baton_status baton_s2s_backward(baton_backend *be, const baton_s2s *m, baton_s2s
     baton_dropout_key kenc = drop ? site_key(drop, SITE_ENC_RNN) : (baton_dropout_key){0, 0, 0};
     const float *dlogits = acts->logits, *hd = dr ? acts->att_hd : acts->att_h;
 
-    BATON_TRY(ops->colsum_add(be, dW(grads, t, m->b_out), dlogits, TB, V));
+    BATON_TRY(ops->colsum_add(be, dW(grads, t, m->b_out), NULL, dlogits, TB, V));
     BATON_TRY(ops->gemm(be, 1, 0, V, H, TB, 1.0f, dlogits, V, hd, H, 1.0f, dW(grads, t, m->w_out), H));
     BATON_TRY(ops->gemm(be, 0, 0, TB, H, V, 1.0f, dlogits, V, W(params, t, m->w_out), H, 0.0f, acts->d_th, H));
     BATON_TRY(m->cfg.input_feed ? baton_s2s_feed_backward(be, m, acts, grads, params, t, batch, drop)

@@ -168,7 +168,7 @@ baton_status baton_attention_backward(baton_backend *be, const baton_attention *
         BATON_TRY(ops->additive_scores_backward(be, acts->dquery, acts->dkeys, dW(grads, t, at->v), ds, acts->query,
                                                 keys, W(params, t, at->v), B, T, S, H));
         BATON_TRY(ops->gemm(be, 1, 0, H, H, T * B, 1.0f, acts->dquery, H, q, H, 1.0f, dW(grads, t, at->w_q), H));
-        BATON_TRY(ops->colsum_add(be, dW(grads, t, at->b_q), acts->dquery, T * B, H));
+        BATON_TRY(ops->colsum_add(be, dW(grads, t, at->b_q), NULL, acts->dquery, T * B, H));
         BATON_TRY(ops->gemm(be, 0, 0, T * B, H, H, 1.0f, acts->dquery, H, W(params, t, at->w_q), H, 1.0f, dq, H));
         if (acts->shared_keys) /* the caller finishes the keys once, with baton_attention_keys_backward */
             return ops->axpby(be, acts->shared_dkeys, acts->dkeys, 1.0f, 1.0f, (size_t)S * B * H);

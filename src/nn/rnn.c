@@ -284,9 +284,11 @@ static baton_status direction_backward(baton_backend *be, const baton_rnn *rnn, 
     float *dw_ih = grads + t->items[rnn->w_ih[l][d]].offset, *dw_hh = grads + t->items[rnn->w_hh[l][d]].offset;
     float *db_ih = grads + t->items[rnn->b_ih[l][d]].offset, *db_hh = grads + t->items[rnn->b_hh[l][d]].offset;
     BATON_TRY(ops->gemm(be, 1, 0, GH, Hd, TB, 1.0f, dgh, GH, h_before, Hd, 1.0f, dw_hh, Hd));
-    BATON_TRY(ops->colsum_add(be, db_hh, dgh, TB, GH));
+    /* db_ih and db_hh are the same column sums unless the cell is a GRU: one pass writes both */
+    BATON_TRY(ops->colsum_add(be, db_hh, dgh == acts->dgx ? db_ih : NULL, dgh, TB, GH));
     BATON_TRY(ops->gemm(be, 1, 0, GH, in, TB, 1.0f, acts->dgx, GH, xin, in, 1.0f, dw_ih, in));
-    BATON_TRY(ops->colsum_add(be, db_ih, acts->dgx, TB, GH));
+    if (dgh != acts->dgx)
+        BATON_TRY(ops->colsum_add(be, db_ih, NULL, acts->dgx, TB, GH));
     if (dxin)
         BATON_TRY(ops->gemm(be, 0, 0, TB, in, GH, 1.0f, acts->dgx, GH, w_ih, in, d ? 1.0f : 0.0f, dxin, in));
     return BATON_OK;
