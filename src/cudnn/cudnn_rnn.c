@@ -6,10 +6,14 @@
  * reverse, and states (L*dirs, B, Hd) are layer-major, forward then reverse, as in PyTorch, which
  * hands its tensors to cuDNN unchanged. cuDNN runs each row only over its own length (the reverse
  * direction starts at the row's last token) and returns each row's final states, which is baton's
- * contract. Biases: CUDNN_RNN_DOUBLE_BIAS, PyTorch's b_ih and b_hh. Precision: fp32 data, fp32
- * math, and CUDNN_FMA_MATH: CUDNN_DEFAULT_MATH lets cuDNN use TF32 tensor cores for fp32 data on
- * sm_80 and newer (cudnnMathType_t), which would break fp32 comparisons with the fused layers;
- * FMA_MATH is what PyTorch sets when TF32 is off.
+ * contract. Biases: CUDNN_RNN_DOUBLE_BIAS, PyTorch's b_ih and b_hh. Precision: fp32 data and
+ * math, with the math type from the backend's precision (math_type): fp32 CUDNN_FMA_MATH, what
+ * PyTorch sets when TF32 is off (CUDNN_DEFAULT_MATH would let cuDNN use TF32 tensor cores for fp32
+ * data on sm_80 and newer, breaking fp32 comparisons with the fused layers); tf32
+ * CUDNN_DEFAULT_MATH; bf16 CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION, which lets cuDNN convert the fp32
+ * data to a 16-bit type of its choosing for its tensor cores: cuDNN's reduced precision, the
+ * baseline the benchmarks compare with, not baton's bf16 rounding (which the fused layers follow
+ * exactly), so its results are compared with tolerances only.
  *
  * Dropout between layers uses cuDNN's generator (a descriptor with its state buffer, set once):
  * its masks differ from baton's Philox masks, so runs with dropout cannot be compared bitwise
@@ -145,6 +149,16 @@ static baton_status setup_dropout(baton_cudnn_rnn *c, uint64_t seed)
     return BATON_OK;
 }
 
+/* The math type that implements the backend's precision (see the file header). */
+static cudnnMathType_t math_type(const baton_backend *be)
+{
+    switch (be->precision) {
+    case BATON_PRECISION_TF32: return CUDNN_DEFAULT_MATH;
+    case BATON_PRECISION_BF16: return CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+    default: return CUDNN_FMA_MATH;
+    }
+}
+
 static baton_status setup_descriptor(baton_cudnn_rnn *c)
 {
     const baton_rnn *r = &c->rnn;
@@ -155,7 +169,7 @@ static baton_status setup_descriptor(baton_cudnn_rnn *c)
      * be enabled for the unpacked layouts. */
     cudnnDirectionMode_t dir = r->dirs == 2 ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL;
     RNN_CALL(c, cudnnSetRNNDescriptor_v8, (c->desc, cudnn_algos[c->algo], mode, CUDNN_RNN_DOUBLE_BIAS, dir,
-                                           CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT, CUDNN_FMA_MATH,
+                                           CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT, math_type(c->be),
                                            r->cfg.input_size, r->hd, r->hd, r->cfg.layers, c->drop,
                                            CUDNN_RNN_PADDED_IO_ENABLED));
     return BATON_OK;
