@@ -247,8 +247,8 @@ baton_status baton_backend_bf16_mirror(baton_backend *be, const float *f, size_t
 /* be->ops->bf16_twin(be, f) where the backend keeps mirrors and computes in bf16, else NULL. */
 uint16_t *baton_backend_bf16_twin(baton_backend *be, const float *f);
 
-const char *baton_backend_list(void);
 /* Comma-separated names of the backends this build contains. */
+const char *baton_backend_list(void);
 
 /* Creates the CPU reference backend (OpenBLAS sgemm and C loops). */
 baton_status baton_cpu_backend_create(baton_backend *be, int threads);

@@ -107,10 +107,10 @@ baton_status baton_cpu_dropout(baton_backend *be, float *y, const float *x, size
                                uint32_t purpose, const uint32_t *counter_at)
 {
     (void)be;
+    uint32_t counter = *counter_at;
     BATON_REQUIRE(p >= 0.0f && p < 1.0f, "dropout: probability %g, expected 0 <= p < 1", (double)p);
     long blocks = (long)((n + 3) / 4), work = (long)n;
     /* One Philox block serves four consecutive elements, exactly as baton_rng_dropout_scale indexes them. */
-    uint32_t counter = *counter_at;
     BATON_PARALLEL_FOR
     for (long blk = 0; blk < blocks; blk++) {
         baton_u32x4 r = baton_rng_block(seed, purpose, counter, (uint64_t)blk);
