@@ -12,7 +12,12 @@
  * the two paths sum the same products in different orders (cuBLAS vs OpenBLAS blockings, cuDNN's
  * own kernels), a few ulps (1e-7) per operation that compound over T steps and L layers; 1e-4
  * leaves a wide margin over that for the layer. A training step adds attention, the softmax over
- * the vocabulary and both stacks: 5e-4. A wrong gate, index or mask gives errors of order 1. */
+ * the vocabulary and both stacks: 5e-4. A wrong gate, index or mask gives errors of order 1.
+ * Other precisions scale both (precision_scale): tf32 rounds the GPU's GEMM operands to 10
+ * fraction bits (2^-11, ~5e-4 relative per product) while the CPU keeps fp32: x20. bf16 against
+ * the CPU: both round the same operands, and differ only where the sides' fp32 rounding puts a
+ * value on different sides of a bf16 rounding boundary (one bf16 ulp, 2^-8, in rare elements):
+ * x10. bf16 against cuDNN, whose reduced precision is its own (cudnn_rnn.c): x50. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +40,18 @@ typedef struct {
 
 typedef struct {
     int checks, failures;
+    double tol_scale; /* the precision's factor on LAYER_TOL and STEP_TOL */
 } check_report;
+
+/* How much looser than fp32's the tolerances are in this precision (see the file header). */
+static double precision_scale(baton_precision p, int to_cpu)
+{
+    switch (p) {
+    case BATON_PRECISION_TF32: return 20.0;
+    case BATON_PRECISION_BF16: return to_cpu ? 10.0 : 50.0;
+    default: return 1.0;
+    }
+}
 
 /* Prints one comparison line; NaN anywhere fails. */
 static void compare(check_report *r, const char *what, const float *got, const float *ref, size_t n, double tol)
@@ -48,6 +64,7 @@ static void compare(check_report *r, const char *what, const float *got, const f
         rmax = fmax(rmax, fabs((double)ref[i]));
     }
     double rel = rmax > 0 ? dmax / rmax : dmax;
+    tol *= r->tol_scale;
     int ok = !nan && rel <= tol;
     r->checks++;
     r->failures += !ok;
@@ -333,7 +350,8 @@ int cli_check(int argc, char **argv)
                "device, or cpu), and compares every output, final state and gradient. The persistent algorithms\n"
                "take no ragged batches: against them the layer runs with all lengths T and the step is skipped.\n"
                "Exits 1 when a difference exceeds its tolerance (relative to the reference tensor's largest\n"
-               "magnitude: layer %.0e, training step %.0e). Dropout is off in both runs.\n\n",
+               "magnitude: layer %.0e, training step %.0e in fp32; x20 in tf32, x10 in bf16 against the cpu, x50\n"
+               "against cuDNN). Dropout is off in both runs.\n\n",
                LAYER_TOL, STEP_TOL);
         cli_opts_help(stdout, cli_settings_opts);
         return 0;
@@ -342,7 +360,12 @@ int cli_check(int argc, char **argv)
     int to_cpu = strcmp(s.reference, "cpu") == 0;
     check_path cand = {dev, "fused"}, ref = {to_cpu ? "cpu" : dev, to_cpu ? "fused" : s.reference};
     printf("baton check: fused on %s against %s on %s\n", cand.device, ref.impl, ref.device);
-    check_report r = {0, 0};
+    baton_precision precision;
+    if (cli_precision(&precision, &s) != BATON_OK)
+        return 2;
+    check_report r = {0, 0, precision_scale(precision, to_cpu)};
+    if (precision != BATON_PRECISION_FP32)
+        printf("precision %s: tolerances x%g of fp32's\n", baton_precision_name(precision), r.tol_scale);
     if (check_layer(&r, &cand, &ref, &s) != BATON_OK || check_step(&r, &cand, &ref, &s) != BATON_OK)
         return 1;
     printf("%d of %d comparisons within tolerance%s\n", r.checks - r.failures, r.checks,
