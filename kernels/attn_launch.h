@@ -9,6 +9,8 @@
 #ifndef BATON_ATTN_LAUNCH_H
 #define BATON_ATTN_LAUNCH_H
 
+#include <stdint.h>
+
 #include <cuda_runtime_api.h>
 
 #include "baton/status.h"
@@ -29,13 +31,15 @@ baton_status baton_kernel_attn_softmax_backward(float *dscores, const float *dp,
 
 /* xent_forward_backward of backend.h for logits (N,V), targets (N) in 0 (ignored)..V-1: *loss_sum
  * (one float) = sum of the per-row smoothed losses, logp (N, may be NULL) = log p_y, dlogits (N,V,
- * may be NULL or logits) = *scale (p - q), scale one device float read by the kernel. row_loss is caller-provided scratch of N floats
- * (required when N > 0): the per-row losses, summed afterwards in a fixed order by a second
- * kernel so that *loss_sum is the same bit for bit on every run. A target outside 0..V-1 makes
- * that row's loss, logp and dlogits NaN (so the sum shows it) instead of reading out of bounds. */
-baton_status baton_kernel_xent_forward_backward(float *loss_sum, float *logp, float *dlogits, float *row_loss,
-                                                const float *logits, const int *targets, int N, int V, float eps,
-                                                const float *scale, cudaStream_t stream);
+ * may be NULL or logits) = *scale (p - q), scale one device float read by the kernel; dlogits16
+ * (N,V, may be NULL) = bf16 rounding of dlogits, written beside it. row_loss is caller-provided
+ * scratch of N floats (required when N > 0): the per-row losses, summed afterwards in a fixed
+ * order by a second kernel so that *loss_sum is the same bit for bit on every run. A target
+ * outside 0..V-1 makes that row's loss, logp and dlogits NaN (so the sum shows it) instead of
+ * reading out of bounds. */
+baton_status baton_kernel_xent_forward_backward(float *loss_sum, float *logp, float *dlogits, uint16_t *dlogits16,
+                                                float *row_loss, const float *logits, const int *targets, int N,
+                                                int V, float eps, const float *scale, cudaStream_t stream);
 
 /* Bahdanau scores (B,T,S) = sum_h v tanh(q (T,B,H) + k (S,B,H)); see additive_attn.cu. */
 baton_status baton_kernel_additive_forward(float *scores, const float *q, const float *k, const float *v, int B, int T,

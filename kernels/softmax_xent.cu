@@ -8,7 +8,8 @@
  *   row loss = baton_xent_loss(log sum_e, m - z_y, sum_mz / V, eps), logp[i] = (z_y - m) - log sum_e,
  *   dlogits[i,v] = scale (e^(z_v - m) / sum_e - q_v), q_v = eps/V + (1-eps)[v == y];
  *   an ignored row: loss 0, logp 0, dlogits row 0.
- * then *loss_sum = sum_i row loss.
+ * then *loss_sum = sum_i row loss. dlogits16 (optional): dlogits' bf16 rounding written beside it,
+ * the operand of the generator's two backward GEMMs in bf16 precision (no conversion pass then).
  *
  * Layout: logits, dlogits (N,V) row-major; targets (N) int, logp (N), row_loss (N, caller scratch),
  * loss_sum (1); all on device.
@@ -31,6 +32,7 @@
 #include <math.h>
 
 #include "baton/attn_math.h"
+#include "baton/bf16.h"
 #include "baton/cuda_check.h"
 #include "kernels/attn_launch.h"
 #include "kernels/row_reduce.cuh"
@@ -39,8 +41,8 @@
 #define XENT_SUM_THREADS 256
 
 static __global__ void __launch_bounds__(XENT_MAX_THREADS)
-    xent_row_kernel(float *row_loss, float *logp, float *d, const float *z, const int *targets, int V, float eps,
-                    const float *scale_at)
+    xent_row_kernel(float *row_loss, float *logp, float *d, uint16_t *d16, const float *z, const int *targets, int V,
+                    float eps, const float *scale_at)
 {
     BATON_SHARED(float, shf, 32);
     BATON_SHARED(double, shd, 32);
@@ -49,14 +51,19 @@ static __global__ void __launch_bounds__(XENT_MAX_THREADS)
     z += off;
     if (d)
         d += off;
+    if (d16)
+        d16 += off;
     int y = targets[i];
 
     if (y == BATON_XENT_IGNORE || y < 0 || y >= V) {
         /* out of range cannot be reported from here: NaN makes it visible in the loss sum */
         float fill = y == BATON_XENT_IGNORE ? 0.0f : NAN;
         if (d)
-            for (int v = threadIdx.x; v < V; v += blockDim.x)
+            for (int v = threadIdx.x; v < V; v += blockDim.x) {
                 d[v] = fill;
+                if (d16)
+                    d16[v] = baton_bf16_from_f32(fill);
+            }
         if (threadIdx.x == 0) {
             row_loss[i] = fill;
             if (logp)
@@ -88,8 +95,12 @@ static __global__ void __launch_bounds__(XENT_MAX_THREADS)
     }
     if (d) {
         float inv = (float)(1.0 / sum_e), u = eps / (float)V, keep = 1.0f - eps, scale = *scale_at;
-        for (int v = threadIdx.x; v < V; v += blockDim.x)
-            d[v] = baton_xent_grad(baton_softmax_term(z[v], m), inv, u, keep, v == y, scale);
+        for (int v = threadIdx.x; v < V; v += blockDim.x) {
+            float g = baton_xent_grad(baton_softmax_term(z[v], m), inv, u, keep, v == y, scale);
+            d[v] = g;
+            if (d16)
+                d16[v] = baton_bf16_from_f32(g);
+        }
     }
 }
 
@@ -114,7 +125,8 @@ static unsigned xent_threads(int V)
 }
 
 extern "C" baton_status baton_kernel_xent_forward_backward(float *loss_sum, float *logp, float *dlogits,
-                                                           float *row_loss, const float *logits, const int *targets,
+                                                           uint16_t *dlogits16, float *row_loss, const float *logits,
+                                                           const int *targets,
                                                            int N, int V, float eps, const float *scale,
                                                            cudaStream_t stream)
 {
@@ -123,11 +135,12 @@ extern "C" baton_status baton_kernel_xent_forward_backward(float *loss_sum, floa
     BATON_REQUIRE(eps >= 0.0f && eps <= 1.0f, "%s: label smoothing %g, expected 0 <= eps <= 1", who, (double)eps);
     BATON_REQUIRE(loss_sum != NULL, "%s: loss_sum is NULL", who);
     BATON_REQUIRE(scale || !dlogits, "%s: scale is NULL but dlogits is wanted", who);
+    BATON_REQUIRE(dlogits || !dlogits16, "%s: a bf16 copy of dlogits without dlogits", who);
     if (N > 0) {
         BATON_REQUIRE(logits && targets && row_loss, "%s: logits %p, targets %p, row_loss %p: expected all set", who,
                       (const void *)logits, (const void *)targets, (void *)row_loss);
-        BATON_LAUNCH((unsigned)N, xent_threads(V), 0, stream, xent_row_kernel)(row_loss, logp, dlogits, logits, targets, V, eps,
-                                                                     scale);
+        BATON_LAUNCH((unsigned)N, xent_threads(V), 0, stream, xent_row_kernel)(row_loss, logp, dlogits, dlogits16,
+                                                                               logits, targets, V, eps, scale);
         BATON_CUDA_CHECK_LAUNCH();
     }
     /* launched for N = 0 too, so that *loss_sum is written (0) as the CPU op writes it */

@@ -69,6 +69,12 @@ uint16_t *baton_cuda_bf16_twin(baton_backend *be, const float *f)
     return m ? twin_of(m, f) : NULL;
 }
 
+uint16_t *baton_cuda_bf16_kept_twin(baton_backend *be, const float *f)
+{
+    const cuda_mirror *m = be->precision == BATON_PRECISION_BF16 ? find(ctx(be), f, sizeof(float)) : NULL;
+    return m && m->kept ? twin_of(m, f) : NULL;
+}
+
 void baton_cuda_bf16_forget(baton_backend *be, const void *ptr)
 {
     cuda_ctx *c = ctx(be);

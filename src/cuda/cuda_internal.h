@@ -57,6 +57,10 @@ baton_status baton_cuda_bf16_mirror(baton_backend *be, const float *f, size_t n,
 /* bf16_twin of the ops table (backend.h). */
 uint16_t *baton_cuda_bf16_twin(baton_backend *be, const float *f);
 
+/* The bf16 element that mirrors *f where its innermost mirror is kept (its writers keep it
+ * current), else NULL: what a kernel that writes f should write beside it. */
+uint16_t *baton_cuda_bf16_kept_twin(baton_backend *be, const float *f);
+
 /* Drops the mirror of the allocation at ptr (and the ranges inside it) and frees its memory. */
 void baton_cuda_bf16_forget(baton_backend *be, const void *ptr);
 

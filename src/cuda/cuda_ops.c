@@ -87,7 +87,10 @@ static baton_status cu_additive_backward(baton_backend *be, float *dq, float *dk
 static baton_status cu_xent(baton_backend *be, float *loss_sum, float *logp, float *dlogits, float *row_loss,
                             const float *logits, const int *targets, int N, int V, float eps, const float *scale)
 {
-    return baton_kernel_xent_forward_backward(loss_sum, logp, dlogits, row_loss, logits, targets, N, V, eps, scale,
+    /* where dlogits has a kept bf16 mirror, the kernel writes it: the generator's backward GEMMs
+     * then read it without a conversion pass */
+    uint16_t *d16 = dlogits ? baton_cuda_bf16_kept_twin(be, dlogits) : NULL;
+    return baton_kernel_xent_forward_backward(loss_sum, logp, dlogits, d16, row_loss, logits, targets, N, V, eps, scale,
                                               stream(be));
 }
 

@@ -32,6 +32,7 @@
 #include <cuda_runtime_api.h>
 
 #include "baton/attn_math.h"
+#include "baton/bf16.h"
 #include "baton/backend.h"
 #include "baton/cuda_check.h"
 #include "baton/status.h"
@@ -80,6 +81,7 @@ static baton_status sync(void)
 /* Device buffers, large enough for the biggest case of either op. */
 #define CAP ((size_t)8 * 70001)
 static float *d_a, *d_b, *d_c, *d_rows;
+static uint16_t *d_16, *h_16; /* dlogits' bf16 copy, written by the kernel beside dlogits */
 static int *d_int;
 
 static baton_status setup(void)
@@ -87,6 +89,8 @@ static baton_status setup(void)
     BATON_CUDA_CHECK(cudaMalloc((void **)&d_a, CAP * sizeof(float)));
     BATON_CUDA_CHECK(cudaMalloc((void **)&d_b, CAP * sizeof(float)));
     BATON_CUDA_CHECK(cudaMalloc((void **)&d_c, CAP * sizeof(float)));
+    BATON_CUDA_CHECK(cudaMalloc((void **)&d_16, CAP * sizeof(uint16_t)));
+    h_16 = malloc(CAP * sizeof(uint16_t));
     BATON_CUDA_CHECK(cudaMalloc((void **)&d_rows, 4096 * sizeof(float)));
     BATON_CUDA_CHECK(cudaMalloc((void **)&d_int, 4096 * sizeof(int)));
     return BATON_OK;
@@ -230,7 +234,9 @@ static int xent_run(baton_backend *be, const xent_case *c, uint32_t k, double *m
     float loss = NAN, gloss = NAN;
     if (be->ops->xent_forward_backward(be, &loss, want_lp ? lp : NULL, want_d ? d : NULL, NULL, z, tg, c->N, c->V, c->eps,
                                        &c->scale) != BATON_OK ||
-        baton_kernel_xent_forward_backward(dloss, dlp, dd, d_rows, dz, d_int, c->N, c->V, c->eps, dscale, NULL) !=
+        cudaMemset(d_16, 0xff, n * sizeof(uint16_t)) != cudaSuccess || /* NaN bits: unwritten fails */
+        baton_kernel_xent_forward_backward(dloss, dlp, dd, want_d ? d_16 : NULL, d_rows, dz, d_int, c->N, c->V, c->eps,
+                                           dscale, NULL) !=
             BATON_OK ||
         sync() || to_host(&gloss, dloss, sizeof(float)))
         goto out;
@@ -263,6 +269,14 @@ static int xent_run(baton_backend *be, const xent_case *c, uint32_t k, double *m
             bad += report("xent dlogits", i, gd[i], d[i]);
         else if (mag > 0.0)
             *max_err = fmax(*max_err, e / mag);
+    }
+    /* the bf16 copy is exactly the rounding of what the kernel wrote to dlogits */
+    if (want_d && cudaMemcpy(h_16, d_16, n * sizeof(uint16_t), cudaMemcpyDeviceToHost) == cudaSuccess) {
+        for (size_t i = 0; i < n; i++)
+            if (h_16[i] != baton_bf16_from_f32(gd[i]))
+                bad += report("xent dlogits bf16 copy", i, baton_bf16_to_f32(h_16[i]), gd[i]);
+    } else if (want_d) {
+        bad += report("xent dlogits bf16 copy: download", 0, NAN, 0);
     }
 out:
     free(z), free(d), free(gd), free(u), free(lp), free(glp), free(tg);
@@ -329,6 +343,7 @@ int main(void)
            xfailed ? "FAILED" : "ok");
 
     baton_backend_destroy(&be);
-    cudaFree(d_a), cudaFree(d_b), cudaFree(d_c), cudaFree(d_rows), cudaFree(d_int);
+    cudaFree(d_a), cudaFree(d_b), cudaFree(d_c), cudaFree(d_rows), cudaFree(d_int), cudaFree(d_16);
+    free(h_16);
     return failed || xfailed ? 1 : 0;
 }
