@@ -59,10 +59,15 @@ typedef struct {
     float *cat;      /* (T,B,2H) [c; h] */
     float *att_h;    /* (T,B,H) attentional hidden h~ */
     float *att_hd;   /* (T,B,H) h~ after dropout (== att_h without dropout) */
-    float *logits;   /* (T,B,V_tgt); replaced by dlogits when forward computes the gradient */
+    float *logits;   /* (logit_rows,V_tgt): (T,B,V) for the plain loss, replaced by dlogits when it computes the
+                        gradient; one chunk of rows for the fused one (baton_s2s_acts_carve_ex) */
+    int logit_rows;  /* rows acts->logits holds: T_max*B_max, or one chunk's */
+    int chunk_rows;  /* rows per chunk of the fused generator: baton_s2s_chunk_rows(V) (at most T_max*B_max);
+                        a caller may lower it (tests), never raise it above logit_rows */
     float *loss;     /* (1) summed loss of the batch */
     float *logp;     /* (T,B) log p of each target token, unsmoothed, 0 at pads */
     float *row_loss; /* (T,B) scratch of the loss op */
+    float *chunk_loss; /* (T,B) the fused generator's per-chunk loss sums (at most one chunk per row) */
     float *d_th;     /* (T,B,H) gradients of h~ (and of the decoder output) */
     float *d_cat;    /* (T,B,2H) */
     float *d_ctx;    /* (T,B,H) */
@@ -94,9 +99,23 @@ baton_status baton_s2s_init(baton_s2s *m, const baton_s2s_config *cfg, baton_par
  * defaults (U(+-1/sqrt(fan_in))), embeddings U(-0.1, 0.1). Deterministic in seed. */
 void baton_s2s_init_weights(const baton_s2s *m, const baton_param_table *t, float *host, uint64_t seed);
 
-/* Carves activations for batches up to (S_max, T_max, B_max); measure first. */
+/* Rows per chunk of the fused generator + loss (be->versions.loss = 1) for a target vocabulary of
+ * V: the most rows, in multiples of 64 and at least 64, whose V fp32 logits fit in half an
+ * H100's or H200's L2 (25 MiB of 50), so that a chunk's logits never leave L2 (src/model/generator.c). */
+int baton_s2s_chunk_rows(int V);
+
+/* Carves activations for batches up to (S_max, T_max, B_max); measure first. acts->logits holds
+ * all T_max*B_max rows: what the plain loss, the decoders and any reader of whole logits need. */
 baton_status baton_s2s_acts_carve(baton_s2s_acts *acts, baton_arena *a, const baton_s2s *m, int S_max, int T_max,
                                   int B_max);
+
+/* baton_s2s_acts_carve for the loss version `loss` (be->versions.loss of the backend that will run
+ * it; the same in the measuring and the real carve): 0 (plain) as baton_s2s_acts_carve; 1 (fused)
+ * lays acts->logits out as one chunk of acts->chunk_rows rows instead of T_max*B_max rows (gnmt:
+ * 192 x 32000 floats instead of 6400 x 32000, 24.6 MB instead of 819 MB). Such activations run the
+ * fused loss only: a plain forward or a decode of more rows than the chunk is an error. */
+baton_status baton_s2s_acts_carve_ex(baton_s2s_acts *acts, baton_arena *a, const baton_s2s *m, int S_max, int T_max,
+                                     int B_max, int loss);
 
 /* The encoder over src (S,B) ids: acts->enc_out (S,B,H) and the bridged decoder start states
  * acts->dec_h0 / dec_c0 (L,B,H). */
@@ -105,9 +124,9 @@ baton_status baton_s2s_encode(baton_backend *be, const baton_s2s *m, baton_s2s_a
                               const baton_dropout_key *drop);
 
 /* The decoder over T target steps from states h0/c0 (L,B,H), attending to acts->enc_out, through the
- * generator: acts->logits (T,B,V), acts->attn.p (B,T,S) weights; final states into hn/cn when not
- * NULL (they may be h0/c0: each layer reads its start state before writing its end state). T = 1
- * is one step of a step-by-step decoder. */
+ * generator: acts->logits (T,B,V) (T*B must not exceed acts->logit_rows), acts->attn.p (B,T,S)
+ * weights; final states into hn/cn when not NULL (they may be h0/c0: each layer reads its start
+ * state before writing its end state). T = 1 is one step of a step-by-step decoder. */
 baton_status baton_s2s_decode(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
                               const baton_param_table *t, const int *src_len, int S, const int *tgt_in,
                               const int *tgt_len, int T, int B, const float *h0, const float *c0, float *hn,
@@ -122,15 +141,22 @@ void baton_s2s_acts_release(baton_s2s_acts *acts);
 baton_status baton_s2s_acts_use_impl(baton_s2s_acts *acts, baton_backend *be, const baton_s2s *m, const char *impl,
                                      uint64_t seed, int whole_decoder);
 
-/* Forward through the loss (encode, decode, cross-entropy): acts->loss, acts->logp and, unless want_grad, acts->logits. With
- * want_grad, acts->logits holds dloss/dlogits for the mean loss (1/tgt_tokens) afterwards.
+/* Forward through the loss (encode, decode, cross-entropy), as be->versions.loss says.
+ * Plain (0): acts->loss, acts->logp and, unless want_grad, acts->logits (T,B,V). With want_grad,
+ * acts->logits holds dloss/dlogits for the mean loss (1/tgt_tokens) afterwards.
+ * Fused (1): without want_grad, acts->loss and acts->logp, the logits computed a chunk of rows at a
+ * time and never whole (acts->logits holds the last chunk's). With want_grad, forward stops at h~:
+ * the generator and the loss run in baton_s2s_backward, which needs the parameter gradients, so
+ * acts->loss and acts->logp are there only after backward.
  * drop NULL: no dropout (evaluation). */
 baton_status baton_s2s_forward(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
                                const baton_param_table *t, const baton_s2s_batch *batch,
                                const baton_dropout_key *drop, int want_grad);
 
 /* Backward after a want_grad forward with the same batch and drop: accumulates (+=) the gradient
- * of the mean loss into grads. */
+ * of the mean loss into grads. With the fused loss (be->versions.loss = 1) it first runs the
+ * generator and the loss chunk by chunk (src/model/generator.c): acts->loss and acts->logp are
+ * written here, each chunk's gradients into b_out, W_out and acts->d_th at once. */
 baton_status baton_s2s_backward(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, float *grads,
                                 const float *params, const baton_param_table *t, const baton_s2s_batch *batch,
                                 const baton_dropout_key *drop);

@@ -4,7 +4,7 @@
  * (acts->dec_step[t], acts->attn_step[t]) so that backward can walk the steps in reverse, carrying
  * the recurrent state's gradient and h~'s gradient from each step to the one before. The fed h~ is
  * the one after dropout, as OpenNMT feeds it. The generator and the loss still run over all steps
- * at once (seq2seq.c). Each step draws its dropout masks from its own stream of the seed, so that
+ * at once, after the step loop (seq2seq.c, generator.c). Each step draws its dropout masks from its own stream of the seed, so that
  * steps do not share masks. */
 #include <string.h>
 
@@ -51,7 +51,7 @@ baton_status baton_s2s_feed_forward(baton_backend *be, const baton_s2s *m, baton
                                     const baton_dropout_key *drop)
 {
     const baton_ops *ops = be->ops;
-    int T = batch->T, B = batch->B, E = m->cfg.emb, H = m->cfg.hidden, V = m->cfg.tgt_vocab, TB = T * B;
+    int T = batch->T, B = batch->B, E = m->cfg.emb, H = m->cfg.hidden, TB = T * B;
     int dr = dropping(m, drop);
     size_t state = (size_t)m->cfg.layers * B * H * sizeof(float);
     BATON_REQUIRE(T <= acts->T_steps, "input feeding: %d target steps, the activations hold %d", T, acts->T_steps);
@@ -66,9 +66,7 @@ baton_status baton_s2s_feed_forward(baton_backend *be, const baton_s2s *m, baton
         baton_dropout_key ks = dr ? step_key(drop, step) : (baton_dropout_key){0, 0, 0};
         BATON_TRY(step_forward(be, m, acts, params, t, batch, dr ? &ks : NULL, step));
     }
-    const float *hd = dr ? acts->att_hd : acts->att_h;
-    BATON_TRY(ops->gemm(be, 0, 1, TB, V, H, 1.0f, hd, H, W(params, t, m->w_out), H, 0.0f, acts->logits, V));
-    return ops->add_bias(be, acts->logits, W(params, t, m->b_out), TB, V);
+    return BATON_OK;
 }
 
 /* One step backward: h~'s gradient (from the generator and from step+1's input) down to the step's
@@ -140,7 +138,7 @@ baton_status baton_s2s_feed_decode_step(baton_backend *be, const baton_s2s *m, b
                                         const float *c0, float *hn, float *cn)
 {
     const baton_ops *ops = be->ops;
-    int E = m->cfg.emb, H = m->cfg.hidden, V = m->cfg.tgt_vocab, lstm = m->cfg.cell == BATON_CELL_LSTM;
+    int E = m->cfg.emb, H = m->cfg.hidden, lstm = m->cfg.cell == BATON_CELL_LSTM;
     size_t state = (size_t)m->cfg.layers * B * H * sizeof(float);
     baton_s2s_batch one = {.B = B, .S = S, .T = 1, .src_len = src_len, .tgt_len = ones};
     BATON_TRY(ops->embed_gather(be, acts->emb_tgt, tgt_in, W(params, t, m->emb_tgt), B, E));
@@ -154,6 +152,5 @@ baton_status baton_s2s_feed_decode_step(baton_backend *be, const baton_s2s *m, b
         BATON_TRY(ops->copy(be, hn, acts->state_h, state));
     if (lstm && cn && cn != acts->state_c)
         BATON_TRY(ops->copy(be, cn, acts->state_c, state));
-    BATON_TRY(ops->gemm(be, 0, 1, B, V, H, 1.0f, acts->att_h, H, W(params, t, m->w_out), H, 0.0f, acts->logits, V));
-    return ops->add_bias(be, acts->logits, W(params, t, m->b_out), B, V);
+    return baton_s2s_generator(be, m, acts, params, t, acts->att_h, B);
 }

@@ -112,9 +112,20 @@ void baton_s2s_acts_release(baton_s2s_acts *acts)
 baton_status baton_s2s_acts_carve(baton_s2s_acts *acts, baton_arena *a, const baton_s2s *m, int S_max, int T_max,
                                   int B_max)
 {
+    return baton_s2s_acts_carve_ex(acts, a, m, S_max, T_max, B_max, 0);
+}
+
+baton_status baton_s2s_acts_carve_ex(baton_s2s_acts *acts, baton_arena *a, const baton_s2s *m, int S_max, int T_max,
+                                     int B_max, int loss)
+{
     memset(acts, 0, sizeof *acts);
+    BATON_REQUIRE(loss == 0 || loss == 1, "seq2seq activations: loss version %d, expected 0 (plain) or 1 (fused)",
+                  loss);
     size_t S = (size_t)S_max, T = (size_t)T_max, B = (size_t)B_max, E = (size_t)m->cfg.emb, H = (size_t)m->cfg.hidden;
     size_t V = (size_t)m->cfg.tgt_vocab, LH = (size_t)m->cfg.layers * B * H;
+    int rows = T_max * B_max, chunk = baton_s2s_chunk_rows(m->cfg.tgt_vocab);
+    acts->chunk_rows = chunk < rows ? chunk : rows;
+    acts->logit_rows = loss ? acts->chunk_rows : rows; /* fused: one chunk of logits, never all rows */
     int lstm = m->cfg.cell == BATON_CELL_LSTM, feed = m->cfg.input_feed, additive = m->attn.score == BATON_ATTN_ADDITIVE;
     BATON_TRY(baton_rnn_acts_carve(&acts->enc, a, &m->enc, S_max, B_max));
     if (m->cfg.input_feed)
@@ -132,8 +143,8 @@ baton_status baton_s2s_acts_carve(baton_s2s_acts *acts, baton_arena *a, const ba
         {&acts->enc_h, LH, 1},          {&acts->enc_c, LH, lstm},       {&acts->dec_h0, LH, 1},
         {&acts->dec_c0, LH, lstm},      {&acts->dec_out, T * B * H, 1}, {&acts->ctx, T * B * H, 1},
         {&acts->cat, T * B * 2 * H, 1}, {&acts->att_h, T * B * H, 1},   {&acts->att_hd, T * B * H, m->cfg.dropout > 0},
-        {&acts->logits, T * B * V, 1},  {&acts->loss, 1, 1},            {&acts->logp, T * B, 1},
-        {&acts->row_loss, T * B, 1},
+        {&acts->logits, (size_t)acts->logit_rows * V, 1}, {&acts->loss, 1, 1}, {&acts->logp, T * B, 1},
+        {&acts->row_loss, T * B, 1},    {&acts->chunk_loss, T * B, 1},
         {&acts->d_th, T * B * H, 1},    {&acts->d_cat, T * B * 2 * H, 1}, {&acts->d_ctx, T * B * H, 1},
         {&acts->d_dec, T * B * H, 1},   {&acts->d_enc, S * B * H, 1},   {&acts->d_dec_h0, LH, 1},
         {&acts->d_dec_c0, LH, lstm},    {&acts->d_enc_h, LH, 1},        {&acts->d_enc_c, LH, lstm},
@@ -193,19 +204,17 @@ baton_status baton_s2s_encode(baton_backend *be, const baton_s2s *m, baton_s2s_a
     return lstm ? bridge(be, m, acts->dec_c0, acts->enc_c, B, 0) : BATON_OK;
 }
 
-baton_status baton_s2s_decode(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
-                              const baton_param_table *t, const int *src_len, int S, const int *tgt_in,
-                              const int *tgt_len, int T, int B, const float *h0, const float *c0, float *hn,
-                              float *cn, const baton_dropout_key *drop)
+/* Input feeding off: the decoder over all T steps up to h~ (acts->att_h, and acts->att_hd with
+ * dropout): everything of baton_s2s_decode but the generator. */
+static baton_status decode_hidden(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
+                                  const baton_param_table *t, const int *src_len, int S, const int *tgt_in,
+                                  const int *tgt_len, int T, int B, const float *h0, const float *c0, float *hn,
+                                  float *cn, const baton_dropout_key *drop)
 {
     const baton_ops *ops = be->ops;
-    int E = m->cfg.emb, H = m->cfg.hidden, V = m->cfg.tgt_vocab, TB = T * B;
+    int E = m->cfg.emb, H = m->cfg.hidden, TB = T * B;
     int lstm = m->cfg.cell == BATON_CELL_LSTM, dr = dropping(m, drop);
     baton_dropout_key kdec = drop ? site_key(drop, SITE_DEC_RNN) : (baton_dropout_key){0, 0, 0};
-    if (m->cfg.input_feed) {
-        BATON_REQUIRE(T == 1 && !drop, "input feeding: decoding runs one step at a time without dropout (T = %d)", T);
-        return baton_s2s_feed_decode_step(be, m, acts, params, t, tgt_in, src_len, tgt_len, S, B, h0, c0, hn, cn);
-    }
     BATON_TRY(ops->embed_gather(be, acts->emb_tgt, tgt_in, W(params, t, m->emb_tgt), TB, E));
     if (dr)
         BATON_TRY(site_dropout(be, m, drop, SITE_EMB_TGT, acts->emb_tgt, acts->emb_tgt, (size_t)TB * E));
@@ -218,13 +227,20 @@ baton_status baton_s2s_decode(baton_backend *be, const baton_s2s *m, baton_s2s_a
     BATON_TRY(ops->gemm(be, 0, 1, TB, H, 2 * H, 1.0f, acts->cat, 2 * H, W(params, t, m->w_c), 2 * H, 0.0f,
                         acts->att_h, H));
     BATON_TRY(ops->tanh_forward(be, acts->att_h, acts->att_h, (size_t)TB * H));
-    float *hd = acts->att_h;
-    if (dr) {
-        hd = acts->att_hd;
-        BATON_TRY(site_dropout(be, m, drop, SITE_ATT_H, hd, acts->att_h, (size_t)TB * H));
+    return dr ? site_dropout(be, m, drop, SITE_ATT_H, acts->att_hd, acts->att_h, (size_t)TB * H) : BATON_OK;
+}
+
+baton_status baton_s2s_decode(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
+                              const baton_param_table *t, const int *src_len, int S, const int *tgt_in,
+                              const int *tgt_len, int T, int B, const float *h0, const float *c0, float *hn,
+                              float *cn, const baton_dropout_key *drop)
+{
+    if (m->cfg.input_feed) {
+        BATON_REQUIRE(T == 1 && !drop, "input feeding: decoding runs one step at a time without dropout (T = %d)", T);
+        return baton_s2s_feed_decode_step(be, m, acts, params, t, tgt_in, src_len, tgt_len, S, B, h0, c0, hn, cn);
     }
-    BATON_TRY(ops->gemm(be, 0, 1, TB, V, H, 1.0f, hd, H, W(params, t, m->w_out), H, 0.0f, acts->logits, V));
-    return ops->add_bias(be, acts->logits, W(params, t, m->b_out), TB, V);
+    BATON_TRY(decode_hidden(be, m, acts, params, t, src_len, S, tgt_in, tgt_len, T, B, h0, c0, hn, cn, drop));
+    return baton_s2s_generator(be, m, acts, params, t, dropping(m, drop) ? acts->att_hd : acts->att_h, T * B);
 }
 
 baton_status baton_s2s_forward(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
@@ -236,8 +252,12 @@ baton_status baton_s2s_forward(baton_backend *be, const baton_s2s *m, baton_s2s_
     BATON_TRY(baton_s2s_encode(be, m, acts, params, t, batch->src, batch->src_len, batch->S, B, drop));
     BATON_TRY(m->cfg.input_feed
                   ? baton_s2s_feed_forward(be, m, acts, params, t, batch, drop)
-                  : baton_s2s_decode(be, m, acts, params, t, batch->src_len, batch->S, batch->tgt_in, batch->tgt_len,
-                                     T, B, acts->dec_h0, acts->dec_c0, NULL, NULL, drop));
+                  : decode_hidden(be, m, acts, params, t, batch->src_len, batch->S, batch->tgt_in, batch->tgt_len, T,
+                                  B, acts->dec_h0, acts->dec_c0, NULL, NULL, drop));
+    const float *hd = dropping(m, drop) ? acts->att_hd : acts->att_h;
+    if (be->versions.loss == 1) /* with want_grad the generator and the loss run in backward */
+        return want_grad ? BATON_OK : baton_s2s_loss_fused(be, m, acts, NULL, params, t, batch, hd);
+    BATON_TRY(baton_s2s_generator(be, m, acts, params, t, hd, T * B));
     return be->ops->xent_forward_backward(be, acts->loss, acts->logp, want_grad ? acts->logits : NULL, acts->row_loss,
                                           acts->logits, batch->tgt_out, T * B, m->cfg.tgt_vocab,
                                           m->cfg.label_smoothing, batch->loss_scale);
@@ -282,9 +302,13 @@ baton_status baton_s2s_backward(baton_backend *be, const baton_s2s *m, baton_s2s
     baton_dropout_key kenc = drop ? site_key(drop, SITE_ENC_RNN) : (baton_dropout_key){0, 0, 0};
     const float *dlogits = acts->logits, *hd = dr ? acts->att_hd : acts->att_h;
 
-    BATON_TRY(ops->colsum_add(be, dW(grads, t, m->b_out), NULL, dlogits, TB, V));
-    BATON_TRY(ops->gemm(be, 1, 0, V, H, TB, 1.0f, dlogits, V, hd, H, 1.0f, dW(grads, t, m->w_out), H));
-    BATON_TRY(ops->gemm(be, 0, 0, TB, H, V, 1.0f, dlogits, V, W(params, t, m->w_out), H, 0.0f, acts->d_th, H));
+    if (be->versions.loss == 1) /* fused: the generator, the loss and their gradients, chunk by chunk */
+        BATON_TRY(baton_s2s_loss_fused(be, m, acts, grads, params, t, batch, hd));
+    else { /* plain: from the dlogits of all T*B rows that forward left in acts->logits */
+        BATON_TRY(ops->colsum_add(be, dW(grads, t, m->b_out), NULL, dlogits, TB, V));
+        BATON_TRY(ops->gemm(be, 1, 0, V, H, TB, 1.0f, dlogits, V, hd, H, 1.0f, dW(grads, t, m->w_out), H));
+        BATON_TRY(ops->gemm(be, 0, 0, TB, H, V, 1.0f, dlogits, V, W(params, t, m->w_out), H, 0.0f, acts->d_th, H));
+    }
     BATON_TRY(m->cfg.input_feed ? baton_s2s_feed_backward(be, m, acts, grads, params, t, batch, drop)
                                 : decoder_backward(be, m, acts, grads, params, t, batch, drop));
 

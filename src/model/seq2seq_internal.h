@@ -1,4 +1,4 @@
-/* seq2seq_internal.h: helpers the model's files share (seq2seq.c, input_feed.c). */
+/* seq2seq_internal.h: helpers the model's files share (seq2seq.c, input_feed.c, generator.c). */
 #ifndef BATON_SEQ2SEQ_INTERNAL_H
 #define BATON_SEQ2SEQ_INTERNAL_H
 
@@ -38,7 +38,20 @@ static inline baton_status site_dropout(baton_backend *be, const baton_s2s *m, c
     return be->ops->dropout(be, y, x, n, m->cfg.dropout, k.seed, k.purpose, k.counter);
 }
 
-/* Input feeding: the decoder step by step from acts->dec_h0, through acts->att_h/att_hd (T,B,H). */
+/* The generator for `rows` rows of hd (rows,H) (h~ after dropout): acts->logits (rows,V) = hd W_out^T
+ * + b_out; rows must not exceed acts->logit_rows. */
+baton_status baton_s2s_generator(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
+                                 const baton_param_table *t, const float *hd, int rows);
+
+/* The fused generator + loss over the batch's T*B rows of hd (T,B,H), acts->chunk_rows rows at a
+ * time: acts->loss (summed over the chunks in a fixed order) and acts->logp; with grads (not NULL)
+ * also each chunk's dlogits, at once turned into db_out, dW_out (+=) and acts->d_th (its rows). */
+baton_status baton_s2s_loss_fused(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, float *grads,
+                                  const float *params, const baton_param_table *t, const baton_s2s_batch *batch,
+                                  const float *hd);
+
+/* Input feeding: the decoder step by step from acts->dec_h0, through acts->att_h/att_hd (T,B,H);
+ * the generator is the caller's. */
 baton_status baton_s2s_feed_forward(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
                                     const baton_param_table *t, const baton_s2s_batch *batch,
                                     const baton_dropout_key *drop);
