@@ -12,8 +12,13 @@
  * ~1e-8, sums over softmax-gradient rows (which add up to zero) of terms ~1e-5, so their float32
  * floor is ~1e-11 absolute, or 1e-3 relative. 1e-9 is above that floor and ten times below those
  * gradients' own size, so a missing or wrong term still fails. NaN fails.
- * Both decoder modes: input feeding off (whole sequences) and on (step by step). Exits 77 when
- * ../shared/fixtures is absent. */
+ * Both decoder modes: input feeding off (whole sequences) and on (step by step). Both versions of
+ * the generator + loss (be->versions.loss): plain (all logits materialised: logits, loss, log p,
+ * gradients) and fused (src/model/generator.c: loss, log p and gradients; its logits are never
+ * whole), the fused one in chunks of R rows with R the smallest number > 1 that does not divide
+ * T*B, and R = 1, from the fused carve (baton_s2s_acts_carve_ex): the same TOL and ATOL hold, as
+ * chunking changes float rounding only (test_seq2seq_paths compares the two versions directly, to
+ * 1e-5). Exits 77 when ../shared/fixtures is absent. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -46,6 +51,46 @@ static void check(tu_report *r, const char *what, const float *got, const double
     char name[400];
     snprintf(name, sizeof name, "%s (err/tol)", what);
     tu_check(r, name, ref ? err_ratio(got, ref, n) : INFINITY, 1.0);
+}
+
+/* The loss, the per-sentence log-probabilities and every parameter gradient of one version (already
+ * set in be->versions.loss) against the references; `acts` carved, with chunks of `chunk` rows when
+ * fused. "loss" and "log p" come from an evaluation forward, the gradients from a training one. */
+static void check_version(tu_report *r, const char *label, baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts,
+                          const float *params, float *grads, const baton_param_table *t, const baton_s2s_batch *batch,
+                          st_file *f, const double *ref_loss, const double *ref_lp, int chunk)
+{
+    int B = batch->B, T = batch->T;
+    char what[360];
+    acts->chunk_rows = chunk;
+    tu_fill_nan(acts->logp, (size_t)T * B);
+    tu_fill_nan(acts->loss, 1);
+    int ok = baton_s2s_forward(be, m, acts, params, t, batch, NULL, 0) == BATON_OK;
+    float loss = ok ? acts->loss[0] / (float)batch->tgt_tokens : NAN, lp[64];
+    snprintf(what, sizeof what, "%s loss", label);
+    check(r, what, &loss, ref_loss, 1);
+    for (int b = 0; b < B && b < 64; b++) {
+        double s = 0.0;
+        for (int s2 = 0; s2 < T; s2++)
+            s += ok ? acts->logp[s2 * B + b] : NAN;
+        lp[b] = (float)s;
+    }
+    snprintf(what, sizeof what, "%s sentence log-probabilities", label);
+    check(r, what, lp, ref_lp, (size_t)(B < 64 ? B : 64));
+    memset(grads, 0, t->total * sizeof(float)); /* backward accumulates */
+    ok = baton_s2s_forward(be, m, acts, params, t, batch, NULL, 1) == BATON_OK &&
+         baton_s2s_backward(be, m, acts, grads, params, t, batch, NULL) == BATON_OK;
+    for (int i = 0; i < t->count; i++) {
+        char key[BATON_PARAM_NAME_MAX + 2];
+        snprintf(key, sizeof key, "d_%s", t->items[i].name);
+        double *ref = st_read_double(f, key, t->items[i].numel);
+        snprintf(what, sizeof what, "%s %s", label, key);
+        if (ok)
+            check(r, what, grads + t->items[i].offset, ref, t->items[i].numel);
+        else
+            tu_check(r, what, INFINITY, 1.0);
+        free(ref);
+    }
 }
 
 static int json_int(const cJSON *cfg, const char *key)
@@ -144,6 +189,7 @@ static void run_file(tu_report *r, const char *dir, const char *name)
     baton_arena measure = baton_arena_measuring(), arena = {0};
     baton_s2s_acts acts;
     memset(&acts, 0, sizeof acts);
+    be.versions.loss = 0; /* plain first: its logits are whole */
     ok = ok && baton_s2s_acts_carve(&acts, &measure, &m, S, T, B) == BATON_OK &&
          baton_arena_create(&arena, &be, measure.used) == BATON_OK &&
          baton_s2s_acts_carve(&acts, &arena, &m, S, T, B) == BATON_OK;
@@ -169,28 +215,24 @@ static void run_file(tu_report *r, const char *dir, const char *name)
                     }
         snprintf(what, sizeof what, "%s logits", label);
         check(r, what, got, want, n);
-        float loss = acts.loss[0] / (float)batch.tgt_tokens, lp[64];
-        snprintf(what, sizeof what, "%s loss", label);
-        check(r, what, &loss, ref_loss, 1);
-        for (int b = 0; b < B && b < 64; b++) {
-            double s = 0.0;
-            for (int s2 = 0; s2 < T; s2++)
-                s += acts.logp[s2 * B + b];
-            lp[b] = (float)s;
-        }
-        snprintf(what, sizeof what, "%s sentence log-probabilities", label);
-        check(r, what, lp, ref_lp, (size_t)B);
         free(got);
         free(want);
-        ok = baton_s2s_forward(&be, &m, &acts, params, &t, &batch, NULL, 1) == BATON_OK &&
-             baton_s2s_backward(&be, &m, &acts, grads, params, &t, &batch, NULL) == BATON_OK;
-        for (int i = 0; ok && i < t.count; i++) {
-            char key[BATON_PARAM_NAME_MAX + 2];
-            snprintf(key, sizeof key, "d_%s", t.items[i].name);
-            double *ref = st_read_double(&f, key, t.items[i].numel);
-            snprintf(what, sizeof what, "%s %s", label, key);
-            check(r, what, grads + t.items[i].offset, ref, t.items[i].numel);
-            free(ref);
+        snprintf(what, sizeof what, "%s plain", label);
+        check_version(r, what, &be, &m, &acts, params, grads, &t, &batch, &f, ref_loss, ref_lp, acts.chunk_rows);
+        /* fused, from its own carve, in chunks that do not divide T*B and of one row */
+        int chunks[2] = {2, 1};
+        while (chunks[0] < TB && TB % chunks[0] == 0)
+            chunks[0]++;
+        baton_s2s_acts_release(&acts);
+        baton_arena_destroy(&arena);
+        measure = baton_arena_measuring();
+        be.versions.loss = 1;
+        ok = baton_s2s_acts_carve_ex(&acts, &measure, &m, S, T, B, 1) == BATON_OK &&
+             baton_arena_create(&arena, &be, measure.used) == BATON_OK &&
+             baton_s2s_acts_carve_ex(&acts, &arena, &m, S, T, B, 1) == BATON_OK;
+        for (int k = 0; ok && k < 2; k++) {
+            snprintf(what, sizeof what, "%s fused R=%d", label, chunks[k]);
+            check_version(r, what, &be, &m, &acts, params, grads, &t, &batch, &f, ref_loss, ref_lp, chunks[k]);
         }
     }
     if (!ok) {
