@@ -7,7 +7,10 @@
  * (<= 1 passes). The loss (~2.3) is computed in float32: rounding of ~2.3 * 6e-8 per evaluation,
  * over 2e = 2e-2, is ~1e-5 in the numerical derivative, plus the truncation e^2/6 L''' (~2e-5);
  * ATOL = 1e-4 and RTOL = 1e-2 sit well above both and far below the size of the gradients a wrong
- * mask or index leaves behind (1e-3 to 1e-1). NaN fails. */
+ * mask or index leaves behind (1e-3 to 1e-1). NaN fails.
+ * Every case runs with each version of the generator + loss (be->versions.loss): plain, and fused
+ * (src/model/generator.c, from its own carve) in chunks of 4 rows (not a divisor of T*B = 15:
+ * 4+4+4+3) and of 1 row; the loss differentiated numerically is then the fused evaluation's. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +46,7 @@ static double loss(model_case *c)
     return (double)c->acts.loss[0] / c->batch.tgt_tokens;
 }
 
-static void run_case(tu_report *r, baton_cell cell, baton_attn_score score, int bidir, int feed)
+static void run_case(tu_report *r, baton_cell cell, baton_attn_score score, int bidir, int feed, int chunk)
 {
     static int src[S * B], tgt_in[T * B], tgt_out[T * B];
     int tokens = 0;
@@ -72,15 +75,21 @@ static void run_case(tu_report *r, baton_cell cell, baton_attn_score score, int 
     c.drop = (baton_dropout_key){.seed = 17, .counter = &counter};
     baton_param_table_init(&c.t);
     baton_arena measure = baton_arena_measuring();
+    int fused = chunk > 0; /* chunk 0: the plain loss */
     int ok = baton_cpu_backend_create(&c.be, 1) == BATON_OK && baton_s2s_init(&c.m, &cfg, &c.t) == BATON_OK &&
              baton_param_buffer_alloc(&c.be, &c.t, &c.params, "parameters") == BATON_OK &&
              baton_param_buffer_alloc(&c.be, &c.t, &c.grads, "gradients") == BATON_OK &&
-             baton_s2s_acts_carve(&c.acts, &measure, &c.m, S, T, B) == BATON_OK &&
+             baton_s2s_acts_carve_ex(&c.acts, &measure, &c.m, S, T, B, fused) == BATON_OK &&
              baton_arena_create(&c.arena, &c.be, measure.used) == BATON_OK &&
-             baton_s2s_acts_carve(&c.acts, &c.arena, &c.m, S, T, B) == BATON_OK;
-    char label[96], name[256];
-    snprintf(label, sizeof label, "%s %s %s%s", baton_cell_name(cell), baton_attn_score_name(score),
-             bidir ? "bi" : "uni", feed ? " feed" : "");
+             baton_s2s_acts_carve_ex(&c.acts, &c.arena, &c.m, S, T, B, fused) == BATON_OK;
+    c.be.versions.loss = fused;
+    if (ok && fused)
+        c.acts.chunk_rows = chunk;
+    char label[96], name[256], loss_name[32] = "plain loss";
+    if (fused)
+        snprintf(loss_name, sizeof loss_name, "fused loss R=%d", chunk);
+    snprintf(label, sizeof label, "%s %s %s%s, %s", baton_cell_name(cell), baton_attn_score_name(score),
+             bidir ? "bi" : "uni", feed ? " feed" : "", loss_name);
     if (ok) {
         /* larger-than-default weights, so that every path carries gradient well above the noise */
         tu_fill_uniform(c.params, c.t.total, -0.5f, 0.5f, 9, 1);
@@ -126,6 +135,7 @@ int main(void)
         for (int s = BATON_ATTN_DOT; s <= BATON_ATTN_ADDITIVE; s++)
             for (int bidir = 0; bidir < 2; bidir++)
                 for (int feed = 0; feed < 2; feed++)
-                    run_case(&r, cells[ci], (baton_attn_score)s, bidir, feed);
+                    for (int chunk = 0; chunk <= 4; chunk += chunk ? 3 : 1) /* plain, fused R = 1, R = 4 */
+                        run_case(&r, cells[ci], (baton_attn_score)s, bidir, feed, chunk);
     return tu_summary(&r, "seq2seq gradcheck");
 }
