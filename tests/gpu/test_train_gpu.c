@@ -17,6 +17,20 @@
  *     weights' kept bf16 mirror is exactly the rounding of the weights (no stale mirror).
  *   - The embedding backward's scratch, reserved at setup: a scatter within the reservation runs,
  *     one beyond it is BATON_ERR_INVALID naming both sizes (never an allocation inside a step).
+ *   - The fused generator + loss (loss=fused, src/model/generator.c) against the plain one, both on
+ *     the GPU, in fp32 and bf16, the fused one in chunks of 37 rows (prime: no batch of 16 rows
+ *     and fewer than 37 steps divides into them; batches here have up to 7 x 16 rows, 4 chunks,
+ *     the last of 1 row), recorded as graphs (the default step): the first
+ *     step's loss within 1e-5 relative, each gradient tensor within 1e-4 (relative norm), every
+ *     loss of 20 steps within 1e-4 relative. Both versions compute the same products; the fused
+ *     one splits the row sums of dW_out, db_out and the loss at chunk boundaries (one float
+ *     rounding, ~6e-8 of the running sum, per boundary) and its GEMMs have other shapes, which a
+ *     GPU's cuBLAS may block and split differently (a few ulp per element); compounded through two
+ *     recurrent stacks that stays near 1e-6..1e-5, and the runs drift apart through the updates
+ *     more slowly than GPU vs CPU (1e-3 above), whose GEMMs differ everywhere. A chunk skipped,
+ *     taken twice, offset, or read through a stale bf16 copy changes the loss by 1e-2 or more.
+ *     Measured in the emulation (cuBLAS summing in the CPU's order): 9e-8 (loss), 1.0e-7
+ *     (gradients), 9e-8 (20 losses), fp32 and bf16 alike.
  *   - Where the build has cuDNN: 20 steps with the recurrent layers through cuDNN against the fused
  *     kernels, dropout off in both (cuDNN draws its own masks): every loss within 1e-3 relative,
  *     the same bound as GPU vs CPU, for the same reason (summation orders drifting through updates).
@@ -54,6 +68,7 @@ typedef struct {
     int *mirror_differs; /* bf16 on cuda: elements where the weights' mirror != bf16(weights) after the run */
     const char *versions; /* --kernels spec; NULL: the defaults (a recorded step: step=graph) */
     int *graphs;          /* where to put how many step shapes were recorded */
+    int chunk_rows;       /* loss=fused: rows per chunk (0: the carve's, baton_s2s_chunk_rows) */
 } run_spec;
 
 /* Elements where the kept bf16 mirror of the weights differs from their rounding (exact: the
@@ -87,6 +102,13 @@ static int run(run_spec spec, baton_dataset *d, float *losses, float **g0, size_
         baton_trainer_create(&tr, &be, &mc, &oc, d->hb.S_max, d->hb.T_max, BATCH, 5, 2) != BATON_OK ||
         baton_trainer_use_rnn_impl(&tr, spec.impl) != BATON_OK)
         return 0;
+    if (spec.chunk_rows && spec.chunk_rows > tr.acts.logit_rows) {
+        baton_trainer_destroy(&tr);
+        baton_backend_destroy(&be);
+        return 0;
+    }
+    if (spec.chunk_rows) /* before the first step: a recorded step keeps the chunking it was recorded with */
+        tr.acts.chunk_rows = spec.chunk_rows;
     int ok = 1;
     for (int k = 0; ok && k < STEPS; k++) {
         float loss;
@@ -162,8 +184,8 @@ static void compare(tu_report *r, baton_dataset *d, baton_precision precision, d
     size_t nc = 0, ng = 0;
     int mirror_bad = 0;
     baton_param_table t = {0};
-    run_spec on_cpu = {"cpu", "fused", 0.1f, precision, NULL, NULL, NULL};
-    run_spec on_gpu = {"cuda", "fused", 0.1f, precision, NULL, NULL, NULL};
+    run_spec on_cpu = {"cpu", "fused", 0.1f, precision, NULL, NULL, NULL, 0};
+    run_spec on_gpu = {"cuda", "fused", 0.1f, precision, NULL, NULL, NULL, 0};
     run_spec on_gpu2 = on_gpu;
     if (precision == BATON_PRECISION_BF16)
         on_gpu2.mirror_differs = &mirror_bad;
@@ -191,6 +213,42 @@ static void compare(tu_report *r, baton_dataset *d, baton_precision precision, d
         tu_check_abs(r, "bf16: weights whose kept mirror is not their rounding after the run", ok ? mirror_bad : 1, 0);
     free(gc);
     free(gg);
+    free(t.items);
+}
+
+/* The fused loss against the plain one, both on the GPU in `precision` (see the header comment). */
+static void compare_loss_versions(tu_report *r, baton_dataset *d, baton_precision precision)
+{
+    enum { CHUNK = 37 };
+    const char *p = baton_precision_name(precision);
+    float plain[STEPS], fused[STEPS], *gp = NULL, *gf = NULL;
+    size_t np = 0, nf = 0;
+    baton_param_table t = {0};
+    run_spec sp = {"cuda", "fused", 0.1f, precision, NULL, "loss=plain", NULL, 0};
+    run_spec sf = {"cuda", "fused", 0.1f, precision, NULL, "loss=fused", NULL, CHUNK};
+    int ok = run(sp, d, plain, &gp, &np, &t) && run(sf, d, fused, &gf, &nf, NULL) && np == nf;
+    char name[200];
+    printf("train_gpu: %s, loss=fused in chunks of %d rows, batches of up to %d x %d rows\n", p, CHUNK, d->hb.T_max,
+           BATCH);
+    snprintf(name, sizeof name, "%s first step: loss, fused (chunks of %d) vs plain, GPU", p, CHUNK);
+    tu_check(r, name, ok ? fabs(fused[0] - plain[0]) / fabs(plain[0]) : INFINITY, 1e-5);
+    double worst = ok && t.count > 0 ? 0.0 : INFINITY;
+    const char *which = "all bit-identical";
+    for (int i = 0; ok && i < t.count; i++) {
+        double e = tu_rel_err_ff(gf + t.items[i].offset, gp + t.items[i].offset, t.items[i].numel);
+        if (!(e <= worst)) /* NaN wins */
+            worst = e, which = t.items[i].name;
+    }
+    snprintf(name, sizeof name, "%s first step: gradients, fused vs plain, GPU: worst of %d tensors (%s)", p, t.count,
+             which);
+    tu_check(r, name, worst, 1e-4);
+    double worst_loss = 0.0;
+    for (int k = 0; ok && k < STEPS; k++)
+        worst_loss = worse(worst_loss, fabs(fused[k] - plain[k]) / fabs(plain[k]));
+    snprintf(name, sizeof name, "%s, %d training steps: loss, fused vs plain, GPU (relative)", p, STEPS);
+    tu_check_abs(r, name, ok ? worst_loss : INFINITY, 1e-4);
+    free(gp);
+    free(gf);
     free(t.items);
 }
 
@@ -222,9 +280,9 @@ int main(void)
      * such as a dropout counter or a loss scale, would make them differ from the second batch on) */
     float eager[STEPS], graph[STEPS];
     int shapes = 0;
-    int ok3 = run((run_spec){"cuda", "fused", 0.1f, BATON_PRECISION_FP32, NULL, "step=eager", NULL}, &d, eager, NULL,
+    int ok3 = run((run_spec){"cuda", "fused", 0.1f, BATON_PRECISION_FP32, NULL, "step=eager", NULL, 0}, &d, eager, NULL,
                   NULL, NULL) &&
-              run((run_spec){"cuda", "fused", 0.1f, BATON_PRECISION_FP32, NULL, "step=graph", &shapes}, &d, graph,
+              run((run_spec){"cuda", "fused", 0.1f, BATON_PRECISION_FP32, NULL, "step=graph", &shapes, 0}, &d, graph,
                   NULL, NULL, NULL);
     tu_check_abs(&r, "20 steps recorded as graphs vs launched eagerly: losses that differ",
                  ok3 ? (double)(memcmp(eager, graph, sizeof eager) != 0) : INFINITY, 0);
@@ -232,10 +290,12 @@ int main(void)
     tu_check_abs(&r, "recorded steps: several shapes, each with and without the update (fewer than 4 fails)",
                  shapes >= 4 ? 0 : 1, 0);
     check_embed_reserve(&r);
+    compare_loss_versions(&r, &d, BATON_PRECISION_FP32);
+    compare_loss_versions(&r, &d, BATON_PRECISION_BF16);
 #if BATON_HAVE_CUDNN
     float fused[STEPS], cudnn[STEPS];
-    int ok2 = run((run_spec){"cuda", "fused", 0.0f, BATON_PRECISION_FP32, NULL, NULL, NULL}, &d, fused, NULL, NULL, NULL) &&
-              run((run_spec){"cuda", "cudnn", 0.0f, BATON_PRECISION_FP32, NULL, NULL, NULL}, &d, cudnn, NULL, NULL, NULL);
+    int ok2 = run((run_spec){"cuda", "fused", 0.0f, BATON_PRECISION_FP32, NULL, NULL, NULL, 0}, &d, fused, NULL, NULL, NULL) &&
+              run((run_spec){"cuda", "cudnn", 0.0f, BATON_PRECISION_FP32, NULL, NULL, NULL, 0}, &d, cudnn, NULL, NULL, NULL);
     double worst2 = 0.0;
     for (int k = 0; ok2 && k < STEPS; k++)
         worst2 = worse(worst2, fabs(cudnn[k] - fused[k]) / fabs(fused[k]));
