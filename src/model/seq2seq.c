@@ -165,7 +165,11 @@ baton_status baton_s2s_acts_carve_ex(baton_s2s_acts *acts, baton_arena *a, const
     }
     if (a->base && feed && additive)
         acts->attn = acts->attn_step[0];
-    return BATON_OK;
+    /* bf16: the cross-entropy writes dlogits' bf16 copy beside it (a kept mirror), so the generator's
+     * two backward GEMMs read it with no conversion pass. The only GEMMs that read acts->logits are
+     * those two, after the cross-entropy; the fp32 logits that the generator's GEMM and bias write
+     * before it are read by nothing in bf16. Nothing to do on the cpu or in fp32. */
+    return a->base ? baton_backend_bf16_mirror(a->be, acts->logits, (size_t)acts->logit_rows * V, 1) : BATON_OK;
 }
 
 /* Decoder layer l starts from encoder layer l's final state; a bidirectional encoder's two halves
