@@ -20,7 +20,8 @@
  *     chunk skipped, taken twice or offset by a row changes a tensor by ~1/18 ~ 5e-2.
  *   - The carve for the fused loss: acts->logits of one chunk (baton_s2s_chunk_rows: 192 rows for
  *     V = 32000, 768 for V = 8000) instead of T*B rows; the measured arena shrinks by exactly the
- *     difference (gnmt's batch of 128 x 50 tokens: 795 MB). */
+ *     difference (gnmt's batch of 128 x 50 tokens: 795 MB). The plain loss on activations whose
+ *     logits hold fewer rows than the batch is refused (BATON_ERR_INVALID), never overrun. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,6 +235,34 @@ static void check_fused(tu_report *r, fixture *f, const char *label)
     free(fg);
 }
 
+/* The plain loss refuses activations whose logits hold one chunk of fewer rows than the batch. */
+static void check_plain_refused(tu_report *r, fixture *f)
+{
+    float scale = 1.0f / (float)f->batch.tgt_tokens;
+    baton_s2s_batch batch = f->batch;
+    batch.loss_scale = &scale;
+    baton_arena measure = baton_arena_measuring(), arena = {0};
+    baton_s2s_acts a;
+    int ok = baton_s2s_acts_carve_ex(&a, &measure, &f->m, S, T, B, 1) == BATON_OK &&
+             baton_arena_create(&arena, &f->be, measure.used) == BATON_OK &&
+             baton_s2s_acts_carve_ex(&a, &arena, &f->m, S, T, B, 1) == BATON_OK;
+    baton_status st = BATON_OK;
+    if (ok) {
+        a.logit_rows = a.chunk_rows = 4; /* as a carve for chunks of 4 rows would lay them out */
+        tu_fill_nan(a.logits + 4 * V, (size_t)(T * B - 4) * V);
+        f->be.versions.loss = 0;
+        printf("seq2seq_paths: the plain loss on a fused carve: the error line below is expected\n");
+        st = baton_s2s_forward(&f->be, &f->m, &a, f->params, &f->t, &batch, NULL, 0);
+    }
+    int untouched = 1;
+    for (size_t i = 4 * V; ok && i < (size_t)T * B * V; i++)
+        untouched &= isnan(a.logits[i]);
+    tu_check_abs(r, "plain loss on activations carved for the fused one: refused, logits past the chunk untouched",
+                 ok && st == BATON_ERR_INVALID && untouched ? 0 : 1, 0);
+    baton_s2s_acts_release(&a);
+    baton_arena_destroy(&arena);
+}
+
 /* The fused carve's logits: one chunk, and the arena smaller by exactly the rows it leaves out. */
 static void check_carve(tu_report *r, int V_big, int B_big, int T_big, int want_rows)
 {
@@ -291,6 +320,8 @@ int main(void)
                     check_round_trip(&r, &f, label, a);
                 if (ok)
                     check_fused(&r, &f, label);
+                if (ok && ci == 0 && sc == BATON_ATTN_DOT && bf == 0)
+                    check_plain_refused(&r, &f);
                 if (f.params)
                     f.be.ops->free(&f.be, f.params);
                 baton_param_table_free(&f.t);
