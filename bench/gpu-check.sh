@@ -7,7 +7,7 @@
 #                bf16, and the plain versions of the parts);
 #   the headline: `baton bench train` gnmt in bf16 (fused recurrent kernels, newest part versions) and
 #                PyTorch's cuDNN LSTM under AMP bf16 autocast on the same configuration (pytorch_baseline.py);
-#   then gnmt in tf32, with --rnn-impl cudnn, with the plain part versions (--kernels), base with the newest
+#   then gnmt in tf32, with --rnn-impl cudnn, with the plain part versions (--kernels), base with the newest (and the fused loss, loss=fused, which the model favours at base)
 #   and the plain versions, PyTorch base, `baton bench compare` of every CSV into one table with ratios,
 #   short layer / attention sweeps and the cpu suite.
 # Every part runs under its own time box, min(its box, what is left of the budget); a part that would get
@@ -483,7 +483,7 @@ kp=$(kprec)   # bf16, or tf32 when baton's bf16 run failed
 [ "$kp" = bf16 ] || note "plain-versus-newest comparisons and torch-base in tf32: baton's gnmt bf16 run failed"
 tpart "train-gnmt-$kp-plain" 45 8 --configs gnmt --feed off --rnn-impl fused --precision "$kp" --kernels "$PLAIN_KERNELS"
 plain "train-gnmt-$kp-plain"
-tpart "train-base-$kp" 40 6 --configs base --feed off,on --rnn-impl fused --precision "$kp"
+tpart "train-base-$kp" 40 6 --configs base --feed off,on --rnn-impl fused --precision "$kp" --kernels loss=fused
 tpart "train-base-$kp-plain" 40 6 --configs base --feed off,on --rnn-impl fused --precision "$kp" --kernels "$PLAIN_KERNELS"
 plain "train-base-$kp-plain"
 tpart train-gnmt-tf32-cudnn 45 8 --configs gnmt --feed off --rnn-impl cudnn --precision tf32

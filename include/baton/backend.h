@@ -181,12 +181,15 @@ typedef enum {
 } baton_precision;
 
 /* Versions of the parts that have more than one, selectable for benchmarks (--kernels). 0 is
- * each part's plain first version, kept beside the newer ones; the defaults are the newest. */
+ * each part's plain first version, kept beside the newer ones; the defaults are the newest, but
+ * for the loss (below). */
 typedef struct {
     int colsum; /* bias-gradient column sums: 0 plain (a thread per column), 1 tiled (kernels/elementwise.cu) */
     int dv;     /* additive attention's dv: 0 plain (a thread per unit), 1 tiled (kernels/additive_attn.cu) */
     int embed;  /* embedding backward: 0 sorted runs, 1 sorted runs with long runs split (kernels/embedding.cu) */
-    int loss;   /* generator + loss: 0 logits materialised, 1 fused in row chunks (src/model/generator.c) */
+    int loss;   /* generator + loss: 0 logits materialised, 1 fused in row chunks (src/model/generator.c);
+                 * plain stays the default: docs/perf-model.md models fused 0.95x on gnmt (W_out re-read
+                 * per chunk) though 1.05-1.09x on tiny and base, and half the memory for the logits */
     int step;   /* training step: 0 eager launches, 1 one CUDA Graph per batch shape (src/train/trainer.c) */
 } baton_versions;
 

@@ -61,7 +61,7 @@ static const struct {
     {"colsum", offsetof(baton_versions, colsum), {"plain", "tiled"}, 1},
     {"dv", offsetof(baton_versions, dv), {"plain", "tiled"}, 1},
     {"embed", offsetof(baton_versions, embed), {"plain", "split"}, 1},
-    {"loss", offsetof(baton_versions, loss), {"plain", "fused"}, 1},
+    {"loss", offsetof(baton_versions, loss), {"plain", "fused"}, 0}, /* see backend.h */
     {"step", offsetof(baton_versions, step), {"eager", "graph"}, 1},
 };
 #define N_PARTS (sizeof version_parts / sizeof *version_parts)

@@ -19,7 +19,7 @@ static const char *const bench_usage =
     "       baton bench compare A.csv B.csv ... [--plot P]  join train reports of several systems\n"
     "       baton bench configs                             the train configurations as JSON\n"
     "common:   --device auto|cpu|cuda  --threads N  --precision fp32|tf32|bf16  --seed N  --warmup N  --reps N\n"
-    "          --kernels PART=VERSION,...  versions of parts (defaults: the newest):\n"
+    "          --kernels PART=VERSION,...  versions of parts (defaults: the newest, but loss=plain):\n"
     "                    colsum=plain|tiled dv=plain|tiled embed=plain|split loss=plain|fused step=eager|graph\n"
     "          --csv FILE  --json FILE  --plot FILE.png\n"
     "train:    --configs tiny,base,gnmt (cpu default tiny,base)  --feed off,on\n"

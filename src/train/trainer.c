@@ -61,9 +61,9 @@ baton_status baton_trainer_create(baton_trainer *tr, baton_backend *be, const ba
     BATON_TRY(baton_param_buffer_alloc(be, &tr->table, &tr->grads, "gradients"));
     BATON_TRY(baton_optim_create(&tr->opt, be, ocfg, &tr->table));
     baton_arena measure = baton_arena_measuring();
-    BATON_TRY(baton_s2s_acts_carve(&tr->acts, &measure, &tr->model, S_max, T_max, B_max));
+    BATON_TRY(baton_s2s_acts_carve_ex(&tr->acts, &measure, &tr->model, S_max, T_max, B_max, be->versions.loss));
     BATON_TRY(baton_arena_create(&tr->arena, be, measure.used));
-    BATON_TRY(baton_s2s_acts_carve(&tr->acts, &tr->arena, &tr->model, S_max, T_max, B_max));
+    BATON_TRY(baton_s2s_acts_carve_ex(&tr->acts, &tr->arena, &tr->model, S_max, T_max, B_max, be->versions.loss));
     BATON_TRY(block_create(tr));
     BATON_TRY(be->ops->alloc(be, (void **)&tr->d_losses, BATON_TRAINER_LOSSES * sizeof(float), "batch losses"));
     /* The embedding backward scatters at most B*S_max source and B*T_max target ids in one call;
