@@ -86,18 +86,6 @@ typedef struct {
  * tests/test_cell_math.c). NaN propagates; exp saturates near FLT_MAX instead of overflowing, which
  * leaves sigmoid and tanh exact to float precision. */
 
-/* Reinterprets the bits of an int as a float (exponent construction in baton_exp). */
-BATON_HD static inline float baton_bits_to_float(int32_t i)
-{
-#if defined(__CUDA_ARCH__)
-    return __int_as_float(i);
-#else
-    float f;
-    memcpy(&f, &i, sizeof f);
-    return f;
-#endif
-}
-
 /* e^x: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-6 polynomial, 2^n built in the exponent bits. */
 BATON_HD static inline float baton_exp(float x)
 {
@@ -114,7 +102,7 @@ BATON_HD static inline float baton_exp(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    return p * baton_bits_to_float(((int32_t)n + 127) << 23);
+    return p * baton_f32_from_bits((uint32_t)(((int32_t)n + 127) << 23)); /* bf16.h */
 }
 
 /* tanh(x): an odd polynomial for |x| < 0.625, else 1 - 2/(e^{2|x|} + 1) with the sign of x. */
