@@ -220,9 +220,6 @@ const char *baton_precision_name(baton_precision p);
  * defaults): colsum=plain|tiled, dv=plain|tiled, embed=plain|split, loss=plain|fused, step=eager|graph. */
 baton_status baton_versions_parse(baton_versions *v, const char *spec);
 
-/* The versions as the spec that selects them, "colsum=tiled,dv=tiled,...", into buf. */
-void baton_versions_format(char *buf, size_t size, const baton_versions *v);
-
 /* Creates the backend named `name`: "cpu", "cuda" where built, or "auto" (cuda when a GPU is usable,
  * else cpu). Fills be->description. */
 baton_status baton_backend_create_ex(baton_backend *be, const char *name, const baton_backend_options *opt);

@@ -2,7 +2,6 @@
 #include "baton/backend.h"
 
 #include <stddef.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "baton_config.h"
@@ -104,18 +103,6 @@ baton_status baton_versions_parse(baton_versions *v, const char *spec)
         spec += len + (spec[len] == ',');
     }
     return BATON_OK;
-}
-
-void baton_versions_format(char *buf, size_t size, const baton_versions *v)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (size_t k = 0; k < N_PARTS && used < size; k++) {
-        int i = *version_field((baton_versions *)v, k);
-        int n = snprintf(buf + used, size - used, "%s%s=%s", k ? "," : "", version_parts[k].part,
-                         version_parts[k].names[i & 1]);
-        used += n > 0 ? (size_t)n : 0;
-    }
 }
 
 static baton_status create_named(baton_backend *be, const char *name, const baton_backend_options *opt)

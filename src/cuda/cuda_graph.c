@@ -36,7 +36,6 @@ baton_status baton_cuda_stage_reserve(baton_backend *be, size_t bytes)
         if (e != cudaSuccess)
             return BATON_ERROR(BATON_ERR_OOM, "upload staging: cudaMallocHost of %zu bytes failed (%s)", bytes,
                                cudaGetErrorString(e));
-        c->stage_used[i] = 0;
     }
     c->stage_bytes = bytes;
     return BATON_OK;
@@ -52,17 +51,16 @@ baton_status baton_cuda_upload_async(baton_backend *be, void *dst, const void *s
         return BATON_OK;
     int k = c->stage_next;
     c->stage_next = (k + 1) % BATON_CUDA_STAGES;
-    if (c->stage_used[k]) { /* the device may still be reading this buffer: wait only if it is */
-        cudaError_t q = cudaEventQuery(c->stage_done[k]);
-        if (q == cudaErrorNotReady)
-            BATON_CUDA_CHECK(cudaEventSynchronize(c->stage_done[k]));
-        else
-            BATON_CUDA_CHECK(q);
-    }
+    /* the device may still be reading this buffer: wait only if it is (an event never recorded
+     * reports done) */
+    cudaError_t q = cudaEventQuery(c->stage_done[k]);
+    if (q == cudaErrorNotReady)
+        BATON_CUDA_CHECK(cudaEventSynchronize(c->stage_done[k]));
+    else
+        BATON_CUDA_CHECK(q);
     memcpy(c->stage[k], src, bytes);
     BATON_CUDA_CHECK(cudaMemcpyAsync(dst, c->stage[k], bytes, cudaMemcpyHostToDevice, c->stream));
     BATON_CUDA_CHECK(cudaEventRecord(c->stage_done[k], c->stream));
-    c->stage_used[k] = 1;
     return BATON_OK;
 }
 

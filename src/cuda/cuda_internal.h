@@ -39,7 +39,7 @@ typedef struct {
     void *blas_workspace;        /* (BATON_CUBLAS_WORKSPACE bytes) cuBLAS's, set on the handle */
     void *stage[BATON_CUDA_STAGES];          /* (stage_bytes each) pinned host staging of upload_async */
     cudaEvent_t stage_done[BATON_CUDA_STAGES]; /* the device has read stage[i] */
-    int stage_used[BATON_CUDA_STAGES], stage_next;
+    int stage_next;
     size_t stage_bytes;
     uint16_t *bf16_scratch[2];   /* converted A and B operands that lie in no mirror */
     size_t bf16_scratch_n[2];    /* their capacity in elements */
