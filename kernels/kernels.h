@@ -13,6 +13,7 @@
 #include <cuda_runtime_api.h>
 
 #include "baton/cell_math.h"
+#include "baton/recur.h"
 #include "baton/status.h"
 
 #ifdef __cplusplus
@@ -52,6 +53,32 @@ baton_status baton_kernel_cell_forward(baton_cell cell, const baton_cell_fwd_arg
 
 /* Backward step of `cell`: calls the launcher above for that cell type. */
 baton_status baton_kernel_cell_backward(baton_cell cell, const baton_cell_bwd_args *a, cudaStream_t stream);
+
+/* ---- whole recurrences (recurrence.cu, recur.h) ---- */
+
+/* Threads per block of the recurrence kernels. */
+#define BATON_RECUR_THREADS 256
+
+/* A recurrence's tensors as the kernels take them: recur.h's args and, in bf16 precision, the bf16 mirrors the sums read (NULL in fp32 and tf32). */
+typedef struct {
+    baton_recur_args a;
+    int bf16;                   /* 1: W_hh, h and dg are read from the mirrors below */
+    const uint16_t *w16[2];     /* (G*Hd, Hd) mirror of dir[d].w_hh */
+    uint16_t *hs16[2];          /* (T+1, B, Hd) mirror of dir[d].hs, written beside it */
+    uint16_t *dgx16[2], *dgh16[2]; /* (T, B, G*Hd) mirrors of dir[d].dgx, dgh, written beside them */
+} baton_kernel_recur_args;
+
+/* Sets *units, the units of Hd each block owns when version v runs a layer of (cell, Hd, dirs) on
+ * the current device; or *units = 0 and why (why_len bytes) the limit it exceeds, where the
+ * persistent kernel's blocks cannot all be resident with their slabs of W_hh in shared memory. */
+baton_status baton_kernel_recur_plan(int *units, char *why, size_t why_len, baton_recur_version v, baton_cell cell,
+                                     int Hd, int dirs, int bf16);
+
+/* Enqueues the forward recurrence (T launches, or one cooperative launch for persistent). */
+baton_status baton_kernel_recur_forward(baton_recur_version v, const baton_kernel_recur_args *k, cudaStream_t stream);
+
+/* Enqueues the backward recurrence (T+1 launches, or one cooperative launch for persistent). */
+baton_status baton_kernel_recur_backward(baton_recur_version v, const baton_kernel_recur_args *k, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

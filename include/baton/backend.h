@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "baton/cell_math.h"
+#include "baton/recur.h"
 #include "baton/optim_math.h"
 #include "baton/status.h"
 
@@ -75,6 +76,16 @@ typedef struct {
     /* ---- fused recurrent cell, one time step of one direction (see cell_math.h) ---- */
     baton_status (*cell_forward)(baton_backend *be, baton_cell cell, const baton_cell_fwd_args *args);
     baton_status (*cell_backward)(baton_backend *be, baton_cell cell, const baton_cell_bwd_args *args);
+
+    /* ---- whole recurrences (recur.h): a layer's time loop on the device; NULL where absent (cpu) ---- */
+    /* Setup: *units = the units of Hd each block owns when version v runs a layer of (cell, Hd,
+     * dirs) here, or *units = 0 and `why` (a sentence, why_len bytes) where v cannot run it. */
+    baton_status (*recur_plan)(baton_backend *be, baton_recur_version v, baton_cell cell, int Hd, int dirs,
+                               int *units, char *why, size_t why_len);
+    /* All T forward steps of both directions; a->units from recur_plan. */
+    baton_status (*recur_forward)(baton_backend *be, baton_recur_version v, const baton_recur_args *a);
+    /* All T backward steps of both directions, after recur_forward on the same tensors. */
+    baton_status (*recur_backward)(baton_backend *be, baton_recur_version v, const baton_recur_args *a);
 
     /* ---- elementwise and reductions ---- */
     /* y[i] = alpha x[i] + beta y[i] for n elements (beta 0 assigns, never reads y). */

@@ -48,11 +48,16 @@ typedef struct {
     float *cs[BATON_RNN_MAX_LAYERS][2];   /* (T+1, B, Hd) LSTM cell states */
     float *save[BATON_RNN_MAX_LAYERS][2]; /* (T, B, S*Hd) gate activations */
     float *out[BATON_RNN_MAX_LAYERS];     /* (T, B, H) output of layer l < L-1, after dropout */
-    float *xg;                            /* (T, B, G*Hd) input projection, one direction */
-    float *hg;                            /* (B, G*Hd) recurrent projection of one step */
-    float *dgx, *dgh;                     /* (T, B, G*Hd) gate gradients, one direction */
-    float *dh, *dc;                       /* (B, Hd) carried state gradients */
+    /* Per direction (dirs blocks, each of the size given): the "fused" path runs the directions one
+     * after another through block 0; a whole recurrence (recur.h) runs both at once. */
+    float *xg;                            /* dirs x (T, B, G*Hd) input projections */
+    float *hg;                            /* dirs x (B, G*Hd) recurrent projection of one step */
+    float *dgx, *dgh;                     /* dirs x (T, B, G*Hd) gate gradients; dgh GRU only */
+    float *dh, *dc;                       /* dirs x (B, Hd) carried state gradients */
     float *dxl[2];                        /* (T, B, H) input gradients between layers */
+    baton_recur_version recur;            /* 0: per-step ops ("fused"); else the whole-recurrence version */
+    int recur_units;                      /* of Hd per block, the backend's recur_plan for recur */
+    char impl_note[400];                  /* what baton_rnn_acts_use_impl chose, and why (for logs) */
     struct baton_cudnn_rnn *cudnn;        /* set: forward/backward run through cuDNN (baton_rnn_acts_use_impl) */
     const int *host_lengths;              /* (B) host copy of the next call's lengths, or NULL (cuDNN needs them) */
 } baton_rnn_acts;
@@ -66,16 +71,25 @@ void baton_rnn_init_weights(const baton_rnn *rnn, const baton_param_table *t, fl
 /* Carves the activations for shapes up to (T_max, B_max); run on a measuring arena to size it. */
 baton_status baton_rnn_acts_carve(baton_rnn_acts *acts, baton_arena *a, const baton_rnn *rnn, int T_max, int B_max);
 
-/* Chooses the implementation behind these activations: "fused" (baton's kernels, the default) or
- * "cudnn", "cudnn-persist-static", "cudnn-persist-dynamic" (cuDNN's RNN with that algorithm, on the
- * cuda backend of a build with cuDNN; sized for the acts' T_max, B_max). seed keys cuDNN's dropout. */
+/* Chooses the implementation behind these activations: "fused" (per step a GEMM and a cell op, every
+ * backend, the default), "fused-gemm" or "persistent" (whole recurrences, recur.h; cuda), "auto"
+ * (baton_rnn_auto_pick, falling back where a shape does not fit), or "cudnn", "cudnn-persist-static",
+ * "cudnn-persist-dynamic" (cuDNN's RNN with that algorithm, on the cuda backend of a build with cuDNN;
+ * sized for the acts' T_max, B_max). seed keys cuDNN's dropout. acts->impl_note says what was chosen.
+ * BATON_ERR_UNSUPPORTED, naming the limit, where the version named cannot run this layer here. */
 baton_status baton_rnn_acts_use_impl(baton_rnn_acts *acts, baton_backend *be, const baton_rnn *rnn, const char *impl,
                                      uint64_t seed);
 
 /* Releases what baton_rnn_acts_use_impl acquired; the acts return to the fused kernels. */
 void baton_rnn_acts_release(baton_rnn_acts *acts);
 
-/* "fused, cudnn, cudnn-persist-static, cudnn-persist-dynamic" or the part this build can run. */
+/* The version --rnn-impl auto runs for layer rnn at up to B rows on be (0: fused), the fastest by
+ * the step-time model of src/nn/rnn_auto.c on the table row of be's GPU, persistent only where
+ * persistent_fits; basis says which row and what it predicts. */
+baton_recur_version baton_rnn_auto_pick(const baton_backend *be, const baton_rnn *rnn, int B, int persistent_fits,
+                                        char *basis, size_t basis_len);
+
+/* "auto, fused, fused-gemm, persistent, cudnn, ..." or the part this build can run. */
 const char *baton_rnn_impl_list(void);
 
 /* 1 when implementation `impl` runs batches whose sequences differ in length (fused, cudnn); 0 for

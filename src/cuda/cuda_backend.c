@@ -249,6 +249,9 @@ void baton_cuda_fill_core_ops(baton_ops *ops)
     ops->bf16_twin = baton_cuda_bf16_twin;
     ops->cell_forward = cu_cell_forward;
     ops->cell_backward = cu_cell_backward;
+    ops->recur_plan = baton_cuda_recur_plan;
+    ops->recur_forward = baton_cuda_recur_forward;
+    ops->recur_backward = baton_cuda_recur_backward;
     ops->timer_mark = cu_timer_mark;
     ops->timer_elapsed = cu_timer_elapsed;
     ops->memory_used = cu_memory_used;

@@ -858,6 +858,22 @@ cudaError_t cudaFuncSetAttribute(const void *func, cudaFuncAttribute attr, int v
     return cudaSuccess;
 }
 
+/* Blocks of `func` resident on one SM at once: the same limits as a cooperative launch's check in
+ * launch_check (threads, shared memory with its 1 KiB per-block reserve, 32 blocks); registers are
+ * not modelled. */
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *n, const void *func, int block_size, size_t dyn_smem)
+{
+    std::lock_guard<std::recursive_mutex> lock(api_mutex);
+    if (!n || block_size <= 0)
+        return set_error(cudaErrorInvalidValue);
+    size_t smem = facts[func].static_bytes + dyn_smem;
+    unsigned per_sm = std::min(MAX_BLOCKS_PER_SM, MAX_THREADS_PER_SM / (unsigned)block_size);
+    if (smem)
+        per_sm = smem > OPTIN_SHARED_LIMIT ? 0 : std::min(per_sm, (unsigned)(228 * 1024 / (smem + 1024)));
+    *n = (int)per_sm;
+    return cudaSuccess;
+}
+
 /* ---- the instrumentation's callbacks (-fsanitize=kernel-address, outline mode) ---- */
 #define BATON_EMU_CHECKS(n)                                                                          \
     extern "C" void __asan_load##n##_noabort(uintptr_t a) { check(a, n, false); }                   \

@@ -112,8 +112,9 @@ static baton_status keep_mirrors(const baton_rnn_acts *acts, baton_backend *be, 
     for (int l = 0; l < rnn->cfg.layers; l++)
         for (int d = 0; d < rnn->dirs; d++)
             BATON_TRY(baton_backend_bf16_mirror(be, acts->hs[l][d], (T + 1) * B * Hd, 1));
-    BATON_TRY(baton_backend_bf16_mirror(be, acts->dgx, T * B * GH, 1));
-    return acts->dgh ? baton_backend_bf16_mirror(be, acts->dgh, T * B * GH, 1) : BATON_OK;
+    size_t D = (size_t)rnn->dirs;
+    BATON_TRY(baton_backend_bf16_mirror(be, acts->dgx, D * T * B * GH, 1));
+    return acts->dgh ? baton_backend_bf16_mirror(be, acts->dgh, D * T * B * GH, 1) : BATON_OK;
 }
 
 baton_status baton_rnn_acts_carve(baton_rnn_acts *acts, baton_arena *a, const baton_rnn *rnn, int T_max, int B_max)
@@ -137,14 +138,15 @@ baton_status baton_rnn_acts_carve(baton_rnn_acts *acts, baton_arena *a, const ba
         if (l + 1 < L)
             BATON_TRY(baton_arena_floats(a, &acts->out[l], T * B * H, "rnn layer outputs"));
     }
-    BATON_TRY(baton_arena_floats(a, &acts->xg, T * B * GH, "rnn input projection"));
-    BATON_TRY(baton_arena_floats(a, &acts->hg, B * GH, "rnn recurrent projection"));
-    BATON_TRY(baton_arena_floats(a, &acts->dgx, T * B * GH, "rnn gate gradients"));
+    size_t D = (size_t)rnn->dirs;
+    BATON_TRY(baton_arena_floats(a, &acts->xg, D * T * B * GH, "rnn input projection"));
+    BATON_TRY(baton_arena_floats(a, &acts->hg, D * B * GH, "rnn recurrent projection"));
+    BATON_TRY(baton_arena_floats(a, &acts->dgx, D * T * B * GH, "rnn gate gradients"));
     if (rnn->cfg.cell == BATON_CELL_GRU)
-        BATON_TRY(baton_arena_floats(a, &acts->dgh, T * B * GH, "rnn recurrent gate gradients"));
-    BATON_TRY(baton_arena_floats(a, &acts->dh, B * Hd, "rnn state gradient"));
+        BATON_TRY(baton_arena_floats(a, &acts->dgh, D * T * B * GH, "rnn recurrent gate gradients"));
+    BATON_TRY(baton_arena_floats(a, &acts->dh, D * B * Hd, "rnn state gradient"));
     if (lstm)
-        BATON_TRY(baton_arena_floats(a, &acts->dc, B * Hd, "rnn cell-state gradient"));
+        BATON_TRY(baton_arena_floats(a, &acts->dc, D * B * Hd, "rnn cell-state gradient"));
     if (L > 1)
         for (int i = 0; i < 2; i++)
             BATON_TRY(baton_arena_floats(a, &acts->dxl[i], T * B * H, "rnn inter-layer gradients"));
@@ -175,23 +177,31 @@ static int use_dropout(const baton_rnn *rnn, const baton_dropout_key *drop)
     return drop && rnn->cfg.dropout > 0.0f && rnn->cfg.layers > 1;
 }
 
-/* One direction of layer l: input projection, then T steps of recurrent GEMM + fused cell. */
+/* Input projection of all T steps of direction d of layer l into xg, and its initial state. */
+static baton_status direction_start(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, int l, int d,
+                                    float *xg, const float *xin, const float *h0, const float *c0,
+                                    const float *params, const baton_param_table *t, int T, int B)
+{
+    int GH = rnn->gates * rnn->hd, in = layer_input(rnn, l);
+    size_t step = (size_t)B * rnn->hd, first = d ? (size_t)T : 0;
+    BATON_TRY(be->ops->gemm(be, 0, 1, T * B, GH, in, 1.0f, xin, in, tensor(params, t, rnn->w_ih[l][d]), in, 0.0f,
+                            xg, GH));
+    BATON_TRY(copy_or_zero(be, acts->hs[l][d] + first * step, h0, step));
+    return acts->cs[l][d] ? copy_or_zero(be, acts->cs[l][d] + first * step, c0, step) : BATON_OK;
+}
+
+/* One direction of layer l through the per-step ops: T steps of recurrent GEMM + fused cell. */
 static baton_status direction_forward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, int l, int d,
                                       float *y, const float *xin, const float *h0, const float *c0,
                                       const int *lengths, const float *params, const baton_param_table *t, int T,
                                       int B)
 {
     const baton_ops *ops = be->ops;
-    int Hd = rnn->hd, H = rnn->cfg.hidden_size, GH = rnn->gates * Hd, in = layer_input(rnn, l);
+    int Hd = rnn->hd, H = rnn->cfg.hidden_size, GH = rnn->gates * Hd;
     size_t step = (size_t)B * Hd;
     float *hs = acts->hs[l][d], *cs = acts->cs[l][d];
     const float *w_hh = tensor(params, t, rnn->w_hh[l][d]);
-    BATON_TRY(ops->gemm(be, 0, 1, T * B, GH, in, 1.0f, xin, in, tensor(params, t, rnn->w_ih[l][d]), in, 0.0f,
-                        acts->xg, GH));
-    int first = d ? T : 0;
-    BATON_TRY(copy_or_zero(be, hs + first * step, h0, step));
-    if (cs)
-        BATON_TRY(copy_or_zero(be, cs + first * step, c0, step));
+    BATON_TRY(direction_start(be, rnn, acts, l, d, acts->xg, xin, h0, c0, params, t, T, B));
     for (int k = 0; k < T; k++) {
         int tt = d ? T - 1 - k : k, prev = d ? tt + 1 : tt, next = d ? tt : tt + 1;
         BATON_TRY(ops->gemm(be, 0, 1, B, GH, Hd, 1.0f, hs + prev * step, Hd, w_hh, Hd, 0.0f, acts->hg, GH));
@@ -210,6 +220,44 @@ static baton_status direction_forward(baton_backend *be, const baton_rnn *rnn, b
     return BATON_OK;
 }
 
+/* The whole recurrence of layer l (both directions at once) as recur.h describes it, for a
+ * batch of T steps and B rows; the caller fills dy (backward) and the carried gradients. */
+static baton_recur_args recur_args(const baton_rnn *rnn, baton_rnn_acts *acts, int l, float *y, const int *lengths,
+                                   const float *params, const baton_param_table *t, int T, int B)
+{
+    int Hd = rnn->hd, GH = rnn->gates * Hd;
+    size_t per_t = (size_t)T * B * GH;
+    baton_recur_args ra = {.cell = rnn->cfg.cell, .T = T, .B = B, .Hd = Hd, .dirs = rnn->dirs,
+                           .units = acts->recur_units, .lengths = lengths, .y = y, .ldy = rnn->cfg.hidden_size};
+    for (int d = 0; d < rnn->dirs; d++)
+        ra.dir[d] = (baton_recur_dir){
+            .w_hh = tensor(params, t, rnn->w_hh[l][d]),
+            .b_ih = tensor(params, t, rnn->b_ih[l][d]), .b_hh = tensor(params, t, rnn->b_hh[l][d]),
+            .xg = acts->xg + d * per_t, .hs = acts->hs[l][d], .cs = acts->cs[l][d], .save = acts->save[l][d],
+            .hg = acts->hg + (size_t)d * B * GH, .dgx = acts->dgx + d * per_t,
+            .dgh = acts->dgh ? acts->dgh + d * per_t : NULL,
+            .dh = acts->dh + (size_t)d * B * Hd, .dc = acts->dc ? acts->dc + (size_t)d * B * Hd : NULL,
+        };
+    return ra;
+}
+
+/* Layer l through the backend's whole-recurrence op: input projections, then one call for all
+ * steps of both directions. */
+static baton_status layer_forward_recur(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, int l,
+                                        float *y, const float *xin, const float *h0, const float *c0,
+                                        const int *lengths, const float *params, const baton_param_table *t, int T,
+                                        int B)
+{
+    baton_recur_args ra = recur_args(rnn, acts, l, y, lengths, params, t, T, B);
+    size_t state = (size_t)B * rnn->hd;
+    for (int d = 0; d < rnn->dirs; d++) {
+        size_t s = (size_t)(l * rnn->dirs + d) * state;
+        BATON_TRY(direction_start(be, rnn, acts, l, d, (float *)ra.dir[d].xg, xin, h0 ? h0 + s : NULL,
+                                  c0 ? c0 + s : NULL, params, t, T, B));
+    }
+    return be->ops->recur_forward(be, acts->recur, &ra);
+}
+
 baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, float *y, float *hn,
                                float *cn, const float *x, const float *h0, const float *c0, const int *lengths,
                                const float *params, const baton_param_table *t, int T, int B,
@@ -226,10 +274,13 @@ baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rn
     for (int l = 0; l < L; l++) {
         const float *xin = l ? acts->out[l - 1] : x;
         float *yl = l + 1 < L ? acts->out[l] : y;
+        if (acts->recur)
+            BATON_TRY(layer_forward_recur(be, rnn, acts, l, yl, xin, h0, c0, lengths, params, t, T, B));
         for (int d = 0; d < rnn->dirs; d++) {
             size_t s = (size_t)(l * rnn->dirs + d) * state, last = d ? 0 : (size_t)T * state;
-            BATON_TRY(direction_forward(be, rnn, acts, l, d, yl, xin, h0 ? h0 + s : NULL, c0 ? c0 + s : NULL,
-                                        lengths, params, t, T, B));
+            if (!acts->recur)
+                BATON_TRY(direction_forward(be, rnn, acts, l, d, yl, xin, h0 ? h0 + s : NULL, c0 ? c0 + s : NULL,
+                                            lengths, params, t, T, B));
             if (hn)
                 BATON_TRY(be->ops->copy(be, hn + s, acts->hs[l][d] + last, state * sizeof(float)));
             if (cn && acts->cs[l][d])
@@ -242,20 +293,50 @@ baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rn
     return BATON_OK;
 }
 
-/* Backward of one direction of layer l: T fused cell steps with the recurrent GEMM, then all
- * weight gradients and the input gradient (assigned for d = 0, accumulated for d = 1). */
+/* After the steps of direction d of layer l: the initial-state gradients from the carried dh, dc,
+ * then all weight gradients and the input gradient (assigned for d = 0, accumulated for d = 1)
+ * from the gate gradients dgx (input side) and dgr (recurrent side: dgx but for the GRU). */
+static baton_status direction_grads(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, int l, int d,
+                                    float *dxin, float *dh0, float *dc0, float *grads, const float *dgx,
+                                    const float *dgr, const float *dh, const float *dc, const float *xin,
+                                    const float *params, const baton_param_table *t, int T, int B)
+{
+    const baton_ops *ops = be->ops;
+    int Hd = rnn->hd, GH = rnn->gates * Hd, in = layer_input(rnn, l), TB = T * B;
+    size_t step = (size_t)B * Hd;
+    if (dh0)
+        BATON_TRY(ops->copy(be, dh0, dh, step * sizeof(float)));
+    if (dc0 && dc)
+        BATON_TRY(ops->copy(be, dc0, dc, step * sizeof(float)));
+    const float *h_before = acts->hs[l][d] + (d ? step : 0); /* states before steps 0..T-1, in time order */
+    float *dw_ih = grads + t->items[rnn->w_ih[l][d]].offset, *dw_hh = grads + t->items[rnn->w_hh[l][d]].offset;
+    float *db_ih = grads + t->items[rnn->b_ih[l][d]].offset, *db_hh = grads + t->items[rnn->b_hh[l][d]].offset;
+    BATON_TRY(ops->gemm(be, 1, 0, GH, Hd, TB, 1.0f, dgr, GH, h_before, Hd, 1.0f, dw_hh, Hd));
+    /* db_ih and db_hh are the same column sums unless the cell is a GRU: one pass writes both */
+    BATON_TRY(ops->colsum_add(be, db_hh, dgr == dgx ? db_ih : NULL, dgr, TB, GH));
+    BATON_TRY(ops->gemm(be, 1, 0, GH, in, TB, 1.0f, dgx, GH, xin, in, 1.0f, dw_ih, in));
+    if (dgr != dgx)
+        BATON_TRY(ops->colsum_add(be, db_ih, NULL, dgx, TB, GH));
+    if (dxin)
+        BATON_TRY(ops->gemm(be, 0, 0, TB, in, GH, 1.0f, dgx, GH, tensor(params, t, rnn->w_ih[l][d]), in,
+                            d ? 1.0f : 0.0f, dxin, in));
+    return BATON_OK;
+}
+
+/* Backward of one direction of layer l through the per-step ops: T fused cell steps with the
+ * recurrent GEMM, then direction_grads. */
 static baton_status direction_backward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, int l, int d,
                                        float *dxin, float *dh0, float *dc0, float *grads, const float *dyl,
                                        const float *dhn, const float *dcn, const float *xin, const int *lengths,
                                        const float *params, const baton_param_table *t, int T, int B)
 {
     const baton_ops *ops = be->ops;
-    int Hd = rnn->hd, H = rnn->cfg.hidden_size, GH = rnn->gates * Hd, in = layer_input(rnn, l), TB = T * B;
+    int Hd = rnn->hd, H = rnn->cfg.hidden_size, GH = rnn->gates * Hd;
     size_t step = (size_t)B * Hd;
     float *hs = acts->hs[l][d], *cs = acts->cs[l][d];
     /* only the GRU's recurrent-side gate gradients differ from the input side's */
     float *dgh = rnn->cfg.cell == BATON_CELL_GRU ? acts->dgh : acts->dgx;
-    const float *w_hh = tensor(params, t, rnn->w_hh[l][d]), *w_ih = tensor(params, t, rnn->w_ih[l][d]);
+    const float *w_hh = tensor(params, t, rnn->w_hh[l][d]);
     BATON_TRY(copy_or_zero(be, acts->dh, dhn, step));
     if (cs)
         BATON_TRY(copy_or_zero(be, acts->dc, dcn, step));
@@ -276,21 +357,32 @@ static baton_status direction_backward(baton_backend *be, const baton_rnn *rnn, 
         BATON_TRY(ops->cell_backward(be, rnn->cfg.cell, &a));
         BATON_TRY(ops->gemm(be, 0, 0, B, Hd, GH, 1.0f, dgh + (size_t)tt * B * GH, GH, w_hh, Hd, 1.0f, acts->dh, Hd));
     }
-    if (dh0)
-        BATON_TRY(ops->copy(be, dh0, acts->dh, step * sizeof(float)));
-    if (dc0 && cs)
-        BATON_TRY(ops->copy(be, dc0, acts->dc, step * sizeof(float)));
-    const float *h_before = hs + (d ? step : 0); /* states before steps 0..T-1, in time order */
-    float *dw_ih = grads + t->items[rnn->w_ih[l][d]].offset, *dw_hh = grads + t->items[rnn->w_hh[l][d]].offset;
-    float *db_ih = grads + t->items[rnn->b_ih[l][d]].offset, *db_hh = grads + t->items[rnn->b_hh[l][d]].offset;
-    BATON_TRY(ops->gemm(be, 1, 0, GH, Hd, TB, 1.0f, dgh, GH, h_before, Hd, 1.0f, dw_hh, Hd));
-    /* db_ih and db_hh are the same column sums unless the cell is a GRU: one pass writes both */
-    BATON_TRY(ops->colsum_add(be, db_hh, dgh == acts->dgx ? db_ih : NULL, dgh, TB, GH));
-    BATON_TRY(ops->gemm(be, 1, 0, GH, in, TB, 1.0f, acts->dgx, GH, xin, in, 1.0f, dw_ih, in));
-    if (dgh != acts->dgx)
-        BATON_TRY(ops->colsum_add(be, db_ih, NULL, acts->dgx, TB, GH));
-    if (dxin)
-        BATON_TRY(ops->gemm(be, 0, 0, TB, in, GH, 1.0f, acts->dgx, GH, w_ih, in, d ? 1.0f : 0.0f, dxin, in));
+    return direction_grads(be, rnn, acts, l, d, dxin, dh0, dc0, grads, acts->dgx, dgh, acts->dh, cs ? acts->dc : NULL,
+                           xin, params, t, T, B);
+}
+
+/* Backward of layer l through the backend's whole-recurrence op, then direction_grads per direction. */
+static baton_status layer_backward_recur(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, int l,
+                                         float *dxin, float *dh0, float *dc0, float *grads, const float *dyl,
+                                         const float *dhn, const float *dcn, const float *xin, const int *lengths,
+                                         const float *params, const baton_param_table *t, int T, int B)
+{
+    baton_recur_args ra = recur_args(rnn, acts, l, NULL, lengths, params, t, T, B);
+    ra.dy = dyl;
+    size_t state = (size_t)B * rnn->hd;
+    for (int d = 0; d < rnn->dirs; d++) {
+        size_t s = (size_t)(l * rnn->dirs + d) * state;
+        BATON_TRY(copy_or_zero(be, ra.dir[d].dh, dhn ? dhn + s : NULL, state));
+        if (ra.dir[d].dc)
+            BATON_TRY(copy_or_zero(be, ra.dir[d].dc, dcn ? dcn + s : NULL, state));
+    }
+    BATON_TRY(be->ops->recur_backward(be, acts->recur, &ra));
+    for (int d = 0; d < rnn->dirs; d++) {
+        size_t s = (size_t)(l * rnn->dirs + d) * state;
+        const baton_recur_dir *r = &ra.dir[d];
+        BATON_TRY(direction_grads(be, rnn, acts, l, d, dxin, dh0 ? dh0 + s : NULL, dc0 ? dc0 + s : NULL, grads,
+                                  r->dgx, r->dgh ? r->dgh : r->dgx, r->dh, r->dc, xin, params, t, T, B));
+    }
     return BATON_OK;
 }
 
@@ -314,6 +406,11 @@ baton_status baton_rnn_backward(baton_backend *be, const baton_rnn *rnn, baton_r
                                        drop->purpose + (uint32_t)l, drop->counter));
         float *dxin = l ? acts->dxl[l & 1] : dx;
         const float *xin = l ? acts->out[l - 1] : x;
+        if (acts->recur) {
+            BATON_TRY(layer_backward_recur(be, rnn, acts, l, dxin, dh0, dc0, grads, dyl, dhn, dcn, xin, lengths,
+                                           params, t, T, B));
+            continue;
+        }
         for (int d = 0; d < rnn->dirs; d++) {
             size_t s = (size_t)(l * rnn->dirs + d) * state;
             BATON_TRY(direction_backward(be, rnn, acts, l, d, dxin, dh0 ? dh0 + s : NULL, dc0 ? dc0 + s : NULL,

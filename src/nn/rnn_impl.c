@@ -1,8 +1,13 @@
-/* rnn_impl.c: which implementation runs a layer's forward and backward: baton's fused kernels
- * (every backend) or cuDNN's RNN (the cuda backend of a build with cuDNN), chosen per set of
- * activations, so the model code calls baton_rnn_forward/backward the same way for both. */
+/* rnn_impl.c: which implementation runs a layer's forward and backward, chosen per set of
+ * activations so that the model code calls baton_rnn_forward/backward the same way for all:
+ *   fused       per step, a cuBLAS GEMM and a fused cell kernel (every backend; the plain version)
+ *   fused-gemm  per step, one kernel: the recurrent product fused with the cell, both directions
+ *   persistent  per layer, one cooperative kernel holding W_hh in shared memory (recur.h)
+ *   cudnn*      cuDNN's RNN (the cuda backend of a build with cuDNN)
+ *   auto        per layer shape, the one rnn_auto.c's table expects fastest on this device */
 #include "baton/rnn.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "baton_config.h"
@@ -12,7 +17,13 @@
 
 const char *baton_rnn_impl_list(void)
 {
-    return BATON_HAVE_CUDNN ? "fused, cudnn, cudnn-persist-static, cudnn-persist-dynamic" : "fused";
+    return BATON_HAVE_CUDNN ? "auto, fused, fused-gemm, persistent, cudnn, cudnn-persist-static, cudnn-persist-dynamic"
+                            : "auto, fused, fused-gemm, persistent";
+}
+
+const char *baton_recur_version_name(baton_recur_version v)
+{
+    return v == BATON_RECUR_PERSISTENT ? "persistent" : v == BATON_RECUR_GEMM ? "fused-gemm" : "fused";
 }
 
 int baton_rnn_impl_takes_ragged(const char *impl)
@@ -30,12 +41,65 @@ baton_status baton_rnn_impl_check_ragged(const char *impl, const char *why)
                        impl, why);
 }
 
+/* Runs the layer through whole-recurrence version v, if this backend has it and the shape fits;
+ * otherwise *fits = 0 and why says which limit it met. */
+static baton_status try_recur(baton_rnn_acts *acts, baton_backend *be, const baton_rnn *rnn, baton_recur_version v,
+                              int *fits, char *why, size_t why_len)
+{
+    *fits = 0;
+    if (!be->ops->recur_plan) {
+        snprintf(why, why_len, "%s runs on the cuda device, not on '%s'", baton_recur_version_name(v),
+                 be->ops->name);
+        return BATON_OK;
+    }
+    int units = 0;
+    BATON_TRY(be->ops->recur_plan(be, v, rnn->cfg.cell, rnn->hd, rnn->dirs, &units, why, why_len));
+    if (units > 0) {
+        acts->recur = v;
+        acts->recur_units = units;
+        *fits = 1;
+    }
+    return BATON_OK;
+}
+
+/* --rnn-impl auto: the version baton_rnn_auto_pick expects fastest; where that is persistent and
+ * the shape does not fit, the fastest of the others. The note says what runs and why. */
+static baton_status use_auto(baton_rnn_acts *acts, baton_backend *be, const baton_rnn *rnn)
+{
+    char basis[120], why[200] = "", unused[200];
+    int fits = 1;
+    baton_recur_version v = baton_rnn_auto_pick(be, rnn, acts->B_max, 1, basis, sizeof basis);
+    if (v)
+        BATON_TRY(try_recur(acts, be, rnn, v, &fits, why, sizeof why));
+    if (!fits) {
+        v = baton_rnn_auto_pick(be, rnn, acts->B_max, 0, basis, sizeof basis);
+        if (v)
+            BATON_TRY(try_recur(acts, be, rnn, v, &fits, unused, sizeof unused)); /* fused-gemm always fits */
+    }
+    snprintf(acts->impl_note, sizeof acts->impl_note, "auto: %s (%s)%s%s", baton_recur_version_name(v), basis,
+             why[0] ? "; not persistent: " : "", why);
+    return BATON_OK;
+}
+
 baton_status baton_rnn_acts_use_impl(baton_rnn_acts *acts, baton_backend *be, const baton_rnn *rnn, const char *impl,
                                      uint64_t seed)
 {
     baton_rnn_acts_release(acts);
+    snprintf(acts->impl_note, sizeof acts->impl_note, "%s", impl);
     if (strcmp(impl, "fused") == 0)
         return BATON_OK;
+    if (strcmp(impl, "auto") == 0)
+        return use_auto(acts, be, rnn);
+    baton_recur_version v = strcmp(impl, "persistent") == 0 ? BATON_RECUR_PERSISTENT
+                            : strcmp(impl, "fused-gemm") == 0 ? BATON_RECUR_GEMM : 0;
+    if (v) {
+        char why[200];
+        int fits;
+        BATON_TRY(try_recur(acts, be, rnn, v, &fits, why, sizeof why));
+        return fits ? BATON_OK
+                    : BATON_ERROR(BATON_ERR_UNSUPPORTED, "--rnn-impl %s: %s; use --rnn-impl auto, fused-gemm or fused",
+                                  impl, why);
+    }
     BATON_REQUIRE(strncmp(impl, "cudnn", 5) == 0 && (impl[5] == 0 || impl[5] == '-'),
                   "rnn implementation '%s': expected one of: %s", impl, baton_rnn_impl_list());
 #if BATON_HAVE_CUDNN
@@ -46,8 +110,6 @@ baton_status baton_rnn_acts_use_impl(baton_rnn_acts *acts, baton_backend *be, co
         BATON_TRY(baton_cudnn_algo_parse(&algo, impl + 6));
     return baton_cudnn_rnn_create(&acts->cudnn, be, rnn, acts->T_max, acts->B_max, algo, seed);
 #else
-    (void)be;
-    (void)rnn;
     (void)seed;
     return BATON_ERROR(BATON_ERR_UNSUPPORTED,
                        "rnn implementation '%s': this build has no cuDNN; configure with cuDNN installed "
@@ -62,4 +124,6 @@ void baton_rnn_acts_release(baton_rnn_acts *acts)
     baton_cudnn_rnn_destroy(acts->cudnn);
 #endif
     acts->cudnn = NULL;
+    acts->recur = 0;
+    acts->recur_units = 0;
 }

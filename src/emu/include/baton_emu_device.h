@@ -152,6 +152,11 @@ inline unsigned __activemask()
 
 /* ---- memory order: emulated threads never run at the same instant, so fences order nothing ---- */
 inline void __threadfence() {}
+/* __ldcg: a load that bypasses L1 (cache global); one memory here, so a plain load. */
+template <typename T> inline T __ldcg(const T *p)
+{
+    return *p;
+}
 inline void __threadfence_block() {}
 inline void __trap(const char *f = __builtin_FILE(), int l = __builtin_LINE())
 {
@@ -332,6 +337,12 @@ inline cudaError_t cudaLaunchKernel(void (*fn)(P...), dim3 grid, dim3 block, voi
 template <typename... P> inline cudaError_t cudaFuncSetAttribute(void (*fn)(P...), cudaFuncAttribute attr, int value)
 {
     return cudaFuncSetAttribute((const void *)fn, attr, value);
+}
+
+template <typename... P>
+inline cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *n, void (*fn)(P...), int block_size, size_t dyn_smem)
+{
+    return cudaOccupancyMaxActiveBlocksPerMultiprocessor(n, (const void *)fn, block_size, dyn_smem);
 }
 
 #endif

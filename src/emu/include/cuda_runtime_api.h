@@ -187,6 +187,7 @@ cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 
 /* ---- kernels: attributes (launches go through BATON_LAUNCH of kernels/device.cuh) ---- */
 cudaError_t cudaFuncSetAttribute(const void *func, cudaFuncAttribute attr, int value);
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *n, const void *func, int block_size, size_t dyn_smem);
 
 #ifdef __cplusplus
 }

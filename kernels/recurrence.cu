@@ -1,0 +1,446 @@
+/* recurrence.cu: the whole time loop of one recurrent layer, both directions in one launch, each
+ * step's recurrent product h_prev W_hh^T fused with the cell (include/baton/recur.h).
+ *
+ * What a step computes. Forward, for every row b and unit j of direction d: the G gate sums
+ * hg[b, q*Hd + j] = sum_k h_prev[b, k] W_hh[q*Hd + j, k], then the cell's `_at` function of
+ * cell_math.h on them (h, c, y, save and the bf16 mirror of h). Backward, processing the steps in
+ * reverse: dh[b, j] += sum_r dg_next[b, r] W_hh[r, j] (the gate gradients of the step processed
+ * just before, r < G*Hd), then the cell's backward `_at` (dgx, dgh, the direct dh_prev, dc_prev).
+ * After the last step one more pass adds the first step's dg W_hh, so dh, dc end as the gradients
+ * of h0, c0. This is what the plain path (one cuBLAS GEMM and one cell kernel per step, src/nn/rnn.c)
+ * computes; only the summation order differs.
+ *
+ * Ownership. Grid (X, dirs): block (x, d) owns units [x*U, x*U + U) of direction d (the last block
+ * fewer) for every row, U from baton_kernel_recur_plan. Its E = B*nu elements are numbered
+ * e = jj*B + b, rows fastest, so the lanes of a warp share a unit and read the same weights. With
+ * few elements a block splits each dot product over KS adjacent lanes (split-K, KS = the largest
+ * power of two <= min(32, threads/E)): part p sums k = p, p+KS, ... (so the lanes of one element read
+ * consecutive h or dg words) and __shfl_xor_sync adds the parts; lane part 0 then runs the cell.
+ * A thread owns the same (b, j) at every step, so c, the carried dh, dc and the hg scratch are only
+ * ever touched by their owner and need no barrier; what other blocks wrote (h_prev, dg_next) is
+ * read with __ldcg, around L1, whose lines are not coherent between SMs.
+ *
+ * Versions (the plain "fused" path lives in src/nn/rnn.c over lstm_cell.cu & co.):
+ *   fused-gemm (BATON_RECUR_GEMM): one launch per step (T forward, T+1 backward) for both
+ *     directions; W_hh is read from global memory, where it stays in L2 between steps.
+ *   persistent (BATON_RECUR_PERSISTENT): one cooperative launch per layer and pass. Each block
+ *     copies its units' slab of W_hh (fp32, or bf16 in bf16 precision) into shared memory once and
+ *     keeps it for all T steps; the steps are separated by a grid-wide barrier
+ *     (cooperative_groups::this_grid().sync()), which is deadlock-free because a cooperative launch
+ *     is refused unless every block is resident at once (the plan checks it first, the runtime
+ *     again). Slab layouts, conflict-free for lanes reading consecutive k (or r):
+ *       forward  s[(jj*G + q)*Hd + k] = W_hh[q*Hd + u0 + jj, k]
+ *       backward s[jj*G*Hd + r]      = W_hh[r, u0 + jj]
+ *
+ * Precision: fp32 and tf32 compute the sums in fp32 on CUDA cores (no tensor cores here, so tf32
+ * gets fp32); bf16 reads W_hh, h and dg from their bf16 mirrors (what the plain path's GEMMs read)
+ * and accumulates in fp32.
+ *
+ * Status: compiled, never yet run on a GPU; validated by tests/gpu/test_recur_gpu.c on the
+ * emulation against the CPU backend. docs/recurrence.md has the design and the arithmetic. */
+#include <cooperative_groups.h>
+#include <stdio.h>
+
+#include "baton/cell_math.h"
+#include "baton/cuda_check.h"
+#include "baton/recur.h"
+#include "kernels/device.cuh"
+#include "kernels/kernels.h"
+
+namespace {
+
+/* ---- the cell functions, by type, so that each kernel is compiled for one cell ---- */
+template <baton_cell C> struct cellfn;
+template <> struct cellfn<BATON_CELL_RNN_TANH> {
+    static constexpr int G = 1;
+    static __device__ void fwd(const baton_cell_fwd_args *a, int b, int j) { baton_rnn_tanh_fwd_at(a, b, j); }
+    static __device__ void bwd(const baton_cell_bwd_args *a, int b, int j) { baton_rnn_tanh_bwd_at(a, b, j); }
+};
+template <> struct cellfn<BATON_CELL_LSTM> {
+    static constexpr int G = 4;
+    static __device__ void fwd(const baton_cell_fwd_args *a, int b, int j) { baton_lstm_fwd_at(a, b, j); }
+    static __device__ void bwd(const baton_cell_bwd_args *a, int b, int j) { baton_lstm_bwd_at(a, b, j); }
+};
+template <> struct cellfn<BATON_CELL_GRU> {
+    static constexpr int G = 3;
+    static __device__ void fwd(const baton_cell_fwd_args *a, int b, int j) { baton_gru_fwd_at(a, b, j); }
+    static __device__ void bwd(const baton_cell_bwd_args *a, int b, int j) { baton_gru_bwd_at(a, b, j); }
+};
+
+__device__ inline float to_f32(float v) { return v; }
+__device__ inline float to_f32(uint16_t v) { return baton_bf16_to_f32(v); }
+
+/* Where a step reads W_hh: global memory (row-major (G*Hd, Hd)) or the block's shared slab. */
+template <typename W> struct w_global {
+    const W *w;
+    int Hd;
+    __device__ float fwd(int q, int j, int k) const { return to_f32(w[((size_t)q * Hd + j) * Hd + k]); }
+    __device__ float bwd(int r, int j) const { return to_f32(w[(size_t)r * Hd + j]); }
+};
+template <typename W> struct w_shared {
+    const W *s;
+    int G, Hd, u0;
+    __device__ float fwd(int q, int j, int k) const { return to_f32(s[((size_t)(j - u0) * G + q) * Hd + k]); }
+    __device__ float bwd(int r, int j) const { return to_f32(s[(size_t)(j - u0) * G * Hd + r]); }
+};
+
+/* The operands a kernel reads, by precision: fp32 tensors, or their bf16 mirrors. */
+template <typename W> struct operands;
+template <> struct operands<float> {
+    static __device__ const float *w(const baton_kernel_recur_args &p, int d) { return p.a.dir[d].w_hh; }
+    static __device__ const float *h(const baton_kernel_recur_args &p, int d) { return p.a.dir[d].hs; }
+    static __device__ const float *dg(const baton_kernel_recur_args &p, int d)
+    {
+        return p.a.dir[d].dgh ? p.a.dir[d].dgh : p.a.dir[d].dgx;
+    }
+};
+template <> struct operands<uint16_t> {
+    static __device__ const uint16_t *w(const baton_kernel_recur_args &p, int d) { return p.w16[d]; }
+    static __device__ const uint16_t *h(const baton_kernel_recur_args &p, int d) { return p.hs16[d]; }
+    static __device__ const uint16_t *dg(const baton_kernel_recur_args &p, int d)
+    {
+        return p.dgh16[d] ? p.dgh16[d] : p.dgx16[d];
+    }
+};
+
+/* Split-K width for E elements in a block of n threads (a power of two, 1..32). */
+__device__ inline int split_of(int E, int n)
+{
+    int ks = 1;
+    while (ks < 32 && ks * 2 * E <= n)
+        ks *= 2;
+    return ks;
+}
+
+/* Adds the partial sums v[0..n) of the ks adjacent lanes of one element (ks a power of two <= 32);
+ * every lane of the warp calls it. */
+template <int N> __device__ inline void reduce_parts(float (&v)[N], int ks)
+{
+    for (int o = ks / 2; o > 0; o /= 2)
+        for (int q = 0; q < N; q++)
+            v[q] += __shfl_xor_sync(0xffffffffu, v[q], o);
+}
+
+/* Units [u0, u0 + nu) of this block. */
+__device__ inline int block_u0(const baton_kernel_recur_args &p) { return (int)blockIdx.x * p.a.units; }
+__device__ inline int block_nu(const baton_kernel_recur_args &p)
+{
+    int left = p.a.Hd - block_u0(p);
+    return left < p.a.units ? left : p.a.units;
+}
+
+/* Forward step s (0..T-1 in the direction's own order) of direction d, for this block's units. */
+template <baton_cell C, typename W, typename WS>
+__device__ void fwd_step(const baton_kernel_recur_args &p, int d, int s, const WS &ws)
+{
+    constexpr int G = cellfn<C>::G;
+    const baton_recur_args &a = p.a;
+    const baton_recur_dir &r = a.dir[d];
+    int B = a.B, Hd = a.Hd, GH = G * Hd, t = d ? a.T - 1 - s : s, prev = d ? t + 1 : t, next = d ? t : t + 1;
+    size_t slot = (size_t)B * Hd;
+    baton_cell_fwd_args c = {
+        .B = B, .Hd = Hd, .t = t, .lengths = a.lengths,
+        .xg = r.xg + (size_t)t * B * GH, .hg = r.hg, .b_ih = r.b_ih, .b_hh = r.b_hh,
+        .h_prev = r.hs + prev * slot, .c_prev = r.cs ? r.cs + prev * slot : NULL,
+        .h = r.hs + next * slot, .c = r.cs ? r.cs + next * slot : NULL,
+        .y = a.y + (size_t)t * B * a.ldy + (size_t)d * Hd, .ldy = a.ldy,
+        .save = r.save ? r.save + (size_t)t * B * baton_cell_saved(C) * Hd : NULL,
+        .h16 = p.hs16[d] ? p.hs16[d] + next * slot : NULL,
+    };
+    const W *hp = operands<W>::h(p, d) + prev * slot;
+    int u0 = block_u0(p), E = B * block_nu(p), ks = split_of(E, (int)blockDim.x), part = (int)threadIdx.x % ks;
+    for (int base = 0; base < E * ks; base += (int)blockDim.x) {
+        int e = (base + (int)threadIdx.x) / ks, b = e % B, j = u0 + e / B;
+        bool live = e < E && baton_cell_valid(a.lengths, b, t); /* padded rows need no sums */
+        float acc[G] = {};
+        if (live)
+            for (int k = part; k < Hd; k += ks) {
+                float h = to_f32(__ldcg(hp + (size_t)b * Hd + k));
+                for (int q = 0; q < G; q++)
+                    acc[q] += h * ws.fwd(q, j, k);
+            }
+        reduce_parts(acc, ks);
+        if (e < E && part == 0) {
+            if (live)
+                for (int q = 0; q < G; q++)
+                    r.hg[(size_t)b * GH + q * Hd + j] = acc[q];
+            cellfn<C>::fwd(&c, b, j);
+        }
+    }
+}
+
+/* Backward processing step s (0..T; step T only adds the last dg W_hh) of direction d. */
+template <baton_cell C, typename W, typename WS>
+__device__ void bwd_step(const baton_kernel_recur_args &p, int d, int s, const WS &ws)
+{
+    constexpr int G = cellfn<C>::G;
+    const baton_recur_args &a = p.a;
+    const baton_recur_dir &r = a.dir[d];
+    int B = a.B, Hd = a.Hd, GH = G * Hd;
+    /* the steps in the order backward meets them: t, and tn, the one processed just before */
+    int t = d ? s : a.T - 1 - s, tn = d ? t - 1 : t + 1, prev = d ? t + 1 : t, next = d ? t : t + 1;
+    size_t slot = (size_t)B * Hd, gstep = (size_t)B * GH;
+    int cell = s < a.T;
+    baton_cell_bwd_args c = {};
+    if (cell)
+        c = baton_cell_bwd_args{
+            .B = B, .Hd = Hd, .t = t, .lengths = a.lengths,
+            .dy = a.dy + (size_t)t * B * a.ldy + (size_t)d * Hd, .ldy = a.ldy, .dh = r.dh, .dc = r.dc,
+            .save = r.save ? r.save + (size_t)t * B * baton_cell_saved(C) * Hd : NULL,
+            .h_prev = r.hs + prev * slot, .h = r.hs + next * slot,
+            .c_prev = r.cs ? r.cs + prev * slot : NULL, .c = r.cs ? r.cs + next * slot : NULL,
+            .dgx = r.dgx + t * gstep, .dgh = r.dgh ? r.dgh + t * gstep : NULL,
+            .dh_prev = r.dh, .dc_prev = r.dc,
+            .dgx16 = p.dgx16[d] ? p.dgx16[d] + t * gstep : NULL,
+            .dgh16 = p.dgh16[d] ? p.dgh16[d] + t * gstep : NULL,
+        };
+    const W *dgn = s > 0 ? operands<W>::dg(p, d) + (size_t)tn * gstep : NULL;
+    int u0 = block_u0(p), E = B * block_nu(p), ks = split_of(E, (int)blockDim.x), part = (int)threadIdx.x % ks;
+    for (int base = 0; base < E * ks; base += (int)blockDim.x) {
+        int e = (base + (int)threadIdx.x) / ks, b = e % B, j = u0 + e / B;
+        /* a row padded at tn has zero gate gradients there: nothing to add */
+        bool live = e < E && dgn && baton_cell_valid(a.lengths, b, tn);
+        float acc[1] = {};
+        if (live)
+            for (int q = part; q < GH; q += ks)
+                acc[0] += to_f32(__ldcg(dgn + (size_t)b * GH + q)) * ws.bwd(q, j);
+        reduce_parts(acc, ks);
+        if (e < E && part == 0) {
+            if (live)
+                r.dh[(size_t)b * Hd + j] += acc[0];
+            if (cell)
+                cellfn<C>::bwd(&c, b, j);
+        }
+    }
+}
+
+/* ---- fused-gemm: one launch per step ---- */
+
+template <baton_cell C, typename W>
+__global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_gemm_fwd(baton_kernel_recur_args p, int s)
+{
+    int d = (int)blockIdx.y;
+    fwd_step<C, W>(p, d, s, w_global<W>{operands<W>::w(p, d), p.a.Hd});
+}
+
+template <baton_cell C, typename W>
+__global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_gemm_bwd(baton_kernel_recur_args p, int s)
+{
+    int d = (int)blockIdx.y;
+    bwd_step<C, W>(p, d, s, w_global<W>{operands<W>::w(p, d), p.a.Hd});
+}
+
+/* ---- persistent: one cooperative launch, W_hh in shared memory ---- */
+
+template <baton_cell C, typename W>
+__global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_persistent_fwd(baton_kernel_recur_args p)
+{
+    constexpr int G = cellfn<C>::G;
+    BATON_DYNAMIC_SHARED(float, smem); /* W_hh slab: float, or bf16 read through a cast */
+    W *slab = (W *)smem;
+    int d = (int)blockIdx.y, Hd = p.a.Hd, u0 = block_u0(p), n = block_nu(p) * G * Hd;
+    const W *w = operands<W>::w(p, d);
+    for (int i = (int)threadIdx.x; i < n; i += (int)blockDim.x) { /* i = (jj*G + q)*Hd + k: k fastest, coalesced */
+        int k = i % Hd, q = (i / Hd) % G, jj = i / (G * Hd);
+        slab[i] = w[((size_t)q * Hd + u0 + jj) * Hd + k];
+    }
+    __syncthreads();
+    w_shared<W> ws = {slab, G, Hd, u0};
+    cooperative_groups::grid_group grid = cooperative_groups::this_grid();
+    for (int s = 0; s < p.a.T; s++) {
+        if (s)
+            grid.sync(); /* step s-1's h of every block is written */
+        fwd_step<C, W>(p, d, s, ws);
+    }
+}
+
+template <baton_cell C, typename W>
+__global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_persistent_bwd(baton_kernel_recur_args p)
+{
+    constexpr int G = cellfn<C>::G;
+    BATON_DYNAMIC_SHARED(float, smem);
+    W *slab = (W *)smem;
+    int d = (int)blockIdx.y, Hd = p.a.Hd, GH = G * Hd, u0 = block_u0(p), nu = block_nu(p);
+    const W *w = operands<W>::w(p, d);
+    for (int i = (int)threadIdx.x; i < nu * GH; i += (int)blockDim.x) { /* jj fastest: nu adjacent words read */
+        int jj = i % nu, q = i / nu;
+        slab[(size_t)jj * GH + q] = w[(size_t)q * Hd + u0 + jj];
+    }
+    __syncthreads();
+    w_shared<W> ws = {slab, G, Hd, u0};
+    cooperative_groups::grid_group grid = cooperative_groups::this_grid();
+    for (int s = 0; s <= p.a.T; s++) {
+        if (s)
+            grid.sync(); /* step s-1's dg of every block is written */
+        bwd_step<C, W>(p, d, s, ws);
+    }
+}
+
+/* ---- host side ---- */
+
+size_t slab_bytes(baton_cell cell, int Hd, int units, int bf16)
+{
+    return (size_t)units * baton_cell_gates(cell) * Hd * (bf16 ? 2 : 4);
+}
+
+dim3 grid_of(const baton_kernel_recur_args *k)
+{
+    return dim3((unsigned)((k->a.Hd + k->a.units - 1) / k->a.units), (unsigned)k->a.dirs);
+}
+
+const char *cell_label(baton_cell cell)
+{
+    return cell == BATON_CELL_LSTM ? "lstm" : cell == BATON_CELL_GRU ? "gru" : "rnn_tanh";
+}
+
+baton_status check_args(const baton_kernel_recur_args *k, const char *who)
+{
+    const baton_recur_args *a = &k->a;
+    BATON_REQUIRE(a->T >= 1 && a->B >= 1 && a->Hd >= 1 && (a->dirs == 1 || a->dirs == 2) && k->a.units >= 1 &&
+                      k->a.units <= a->Hd && a->ldy >= a->dirs * a->Hd,
+                  "%s: T=%d B=%d Hd=%d dirs=%d units=%d ldy=%d, expected T, B, Hd >= 1, dirs 1 or 2, "
+                  "1 <= units <= Hd, ldy >= dirs*Hd", who, a->T, a->B, a->Hd, a->dirs, k->a.units, a->ldy);
+    /* cell_math.h indexes one step's rows in int: b*4*Hd (gates, saved) and b*ldy */
+    BATON_REQUIRE((long long)a->B * 4 * a->Hd <= 2147483647LL && (long long)a->B * a->ldy <= 2147483647LL,
+                  "%s: B=%d Hd=%d ldy=%d overflow the cells' int row indices", who, a->B, a->Hd, a->ldy);
+    for (int d = 0; d < a->dirs; d++) {
+        const baton_recur_dir *r = &a->dir[d];
+        BATON_REQUIRE(r->w_hh && r->b_ih && r->b_hh && r->xg && r->hs && r->hg && r->dgx && r->dh,
+                      "%s: direction %d lacks a tensor (w_hh, biases, xg, hs, hg, dgx, dh are required)", who, d);
+        BATON_REQUIRE((a->cell == BATON_CELL_LSTM) == (r->cs != NULL && r->dc != NULL) &&
+                          (a->cell == BATON_CELL_GRU) == (r->dgh != NULL) &&
+                          (baton_cell_saved(a->cell) != 0) == (r->save != NULL),
+                      "%s: direction %d: cs and dc go with the LSTM, dgh with the GRU, save with both", who, d);
+        BATON_REQUIRE(!k->bf16 || (k->w16[d] && k->hs16[d] && k->dgx16[d] && (!r->dgh || k->dgh16[d])),
+                      "%s: bf16 precision, but direction %d lacks a bf16 mirror of w_hh, hs, dgx or dgh", who, d);
+    }
+    return BATON_OK;
+}
+
+/* Blocks of both persistent kernels of (C, W) resident per SM with `smem` bytes each. */
+template <baton_cell C, typename W> struct occupancy_op {
+    static baton_status run(int *per_sm, size_t smem)
+    {
+        int fwd = 0, bwd = 0;
+        BATON_CUDA_CHECK(cudaFuncSetAttribute(recur_persistent_fwd<C, W>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                              (int)smem));
+        BATON_CUDA_CHECK(cudaFuncSetAttribute(recur_persistent_bwd<C, W>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                              (int)smem));
+        BATON_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&fwd, recur_persistent_fwd<C, W>,
+                                                                       BATON_RECUR_THREADS, smem));
+        BATON_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&bwd, recur_persistent_bwd<C, W>,
+                                                                       BATON_RECUR_THREADS, smem));
+        *per_sm = fwd < bwd ? fwd : bwd;
+        return BATON_OK;
+    }
+};
+
+template <baton_cell C, typename W> struct forward_op {
+    static baton_status run(baton_recur_version v, const baton_kernel_recur_args *k, cudaStream_t stream)
+    {
+        if (v == BATON_RECUR_PERSISTENT) {
+            size_t smem = slab_bytes(C, k->a.Hd, k->a.units, k->bf16);
+            BATON_CUDA_CHECK(cudaFuncSetAttribute(recur_persistent_fwd<C, W>,
+                                                  cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+            BATON_CUDA_CHECK(BATON_LAUNCH_COOPERATIVE(grid_of(k), BATON_RECUR_THREADS, smem, stream,
+                                                      recur_persistent_fwd<C, W>)(*k));
+            return BATON_OK;
+        }
+        for (int s = 0; s < k->a.T; s++) {
+            BATON_LAUNCH(grid_of(k), BATON_RECUR_THREADS, 0, stream, recur_gemm_fwd<C, W>)(*k, s);
+            BATON_CUDA_CHECK_LAUNCH();
+        }
+        return BATON_OK;
+    }
+};
+
+template <baton_cell C, typename W> struct backward_op {
+    static baton_status run(baton_recur_version v, const baton_kernel_recur_args *k, cudaStream_t stream)
+    {
+        if (v == BATON_RECUR_PERSISTENT) {
+            size_t smem = slab_bytes(C, k->a.Hd, k->a.units, k->bf16);
+            BATON_CUDA_CHECK(cudaFuncSetAttribute(recur_persistent_bwd<C, W>,
+                                                  cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+            BATON_CUDA_CHECK(BATON_LAUNCH_COOPERATIVE(grid_of(k), BATON_RECUR_THREADS, smem, stream,
+                                                      recur_persistent_bwd<C, W>)(*k));
+            return BATON_OK;
+        }
+        for (int s = 0; s <= k->a.T; s++) {
+            BATON_LAUNCH(grid_of(k), BATON_RECUR_THREADS, 0, stream, recur_gemm_bwd<C, W>)(*k, s);
+            BATON_CUDA_CHECK_LAUNCH();
+        }
+        return BATON_OK;
+    }
+};
+
+/* Op<cell, element type of W_hh>::run(args...), for the cell and precision given at run time. */
+template <template <baton_cell, typename> class Op, typename... A>
+baton_status dispatch(baton_cell cell, int bf16, A... args)
+{
+    switch (cell) {
+    case BATON_CELL_RNN_TANH:
+        return bf16 ? Op<BATON_CELL_RNN_TANH, uint16_t>::run(args...) : Op<BATON_CELL_RNN_TANH, float>::run(args...);
+    case BATON_CELL_LSTM:
+        return bf16 ? Op<BATON_CELL_LSTM, uint16_t>::run(args...) : Op<BATON_CELL_LSTM, float>::run(args...);
+    case BATON_CELL_GRU:
+        return bf16 ? Op<BATON_CELL_GRU, uint16_t>::run(args...) : Op<BATON_CELL_GRU, float>::run(args...);
+    }
+    return BATON_ERROR(BATON_ERR_INVALID, "recurrence: cell = %d, expected 0 (rnn_tanh), 1 (lstm) or 2 (gru)",
+                       (int)cell);
+}
+
+} // namespace
+
+extern "C" baton_status baton_kernel_recur_plan(int *units, char *why, size_t why_len, baton_recur_version v,
+                                                baton_cell cell, int Hd, int dirs, int bf16)
+{
+    *units = 0;
+    if (why_len)
+        why[0] = 0;
+    BATON_REQUIRE(Hd >= 1 && (dirs == 1 || dirs == 2), "recur plan: Hd=%d dirs=%d, expected Hd >= 1, dirs 1 or 2",
+                  Hd, dirs);
+    int sms, optin;
+    BATON_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+    BATON_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));
+    /* one block per SM where the units allow: every block reads all of h (or dg) at each step, so
+     * more blocks than SMs only add L2 traffic, while split-K keeps a block's threads busy */
+    int want = (dirs * Hd + sms - 1) / sms;
+    if (v == BATON_RECUR_GEMM) {
+        *units = want < Hd ? want : Hd;
+        return BATON_OK;
+    }
+    BATON_REQUIRE(v == BATON_RECUR_PERSISTENT, "recur plan: unknown version %d", (int)v);
+    for (int u = want; u <= Hd; u++) {
+        size_t smem = slab_bytes(cell, Hd, u, bf16);
+        if (smem > (size_t)optin)
+            break;
+        int per_sm = 0;
+        BATON_TRY(dispatch<occupancy_op>(cell, bf16, &per_sm, smem));
+        if ((long long)dirs * ((Hd + u - 1) / u) <= (long long)per_sm * sms) {
+            *units = u;
+            return BATON_OK;
+        }
+    }
+    double mib = (double)slab_bytes(cell, Hd, Hd, bf16) * dirs / (1 << 20);
+    snprintf(why, why_len,
+             "the %s layer's W_hh (%d direction%s of %dx%d, %s) is %.1f MiB, more than the blocks that %d SMs "
+             "keep resident can hold in shared memory (at most %d KiB a block)",
+             cell_label(cell), dirs, dirs == 2 ? "s" : "", baton_cell_gates(cell) * Hd, Hd, bf16 ? "bf16" : "fp32",
+             mib, sms, optin / 1024);
+    return BATON_OK;
+}
+
+extern "C" baton_status baton_kernel_recur_forward(baton_recur_version v, const baton_kernel_recur_args *k,
+                                                   cudaStream_t stream)
+{
+    BATON_TRY(check_args(k, "baton_kernel_recur_forward"));
+    return dispatch<forward_op>(k->a.cell, k->bf16, v, k, stream);
+}
+
+extern "C" baton_status baton_kernel_recur_backward(baton_recur_version v, const baton_kernel_recur_args *k,
+                                                    cudaStream_t stream)
+{
+    BATON_TRY(check_args(k, "baton_kernel_recur_backward"));
+    BATON_REQUIRE(k->a.dy != NULL, "baton_kernel_recur_backward: dy is NULL");
+    return dispatch<backward_op>(k->a.cell, k->bf16, v, k, stream);
+}

@@ -1,0 +1,49 @@
+/* cuda_recur.c: the whole-recurrence ops (recur.h) of the CUDA backend: the plan, and the forward
+ * and backward passes handed to kernels/recurrence.cu with, in bf16 precision, the mirrors its
+ * sums read (the same ones the plain path's GEMMs read).
+ * Status: compiled in every CUDA build; never yet run on a GPU. */
+#include "cuda_internal.h"
+#include "kernels/kernels.h"
+
+static cudaStream_t stream(baton_backend *be)
+{
+    return ((cuda_ctx *)be->impl)->stream;
+}
+
+static int bf16(const baton_backend *be)
+{
+    return be->precision == BATON_PRECISION_BF16;
+}
+
+/* The kernels' arguments: a's tensors and, in bf16, their mirrors (kept ones for what the cells
+ * write, so that the writer refreshes them). */
+static baton_kernel_recur_args with_mirrors(baton_backend *be, const baton_recur_args *a)
+{
+    baton_kernel_recur_args k = {.a = *a, .bf16 = bf16(be)};
+    for (int d = 0; k.bf16 && d < a->dirs; d++) {
+        const baton_recur_dir *r = &a->dir[d];
+        k.w16[d] = baton_cuda_bf16_twin(be, r->w_hh);
+        k.hs16[d] = baton_cuda_bf16_kept_twin(be, r->hs);
+        k.dgx16[d] = r->dgx ? baton_cuda_bf16_kept_twin(be, r->dgx) : NULL;
+        k.dgh16[d] = r->dgh ? baton_cuda_bf16_kept_twin(be, r->dgh) : NULL;
+    }
+    return k;
+}
+
+baton_status baton_cuda_recur_plan(baton_backend *be, baton_recur_version v, baton_cell cell, int Hd, int dirs,
+                                   int *units, char *why, size_t why_len)
+{
+    return baton_kernel_recur_plan(units, why, why_len, v, cell, Hd, dirs, bf16(be));
+}
+
+baton_status baton_cuda_recur_forward(baton_backend *be, baton_recur_version v, const baton_recur_args *a)
+{
+    baton_kernel_recur_args k = with_mirrors(be, a);
+    return baton_kernel_recur_forward(v, &k, stream(be));
+}
+
+baton_status baton_cuda_recur_backward(baton_backend *be, baton_recur_version v, const baton_recur_args *a)
+{
+    baton_kernel_recur_args k = with_mirrors(be, a);
+    return baton_kernel_recur_backward(v, &k, stream(be));
+}

@@ -1,0 +1,67 @@
+/* rnn_auto.c: --rnn-impl auto: which implementation should run a layer of a given shape fastest on
+ * this GPU, from a committed table of per-GPU constants and the step-time model of
+ * docs/recurrence.md ("Which version, when"). The constants are MODELLED, from the data sheets and
+ * the usual latencies of kernel boundaries and grid barriers, not measured: no baton code has run on
+ * a GPU yet. bench/gpu-check.sh times every version beside cuDNN (baton bench layer); when it has
+ * run on a GPU, that GPU's row is to be refitted to its numbers and marked measured.
+ *
+ * Per time step of a layer with D directions, B rows, Hd units, G gates (GH = G*Hd):
+ *   fused       D * (max(gemm_latency, 2*B*GH*Hd / tensor_rate) + cell)  the directions one after another
+ *   fused-gemm  boundary + D*B*GH*Hd / fma_rate + D*GH*Hd*elt / l2_rate   W_hh re-read from L2 each step
+ *   persistent  barrier + D*B*GH*Hd / fma_rate                            W_hh stays in shared memory
+ * The hand-written versions do their sums on CUDA cores (fma_rate), the plain path's GEMM on tensor
+ * cores (tensor_rate of the precision), so they win where the GEMM is latency-bound: small B. */
+#include "baton/rnn.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *gpu;        /* a substring of the device's name */
+    double fma_rate;        /* FMA/s that the recurrence kernels' sums reach on CUDA cores */
+    double tensor_rate[3];  /* FLOP/s of the plain path's GEMMs at these shapes: fp32, tf32, bf16 */
+    double gemm_latency_us; /* a small GEMM's floor: launch, ramp, one wave */
+    double cell_us;         /* one cell kernel over a (B, Hd) step */
+    double boundary_us;     /* one kernel-to-kernel boundary inside a CUDA Graph */
+    double barrier_us;      /* one grid-wide barrier of a cooperative kernel */
+    double l2_rate;         /* bytes/s of L2 reads */
+    const char *source;     /* "modelled", or the gpu-check run that measured the row */
+} auto_row;
+
+/* H100 SXM and H200: 132 SMs at 1.98 GHz, 128 fp32 lanes each: 33.4 TFMA/s peak, half of it reached
+ * by split-K dot products; dense tensor peaks 67 (fp32 SIMT, 2 FLOP/FMA), 495 (tf32), 989 (bf16)
+ * TFLOP/s, half reached at the recurrent GEMM's shapes. The two differ in HBM, which a recurrence
+ * whose weights stay in L2 or shared memory barely touches. */
+static const auto_row rows[] = {
+    {"H200", 16.7e12, {33e12, 247e12, 494e12}, 5.0, 2.0, 1.5, 1.5, 10e12, "modelled"},
+    {"H100", 16.7e12, {33e12, 247e12, 494e12}, 5.0, 2.0, 1.5, 1.5, 10e12, "modelled"},
+};
+
+static const auto_row *row_for(const char *description)
+{
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (strstr(description, rows[i].gpu))
+            return &rows[i];
+    return &rows[sizeof rows / sizeof rows[0] - 1]; /* an unknown GPU: the H100's row */
+}
+
+baton_recur_version baton_rnn_auto_pick(const baton_backend *be, const baton_rnn *rnn, int B, int persistent_fits,
+                                        char *basis, size_t basis_len)
+{
+    if (!be->ops->recur_plan) {
+        snprintf(basis, basis_len, "the %s backend has no other", be->ops->name);
+        return 0;
+    }
+    const auto_row *r = row_for(be->description);
+    double D = rnn->dirs, Hd = rnn->hd, GH = rnn->gates * Hd, fma = D * B * GH * Hd;
+    double elt = be->precision == BATON_PRECISION_BF16 ? 2 : 4;
+    double gemm = 2.0 * B * GH * Hd / r->tensor_rate[be->precision] * 1e6;
+    double t_fused = D * ((gemm > r->gemm_latency_us ? gemm : r->gemm_latency_us) + r->cell_us);
+    double t_gemm = r->boundary_us + fma / r->fma_rate * 1e6 + D * GH * Hd * elt / r->l2_rate * 1e6;
+    double t_persistent = r->barrier_us + fma / r->fma_rate * 1e6;
+    snprintf(basis, basis_len, "%s %s at B=%d: persistent %.1f, fused-gemm %.1f, fused %.1f us/step", r->source,
+             r->gpu, B, t_persistent, t_gemm, t_fused);
+    if (persistent_fits && t_persistent < t_fused && t_persistent <= t_gemm)
+        return BATON_RECUR_PERSISTENT;
+    return t_gemm < t_fused ? BATON_RECUR_GEMM : 0;
+}
