@@ -24,7 +24,7 @@ typedef struct {
     const char *configs[BENCH_MAX_LIST];
     int n_configs;
     int feeds[2], n_feeds;
-    const char *impls[BENCH_MAX_LIST]; /* fused, cudnn, cudnn-persist-static, cudnn-persist-dynamic */
+    const char *impls[BENCH_MAX_LIST]; /* --rnn-impl values: fused first, cudnn next where present */
     int n_impls;
     /* layer */
     baton_cell cells[3];

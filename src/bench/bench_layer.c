@@ -3,8 +3,10 @@
  * weights), for every implementation asked for, over the sweep cell x B x H x T x L.
  * Each configuration is set up once per implementation; the timed calls alternate between
  * LAYER_ROTATE input/gradient buffers so that no call starts with its inputs already in cache from
- * the previous one. Rows: median times, achieved TFLOP/s, and fused_speedup = this row's
- * forward+backward time / the fused row's (> 1: the fused kernels are faster than this row). */
+ * the previous one. Rows: median times, achieved TFLOP/s, fused_speedup = this row's
+ * forward+backward time / the fused row's (> 1: the fused kernels are faster than this row), and
+ * vs_cudnn = this row's forward+backward time / cuDNN's standard algorithm's (< 1: faster than
+ * cuDNN; the goal of the whole-recurrence versions). cmd_bench puts fused first and cudnn second. */
 #include "bench_internal.h"
 
 #include <stdlib.h>
@@ -155,25 +157,28 @@ static baton_status time_impl(const bench_opts *o, const layer_shape *sh, const 
 }
 
 const char *const bench_layer_cols[] = {"impl", "device", "cell", "B", "T", "H", "L", "dirs", "fwd_ms",
-                                        "fwdbwd_ms", "fwd_tflops", "fwdbwd_tflops", "fused_speedup"};
+                                        "fwdbwd_ms", "fwd_tflops", "fwdbwd_tflops", "fused_speedup",
+                                        "vs_cudnn"};
 
 static baton_status layer_row(baton_report *r, const bench_opts *o, const layer_shape *sh, const char *impl,
-                              double fused_fb)
+                              double fused_fb, double cudnn_fb)
 {
     double fwd = 0.0, fb = 0.0;
     baton_status st = time_impl(o, sh, impl, &fwd, &fb);
     const char *cell = baton_cell_name((baton_cell)sh->cell);
     if (st == BATON_ERR_UNSUPPORTED) /* cuDNN refused this algorithm for this shape: say so, go on */
-        return baton_report_row(r, "%s|%s|%s|%d|%d|%d|%d|%d|refused|refused|-|-|-", impl, o->device, cell, sh->B,
+        return baton_report_row(r, "%s|%s|%s|%d|%d|%d|%d|%d|refused|refused|-|-|-|-", impl, o->device, cell, sh->B,
                                 sh->T, sh->H, sh->L, o->bidirectional ? 2 : 1);
     BATON_TRY(st);
     double flops = baton_bench_rnn_flops((baton_cell)sh->cell, sh->H, sh->H, sh->L, o->bidirectional, sh->T, sh->B, 0);
-    char speed[32] = "-";
+    char speed[32] = "-", vs[32] = "-";
     if (fused_fb > 0.0)
         snprintf(speed, sizeof speed, "%.3f", fb / fused_fb);
-    return baton_report_row(r, "%s|%s|%s|%d|%d|%d|%d|%d|%.4f|%.4f|%.3f|%.3f|%s", impl, o->device, cell, sh->B, sh->T,
-                            sh->H, sh->L, o->bidirectional ? 2 : 1, fwd, fb, flops / (fwd * 1e9),
-                            3.0 * flops / (fb * 1e9), speed);
+    if (cudnn_fb > 0.0)
+        snprintf(vs, sizeof vs, "%.3f", fb / cudnn_fb);
+    return baton_report_row(r, "%s|%s|%s|%d|%d|%d|%d|%d|%.4f|%.4f|%.3f|%.3f|%s|%s", impl, o->device, cell, sh->B,
+                            sh->T, sh->H, sh->L, o->bidirectional ? 2 : 1, fwd, fb, flops / (fwd * 1e9),
+                            3.0 * flops / (fb * 1e9), speed, vs);
 }
 
 baton_status bench_layer(baton_report *r, const bench_opts *o)
@@ -189,12 +194,14 @@ baton_status bench_layer(baton_report *r, const bench_opts *o)
                                           o->layers.v[l]};
                         bench_progress(o, ++done, total, "layer %s B=%d H=%d T=%d L=%d",
                                        baton_cell_name(o->cells[c]), sh.B, sh.H, sh.T, sh.L);
-                        double fused = 0.0;
+                        double fused = 0.0, cudnn = 0.0;
                         for (int i = 0; i < o->n_impls; i++) {
                             int first = r->nrow;
-                            BATON_TRY(layer_row(r, o, &sh, o->impls[i], fused));
+                            BATON_TRY(layer_row(r, o, &sh, o->impls[i], fused, cudnn));
                             if (strcmp(o->impls[i], "fused") == 0)
                                 fused = atof(baton_report_cell(r, first, "fwdbwd_ms"));
+                            if (strcmp(o->impls[i], "cudnn") == 0)
+                                cudnn = atof(baton_report_cell(r, first, "fwdbwd_ms"));
                         }
                     }
     bench_progress_done(o);

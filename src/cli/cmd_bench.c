@@ -23,9 +23,10 @@ static const char *const bench_usage =
     "                    colsum=plain|tiled dv=plain|tiled embed=plain|split loss=plain|fused step=eager|graph\n"
     "          --csv FILE  --json FILE  --plot FILE.png\n"
     "train:    --configs tiny,base,gnmt (cpu default tiny,base)  --feed off,on\n"
-    "          --rnn-impl fused,cudnn (cuda default: both where built with cuDNN)\n"
+    "          --rnn-impl fused,cudnn,auto,fused-gemm,persistent (cuda default: fused, cudnn where built\n"
+    "                    with cuDNN, fused-gemm, persistent)\n"
     "layer:    --cells lstm,gru  --batch 8,32,128,256  --hidden 256,512,1024  --steps 25,50,100\n"
-    "          --layers 1,4  --bidirectional  --rnn-impl fused,cudnn,cudnn-persist-static\n"
+    "          --layers 1,4  --bidirectional  --rnn-impl fused,cudnn,fused-gemm,persistent,cudnn-persist-static\n"
     "          (cpu default: --batch 32 --hidden 256 --steps 50 --layers 1, fused only)\n"
     "attention: --shapes 128x50x50,64x2048x2048 (B x T x S; cpu default 32x50x50,8x512x512)\n"
     "Counting rules (tokens, FLOPs, bytes) are in include/baton/bench.h and bench/README.md.\n";
@@ -85,6 +86,10 @@ static void defaults(bench_opts *o, int gpu)
     o->n_impls = 1;
     if (gpu && strstr(baton_rnn_impl_list(), "cudnn"))
         o->impls[o->n_impls++] = "cudnn";
+    if (gpu) { /* the whole-recurrence versions beside the plain path and cuDNN */
+        o->impls[o->n_impls++] = "fused-gemm";
+        o->impls[o->n_impls++] = "persistent";
+    }
     o->cells[0] = BATON_CELL_LSTM;
     o->cells[1] = BATON_CELL_GRU;
     o->n_cells = 2;
@@ -150,11 +155,15 @@ static baton_status parse_flag(bench_opts *o, bench_outputs *out, const char *fl
         }
     } else if (strcmp(flag, "--rnn-impl") == 0) {
         o->n_impls = split(val, o->impls);
-        for (int i = 1; i < o->n_impls; i++) /* fused first: the other rows are compared with it */
-            if (strcmp(o->impls[i], "fused") == 0) {
-                o->impls[i] = o->impls[0];
-                o->impls[0] = "fused";
-            }
+        /* fused first and cudnn next: the other rows are compared with them */
+        const char *front[2] = {"fused", "cudnn"};
+        for (int f = 0, at = 0; f < 2; f++)
+            for (int i = at; i < o->n_impls; i++)
+                if (strcmp(o->impls[i], front[f]) == 0) {
+                    o->impls[i] = o->impls[at];
+                    o->impls[at++] = front[f];
+                    break;
+                }
     } else if (strcmp(flag, "--cells") == 0) {
         o->n_cells = split(val, parts);
         for (int i = 0; i < o->n_cells && i < 3; i++)

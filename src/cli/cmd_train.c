@@ -24,8 +24,10 @@ static baton_status make_trainer(baton_trainer *tr, baton_backend *be, const cli
     size_t count = 0;
     for (int i = 0; i < tr->table.count; i++)
         count += tr->table.items[i].numel;
-    fprintf(stderr, "model: %s, %d layer(s), E=%d H=%d, %s attention, %zu parameters; recurrent layers: %s\n",
-            s->cell, s->layers, s->emb, s->hidden, s->attention, count, s->rnn_impl);
+    fprintf(stderr, "model: %s, %d layer(s), E=%d H=%d, %s attention, %zu parameters\n", s->cell, s->layers, s->emb,
+            s->hidden, s->attention, count);
+    fprintf(stderr, "recurrent layers: encoder %s; decoder %s\n", tr->acts.enc.impl_note,
+            tr->model.cfg.input_feed ? "step by step (input feeding: fused)" : tr->acts.dec.impl_note);
     return BATON_OK;
 }
 

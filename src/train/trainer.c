@@ -130,7 +130,7 @@ static baton_status upload(baton_trainer *tr, const baton_host_batch *hb, baton_
 
 baton_status baton_trainer_use_rnn_impl(baton_trainer *tr, const char *impl)
 {
-    tr->eager_only = strcmp(impl, "fused") != 0;
+    tr->eager_only = strncmp(impl, "cudnn", 5) == 0; /* cuDNN's calls read host lengths per batch */
     return baton_s2s_acts_use_impl(&tr->acts, tr->be, &tr->model, impl, tr->seed, 1);
 }
 
