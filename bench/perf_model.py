@@ -105,6 +105,12 @@ DEFAULT_VERSIONS = {'colsum': 'tiled', 'dv': 'tiled', 'embed': 'split', 'loss': 
 LANDED = {'colsum': ('plain', 'tiled'), 'dv': ('plain', 'tiled'), 'embed': ('plain', 'split'),
           'loss': ('plain', 'fused'), 'step': ('eager', 'graph')}
 WHAT_IFS = ('fused-step', 'concurrent', 'persistent')
+# --rnn-impl versions as built (kernels/recurrence.cu): the sums on CUDA cores, split-K over lanes,
+# both directions in one launch; fused-gemm re-reads W_hh from L2 every step, persistent holds it
+# in shared memory and pays a grid barrier per step instead of a kernel boundary.
+RNN_IMPLS = ('fused', 'fused-gemm', 'persistent')
+RECUR_EFF = 0.5  # fraction of the fp32 FMA peak the split-K dot products reach (shared/L1 operands)
+RECUR_THREADS = 256  # kernels.h BATON_RECUR_THREADS
 
 # The bench configurations, as src/bench/bench_core.c defines them (`baton bench configs` prints
 # them; --configs-json reads that output instead, and --check-counts compares the shapes).
@@ -159,13 +165,15 @@ class Op:
     h2d: int = 0  # bytes host -> device
     extra_flops: float = 0.0  # fused-step what-if: the cell's arithmetic inside a GEMM's epilogue
     kernels: int = 1  # library calls (CUB): the kernels the call launches itself
+    steps: list = field(default_factory=list)  # recur: (flops, l2 bytes, dram bytes) of each time step
+    barriers: int = 0  # recur (persistent): grid-wide barriers between its steps
 
 
 class Model:
     """A configuration, precision, versions and what-ifs: the step's records, timed per GPU."""
 
-    def __init__(self, cfg, feed, prec, versions, what_ifs=(), designed=False):
-        self.cfg, self.feed, self.prec = cfg, feed, prec
+    def __init__(self, cfg, feed, prec, versions, what_ifs=(), designed=False, impl='fused'):
+        self.cfg, self.feed, self.prec, self.impl = cfg, feed, prec, impl
         self.asked = dict(versions)
         # what the code runs: versions that have not landed run as the plain one
         self.v = {p: (x if designed or x in LANDED[p] else VERSIONS[p][0]) for p, x in versions.items()}
@@ -344,6 +352,8 @@ class Model:
     def rnn_forward(self, r, T, B, lens, h0, hn, cn, drop):
         L, H, Hd, GH = r['L'], r['H'], r['Hd'], r['G'] * r['Hd']
         lstm = r['cell'] == 'lstm'
+        if self.impl_of(r) != 'fused':
+            return self.rnn_forward_recur(r, T, B, lens, h0, hn, cn, drop)
         if 'concurrent' in self.what_ifs and r['dirs'] == 2 and T > 1:
             return self.rnn_forward_concurrent(r, T, B, lens, hn, cn, drop)
         if self.wavefront(r, T):
@@ -382,6 +392,8 @@ class Model:
     def rnn_backward(self, r, T, B, lens, dh0, dhn, drop):
         L, H = r['L'], r['H']
         lstm = r['cell'] == 'lstm'
+        if self.impl_of(r) != 'fused':
+            return self.rnn_backward_recur(r, T, B, lens, dh0, dhn, drop)
         if self.wavefront(r, T):
             return self.rnn_wavefront(r, T, B, lens, dh0, dhn, dhn, drop, 'bwd')
         for l in range(L - 1, -1, -1):
@@ -431,6 +443,91 @@ class Model:
                 continue
             self.cell(r, 'bwd', B, valid)
             self.gemm('recurrent dh', 0, 0, B, Hd, GH, ('g', GH, 0), ('w', Hd, 0), 1, b_l2=w_l2)
+
+    # ---- whole recurrences (src/nn/rnn.c layer_forward_recur / layer_backward_recur) ----
+    def impl_of(self, r):
+        """--rnn-impl applies to the encoder, and to the decoder unless input feeding runs it one
+        step at a time (baton_s2s_acts_use_impl: the step-by-step decoder keeps the per-step ops)."""
+        return 'fused' if r['which'] == 'dec' and self.feed else self.impl
+
+    def rnn_forward_recur(self, r, T, B, lens, h0, hn, cn, drop):
+        L, H, Hd, GH = r['L'], r['H'], r['Hd'], r['G'] * r['Hd']
+        lstm = r['cell'] == 'lstm'
+        name = 'encoder' if r['which'] == 'enc' else 'decoder'
+        for l in range(L):
+            inp = r['in0'] if l == 0 else H
+            self.site = '%s l%d' % (name, l)
+            for d in range(r['dirs']):
+                self.gemm('input projection', 0, 1, T * B, GH, inp, ('a', inp, 0), ('w', inp, 0), 0)
+                self.copy_or_zero('h0', B * Hd * 4, h0, kept=True)
+                if lstm:
+                    self.copy_or_zero('c0', B * Hd * 4, h0)
+            self.recur(r, T, B, lens, 'fwd')
+            for d in range(r['dirs']):
+                if hn:
+                    self.copy('hn', B * Hd * 4)
+                if cn and lstm:
+                    self.copy('cn', B * Hd * 4)
+            if l + 1 < L and r['drop'] and drop:
+                self.dropout(T * B * H)
+
+    def rnn_backward_recur(self, r, T, B, lens, dh0, dhn, drop):
+        L, H, Hd = r['L'], r['H'], r['Hd']
+        lstm = r['cell'] == 'lstm'
+        name = 'encoder' if r['which'] == 'enc' else 'decoder'
+        for l in range(L - 1, -1, -1):
+            self.site = '%s l%d' % (name, l)
+            if l + 1 < L and r['drop'] and drop:
+                self.dropout(T * B * H)
+            inp = r['in0'] if l == 0 else H
+            for d in range(r['dirs']):
+                self.copy_or_zero('dh', B * Hd * 4, dhn)
+                if lstm:
+                    self.copy_or_zero('dc', B * Hd * 4, dhn)
+            self.recur(r, T, B, lens, 'bwd')
+            for d in range(r['dirs']):
+                if dh0:
+                    self.copy('dh0', B * Hd * 4)
+                if dh0 and lstm:
+                    self.copy('dc0', B * Hd * 4)
+                self.direction_backward(r, l, d, T, B, lens, inp, dh0, dhn, lstm, steps=False)
+
+    def recur(self, r, T, B, lens, direction):
+        """kernels/recurrence.cu: forward T steps, backward T+1 (the last only adds dg W_hh), each
+        both directions at once. Per step and direction: the valid rows' G*Hd*Hd FMAs (the sums),
+        the cell's traffic, every block's read of all of h (or dg) from L2, and for fused-gemm W_hh
+        from L2; persistent loads W_hh into shared memory once and meets a grid barrier per step."""
+        D, Hd, G, cell = r['dirs'], r['Hd'], r['G'], r['cell']
+        GH, el = G * Hd, (2 if self.prec == 'bf16' else 4)
+        fwd, persistent = direction == 'fwd', self.impl_of(r) == 'persistent'
+        units = -(-D * Hd // GPUS['h100']['sms'])  # baton_kernel_recur_plan: one block per SM where it can
+        blocks = D * -(-Hd // units)
+        fv, fp, bv, bp = CELL_BYTES[cell]
+        per_valid, per_pad = (fv, fp) if fwd else (bv, bp)
+        steps = []
+        for s in range(T if fwd else T + 1):
+            flops = l2 = dram = 0.0
+            for d in range(D):
+                t = (T - 1 - s if d else s) if fwd else (s if d else T - 1 - s)
+                tn = t - 1 if d else t + 1  # backward: the step processed before this one
+                sums = sum(1 for x in lens if t < x) if fwd else (sum(1 for x in lens if tn < x) if s else 0)
+                flops += 2.0 * sums * GH * Hd
+                l2 += blocks / D * B * (Hd if fwd else GH) * el + (0 if persistent else GH * Hd * el)
+                if s < T:
+                    valid = sum(1 for x in lens if t < x)
+                    dram += (valid * per_valid + (B - valid) * per_pad) * Hd
+                    if self.prec == 'bf16':
+                        dram += B * Hd * 2 * (1 if fwd else G * (2 if cell == 'gru' else 1))
+            steps.append((flops, l2, dram))
+        shape = 'T=%d B=%d Hd=%d dirs=%d' % (T, B, Hd, D)
+        if persistent:
+            self.emit(Op('recur', 'persistent %s %s' % (cell, direction), self.site, self.phase, shape, launches=1,
+                         flops=sum(x[0] for x in steps), steps=steps, barriers=len(steps) - 1,
+                         l2=GH * Hd * el * D))  # the slabs, loaded once
+        else:
+            for st in steps:
+                self.emit(Op('recur', 'fused-gemm %s %s' % (cell, direction), self.site, self.phase, shape,
+                             launches=1, flops=st[0], steps=[st]))
 
     # ---- what-ifs of issue 13 (not in the code) ----
     def fused_step(self, r, B, valid, direction, w_l2):
@@ -966,6 +1063,16 @@ def persistent_time(op, gpu):
     return T * (max(per_step, memory) + GRID_SYNC_US * 1e-6), 'compute' if per_step >= memory else 'memory'
 
 
+def recur_time(op, gpu):
+    """A whole-recurrence kernel: per step the longest of its sums at RECUR_EFF of the CUDA cores'
+    peak, its L2 reads and its DRAM traffic; plus a grid barrier between persistent steps."""
+    peak, bw = gpu['peak']['fp32'] * RECUR_EFF, gpu['dram_bw'] * DRAM_EFF
+    t = sum(max(f / peak, l2 / L2_BW + dram / bw) for f, l2, dram in op.steps)
+    compute = sum(f / peak for f, _, _ in op.steps)
+    t += op.l2 / L2_BW + op.barriers * GRID_SYNC_US * 1e-6
+    return t, 'compute' if compute >= 0.5 * t else 'latency'
+
+
 def device_time(op, gpu, node_us):
     """(seconds on the device, bound, fraction of the GPU it fills) of one record; node_us is the
     per-kernel gap (eager stream or graph node)."""
@@ -975,6 +1082,9 @@ def device_time(op, gpu, node_us):
         return t + gap, bound, util
     if op.kind == 'persistent':
         t, bound = persistent_time(op, gpu)
+        return t + gap, bound, 1.0
+    if op.kind == 'recur':
+        t, bound = recur_time(op, gpu)
         return t + gap, bound, 1.0
     if op.kind == 'library':  # CUB's sort: a gap per kernel it launches, its passes at bandwidth
         t = op.dram / (gpu['dram_bw'] * DRAM_EFF)
@@ -994,7 +1104,7 @@ def host_time(op):
     """Seconds the issuing host thread spends on an eagerly issued record."""
     if op.kind == 'bundle':
         return sum(host_time(c) for c in op.children)
-    us = {'kernel': LAUNCH_US * op.launches, 'persistent': LAUNCH_US, 'gemm': GEMM_HOST_US,
+    us = {'kernel': LAUNCH_US * op.launches, 'persistent': LAUNCH_US, 'recur': LAUNCH_US, 'gemm': GEMM_HOST_US,
           'copy': COPY_HOST_US, 'memset': COPY_HOST_US, 'upload': COPY_HOST_US,
           'library': LAUNCH_US * op.kernels}[op.kind]
     return us * 1e-6
@@ -1131,14 +1241,14 @@ def _sites(model, key):
     return '%s (%d)' % (stacks.pop(), len(sites)) if len(stacks) == 1 else '%d sites' % len(sites)
 
 
-def run_model(cfg, feed, prec, versions, gpus, what_ifs=(), designed=False, by_site=False):
-    m = Model(cfg, feed, prec, versions, what_ifs, designed).step()
+def run_model(cfg, feed, prec, versions, gpus, what_ifs=(), designed=False, by_site=False, impl='fused'):
+    m = Model(cfg, feed, prec, versions, what_ifs, designed, impl).step()
     timed = {g: simulate(m, GPUS[g]) for g in gpus}
     result = {
         'config': cfg['name'], 'feed': 'on' if feed else 'off', 'precision': prec,
         'versions': ','.join('%s=%s' % kv for kv in versions.items()),
         'runs_as': ','.join('%s=%s' % kv for kv in m.v.items()),
-        'what_ifs': sorted(m.what_ifs), 'tokens_per_step': m.tokens,
+        'what_ifs': sorted(m.what_ifs), 'rnn_impl': m.impl, 'tokens_per_step': m.tokens,
         'counts': counts(m),
         'gpus': {g: {'device': GPUS[g]['name'], 'step_ms': t[0] * 1e3, 'tokens_per_s': m.tokens / t[0]}
                  for g, t in timed.items()},
@@ -1155,7 +1265,7 @@ def part_of(e):
     """The part of the model a table row belongs to, for the per-part shares of the step."""
     op, site = e['op'], e['site']
     if op in ('recurrent', 'recurrent dh', 'recurrent+cell (fused)', 'wavefront step') or \
-            op.startswith(('lstm_', 'gru_', 'rnn_tanh_', 'persistent')):
+            op.startswith(('lstm_', 'gru_', 'rnn_tanh_', 'persistent', 'fused-gemm')):
         return 'recurrent steps'
     if op == 'to_bf16':
         return 'bf16 conversions'
@@ -1190,8 +1300,8 @@ def fmt_num(x):
 def print_result(res, top, out=sys.stdout):
     gpus = list(res['gpus'])
     w = out.write
-    w('== %s, input feeding %s, %s, versions %s%s -- MODELLED, not measured ==\n'
-      % (res['config'], res['feed'], res['precision'], res['runs_as'],
+    w('== %s, input feeding %s, %s, --rnn-impl %s, versions %s%s -- MODELLED, not measured ==\n'
+      % (res['config'], res['feed'], res['precision'], res.get('rnn_impl', 'fused'), res['runs_as'],
          (', what-ifs ' + ','.join(res['what_ifs'])) if res['what_ifs'] else ''))
     if res['runs_as'] != res['versions']:
         w('   (asked %s; versions the code does not have yet run as plain: --designed models them)\n'
@@ -1283,21 +1393,21 @@ def print_summary(results, markdown, out=sys.stdout):
     gpus = list(results[0]['gpus'])
     if markdown:
         out.write('Versions run: %s.\n\n' % ', '.join(sorted({r['runs_as'] for r in results})))
-        out.write('| config | feed | precision | tokens | host launches | syncs |'
+        out.write('| config | feed | precision | rnn-impl | tokens | host launches | syncs |'
                   + ''.join(' %s ms | %s tok/s |' % (g.upper(), g.upper()) for g in gpus) + '\n')
-        out.write('|---|---|---|--:|--:|--:|' + '--:|--:|' * len(gpus) + '\n')
+        out.write('|---|---|---|---|--:|--:|--:|' + '--:|--:|' * len(gpus) + '\n')
     for r in results:
         c = r['counts']
-        cells = [r['config'], r['feed'], r['precision'], r['runs_as'], str(c['launches_per_step']),
-                 str(c['syncs_per_step'])]
+        cells = [r['config'], r['feed'], r['precision'], r.get('rnn_impl', 'fused'), r['runs_as'],
+                 str(c['launches_per_step']), str(c['syncs_per_step'])]
         for g in gpus:
             cells += ['%.2f' % r['gpus'][g]['step_ms'], '%.0f' % r['gpus'][g]['tokens_per_s']]
         if markdown:
-            cells[3] = str(r['tokens_per_step'])
+            cells[4] = str(r['tokens_per_step'])
             out.write('| ' + ' | '.join(cells) + ' |\n')
         else:
-            out.write('%-5s %-3s %-5s %-62s %6s %3s' % tuple(cells[:6])
-                      + ''.join(' %10s ms %10s tok/s' % (cells[6 + 2 * i], cells[7 + 2 * i]) for i in range(len(gpus)))
+            out.write('%-5s %-3s %-5s %-10s %-62s %6s %3s' % tuple(cells[:7])
+                      + ''.join(' %10s ms %10s tok/s' % (cells[7 + 2 * i], cells[8 + 2 * i]) for i in range(len(gpus)))
                       + '\n')
 
 
@@ -1433,9 +1543,10 @@ def check_counts(path, configs, versions, launch_tol, out=sys.stdout):
         report = json.load(f, parse_float=decimal.Decimal)
     bad = checked = 0
     for row in report.get('rows', []):
-        if row.get('system') != 'baton-fused' or row.get('device') != 'cuda':
-            out.write('skip %s %s: only baton-fused rows on the cuda device are modelled\n'
-                      % (row.get('system'), row.get('config')))
+        impl = (row.get('system') or '')[len('baton-'):]
+        if impl not in RNN_IMPLS or row.get('device') != 'cuda':
+            out.write('skip %s %s: only baton-{%s} rows on the cuda device are modelled\n'
+                      % (row.get('system'), row.get('config'), ','.join(RNN_IMPLS)))
             continue
         name, feed, prec = row['config'], row['feed'] == 'on', row['precision']
         if name not in configs:
@@ -1446,9 +1557,9 @@ def check_counts(path, configs, versions, launch_tol, out=sys.stdout):
             out.write('MISMATCH %s: the file has no counts (not an emulation build?)\n' % name)
             bad += 1
             continue
-        m = Model(configs[name], feed, prec, versions).step()
+        m = Model(configs[name], feed, prec, versions, impl=impl).step()
         c = counts(m)
-        what = '%s feed %s %s' % (name, row['feed'], prec)
+        what = '%s feed %s %s %s' % (name, row['feed'], prec, impl)
         problems = []
         cfg = configs[name]
         for key, want in (('batch', cfg['batch']), ('src_len', cfg['S']), ('tgt_len', cfg['T']),
@@ -1506,6 +1617,8 @@ def main(argv=None):
     ap.add_argument('--designed', action='store_true', help='model versions the code does not have yet as '
                     'issue 12 designs them (default: as the code runs them, i.e. plain)')
     ap.add_argument('--what-if', default='', metavar='LIST', help='issue 13 changes: ' + ','.join(WHAT_IFS))
+    ap.add_argument('--rnn-impl', default='fused', help='recurrent layers as baton --rnn-impl: '
+                    + ', '.join(RNN_IMPLS) + ' or a comma list (default fused)')
     ap.add_argument('--gpu', default='h100,h200', help='h100, h200 or both (default)')
     ap.add_argument('--by-site', action='store_true', help='one row per layer and direction')
     ap.add_argument('--top', type=int, default=5, help='top contributors listed (default 5)')
@@ -1537,6 +1650,10 @@ def main(argv=None):
     precs = args.precision.split(',')
     gpus = args.gpu.split(',')
     what_ifs = [w for w in args.what_if.split(',') if w]
+    impls = args.rnn_impl.split(',')
+    for i in impls:
+        if i not in RNN_IMPLS:
+            ap.error('--rnn-impl %s: expected %s' % (i, ', '.join(RNN_IMPLS)))
     for w in what_ifs:
         if w not in WHAT_IFS:
             ap.error('--what-if %s: expected %s' % (w, ', '.join(WHAT_IFS)))
@@ -1558,11 +1675,12 @@ def main(argv=None):
                     (print_scenarios_markdown if args.markdown else print_scenarios)(configs[n], feed, p, rows, text)
                     results.append({'config': n, 'feed': 'on' if feed else 'off', 'precision': p, 'scenarios': rows})
                     continue
-                res = run_model(configs[n], feed, p, versions, gpus, what_ifs, args.designed, args.by_site)
-                if not args.markdown and not args.summary:
-                    print_result(res, args.top, text)
-                group.append(res)
-                results.append(res)
+                for impl in impls:
+                    res = run_model(configs[n], feed, p, versions, gpus, what_ifs, args.designed, args.by_site, impl)
+                    if not args.markdown and not args.summary:
+                        print_result(res, args.top, text)
+                    group.append(res)
+                    results.append(res)
             if args.markdown and group and not args.summary:
                 print_markdown(group, text)
     if args.summary and not args.scenarios:

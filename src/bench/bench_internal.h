@@ -35,7 +35,7 @@ typedef struct {
 } bench_opts;
 
 /* Columns of the train report: the first 12 as bench/pytorch_baseline.py's, then the issued work per step. */
-#define BENCH_TRAIN_NCOL 21
+#define BENCH_TRAIN_NCOL 23
 extern const char *const bench_train_cols[BENCH_TRAIN_NCOL];
 
 /* Whole training steps of each configuration x input feeding x implementation. */

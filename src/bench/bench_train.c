@@ -44,33 +44,39 @@ static void print_issued(const baton_emu_counters *a, const baton_emu_counters *
     fprintf(stderr,
             "emulated cuda, per step of %s: %.0f kernel launches; GEMMs fp32 %.0f (%.3f GFLOP), tf32 %.0f (%.3f), "
             "bf16 %.0f (%.3f); %.0f library calls; copies %.0f: %.1f KiB host->device, %.1f KiB device->host, %.1f KiB "
-            "device->device; %.0f host syncs; %.0f allocations\n",
+            "device->device; %.0f host syncs; %.0f allocations; MiB through global memory: kernels %.1f%s, GEMM "
+            "operands %.1f\n",
             what, (b->kernel_launches - a->kernel_launches) / n, (b->gemm_calls[0] - a->gemm_calls[0]) / n,
             (b->gemm_flops[0] - a->gemm_flops[0]) / n / 1e9, (b->gemm_calls[1] - a->gemm_calls[1]) / n,
             (b->gemm_flops[1] - a->gemm_flops[1]) / n / 1e9, (b->gemm_calls[2] - a->gemm_calls[2]) / n,
             (b->gemm_flops[2] - a->gemm_flops[2]) / n / 1e9, (b->library_calls - a->library_calls) / n,
             (b->copies - a->copies) / n, (b->bytes_h2d - a->bytes_h2d) / n / 1024, (b->bytes_d2h - a->bytes_d2h) / n / 1024,
             (b->bytes_d2d - a->bytes_d2d) / n / 1024, (b->host_syncs - a->host_syncs) / n,
-            (b->allocations - a->allocations) / n);
+            (b->allocations - a->allocations) / n, (b->kernel_bytes - a->kernel_bytes) / n / 1048576,
+            baton_emu_executes() ? "" : " (not run: BATON_EMU_EXECUTE=count)", (b->gemm_bytes - a->gemm_bytes) / n / 1048576);
 }
 #endif
 
-/* The work issued per step as report cells (launches_per_step ... bytes_h2d_per_step; launches are
+/* The work issued per step as report cells (launches_per_step ... gemm_bytes_per_step; launches are
  * the host's kernel launches, kernels the grids that ran, graph replays included): counted by
  * the CUDA emulation; "-" where nothing counts it (the cpu backend, a real GPU without a profiler). */
 static void issued_cells(char *buf, size_t size, const baton_backend *be, const void *a_, const void *b_, int reps)
 {
-    snprintf(buf, size, "-|-|-|-|-|-|-|-|-");
+    snprintf(buf, size, "-|-|-|-|-|-|-|-|-|-|-");
 #if BATON_GPU_EMULATION
     const baton_emu_counters *a = a_, *b = b_;
     double n = reps;
-    if (strcmp(be->ops->name, "cuda") == 0)
-        snprintf(buf, size, "%.1f|%.1f|%.2f|%.2f|%.2f|%.6g|%.6g|%.6g|%.0f", (b->kernel_launches - a->kernel_launches) / n,
-                 (b->kernels_run - a->kernels_run) / n,
+    if (strcmp(be->ops->name, "cuda") == 0) {
+        char kbytes[32] = "-"; /* kernels that did not run moved nothing */
+        if (baton_emu_executes())
+            snprintf(kbytes, sizeof kbytes, "%.0f", (b->kernel_bytes - a->kernel_bytes) / n);
+        snprintf(buf, size, "%.1f|%.1f|%.2f|%.2f|%.2f|%.6g|%.6g|%.6g|%.0f|%s|%.0f",
+                 (b->kernel_launches - a->kernel_launches) / n, (b->kernels_run - a->kernels_run) / n,
                  (b->graph_launches - a->graph_launches) / n, (b->host_syncs - a->host_syncs) / n,
                  (b->allocations - a->allocations) / n, (b->gemm_flops[0] - a->gemm_flops[0]) / n,
                  (b->gemm_flops[1] - a->gemm_flops[1]) / n, (b->gemm_flops[2] - a->gemm_flops[2]) / n,
-                 (b->bytes_h2d - a->bytes_h2d) / n);
+                 (b->bytes_h2d - a->bytes_h2d) / n, kbytes, (b->gemm_bytes - a->gemm_bytes) / n);
+    }
 #else
     (void)be, (void)a_, (void)b_, (void)reps;
 #endif
@@ -162,7 +168,7 @@ static baton_status bench_one(baton_report *r, const bench_opts *o, const baton_
         st = baton_trainer_create(&tr, &be, &mc, &oc, m->S, m->T, m->batch, (uint64_t)o->seed, 1);
     if (st == BATON_OK)
         st = baton_trainer_use_rnn_impl(&tr, impl);
-    char what[160], issued[256] = "";
+    char what[160], issued[320] = "";
     snprintf(what, sizeof what, "%s (input feeding %s, %s)", m->name, feed ? "on" : "off", impl);
     if (st == BATON_OK)
         st = time_steps(&tr, hb, o, &median, &mem, issued, sizeof issued, what);
@@ -184,7 +190,9 @@ const char *const bench_train_cols[BENCH_TRAIN_NCOL] = {
     "median_step_ms", "tokens_per_s", "peak_mem_mib",
     /* issued work per step, counted by the CUDA emulation ("-" elsewhere) */
     "launches_per_step", "kernels_per_step", "graph_launches_per_step", "syncs_per_step", "allocs_per_step", "gemm_flops_fp32",
-    "gemm_flops_tf32", "gemm_flops_bf16", "bytes_h2d_per_step"};
+    "gemm_flops_tf32", "gemm_flops_bf16", "bytes_h2d_per_step",
+    /* bytes through global memory per step: kernels' loads and stores (each access, no cache), GEMM operands */
+    "kernel_bytes_per_step", "gemm_bytes_per_step"};
 
 baton_status bench_train(baton_report *r, const bench_opts *o)
 {

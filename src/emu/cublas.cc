@@ -131,6 +131,8 @@ static cublasStatus_t gemm(const char *api, cublasHandle_t h, cublasOperation_t 
     cudaError_t e = enqueue(h->stream, api, [=]() {
         counters.gemm_calls[prec] += (uint64_t)batch; /* counted when run, so graph replays count too */
         counters.gemm_flops[prec] += 2.0 * m * n * (double)k * batch;
+        counters.gemm_bytes += ((double)m * k * elem_bytes(at) + (double)k * n * elem_bytes(bt) +
+                                (double)m * n * elem_bytes(ct) * (be != 0.0f ? 2 : 1)) * batch;
         if (opts().count_only)
             return;
         std::vector<float> abuf, bbuf;

@@ -241,6 +241,8 @@ static cublasStatus_t matmul(cublasLtHandle_t h, cublasLtMatmulDesc_t desc, cons
     cudaError_t e = enqueue(stream, api, [=]() {
         counters.gemm_calls[p.prec] += (uint64_t)batch; /* counted when run, so graph replays count too */
         counters.gemm_flops[p.prec] += 2.0 * m * n * (double)k * batch;
+        counters.gemm_bytes += ((double)m * k * elem_bytes(p.a.type) + (double)k * n * elem_bytes(p.b.type) +
+                                (double)m * n * elem_bytes(p.d.type) * (be != 0.0f ? 2 : 1)) * batch;
         if (opts().count_only)
             return;
         std::vector<float> abuf, bbuf, t((size_t)m * n), fbias(bias ? m : 0);

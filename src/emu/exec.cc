@@ -120,6 +120,7 @@ struct grid_run {
 static grid_run *G = nullptr;
 static __thread ethread *cur __attribute__((tls_model("initial-exec"))) = nullptr;
 static int preempt_mode = 0; /* the running schedule's: 0 none, 1 random, 2 every access */
+static bool count_bytes = false; /* the first schedule of a run: kernel_bytes counts its accesses */
 static char *shared_base = nullptr;
 static size_t shared_slots = 0;
 static std::vector<std::pair<uintptr_t, uintptr_t>> image; /* static data of the program */
@@ -603,9 +604,11 @@ cudaError_t launch_run(const launch &l)
         if (first >= 0)
             log_restore();
         g.schedule = s;
+        count_bytes = first < 0;
         preempt_mode = s == S_WARP ? 2 : s == S_RANDOM ? 1 : 0;
         run_schedule(l, s, kf);
         preempt_mode = 0;
+        count_bytes = false;
         if (g.fault)
             break;
         if (first < 0) {
@@ -660,6 +663,8 @@ static inline void check(uintptr_t a, size_t n, bool write)
          * arrive here as the load before it */
         if (log_active)
             log_touch(off, n);
+        if (count_bytes)
+            counters.kernel_bytes += n;
         preempt(t);
         return;
     }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #if !defined(__x86_64__) && !defined(__aarch64__)
@@ -21,6 +22,43 @@ namespace baton_emu {
 static const size_t STACK_BYTES = 64 * 1024;
 
 static std::vector<fiber *> pool;
+
+/* Stacks come in slabs of SLAB fibers, one mapping each: a mapping per stack with its own guard
+ * page would cost two of the kernel's memory maps per fiber, and a cooperative grid that fills an
+ * H100 (up to 270k threads) would run out of them (vm.max_map_count, 65530 by default). Below
+ * each stack lies a gap whose top CANARY bytes hold a pattern; fiber_put checks it, so a thread
+ * that overflowed its stack is reported instead of silently corrupting its neighbour's. */
+static const size_t SLAB = 64, GAP = 4096, CANARY = 256;
+static const unsigned char CANARY_BYTE = 0xcb;
+
+static void overflowed(const fiber *f)
+{
+    std::fprintf(stderr, "baton-emu: error: a kernel thread overflowed its %zu KiB stack (fiber stack at %p)\n",
+                 STACK_BYTES / 1024, (void *)f->stack);
+    std::abort();
+}
+
+static void map_slab()
+{
+    size_t each = GAP + STACK_BYTES;
+    char *m = (char *)mmap(nullptr, SLAB * each, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                           -1, 0);
+    if (m == MAP_FAILED) {
+        std::fprintf(stderr, "baton-emu: cannot map %zu fiber stacks of %zu KiB (out of memory)\n", SLAB,
+                     STACK_BYTES / 1024);
+        std::abort();
+    }
+    for (size_t i = 0; i < SLAB; i++) {
+        fiber *f = new fiber;
+        f->stack = m + i * each + GAP;
+        f->stack_bytes = STACK_BYTES;
+        std::memset(f->stack - CANARY, CANARY_BYTE, CANARY);
+#if !defined(__x86_64__) && !defined(__aarch64__)
+        f->uctx = new ucontext_t;
+#endif
+        pool.push_back(f);
+    }
+}
 
 size_t fiber_stack_bytes()
 {
@@ -171,26 +209,10 @@ static void prepare(fiber *f)
 
 fiber *fiber_get(void (*entry)(void *), void *arg)
 {
-    fiber *f;
-    if (!pool.empty()) {
-        f = pool.back();
-        pool.pop_back();
-    } else {
-        size_t page = (size_t)sysconf(_SC_PAGESIZE);
-        char *m = (char *)mmap(nullptr, STACK_BYTES + page, PROT_READ | PROT_WRITE,
-                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (m == MAP_FAILED) {
-            std::fprintf(stderr, "baton-emu: cannot map a %zu KiB fiber stack (out of memory)\n", STACK_BYTES / 1024);
-            std::abort();
-        }
-        mprotect(m, page, PROT_NONE); /* guard page: an overflow faults */
-        f = new fiber;
-        f->stack = m + page;
-        f->stack_bytes = STACK_BYTES;
-#if !defined(__x86_64__) && !defined(__aarch64__)
-        f->uctx = new ucontext_t;
-#endif
-    }
+    if (pool.empty())
+        map_slab();
+    fiber *f = pool.back();
+    pool.pop_back();
     f->entry = entry;
     f->arg = arg;
     prepare(f);
@@ -199,6 +221,9 @@ fiber *fiber_get(void (*entry)(void *), void *arg)
 
 void fiber_put(fiber *f)
 {
+    for (size_t i = 1; i <= CANARY; i++)
+        if ((unsigned char)f->stack[-(ptrdiff_t)i] != CANARY_BYTE)
+            overflowed(f);
     pool.push_back(f);
 }
 

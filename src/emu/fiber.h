@@ -1,8 +1,9 @@
 /* fiber.h: user-space fibers for the CUDA emulation: every emulated GPU thread runs on its own
  * fiber (its own stack and program counter), so that __syncthreads, warp shuffles and grid
  * barriers can suspend it mid-kernel and resume it later, as the hardware does. Switching is a
- * few saved registers (x86-64 and AArch64 assembly; ucontext elsewhere); stacks are pooled and
- * carry a guard page, so a kernel that overflows its stack faults instead of corrupting memory. */
+ * few saved registers (x86-64 and AArch64 assembly; ucontext elsewhere); stacks are pooled, mapped
+ * in slabs, and sit above a canary that fiber_put checks, so a kernel thread that overflowed its
+ * stack is reported (and the process stops) instead of silently corrupting memory. */
 #ifndef BATON_EMU_FIBER_H
 #define BATON_EMU_FIBER_H
 
@@ -29,10 +30,11 @@ struct fiber_host {
 #endif
 };
 
-/* Takes a fiber from the pool (or maps a new stack) that will run entry(arg) when first resumed. */
+/* Takes a fiber from the pool (or maps a new slab of stacks) that will run entry(arg) when first resumed. */
 fiber *fiber_get(void (*entry)(void *), void *arg);
 
-/* Returns a fiber to the pool; it must not be running (finished or abandoned). */
+/* Returns a fiber to the pool; it must not be running (finished or abandoned). Stops the process
+ * with an error when the fiber's stack canary was overwritten (a stack overflow). */
 void fiber_put(fiber *f);
 
 /* Runs f from where it stopped (or its entry) until it calls fiber_yield; on host's stack. */

@@ -542,13 +542,15 @@ void baton_emu_counters_print(const char *title)
                  "  GEMM calls fp32 %llu, tf32 %llu, bf16 %llu; GFLOP fp32 %.3f, tf32 %.3f, bf16 %.3f\n"
                  "  library calls %llu\n"
                  "  copies %llu: MiB host->device %.2f, device->host %.2f, device->device %.2f; memset MiB %.2f\n"
+                 "  MiB through global memory: kernels %.2f, GEMM operands %.2f\n"
                  "  host synchronisations %llu; allocations %llu (%.2f MiB), frees %llu; errors %llu\n",
                  title, (unsigned long long)c.kernel_launches, (unsigned long long)c.kernels_run,
                  (unsigned long long)c.graph_launches, (unsigned long long)c.gemm_calls[0],
                  (unsigned long long)c.gemm_calls[1], (unsigned long long)c.gemm_calls[2], c.gemm_flops[0] / 1e9,
                  c.gemm_flops[1] / 1e9, c.gemm_flops[2] / 1e9, (unsigned long long)c.library_calls,
                  (unsigned long long)c.copies, c.bytes_h2d / 1048576.0, c.bytes_d2h / 1048576.0,
-                 c.bytes_d2d / 1048576.0, c.bytes_memset / 1048576.0, (unsigned long long)c.host_syncs,
+                 c.bytes_d2d / 1048576.0, c.bytes_memset / 1048576.0, c.kernel_bytes / 1048576.0,
+                 c.gemm_bytes / 1048576.0, (unsigned long long)c.host_syncs,
                  (unsigned long long)c.allocations, c.bytes_allocated / 1048576.0, (unsigned long long)c.frees,
                  (unsigned long long)c.errors);
 }

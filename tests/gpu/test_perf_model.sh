@@ -6,6 +6,7 @@
 # exactly, GEMM FLOPs by precision to every digit the report prints, bytes uploaded exactly.
 #   - tiny and base, input feeding off and on, fp32, baton's default part versions;
 #   - the same with every part at its plain first version (eager launches, so every kernel counts);
+#   - the whole-recurrence versions (--rnn-impl fused-gemm, persistent) in bf16, eager and graphed;
 #   - the model's own table runs for every configuration and precision, and --check-counts fails
 #     on a report whose counts were changed.
 # When the code changes its launch structure, this fails until perf_model.py follows it.
@@ -23,18 +24,25 @@ export BATON_EMU_EXECUTE=count
 plain=colsum=plain,dv=plain,embed=plain,loss=plain,step=eager
 "$baton" bench configs >"$work/configs.json"
 
-bench() { # bench OUT [--kernels SPEC]: counted steps of tiny and base, feed off and on, fp32
-    local out=$1; shift
-    "$baton" bench train --device cuda --configs tiny,base --feed off,on --rnn-impl fused --reps 2 --warmup 1 \
-        --precision fp32 "$@" --json "$out" >"$work/bench.log" 2>&1
+bench() { # bench OUT IMPLS PRECISION [--kernels SPEC]: counted steps of tiny and base, feed off and on
+    local out=$1 impls=$2 precision=$3; shift 3
+    "$baton" bench train --device cuda --configs tiny,base --feed off,on --rnn-impl "$impls" --reps 2 --warmup 1 \
+        --precision "$precision" "$@" --json "$out" >"$work/bench.log" 2>&1
 }
 
-check "bench train counts the default versions' steps" bench "$work/default.json"
+check "bench train counts the default versions' steps" bench "$work/default.json" fused fp32
 check "the model's counts agree (default versions)" \
     python3 "$model" --configs-json "$work/configs.json" --check-counts "$work/default.json"
-check "bench train counts the plain versions' steps" bench "$work/plain.json" --kernels "$plain"
+check "bench train counts the plain versions' steps" bench "$work/plain.json" fused fp32 --kernels "$plain"
 check "the model's counts agree (plain versions, eager)" \
     python3 "$model" --configs-json "$work/configs.json" --kernels "$plain" --check-counts "$work/plain.json"
+
+for kernels in "" "$plain"; do
+    check "bench train counts the whole-recurrence versions' steps (bf16${kernels:+, plain})" \
+        bench "$work/recur.json" fused-gemm,persistent bf16 --kernels "$kernels"
+    check "the model's counts agree (fused-gemm, persistent${kernels:+, plain})" \
+        python3 "$model" --configs-json "$work/configs.json" --kernels "$kernels" --check-counts "$work/recur.json"
+done
 
 # one launch more in the first row: the check must see it
 python3 - "$work/plain.json" "$work/changed.json" <<'EOF'
@@ -46,7 +54,7 @@ EOF
 status() { "$@" >"$work/out" 2>&1; echo $?; }
 check "a changed launch count is a mismatch (exit 1)" test "$(status python3 "$model" --configs-json \
     "$work/configs.json" --kernels "$plain" --check-counts "$work/changed.json")" -eq 1
-check "... named on its line" grep -q "^MISMATCH tiny feed off fp32: launches_per_step" "$work/out"
+check "... named on its line" grep -q "^MISMATCH tiny feed off fp32 fused: launches_per_step" "$work/out"
 
 quiet() { "$@" >>"$work/model.log" 2>&1; }
 check "the table runs for every configuration, feed and precision" \

@@ -29,6 +29,9 @@ typedef struct {
     double gemm_flops[3];          /* 2 M N K per product, by precision */
     uint64_t library_calls;        /* CUB calls */
     uint64_t bytes_h2d, bytes_d2h, bytes_d2d, bytes_memset;
+    uint64_t kernel_bytes;         /* device memory loaded and stored by kernel threads, every access
+                                    * counted (no cache modelled), in the first schedule of each run */
+    double gemm_bytes;             /* the GEMMs' operands: A and B read, C read where beta != 0, C written */
     uint64_t copies;               /* memcpy calls, any direction */
     uint64_t host_syncs;           /* calls that made the host wait for device work still pending */
     uint64_t allocations, frees;
