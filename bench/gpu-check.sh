@@ -7,6 +7,8 @@
 #                bf16, and the plain versions of the parts);
 #   the headline: `baton bench train` gnmt in bf16 (fused recurrent kernels, newest part versions) and
 #                PyTorch's cuDNN LSTM under AMP bf16 autocast on the same configuration (pytorch_baseline.py);
+#   then issue 13's whole-recurrence versions (--rnn-impl fused-gemm, persistent, auto): the LSTM layer of its
+#   goals beside cuDNN at B = 8, 16, 128, base and gnmt trained with them;
 #   then gnmt in tf32, with --rnn-impl cudnn, with the plain part versions (--kernels), base with the newest (and the fused loss, loss=fused, which the model favours at base)
 #   and the plain versions, PyTorch base, `baton bench compare` of every CSV into one table with ratios,
 #   short layer / attention sweeps and the cpu suite.
@@ -474,6 +476,20 @@ check_part check-cpu-plain --reference cpu --kernels "$PLAIN_KERNELS"
 
 tpart train-gnmt-bf16 45 8 --configs gnmt --feed off --rnn-impl fused --precision bf16
 ppart torch-gnmt 75 20 --configs gnmt --feed off --precision bf16,tf32
+
+# ---- what issue 13 changes: the whole-recurrence versions against the plain path and cuDNN -------------------
+
+# the layer of the issue's goals (LSTM H=1024, T=50, forward + backward): vs_cudnn < 1 is faster than cuDNN;
+# the goals are <= 0.33 at B <= 16 and <= 0.9 at B = 128
+bpart layer-recur-bf16 40 10 "$logs/layer-recur-bf16.log" "$BATON" bench layer --device cuda --precision bf16 \
+  --rnn-impl fused,cudnn,fused-gemm,persistent --cells lstm --batch 8,16,128 --hidden 1024 --steps 50 --layers 1 \
+  --warmup 2 --reps 5 --csv "$logs/layer-recur-bf16.csv"
+[ -f "$logs/layer-recur-bf16.csv" ] && pdet[layer-recur-bf16]="time / cuDNN's, f+b: $(awk -F, '
+    /^#/ { next } !h { for (i = 1; i <= NF; i++) c[$i] = i; h = 1; next }
+    $c["impl"] != "cudnn" { printf "%s B=%s %s; ", $c["impl"], $c["B"], $c["vs_cudnn"] }
+  ' "$logs/layer-recur-bf16.csv")"
+tpart train-base-bf16-recur 45 10 --configs base --feed off --rnn-impl fused,fused-gemm,persistent,auto --precision bf16
+tpart train-gnmt-bf16-recur 45 10 --configs gnmt --feed off --rnn-impl persistent,auto --precision bf16
 
 # ---- what issue 12 changes: tf32, cuDNN, the plain part versions against the newest -------------------------
 
