@@ -11,11 +11,13 @@
  * computes; only the summation order differs.
  *
  * Ownership. Grid (X, dirs): block (x, d) owns units [x*U, x*U + U) of direction d (the last block
- * fewer) for every row, U from baton_kernel_recur_plan. Its E = B*nu elements are numbered
- * e = jj*B + b, rows fastest, so the lanes of a warp share a unit and read the same weights. With
- * few elements a block splits each dot product over KS adjacent lanes (split-K, KS = the largest
- * power of two <= min(32, threads/E)): part p sums k = p, p+KS, ... (so the lanes of one element read
- * consecutive h or dg words) and __shfl_xor_sync adds the parts; lane part 0 then runs the cell.
+ * fewer) for every row, U from baton_kernel_recur_plan. An element is one row b and a tile of up to
+ * UT = 8 of the block's units, so that h[b, k] (dg[b, r]) is loaded once for all of them; the
+ * E = B*ceil(nu/UT) elements are numbered e = tile*B + b, rows fastest, so the lanes of a warp share
+ * a tile and read the same weights. With few elements a block splits each dot product over KS
+ * adjacent lanes (split-K, KS = the largest power of two <= min(32, threads/E)): part p sums
+ * k = p, p+KS, ... (so the lanes of one element read consecutive h or dg words) and __shfl_xor_sync
+ * adds the parts; lane part 0 then runs the cell for the tile's units.
  * A thread owns the same (b, j) at every step, so c, the carried dh, dc and the hg scratch are only
  * ever touched by their owner and need no barrier; what other blocks wrote (h_prev, dg_next) is
  * read with __ldcg, around L1, whose lines are not coherent between SMs.
@@ -112,13 +114,14 @@ __device__ inline int split_of(int E, int n)
     return ks;
 }
 
-/* Adds the partial sums v[0..n) of the ks adjacent lanes of one element (ks a power of two <= 32);
- * every lane of the warp calls it. */
-template <int N> __device__ inline void reduce_parts(float (&v)[N], int ks)
+/* Adds the partial sums v[0..n) of the ks adjacent lanes of one element (ks a power of two <= 32,
+ * n <= N); every lane of the warp calls it with the same n. */
+template <int N> __device__ inline void reduce_parts(float (&v)[N], int n, int ks)
 {
     for (int o = ks / 2; o > 0; o /= 2)
         for (int q = 0; q < N; q++)
-            v[q] += __shfl_xor_sync(0xffffffffu, v[q], o);
+            if (q < n)
+                v[q] += __shfl_xor_sync(0xffffffffu, v[q], o);
 }
 
 /* Units [u0, u0 + nu) of this block. */
@@ -127,6 +130,19 @@ __device__ inline int block_nu(const baton_kernel_recur_args &p)
 {
     int left = p.a.Hd - block_u0(p);
     return left < p.a.units ? left : p.a.units;
+}
+
+/* Units one thread sums at once: it loads h[b, k] (or dg[b, r]) once for all of them. */
+constexpr int UT = 8;
+
+/* The element e of this block's E = B * ceil(nu/UT): row b and its first unit j0, nt units. */
+struct element {
+    int b, j0, nt;
+};
+__device__ inline element element_of(const baton_kernel_recur_args &p, int e)
+{
+    int B = p.a.B, tile = e / B, j0 = block_u0(p) + tile * UT, left = block_u0(p) + block_nu(p) - j0;
+    return {e % B, j0, left < UT ? left : UT};
 }
 
 /* Forward step s (0..T-1 in the direction's own order) of direction d, for this block's units. */
@@ -148,24 +164,28 @@ __device__ void fwd_step(const baton_kernel_recur_args &p, int d, int s, const W
         .h16 = p.hs16[d] ? p.hs16[d] + next * slot : NULL,
     };
     const W *hp = operands<W>::h(p, d) + prev * slot;
-    int u0 = block_u0(p), E = B * block_nu(p), ks = split_of(E, (int)blockDim.x), part = (int)threadIdx.x % ks;
+    int nu = block_nu(p), tile_units = nu < UT ? nu : UT; /* the same for every lane of the block */
+    int E = B * ((nu + UT - 1) / UT), ks = split_of(E, (int)blockDim.x), part = (int)threadIdx.x % ks;
     for (int base = 0; base < E * ks; base += (int)blockDim.x) {
-        int e = (base + (int)threadIdx.x) / ks, b = e % B, j = u0 + e / B;
-        bool live = e < E && baton_cell_valid(a.lengths, b, t); /* padded rows need no sums */
-        float acc[G] = {};
+        int e = (base + (int)threadIdx.x) / ks;
+        element el = element_of(p, e < E ? e : 0);
+        bool live = e < E && baton_cell_valid(a.lengths, el.b, t); /* padded rows need no sums */
+        float acc[UT * G] = {};
         if (live)
             for (int k = part; k < Hd; k += ks) {
-                float h = to_f32(__ldcg(hp + (size_t)b * Hd + k));
-                for (int q = 0; q < G; q++)
-                    acc[q] += h * ws.fwd(q, j, k);
+                float h = to_f32(__ldcg(hp + (size_t)el.b * Hd + k));
+                for (int u = 0; u < UT; u++)
+                    for (int q = 0; u < el.nt && q < G; q++)
+                        acc[u * G + q] += h * ws.fwd(q, el.j0 + u, k);
             }
-        reduce_parts(acc, ks);
-        if (e < E && part == 0) {
-            if (live)
-                for (int q = 0; q < G; q++)
-                    r.hg[(size_t)b * GH + q * Hd + j] = acc[q];
-            cellfn<C>::fwd(&c, b, j);
-        }
+        reduce_parts(acc, tile_units * G, ks);
+        if (e < E && part == 0)
+            for (int u = 0; u < el.nt; u++) {
+                if (live)
+                    for (int q = 0; q < G; q++)
+                        r.hg[(size_t)el.b * GH + q * Hd + el.j0 + u] = acc[u * G + q];
+                cellfn<C>::fwd(&c, el.b, el.j0 + u);
+            }
     }
 }
 
@@ -195,22 +215,28 @@ __device__ void bwd_step(const baton_kernel_recur_args &p, int d, int s, const W
             .dgh16 = p.dgh16[d] ? p.dgh16[d] + t * gstep : NULL,
         };
     const W *dgn = s > 0 ? operands<W>::dg(p, d) + (size_t)tn * gstep : NULL;
-    int u0 = block_u0(p), E = B * block_nu(p), ks = split_of(E, (int)blockDim.x), part = (int)threadIdx.x % ks;
+    int nu = block_nu(p), tile_units = nu < UT ? nu : UT; /* the same for every lane of the block */
+    int E = B * ((nu + UT - 1) / UT), ks = split_of(E, (int)blockDim.x), part = (int)threadIdx.x % ks;
     for (int base = 0; base < E * ks; base += (int)blockDim.x) {
-        int e = (base + (int)threadIdx.x) / ks, b = e % B, j = u0 + e / B;
+        int e = (base + (int)threadIdx.x) / ks;
+        element el = element_of(p, e < E ? e : 0);
         /* a row padded at tn has zero gate gradients there: nothing to add */
-        bool live = e < E && dgn && baton_cell_valid(a.lengths, b, tn);
-        float acc[1] = {};
+        bool live = e < E && dgn && baton_cell_valid(a.lengths, el.b, tn);
+        float acc[UT] = {};
         if (live)
-            for (int q = part; q < GH; q += ks)
-                acc[0] += to_f32(__ldcg(dgn + (size_t)b * GH + q)) * ws.bwd(q, j);
-        reduce_parts(acc, ks);
-        if (e < E && part == 0) {
-            if (live)
-                r.dh[(size_t)b * Hd + j] += acc[0];
-            if (cell)
-                cellfn<C>::bwd(&c, b, j);
-        }
+            for (int q = part; q < GH; q += ks) {
+                float g = to_f32(__ldcg(dgn + (size_t)el.b * GH + q));
+                for (int u = 0; u < el.nt; u++)
+                    acc[u] += g * ws.bwd(q, el.j0 + u);
+            }
+        reduce_parts(acc, tile_units, ks);
+        if (e < E && part == 0)
+            for (int u = 0; u < el.nt; u++) {
+                if (live)
+                    r.dh[(size_t)el.b * Hd + el.j0 + u] += acc[u];
+                if (cell)
+                    cellfn<C>::bwd(&c, el.b, el.j0 + u);
+            }
     }
 }
 

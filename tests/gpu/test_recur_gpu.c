@@ -8,7 +8,8 @@
  * every other output is poisoned with NaN first, and NaN fails every check. y at padded positions
  * must be exactly zero. Cases cover the three cells, one and two directions, 1, 2 and 4 layers,
  * h0/c0/dhn/dcn given and absent, fp32, tf32 and bf16, blocks owning one unit and several (the
- * last one partial), and blocks with more elements than threads (B=300). Then the refusals: persistent on a layer whose W_hh cannot stay on chip
+ * last one partial), threads summing two tiles of units (Hd=600), and blocks with more elements
+ * than threads (B=300). Then the refusals: persistent on a layer whose W_hh cannot stay on chip
  * must fail before any step with a line naming the limit, and auto must fall back and say so; on
  * the CPU backend both versions are refused and auto picks fused.
  *
@@ -284,6 +285,8 @@ int main(void)
         /* four layers; blocks of two units, the last one partial (2*67 units > 132 SMs) */
         {"persistent", LS, 1, 4, 4, 5, 5, 4, F, 1},  {"persistent", LS, 2, 1, 3, 67, 4, 3, F, 1},
         {"fused-gemm", GR_, 2, 1, 3, 67, 4, 3, F, 0},
+        /* blocks of 10 units (2*600 units > 132 SMs): two unit tiles a thread, the second partial */
+        {"persistent", LS, 2, 1, 3, 600, 2, 2, F, 1}, {"fused-gemm", GR_, 2, 1, 3, 600, 2, 2, BF, 1},
         /* more elements than a block has threads: no split-K, several passes of the block */
         {"persistent", GR_, 1, 1, 3, 3, 3, 300, F, 1}, {"fused-gemm", LS, 2, 1, 3, 2, 3, 300, F, 1},
         /* bf16 and tf32 */
