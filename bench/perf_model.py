@@ -1589,6 +1589,38 @@ def check_counts(path, configs, versions, launch_tol, out=sys.stdout):
     return bad
 
 
+def layer_time(cell, H, T, B, dirs, prec, impl, gpu):
+    """`baton bench layer` for one shape, modelled: a one-layer stack of input width H, every row of
+    length T, forward then backward (data and weights), issued eagerly as the benchmark does.
+    Returns (forward ms, forward+backward ms)."""
+    m = Model({'batch': B, 'S': T, 'T': T}, False, prec, DEFAULT_VERSIONS, impl=impl)
+    r = {'which': 'enc', 'cell': cell, 'L': 1, 'dirs': dirs, 'H': H, 'Hd': H // dirs, 'G': CELL_GATES[cell],
+         'in0': H, 'drop': False}
+    lens = [T] * B
+    m.phase = 'forward'
+    m.rnn_forward(r, T, B, lens, False, False, False, False)
+    fwd = simulate(m, GPUS[gpu])[0]
+    m.phase = 'backward'
+    m.rnn_backward(r, T, B, lens, True, False, False)
+    return fwd * 1e3, simulate(m, GPUS[gpu])[0] * 1e3
+
+
+def print_layers(spec, batches, dirs, precs, gpus, out=sys.stdout):
+    """One line per shape, precision and GPU: the modelled forward+backward time of each --rnn-impl
+    version and its ratio to the plain path's (the model has no cuDNN; its standard algorithm is, per
+    step, the same GEMM and elementwise work as the plain path)."""
+    cell, H, T = spec.split(':')
+    H, T = int(H), int(T)
+    out.write('-- MODELLED, not measured: %s layer H=%d T=%d, %s, forward+backward ms (ratio to fused)\n'
+              % (cell, H, T, 'bidirectional' if dirs == 2 else 'one direction'))
+    for g in gpus:
+        for p in precs:
+            for B in batches:
+                t = {i: layer_time(cell, H, T, B, dirs, p, i, g)[1] for i in RNN_IMPLS}
+                out.write('%-5s %-5s B=%-4d %s\n' % (g, p, B, '  '.join(
+                    '%s %.3f (%.2f)' % (i, t[i], t[i] / t['fused']) for i in RNN_IMPLS)))
+
+
 def constants():
     """Every constant, for --json (so a result carries the assumptions it was made with)."""
     names = ['DRAM_EFF', 'L2_BW', 'L2_RESIDENT_FRACTION', 'MEM_LATENCY_US', 'SIMT_EFF', 'LOADS_IN_FLIGHT',
@@ -1619,6 +1651,10 @@ def main(argv=None):
     ap.add_argument('--what-if', default='', metavar='LIST', help='issue 13 changes: ' + ','.join(WHAT_IFS))
     ap.add_argument('--rnn-impl', default='fused', help='recurrent layers as baton --rnn-impl: '
                     + ', '.join(RNN_IMPLS) + ' or a comma list (default fused)')
+    ap.add_argument('--layer', metavar='CELL:H:T', help='model `baton bench layer` instead: one layer of this '
+                    'cell, width and length, every --rnn-impl version, for each --batch')
+    ap.add_argument('--batch', default='8,16,128', help='--layer: batch sizes (default 8,16,128)')
+    ap.add_argument('--bidirectional', action='store_true', help='--layer: two directions of H/2')
     ap.add_argument('--gpu', default='h100,h200', help='h100, h200 or both (default)')
     ap.add_argument('--by-site', action='store_true', help='one row per layer and direction')
     ap.add_argument('--top', type=int, default=5, help='top contributors listed (default 5)')
@@ -1641,6 +1677,11 @@ def main(argv=None):
         bad = check_counts(args.check_counts, configs, versions, args.launch_tolerance)
         print('perf_model: %s' % ('counts agree with the emulation' if not bad else '%d mismatches' % bad))
         return 1 if bad else 0
+
+    if args.layer:
+        print_layers(args.layer, [int(b) for b in args.batch.split(',')], 2 if args.bidirectional else 1,
+                     args.precision.split(','), args.gpu.split(','))
+        return 0
 
     names = list(configs) if args.config == 'all' else args.config.split(',')
     for n in names:
