@@ -103,6 +103,12 @@ check "train: a persistent cuDNN algorithm: exit 1, says why" expect_exit 1 "nee
     "$baton" train --model "$work/persist" --rnn-impl cudnn-persist-static --device cpu
 check "bench train: a persistent cuDNN algorithm: exit 1, says why" expect_exit 1 "do not take ragged batches" \
     "$baton" bench train --device cpu --rnn-impl fused,cudnn-persist-dynamic
+# the whole-recurrence versions are kernels of the cuda backend; auto falls back to fused on the cpu
+check "train: persistent on the cpu: exit 1, says why" expect_exit 1 "persistent runs on the cuda device" \
+    "$baton" train --model "$work/recur" --rnn-impl persistent --device cpu --steps 1
+"$baton" train --model "$work/recur" --rnn-impl auto --device cpu --train-size 50 --dev-size 10 --emb 8 --hidden 16 \
+    --steps 1 --threads 1 2>"$work/recur.log" >/dev/null
+check "train: auto on the cpu runs fused and says why" grep -q "encoder auto: fused (the cpu backend" "$work/recur.log"
 "$baton" train --model "$work/auto" --train-size 50 --dev-size 10 --emb 8 --hidden 16 --steps 1 --threads 1 \
     --device auto 2>"$work/train.log" >/dev/null
 check "device auto picks the cpu without a GPU and says so" grep -q "^device: cpu" "$work/train.log"
@@ -112,7 +118,7 @@ check "bench train tiny: a row of 3392 tokens per step" \
     sh -c "'$baton' bench train --configs tiny --feed off --warmup 0 --reps 1 --threads 1 --csv '$work/bench.csv' \
         --json '$work/bench.json' 2>/dev/null | grep -q '^baton-fused  *tiny  *off  *cpu  *fp32  *64  *30  *30  *3392 '"
 check "bench CSV has the header of pytorch_baseline.py, then the issued-work columns" \
-    grep -qx "system,config,feed,device,precision,batch,src_len,tgt_len,tokens_per_step,median_step_ms,tokens_per_s,peak_mem_mib,launches_per_step,kernels_per_step,graph_launches_per_step,syncs_per_step,allocs_per_step,gemm_flops_fp32,gemm_flops_tf32,gemm_flops_bf16,bytes_h2d_per_step" \
+    grep -qx "system,config,feed,device,precision,batch,src_len,tgt_len,tokens_per_step,median_step_ms,tokens_per_s,peak_mem_mib,launches_per_step,kernels_per_step,graph_launches_per_step,syncs_per_step,allocs_per_step,gemm_flops_fp32,gemm_flops_tf32,gemm_flops_bf16,bytes_h2d_per_step,kernel_bytes_per_step,gemm_bytes_per_step" \
     "$work/bench.csv"
 check "bench JSON parses, with the machine first" \
     python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['machine'][0].startswith('baton'); assert d['rows'][0]['tokens_per_step']==3392" \

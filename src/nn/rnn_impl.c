@@ -41,17 +41,12 @@ baton_status baton_rnn_impl_check_ragged(const char *impl, const char *why)
                        impl, why);
 }
 
-/* Runs the layer through whole-recurrence version v, if this backend has it and the shape fits;
- * otherwise *fits = 0 and why says which limit it met. */
+/* Runs the layer through whole-recurrence version v (the backend has recur_plan) where the shape
+ * fits; otherwise *fits = 0 and why says which limit it met. */
 static baton_status try_recur(baton_rnn_acts *acts, baton_backend *be, const baton_rnn *rnn, baton_recur_version v,
                               int *fits, char *why, size_t why_len)
 {
     *fits = 0;
-    if (!be->ops->recur_plan) {
-        snprintf(why, why_len, "%s runs on the cuda device, not on '%s'", baton_recur_version_name(v),
-                 be->ops->name);
-        return BATON_OK;
-    }
     int units = 0;
     BATON_TRY(be->ops->recur_plan(be, v, rnn->cfg.cell, rnn->hd, rnn->dirs, &units, why, why_len));
     if (units > 0) {
@@ -93,6 +88,10 @@ baton_status baton_rnn_acts_use_impl(baton_rnn_acts *acts, baton_backend *be, co
     baton_recur_version v = strcmp(impl, "persistent") == 0 ? BATON_RECUR_PERSISTENT
                             : strcmp(impl, "fused-gemm") == 0 ? BATON_RECUR_GEMM : 0;
     if (v) {
+        if (!be->ops->recur_plan)
+            return BATON_ERROR(BATON_ERR_UNSUPPORTED,
+                               "--rnn-impl %s runs on the cuda device, not on '%s': use --rnn-impl fused (or auto)",
+                               impl, be->ops->name);
         char why[200];
         int fits;
         BATON_TRY(try_recur(acts, be, rnn, v, &fits, why, sizeof why));
