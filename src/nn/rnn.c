@@ -248,13 +248,13 @@ static baton_status layer_forward_recur(baton_backend *be, const baton_rnn *rnn,
                                         const int *lengths, const float *params, const baton_param_table *t, int T,
                                         int B)
 {
-    baton_recur_args ra = recur_args(rnn, acts, l, y, lengths, params, t, T, B);
-    size_t state = (size_t)B * rnn->hd;
+    size_t state = (size_t)B * rnn->hd, per_t = (size_t)T * B * rnn->gates * rnn->hd;
     for (int d = 0; d < rnn->dirs; d++) {
         size_t s = (size_t)(l * rnn->dirs + d) * state;
-        BATON_TRY(direction_start(be, rnn, acts, l, d, (float *)ra.dir[d].xg, xin, h0 ? h0 + s : NULL,
+        BATON_TRY(direction_start(be, rnn, acts, l, d, acts->xg + d * per_t, xin, h0 ? h0 + s : NULL,
                                   c0 ? c0 + s : NULL, params, t, T, B));
     }
+    baton_recur_args ra = recur_args(rnn, acts, l, y, lengths, params, t, T, B);
     return be->ops->recur_forward(be, acts->recur, &ra);
 }
 
