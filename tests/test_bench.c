@@ -133,6 +133,34 @@ static void test_report(tu_report *r, const char *dir)
     remove(json);
 }
 
+/* bench layer's picture: a line per version against cuDNN, from cudnn rows (fused_speedup) and
+ * later rows (1 / vs_cudnn); a report without cuDNN rows is refused with a message. */
+static void test_layer_plot(tu_report *r, const char *dir)
+{
+    baton_report rep;
+    baton_report_init(&rep, bench_layer_cols, (int)BENCH_LAYER_NCOL);
+    const char *rows[] = {
+        "fused|cuda|lstm|8|50|1024|1|1|1.0|2.0|1|1|-|-",      "cudnn|cuda|lstm|8|50|1024|1|1|2.0|4.0|1|1|2.000|-",
+        "persistent|cuda|lstm|8|50|1024|1|1|0.4|1.0|1|1|0.500|0.250", "fused|cuda|lstm|16|50|1024|1|1|1.0|2.0|1|1|-|-",
+        "cudnn|cuda|lstm|16|50|1024|1|1|2.0|4.0|1|1|2.000|-", "persistent|cuda|lstm|16|50|1024|1|1|0.8|2.0|1|1|1.000|0.500",
+    };
+    int ok = 1;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        ok = ok && baton_report_row(&rep, "%s", rows[i]) == BATON_OK;
+    char png[256];
+    snprintf(png, sizeof png, "%s/layer.png", dir);
+    check_true(r, "layer plot: fused and persistent against cuDNN", ok && bench_plot_layer(png, &rep) == BATON_OK &&
+                                                                        access(png, R_OK) == 0);
+    remove(png);
+    baton_report_free(&rep);
+    baton_report_init(&rep, bench_layer_cols, (int)BENCH_LAYER_NCOL);
+    ok = baton_report_row(&rep, "%s", rows[0]) == BATON_OK;
+    printf("layer plot: the next error line is expected\n");
+    check_true(r, "layer plot without cuDNN rows: refused, names the option",
+               ok && bench_plot_layer(png, &rep) == BATON_ERR_INVALID && strstr(baton_error_last(), "--rnn-impl"));
+    baton_report_free(&rep);
+}
+
 int main(void)
 {
     tu_report r = {0, 0};
@@ -145,6 +173,7 @@ int main(void)
     test_batches(&r);
     test_median(&r);
     test_report(&r, dir);
+    test_layer_plot(&r, dir);
     rmdir(dir);
     return tu_summary(&r, "bench");
 }

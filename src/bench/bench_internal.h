@@ -38,6 +38,10 @@ typedef struct {
 #define BENCH_TRAIN_NCOL 23
 extern const char *const bench_train_cols[BENCH_TRAIN_NCOL];
 
+/* Columns of `baton bench layer`'s report (bench_layer.c). */
+#define BENCH_LAYER_NCOL 14
+extern const char *const bench_layer_cols[BENCH_LAYER_NCOL];
+
 /* Whole training steps of each configuration x input feeding x implementation. */
 baton_status bench_train(baton_report *r, const bench_opts *o);
 
@@ -56,7 +60,7 @@ baton_status bench_compare(baton_report *out, const baton_report *const *in, int
 /* Grouped bars of tokens/s: a group per configuration and feed, a bar per system. */
 baton_status bench_plot_train(const char *path, const baton_report *const *reports, int n_reports);
 
-/* Fused speedup over cuDNN against B, a line per cell, H and L (at the sweep's first T). */
+/* Speedup over cuDNN against B, a line per version, cell, H and L (at the sweep's first T). */
 baton_status bench_plot_layer(const char *path, const baton_report *r);
 
 /* "[k/n] what" on stderr: rewritten in place on a terminal, a line each otherwise. */

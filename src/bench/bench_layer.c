@@ -156,7 +156,7 @@ static baton_status time_impl(const bench_opts *o, const layer_shape *sh, const 
     return st;
 }
 
-const char *const bench_layer_cols[] = {"impl", "device", "cell", "B", "T", "H", "L", "dirs", "fwd_ms",
+const char *const bench_layer_cols[BENCH_LAYER_NCOL] = {"impl", "device", "cell", "B", "T", "H", "L", "dirs", "fwd_ms",
                                         "fwdbwd_ms", "fwd_tflops", "fwdbwd_tflops", "fused_speedup",
                                         "vs_cudnn"};
 
@@ -183,7 +183,7 @@ static baton_status layer_row(baton_report *r, const bench_opts *o, const layer_
 
 baton_status bench_layer(baton_report *r, const bench_opts *o)
 {
-    baton_report_init(r, bench_layer_cols, (int)(sizeof bench_layer_cols / sizeof bench_layer_cols[0]));
+    baton_report_init(r, bench_layer_cols, BENCH_LAYER_NCOL);
     int total = o->n_cells * o->batches.n * o->hiddens.n * o->steps.n * o->layers.n, done = 0;
     for (int c = 0; c < o->n_cells; c++)
         for (int h = 0; h < o->hiddens.n; h++)

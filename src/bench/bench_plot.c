@@ -57,24 +57,37 @@ baton_status bench_plot_train(const char *path, const baton_report *const *repor
     return st;
 }
 
+/* The speedup over cuDNN of row i, and the version it belongs to: a cudnn row carries the fused
+ * kernels' (fused_speedup, cuDNN time / fused time), a later row its own (1 / vs_cudnn). 0: none. */
+static double speedup_of(const baton_report *r, int i, const char **impl)
+{
+    *impl = baton_report_cell(r, i, "impl");
+    if (strcmp(*impl, "cudnn") == 0 || strcmp(*impl, "cudnn-standard") == 0) {
+        *impl = "fused";
+        const char *v = baton_report_cell(r, i, "fused_speedup");
+        return strcmp(v, "-") == 0 ? 0.0 : atof(v);
+    }
+    const char *v = baton_report_cell(r, i, "vs_cudnn");
+    return strcmp(v, "-") == 0 || atof(v) <= 0.0 ? 0.0 : 1.0 / atof(v);
+}
+
 baton_status bench_plot_layer(const char *path, const baton_report *r)
 {
     enum { MAXS = 32, MAXP = 64 };
-    char names[MAXS][48];
+    char names[MAXS][64];
     double xs[MAXS][MAXP], ys[MAXS][MAXP];
     baton_plot_series series[MAXS];
     int ns = 0, T0 = -1;
     for (int i = 0; i < r->nrow; i++) {
-        if (strcmp(baton_report_cell(r, i, "impl"), "cudnn") != 0 &&
-            strcmp(baton_report_cell(r, i, "impl"), "cudnn-standard") != 0)
-            continue;
+        const char *impl;
+        double y = speedup_of(r, i, &impl);
         int T = atoi(baton_report_cell(r, i, "T"));
-        T0 = T0 < 0 ? T : T0;
-        if (T != T0 || strcmp(baton_report_cell(r, i, "fused_speedup"), "-") == 0)
+        if (y <= 0.0 || (T0 >= 0 && T != T0))
             continue;
-        char name[48];
-        snprintf(name, sizeof name, "%s H=%s L=%s", baton_report_cell(r, i, "cell"), baton_report_cell(r, i, "H"),
-                 baton_report_cell(r, i, "L"));
+        T0 = T;
+        char name[64];
+        snprintf(name, sizeof name, "%s %s H=%s L=%s", impl, baton_report_cell(r, i, "cell"),
+                 baton_report_cell(r, i, "H"), baton_report_cell(r, i, "L"));
         int s = 0;
         while (s < ns && strcmp(names[s], name) != 0)
             s++;
@@ -87,7 +100,7 @@ baton_status bench_plot_layer(const char *path, const baton_report *r)
         }
         if (series[s].n < MAXP) {
             xs[s][series[s].n] = atof(baton_report_cell(r, i, "B"));
-            ys[s][series[s].n++] = atof(baton_report_cell(r, i, "fused_speedup"));
+            ys[s][series[s].n++] = y;
         }
     }
     if (ns == 0)
@@ -95,6 +108,6 @@ baton_status bench_plot_layer(const char *path, const baton_report *r)
                            "bench plot %s: no cuDNN rows to compare with (run with --rnn-impl fused,cudnn on cuda)",
                            path);
     char title[64];
-    snprintf(title, sizeof title, "fused speedup over cuDNN, T=%d", T0);
-    return baton_plot_curves(path, title, "batch size B", "cuDNN time / fused time", series, ns);
+    snprintf(title, sizeof title, "speedup over cuDNN, T=%d", T0);
+    return baton_plot_curves(path, title, "batch size B", "cuDNN time / this version's time", series, ns);
 }
