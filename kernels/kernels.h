@@ -63,16 +63,18 @@ baton_status baton_kernel_cell_backward(baton_cell cell, const baton_cell_bwd_ar
 typedef struct {
     baton_recur_args a;
     int bf16;                   /* 1: W_hh, h and dg are read from the mirrors below */
+    int tc;                     /* with bf16, persistent: the tensor-core kernels (--kernels recur=tensor) */
     const uint16_t *w16[2];     /* (G*Hd, Hd) mirror of dir[d].w_hh */
     uint16_t *hs16[2];          /* (T+1, B, Hd) mirror of dir[d].hs, written beside it */
     uint16_t *dgx16[2], *dgh16[2]; /* (T, B, G*Hd) mirrors of dir[d].dgx, dgh, written beside them */
 } baton_kernel_recur_args;
 
 /* Sets *units, the units of Hd each block owns when version v runs a layer of (cell, Hd, dirs) on
- * the current device; or *units = 0 and why (why_len bytes) the limit it exceeds, where the
- * persistent kernel's blocks cannot all be resident with their slabs of W_hh in shared memory. */
+ * the current device (tc: persistent's tensor-core kernels); or *units = 0 and why (why_len bytes)
+ * the limit it exceeds, where the persistent kernel's blocks cannot all be resident with their
+ * slabs of W_hh in shared memory. */
 baton_status baton_kernel_recur_plan(int *units, char *why, size_t why_len, baton_recur_version v, baton_cell cell,
-                                     int Hd, int dirs, int bf16);
+                                     int Hd, int dirs, int bf16, int tc);
 
 /* Enqueues the forward recurrence (T launches, or one cooperative launch for persistent). */
 baton_status baton_kernel_recur_forward(baton_recur_version v, const baton_kernel_recur_args *k, cudaStream_t stream);

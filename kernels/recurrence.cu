@@ -41,6 +41,7 @@
  * Status: compiled, never yet run on a GPU; validated by tests/gpu/test_recur_gpu.c on the
  * emulation against the CPU backend. docs/recurrence.md has the design and the arithmetic. */
 #include <cooperative_groups.h>
+#include <mma.h>
 #include <stdio.h>
 
 #include "baton/cell_math.h"
@@ -302,6 +303,209 @@ __global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_persistent_bwd(bato
     }
 }
 
+/* ---- persistent, tensor cores (bf16 precision, --kernels recur=tensor) ----
+ *
+ * The same steps as above, with the sums of a block done as warp matrix products (nvcuda::wmma,
+ * 16x16x16 tiles of bf16 with fp32 accumulation) instead of per-thread dot products. Per chunk of
+ * 16 rows, the block stages the rows' h (or dg) in shared memory, KC columns at a time, zero past B,
+ * past a row's length and past Hd; warp w owns output tile nt = w % NT and takes every PARTS-th
+ * k-tile of it (split-K over warps); the partial tiles go through shared memory, where lane-parallel
+ * sums finish them and the threads run the cell on their (row, unit) elements as in fwd_step.
+ * Shared memory, each region 128-byte aligned (wmma wants 32-byte aligned tiles):
+ *   slab   forward  column n = jj*G + q (jj < U, padded to NC = 16*ceil(G*U/16) columns), k < Kp
+ *          contiguous (col_major B, ldm Kp = 16*ceil(Hd/16)), zero padding;
+ *          backward column jj (padded to NB = 16*ceil(U/16)), r < GHp contiguous (ldm GHp = 16*ceil(G*Hd/16));
+ *   stage  16 x KC bf16, row_major A (ldm KC);
+ *   part   PARTS x 16 x N fp32 partial tiles. */
+namespace tc {
+constexpr int T16 = 16, KC = 512, WARPS = BATON_RECUR_THREADS / 32;
+__host__ __device__ inline int up16(int n) { return (n + 15) / 16 * 16; }
+__host__ __device__ inline size_t align128(size_t n) { return (n + 127) / 128 * 128; }
+
+/* Bytes of each region for (G, Hd, U); the slab is the larger of the two passes' layouts. */
+struct layout {
+    size_t slab, stage, part;
+    __host__ __device__ layout(int G, int Hd, int U)
+    {
+        size_t fwd = (size_t)up16(G * U) * up16(Hd), bwd = (size_t)up16(U) * up16(G * Hd);
+        slab = align128((fwd > bwd ? fwd : bwd) * 2);
+        stage = align128((size_t)T16 * KC * 2);
+        int n = up16(G * U) > up16(U) ? up16(G * U) : up16(U);
+        part = align128((size_t)WARPS * T16 * n * 4);
+    }
+    __host__ __device__ size_t bytes() const { return slab + stage + part; }
+};
+
+/* Output tiles NT of width N, and how many warps split each one's k-tiles. */
+__device__ inline int parts_of(int nt) { return nt >= WARPS ? 1 : WARPS / nt; }
+
+/* One pass over a 16-row chunk: acc(16 x N) = A(16 x K) B(K x N), A staged KC columns at a time by
+ * stage_fn(k0, stage), B the slab (col_major, ldm). Leaves the partial tiles in `part` (row-major,
+ * ldm N) and returns the number of parts to add. */
+template <typename StageFn>
+__device__ int chunk_product(const uint16_t *slab, int ldm, int K, int N, uint16_t *stage, float *part,
+                             StageFn stage_fn)
+{
+    using namespace nvcuda;
+    int warp = (int)threadIdx.x / 32, nt = N / T16, parts = parts_of(nt), tile = warp % nt, p = warp / nt;
+    bool mine = warp < nt * parts; /* warps beyond NT*PARTS idle (NT not dividing 8) */
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+    wmma::fill_fragment(acc, 0.0f);
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        int kc = K - k0 < KC ? K - k0 : KC;
+        stage_fn(k0, kc, stage);
+        __syncthreads();
+        if (mine)
+            for (int kt = p; kt < kc / T16; kt += parts) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> b;
+                wmma::load_matrix_sync(a, (const __nv_bfloat16 *)stage + kt * T16, KC);
+                wmma::load_matrix_sync(b, (const __nv_bfloat16 *)slab + (size_t)tile * T16 * ldm + k0 + kt * T16,
+                                       ldm);
+                wmma::mma_sync(acc, a, b, acc);
+            }
+        __syncthreads(); /* the stage is refilled next */
+    }
+    if (mine)
+        wmma::store_matrix_sync(part + (size_t)p * T16 * N + tile * T16, acc, N, wmma::mem_row_major);
+    __syncthreads();
+    return parts;
+}
+
+/* Stages rows m0..m0+15 of src (row length len, rows of B), columns k0..k0+kc, where live(b) says
+ * the row is needed; zero elsewhere. */
+template <typename Live>
+__device__ void stage_rows(uint16_t *stage, const uint16_t *src, int len, int B, int m0, int k0, int kc, Live live)
+{
+    for (int i = (int)threadIdx.x; i < T16 * KC; i += (int)blockDim.x) {
+        int r = i / KC, k = k0 + i % KC, b = m0 + r;
+        stage[i] = i % KC < kc && k < len && b < B && live(b) ? __ldcg(src + (size_t)b * len + k) : (uint16_t)0;
+    }
+}
+} // namespace tc
+
+template <baton_cell C>
+__global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_persistent_tc_fwd(baton_kernel_recur_args p)
+{
+    constexpr int G = cellfn<C>::G;
+    BATON_DYNAMIC_SHARED(float, smem);
+    const baton_recur_args &a = p.a;
+    int d = (int)blockIdx.y, Hd = a.Hd, U = a.units, u0 = block_u0(p), nu = block_nu(p), B = a.B, GH = G * Hd;
+    int Kp = tc::up16(Hd), NC = tc::up16(G * U);
+    tc::layout lay(G, Hd, U);
+    uint16_t *slab = (uint16_t *)smem, *stage = (uint16_t *)((char *)smem + lay.slab);
+    float *part = (float *)((char *)smem + lay.slab + lay.stage);
+    const uint16_t *w = p.w16[d];
+    for (int i = (int)threadIdx.x; i < NC * Kp; i += (int)blockDim.x) { /* column n = jj*G + q, k fastest */
+        int k = i % Kp, n = i / Kp, jj = n / G, q = n % G;
+        slab[i] = k < Hd && jj < nu ? w[((size_t)q * Hd + u0 + jj) * Hd + k] : (uint16_t)0;
+    }
+    __syncthreads();
+    const baton_recur_dir &r = a.dir[d];
+    size_t slot = (size_t)B * Hd;
+    cooperative_groups::grid_group grid = cooperative_groups::this_grid();
+    for (int s = 0; s < a.T; s++) {
+        if (s)
+            grid.sync();
+        int t = d ? a.T - 1 - s : s, prev = d ? t + 1 : t, next = d ? t : t + 1;
+        baton_cell_fwd_args c = {
+            .B = B, .Hd = Hd, .t = t, .lengths = a.lengths,
+            .xg = r.xg + (size_t)t * B * GH, .hg = r.hg, .b_ih = r.b_ih, .b_hh = r.b_hh,
+            .h_prev = r.hs + prev * slot, .c_prev = r.cs ? r.cs + prev * slot : NULL,
+            .h = r.hs + next * slot, .c = r.cs ? r.cs + next * slot : NULL,
+            .y = a.y + (size_t)t * B * a.ldy + (size_t)d * Hd, .ldy = a.ldy,
+            .save = r.save ? r.save + (size_t)t * B * baton_cell_saved(C) * Hd : NULL,
+            .h16 = p.hs16[d] + next * slot,
+        };
+        const uint16_t *h16 = p.hs16[d] + prev * slot;
+        auto live = [&](int b) { return baton_cell_valid(a.lengths, b, t); };
+        for (int m0 = 0; m0 < B; m0 += tc::T16) {
+            int parts = tc::chunk_product(slab, Kp, Kp, NC, stage, part, [&](int k0, int kc, uint16_t *st) {
+                tc::stage_rows(st, h16, Hd, B, m0, k0, kc, live);
+            });
+            for (int e = (int)threadIdx.x; e < tc::T16 * nu; e += (int)blockDim.x) {
+                int rr = e % tc::T16, jj = e / tc::T16, b = m0 + rr, j = u0 + jj;
+                if (b >= B)
+                    continue;
+                if (live(b))
+                    for (int q = 0; q < G; q++) {
+                        float sum = 0.0f;
+                        for (int pp = 0; pp < parts; pp++)
+                            sum += part[((size_t)pp * tc::T16 + rr) * NC + jj * G + q];
+                        r.hg[(size_t)b * GH + q * Hd + j] = sum;
+                    }
+                cellfn<C>::fwd(&c, b, j);
+            }
+            __syncthreads(); /* the partial tiles are rewritten by the next chunk */
+        }
+    }
+}
+
+template <baton_cell C>
+__global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_persistent_tc_bwd(baton_kernel_recur_args p)
+{
+    constexpr int G = cellfn<C>::G;
+    BATON_DYNAMIC_SHARED(float, smem);
+    const baton_recur_args &a = p.a;
+    int d = (int)blockIdx.y, Hd = a.Hd, U = a.units, u0 = block_u0(p), nu = block_nu(p), B = a.B, GH = G * Hd;
+    int GHp = tc::up16(GH), NB = tc::up16(U);
+    tc::layout lay(G, Hd, U);
+    uint16_t *slab = (uint16_t *)smem, *stage = (uint16_t *)((char *)smem + lay.slab);
+    float *part = (float *)((char *)smem + lay.slab + lay.stage);
+    const uint16_t *w = p.w16[d];
+    for (int i = (int)threadIdx.x; i < NB * GHp; i += (int)blockDim.x) { /* jj fastest: nu adjacent words read */
+        int jj = i % NB, q = i / NB;
+        slab[(size_t)jj * GHp + q] = q < GH && jj < nu ? w[(size_t)q * Hd + u0 + jj] : (uint16_t)0;
+    }
+    __syncthreads();
+    const baton_recur_dir &r = a.dir[d];
+    size_t slot = (size_t)B * Hd, gstep = (size_t)B * GH;
+    const uint16_t *dg16 = p.dgh16[d] ? p.dgh16[d] : p.dgx16[d];
+    cooperative_groups::grid_group grid = cooperative_groups::this_grid();
+    for (int s = 0; s <= a.T; s++) {
+        if (s)
+            grid.sync();
+        int t = d ? s : a.T - 1 - s, tn = d ? t - 1 : t + 1, prev = d ? t + 1 : t, next = d ? t : t + 1;
+        int cell = s < a.T;
+        baton_cell_bwd_args c = {};
+        if (cell)
+            c = baton_cell_bwd_args{
+                .B = B, .Hd = Hd, .t = t, .lengths = a.lengths,
+                .dy = a.dy + (size_t)t * B * a.ldy + (size_t)d * Hd, .ldy = a.ldy, .dh = r.dh, .dc = r.dc,
+                .save = r.save ? r.save + (size_t)t * B * baton_cell_saved(C) * Hd : NULL,
+                .h_prev = r.hs + prev * slot, .h = r.hs + next * slot,
+                .c_prev = r.cs ? r.cs + prev * slot : NULL, .c = r.cs ? r.cs + next * slot : NULL,
+                .dgx = r.dgx + t * gstep, .dgh = r.dgh ? r.dgh + t * gstep : NULL,
+                .dh_prev = r.dh, .dc_prev = r.dc,
+                .dgx16 = p.dgx16[d] + t * gstep, .dgh16 = p.dgh16[d] ? p.dgh16[d] + t * gstep : NULL,
+            };
+        /* a row padded at tn has zero gate gradients there: nothing to add */
+        auto live = [&](int b) { return s > 0 && baton_cell_valid(a.lengths, b, tn); };
+        const uint16_t *dgn = dg16 + (size_t)(s > 0 ? tn : 0) * gstep;
+        for (int m0 = 0; m0 < B; m0 += tc::T16) {
+            int parts = 0;
+            if (s > 0) /* the same for every thread of the grid: the barriers inside stay uniform */
+                parts = tc::chunk_product(slab, GHp, GHp, NB, stage, part, [&](int k0, int kc, uint16_t *st) {
+                    tc::stage_rows(st, dgn, GH, B, m0, k0, kc, live);
+                });
+            for (int e = (int)threadIdx.x; e < tc::T16 * nu; e += (int)blockDim.x) {
+                int rr = e % tc::T16, jj = e / tc::T16, b = m0 + rr, j = u0 + jj;
+                if (b >= B)
+                    continue;
+                if (live(b)) {
+                    float sum = 0.0f;
+                    for (int pp = 0; pp < parts; pp++)
+                        sum += part[((size_t)pp * tc::T16 + rr) * NB + jj];
+                    r.dh[(size_t)b * Hd + j] += sum;
+                }
+                if (cell)
+                    cellfn<C>::bwd(&c, b, j);
+            }
+            __syncthreads();
+        }
+    }
+}
+
 /* ---- host side ---- */
 
 size_t slab_bytes(baton_cell cell, int Hd, int units, int bf16)
@@ -329,6 +533,9 @@ baton_status check_args(const baton_kernel_recur_args *k, const char *who)
     /* cell_math.h indexes one step's rows in int: b*4*Hd (gates, saved) and b*ldy */
     BATON_REQUIRE((long long)a->B * 4 * a->Hd <= 2147483647LL && (long long)a->B * a->ldy <= 2147483647LL,
                   "%s: B=%d Hd=%d ldy=%d overflow the cells' int row indices", who, a->B, a->Hd, a->ldy);
+    BATON_REQUIRE(!k->tc || (k->bf16 && baton_cell_gates(a->cell) * k->a.units <= 128),
+                  "%s: the tensor-core kernels take bf16 and at most 128 gate columns a block (units=%d)", who,
+                  k->a.units);
     for (int d = 0; d < a->dirs; d++) {
         const baton_recur_dir *r = &a->dir[d];
         BATON_REQUIRE(r->w_hh && r->b_ih && r->b_hh && r->xg && r->hs && r->hg && r->dgx && r->dh,
@@ -344,33 +551,54 @@ baton_status check_args(const baton_kernel_recur_args *k, const char *who)
 }
 
 /* Blocks of both persistent kernels of (C, W) resident per SM with `smem` bytes each. */
+/* Blocks of kernel fn resident per SM with `smem` bytes of dynamic shared memory. */
+template <typename K> baton_status occupancy(int *per_sm, K fn, size_t smem)
+{
+    BATON_CUDA_CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    BATON_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_sm, fn, BATON_RECUR_THREADS, smem));
+    return BATON_OK;
+}
+
+/* Blocks of both persistent kernels of (C, W) (tensor-core ones with tc) resident per SM. */
 template <baton_cell C, typename W> struct occupancy_op {
-    static baton_status run(int *per_sm, size_t smem)
+    static baton_status run(int *per_sm, size_t smem, int tc)
     {
         int fwd = 0, bwd = 0;
-        BATON_CUDA_CHECK(cudaFuncSetAttribute(recur_persistent_fwd<C, W>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                              (int)smem));
-        BATON_CUDA_CHECK(cudaFuncSetAttribute(recur_persistent_bwd<C, W>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                              (int)smem));
-        BATON_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&fwd, recur_persistent_fwd<C, W>,
-                                                                       BATON_RECUR_THREADS, smem));
-        BATON_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&bwd, recur_persistent_bwd<C, W>,
-                                                                       BATON_RECUR_THREADS, smem));
+        if (tc) {
+            BATON_TRY(occupancy(&fwd, recur_persistent_tc_fwd<C>, smem));
+            BATON_TRY(occupancy(&bwd, recur_persistent_tc_bwd<C>, smem));
+        } else {
+            BATON_TRY(occupancy(&fwd, recur_persistent_fwd<C, W>, smem));
+            BATON_TRY(occupancy(&bwd, recur_persistent_bwd<C, W>, smem));
+        }
         *per_sm = fwd < bwd ? fwd : bwd;
         return BATON_OK;
     }
 };
 
+/* The persistent launch of kernel fn over k's grid with smem bytes of shared memory. */
+template <typename K>
+baton_status launch_persistent(K fn, const baton_kernel_recur_args *k, size_t smem, cudaStream_t stream)
+{
+    BATON_CUDA_CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    BATON_CUDA_CHECK(BATON_LAUNCH_COOPERATIVE(grid_of(k), BATON_RECUR_THREADS, smem, stream, fn)(*k));
+    return BATON_OK;
+}
+
+/* Shared memory of a persistent block of U units. */
+size_t persistent_bytes(baton_cell cell, int Hd, int U, int bf16, int tc)
+{
+    return tc ? tc::layout(baton_cell_gates(cell), Hd, U).bytes() : slab_bytes(cell, Hd, U, bf16);
+}
+
 template <baton_cell C, typename W> struct forward_op {
     static baton_status run(baton_recur_version v, const baton_kernel_recur_args *k, cudaStream_t stream)
     {
         if (v == BATON_RECUR_PERSISTENT) {
-            size_t smem = slab_bytes(C, k->a.Hd, k->a.units, k->bf16);
-            BATON_CUDA_CHECK(cudaFuncSetAttribute(recur_persistent_fwd<C, W>,
-                                                  cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-            BATON_CUDA_CHECK(BATON_LAUNCH_COOPERATIVE(grid_of(k), BATON_RECUR_THREADS, smem, stream,
-                                                      recur_persistent_fwd<C, W>)(*k));
-            return BATON_OK;
+            size_t smem = persistent_bytes(C, k->a.Hd, k->a.units, k->bf16, k->tc);
+            if (k->tc)
+                return launch_persistent(recur_persistent_tc_fwd<C>, k, smem, stream);
+            return launch_persistent(recur_persistent_fwd<C, W>, k, smem, stream);
         }
         for (int s = 0; s < k->a.T; s++) {
             BATON_LAUNCH(grid_of(k), BATON_RECUR_THREADS, 0, stream, recur_gemm_fwd<C, W>)(*k, s);
@@ -384,12 +612,10 @@ template <baton_cell C, typename W> struct backward_op {
     static baton_status run(baton_recur_version v, const baton_kernel_recur_args *k, cudaStream_t stream)
     {
         if (v == BATON_RECUR_PERSISTENT) {
-            size_t smem = slab_bytes(C, k->a.Hd, k->a.units, k->bf16);
-            BATON_CUDA_CHECK(cudaFuncSetAttribute(recur_persistent_bwd<C, W>,
-                                                  cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-            BATON_CUDA_CHECK(BATON_LAUNCH_COOPERATIVE(grid_of(k), BATON_RECUR_THREADS, smem, stream,
-                                                      recur_persistent_bwd<C, W>)(*k));
-            return BATON_OK;
+            size_t smem = persistent_bytes(C, k->a.Hd, k->a.units, k->bf16, k->tc);
+            if (k->tc)
+                return launch_persistent(recur_persistent_tc_bwd<C>, k, smem, stream);
+            return launch_persistent(recur_persistent_bwd<C, W>, k, smem, stream);
         }
         for (int s = 0; s <= k->a.T; s++) {
             BATON_LAUNCH(grid_of(k), BATON_RECUR_THREADS, 0, stream, recur_gemm_bwd<C, W>)(*k, s);
@@ -418,7 +644,7 @@ baton_status dispatch(baton_cell cell, int bf16, A... args)
 } // namespace
 
 extern "C" baton_status baton_kernel_recur_plan(int *units, char *why, size_t why_len, baton_recur_version v,
-                                                baton_cell cell, int Hd, int dirs, int bf16)
+                                                baton_cell cell, int Hd, int dirs, int bf16, int tc)
 {
     *units = 0;
     if (why_len)
@@ -436,12 +662,15 @@ extern "C" baton_status baton_kernel_recur_plan(int *units, char *why, size_t wh
         return BATON_OK;
     }
     BATON_REQUIRE(v == BATON_RECUR_PERSISTENT, "recur plan: unknown version %d", (int)v);
-    for (int u = want; u <= Hd; u++) {
-        size_t smem = slab_bytes(cell, Hd, u, bf16);
+    tc = tc && bf16;
+    /* the tensor-core kernels give each of the 8 warps at most one 16-column output tile */
+    int most = tc ? 128 / baton_cell_gates(cell) : Hd;
+    for (int u = want; u <= Hd && u <= most; u++) {
+        size_t smem = persistent_bytes(cell, Hd, u, bf16, tc);
         if (smem > (size_t)optin)
             break;
         int per_sm = 0;
-        BATON_TRY(dispatch<occupancy_op>(cell, bf16, &per_sm, smem));
+        BATON_TRY(dispatch<occupancy_op>(cell, bf16, &per_sm, smem, tc));
         if ((long long)dirs * ((Hd + u - 1) / u) <= (long long)per_sm * sms) {
             *units = u;
             return BATON_OK;
@@ -450,9 +679,9 @@ extern "C" baton_status baton_kernel_recur_plan(int *units, char *why, size_t wh
     double mib = (double)slab_bytes(cell, Hd, Hd, bf16) * dirs / (1 << 20);
     snprintf(why, why_len,
              "the %s layer's W_hh (%d direction%s of %dx%d, %s) is %.1f MiB, more than the blocks that %d SMs "
-             "keep resident can hold in shared memory (at most %d KiB a block)",
+             "keep resident can hold in shared memory (at most %d KiB a block%s)",
              cell_label(cell), dirs, dirs == 2 ? "s" : "", baton_cell_gates(cell) * Hd, Hd, bf16 ? "bf16" : "fp32",
-             mib, sms, optin / 1024);
+             mib, sms, optin / 1024, tc ? ", with the tensor-core kernels' staging; --kernels recur=simt needs less" : "");
     return BATON_OK;
 }
 

@@ -202,6 +202,8 @@ typedef struct {
                  * plain stays the default: docs/perf-model.md models fused 0.95x on gnmt (W_out re-read
                  * per chunk) though 1.05-1.09x on tiny and base, and half the memory for the logits */
     int step;   /* training step: 0 eager launches, 1 one CUDA Graph per batch shape (src/train/trainer.c) */
+    int recur;  /* --rnn-impl persistent's sums in bf16: 0 simt (fp32 FMAs on CUDA cores), 1 tensor
+                 * (bf16 warp matrix operations, kernels/recurrence.cu); fp32 and tf32 always run simt */
 } baton_versions;
 
 /* A device: its ops and its private state (handles, streams, workspaces). */
@@ -228,7 +230,8 @@ baton_status baton_precision_parse(baton_precision *p, const char *name, const c
 const char *baton_precision_name(baton_precision p);
 
 /* *v = the defaults, then each "part=version" of the comma-separated spec (NULL or "" keeps the
- * defaults): colsum=plain|tiled, dv=plain|tiled, embed=plain|split, loss=plain|fused, step=eager|graph. */
+ * defaults): colsum=plain|tiled, dv=plain|tiled, embed=plain|split, loss=plain|fused, step=eager|graph,
+ * recur=simt|tensor. */
 baton_status baton_versions_parse(baton_versions *v, const char *spec);
 
 /* Creates the backend named `name`: "cpu", "cuda" where built, or "auto" (cuda when a GPU is usable,

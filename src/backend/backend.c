@@ -62,6 +62,7 @@ static const struct {
     {"embed", offsetof(baton_versions, embed), {"plain", "split"}, 1},
     {"loss", offsetof(baton_versions, loss), {"plain", "fused"}, 0}, /* see backend.h */
     {"step", offsetof(baton_versions, step), {"eager", "graph"}, 1},
+    {"recur", offsetof(baton_versions, recur), {"simt", "tensor"}, 1},
 };
 #define N_PARTS (sizeof version_parts / sizeof *version_parts)
 
@@ -88,7 +89,7 @@ static baton_status version_item(baton_versions *v, const char *item, size_t len
                            version_parts[k].names[1]);
     }
     return BATON_ERROR(BATON_ERR_INVALID,
-                       "--kernels: '%.*s', expected part=version with part colsum, dv, embed, loss or step",
+                       "--kernels: '%.*s', expected part=version with part colsum, dv, embed, loss, step or recur",
                        (int)len, item);
 }
 

@@ -15,11 +15,17 @@ static int bf16(const baton_backend *be)
     return be->precision == BATON_PRECISION_BF16;
 }
 
+/* persistent's sums on tensor cores: bf16 precision and --kernels recur=tensor (the default) */
+static int tensor(const baton_backend *be)
+{
+    return bf16(be) && be->versions.recur == 1;
+}
+
 /* The kernels' arguments: a's tensors and, in bf16, their mirrors (kept ones for what the cells
  * write, so that the writer refreshes them). */
 static baton_kernel_recur_args with_mirrors(baton_backend *be, const baton_recur_args *a)
 {
-    baton_kernel_recur_args k = {.a = *a, .bf16 = bf16(be)};
+    baton_kernel_recur_args k = {.a = *a, .bf16 = bf16(be), .tc = tensor(be)};
     for (int d = 0; k.bf16 && d < a->dirs; d++) {
         const baton_recur_dir *r = &a->dir[d];
         k.w16[d] = baton_cuda_bf16_twin(be, r->w_hh);
@@ -33,7 +39,7 @@ static baton_kernel_recur_args with_mirrors(baton_backend *be, const baton_recur
 baton_status baton_cuda_recur_plan(baton_backend *be, baton_recur_version v, baton_cell cell, int Hd, int dirs,
                                    int *units, char *why, size_t why_len)
 {
-    return baton_kernel_recur_plan(units, why, why_len, v, cell, Hd, dirs, bf16(be));
+    return baton_kernel_recur_plan(units, why, why_len, v, cell, Hd, dirs, bf16(be), tensor(be));
 }
 
 baton_status baton_cuda_recur_forward(baton_backend *be, baton_recur_version v, const baton_recur_args *a)

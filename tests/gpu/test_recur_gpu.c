@@ -9,7 +9,9 @@
  * must be exactly zero. Cases cover the three cells, one and two directions, 1, 2 and 4 layers,
  * h0/c0/dhn/dcn given and absent, fp32, tf32 and bf16, blocks owning one unit and several (the
  * last one partial), threads summing two tiles of units (Hd=600), and blocks with more elements
- * than threads (B=300). Then the refusals: persistent on a layer whose W_hh cannot stay on chip
+ * than threads (B=300). In bf16, persistent runs its tensor-core kernels (the default
+ * --kernels recur=tensor; several output tiles, row chunks and k chunks at Hd=600, B=20) and,
+ * with recur=simt, its CUDA-core ones. Then the refusals: persistent on a layer whose W_hh cannot stay on chip
  * must fail before any step with a line naming the limit, and auto must fall back and say so; on
  * the CPU backend both versions are refused and auto picks fused.
  *
@@ -47,6 +49,7 @@ typedef struct {
     int dirs, L, I, Hd, T, B;
     baton_precision prec;
     int with_states;
+    const char *kernels; /* --kernels of the cuda backend, NULL: the defaults (recur=tensor) */
 } tcase;
 
 enum { X, H0, C0, DY, DHN, DCN, G0, N_IN };
@@ -185,13 +188,13 @@ static void run_case(const tcase *tc, uint32_t id)
     side cpu = {0}, gpu = {0};
     float *ref[N_OUT] = {0}, *got[N_OUT] = {0};
     char name[160];
-    snprintf(name, sizeof name, "%s %s %s L%d Hd%d %s%s", tc->impl, baton_cell_name(tc->cell),
-             tc->dirs == 2 ? "bi" : "uni", tc->L, tc->Hd, baton_precision_name(tc->prec),
-             tc->with_states ? "" : " no-states");
+    snprintf(name, sizeof name, "%s %s %s L%d Hd%d B%d %s%s%s%s", tc->impl, baton_cell_name(tc->cell),
+             tc->dirs == 2 ? "bi" : "uni", tc->L, tc->Hd, tc->B, baton_precision_name(tc->prec),
+             tc->with_states ? "" : " no-states", tc->kernels ? " " : "", tc->kernels ? tc->kernels : "");
     int bad = problem_init(&p, tc, id);
     for (int o = 0; !bad && o < N_OUT; o++)
         bad = !(ref[o] = malloc(p.n_out[o] * sizeof(float))) || !(got[o] = malloc(p.n_out[o] * sizeof(float)));
-    baton_backend_options co = {.threads = 1, .precision = tc->prec}, go = {.precision = tc->prec};
+    baton_backend_options co = {.threads = 1, .precision = tc->prec}, go = {.precision = tc->prec, .versions = tc->kernels};
     bad = bad || baton_backend_create_ex(&cpu.be, "cpu", &co) != BATON_OK ||
           side_run(&cpu, &p, tc, "fused", ref) != BATON_OK ||
           baton_backend_create_ex(&gpu.be, "cuda", &go) != BATON_OK ||
@@ -277,24 +280,27 @@ int main(void)
     const baton_cell R = BATON_CELL_RNN_TANH, LS = BATON_CELL_LSTM, GR_ = BATON_CELL_GRU;
     const tcase cases[] = {
         /* every cell, one and two directions, both versions, fp32 */
-        {"persistent", LS, 1, 1, 5, 7, 6, 5, F, 1},  {"persistent", LS, 2, 2, 5, 6, 6, 5, F, 1},
-        {"persistent", GR_, 1, 1, 5, 7, 6, 5, F, 0}, {"persistent", GR_, 2, 2, 5, 6, 6, 5, F, 1},
-        {"persistent", R, 1, 2, 5, 7, 6, 5, F, 1},   {"persistent", R, 2, 1, 5, 6, 6, 5, F, 0},
-        {"fused-gemm", LS, 1, 1, 5, 7, 6, 5, F, 0},  {"fused-gemm", LS, 2, 2, 5, 6, 6, 5, F, 1},
-        {"fused-gemm", GR_, 2, 1, 5, 6, 6, 5, F, 1}, {"fused-gemm", R, 1, 2, 5, 7, 6, 5, F, 1},
+        {"persistent", LS, 1, 1, 5, 7, 6, 5, F, 1, NULL},  {"persistent", LS, 2, 2, 5, 6, 6, 5, F, 1, NULL},
+        {"persistent", GR_, 1, 1, 5, 7, 6, 5, F, 0, NULL}, {"persistent", GR_, 2, 2, 5, 6, 6, 5, F, 1, NULL},
+        {"persistent", R, 1, 2, 5, 7, 6, 5, F, 1, NULL},   {"persistent", R, 2, 1, 5, 6, 6, 5, F, 0, NULL},
+        {"fused-gemm", LS, 1, 1, 5, 7, 6, 5, F, 0, NULL},  {"fused-gemm", LS, 2, 2, 5, 6, 6, 5, F, 1, NULL},
+        {"fused-gemm", GR_, 2, 1, 5, 6, 6, 5, F, 1, NULL}, {"fused-gemm", R, 1, 2, 5, 7, 6, 5, F, 1, NULL},
         /* four layers; blocks of two units, the last one partial (2*67 units > 132 SMs) */
-        {"persistent", LS, 1, 4, 4, 5, 5, 4, F, 1},  {"persistent", LS, 2, 1, 3, 67, 4, 3, F, 1},
-        {"fused-gemm", GR_, 2, 1, 3, 67, 4, 3, F, 0},
+        {"persistent", LS, 1, 4, 4, 5, 5, 4, F, 1, NULL},  {"persistent", LS, 2, 1, 3, 67, 4, 3, F, 1, NULL},
+        {"fused-gemm", GR_, 2, 1, 3, 67, 4, 3, F, 0, NULL},
         /* blocks of 10 units (2*600 units > 132 SMs): two unit tiles a thread, the second partial */
-        {"persistent", LS, 2, 1, 3, 600, 2, 2, F, 1}, {"fused-gemm", GR_, 2, 1, 3, 600, 2, 2, BF, 1},
+        {"persistent", LS, 2, 1, 3, 600, 2, 2, F, 1, NULL}, {"fused-gemm", GR_, 2, 1, 3, 600, 2, 2, BF, 1, NULL},
         /* more elements than a block has threads: no split-K, several passes of the block */
-        {"persistent", GR_, 1, 1, 3, 3, 3, 300, F, 1}, {"fused-gemm", LS, 2, 1, 3, 2, 3, 300, F, 1},
-        /* bf16 and tf32 */
-        {"persistent", LS, 2, 2, 5, 6, 6, 5, BF, 1}, {"persistent", GR_, 1, 1, 5, 7, 6, 5, BF, 1},
-        {"fused-gemm", LS, 2, 1, 5, 6, 6, 5, BF, 1}, {"fused-gemm", R, 1, 1, 5, 7, 6, 5, BF, 0},
-        {"persistent", LS, 2, 1, 5, 6, 6, 5, T32, 1}, {"fused-gemm", GR_, 1, 2, 5, 7, 6, 5, T32, 1},
+        {"persistent", GR_, 1, 1, 3, 3, 3, 300, F, 1, NULL}, {"fused-gemm", LS, 2, 1, 3, 2, 3, 300, F, 1, NULL},
+        /* bf16 (persistent on tensor cores by default, or on CUDA cores) and tf32 */
+        {"persistent", LS, 2, 2, 5, 6, 6, 5, BF, 1, NULL}, {"persistent", GR_, 1, 1, 5, 7, 6, 5, BF, 1, NULL},
+        {"persistent", LS, 2, 2, 5, 6, 6, 5, BF, 1, "recur=simt"}, {"persistent", R, 1, 1, 5, 7, 6, 5, BF, 0, NULL},
+        /* tensor cores: 10 units (3 output tiles forward), two chunks of 16 rows, several of k */
+        {"persistent", LS, 2, 1, 3, 600, 2, 20, BF, 1, NULL},
+        {"fused-gemm", LS, 2, 1, 5, 6, 6, 5, BF, 1, NULL}, {"fused-gemm", R, 1, 1, 5, 7, 6, 5, BF, 0, NULL},
+        {"persistent", LS, 2, 1, 5, 6, 6, 5, T32, 1, NULL}, {"fused-gemm", GR_, 1, 2, 5, 7, 6, 5, T32, 1, NULL},
         /* auto picks a version per shape: small B, so a whole-recurrence one */
-        {"auto", LS, 2, 2, 5, 6, 6, 5, F, 1},
+        {"auto", LS, 2, 2, 5, 6, 6, 5, F, 1, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&cases[i], (uint32_t)i);
