@@ -100,10 +100,11 @@ ONCHIP_BYTES = 132 * 200 * 1024  # shared memory the persistent kernel may hold 
 # that is not there yet runs as the plain one (what the code does), unless --designed asks for
 # the version as issue 12 designs it.
 VERSIONS = {'colsum': ('plain', 'tiled'), 'dv': ('plain', 'tiled'), 'embed': ('plain', 'split'),
-            'loss': ('plain', 'fused'), 'step': ('eager', 'graph')}
-DEFAULT_VERSIONS = {'colsum': 'tiled', 'dv': 'tiled', 'embed': 'split', 'loss': 'plain', 'step': 'graph'}
+            'loss': ('plain', 'fused'), 'step': ('eager', 'graph'), 'recur': ('simt', 'tensor')}
+DEFAULT_VERSIONS = {'colsum': 'tiled', 'dv': 'tiled', 'embed': 'split', 'loss': 'plain', 'step': 'graph',
+                    'recur': 'tensor'}
 LANDED = {'colsum': ('plain', 'tiled'), 'dv': ('plain', 'tiled'), 'embed': ('plain', 'split'),
-          'loss': ('plain', 'fused'), 'step': ('eager', 'graph')}
+          'loss': ('plain', 'fused'), 'step': ('eager', 'graph'), 'recur': ('simt', 'tensor')}
 WHAT_IFS = ('fused-step', 'concurrent', 'persistent')
 # --rnn-impl versions as built (kernels/recurrence.cu): the sums on CUDA cores, split-K over lanes,
 # both directions in one launch; fused-gemm re-reads W_hh from L2 every step, persistent holds it
@@ -111,6 +112,8 @@ WHAT_IFS = ('fused-step', 'concurrent', 'persistent')
 RNN_IMPLS = ('fused', 'fused-gemm', 'persistent')
 RECUR_EFF = 0.5  # fraction of the fp32 FMA peak the split-K dot products reach (shared/L1 operands)
 RECUR_THREADS = 256  # kernels.h BATON_RECUR_THREADS
+RECUR_TC_EFF = 0.2  # persistent on tensor cores (bf16, recur=tensor): fraction of the bf16 tensor peak its
+                    # 16-row warp tiles reach, rows staged through shared memory and k split over 8 warps
 
 # The bench configurations, as src/bench/bench_core.c defines them (`baton bench configs` prints
 # them; --configs-json reads that output instead, and --check-counts compares the shapes).
@@ -167,6 +170,7 @@ class Op:
     kernels: int = 1  # library calls (CUB): the kernels the call launches itself
     steps: list = field(default_factory=list)  # recur: (flops, l2 bytes, dram bytes) of each time step
     barriers: int = 0  # recur (persistent): grid-wide barriers between its steps
+    tensor: bool = False  # recur: sums on tensor cores (persistent, bf16, recur=tensor)
 
 
 class Model:
@@ -521,9 +525,10 @@ class Model:
             steps.append((flops, l2, dram))
         shape = 'T=%d B=%d Hd=%d dirs=%d' % (T, B, Hd, D)
         if persistent:
-            self.emit(Op('recur', 'persistent %s %s' % (cell, direction), self.site, self.phase, shape, launches=1,
-                         flops=sum(x[0] for x in steps), steps=steps, barriers=len(steps) - 1,
-                         l2=GH * Hd * el * D))  # the slabs, loaded once
+            tensor = self.prec == 'bf16' and self.v['recur'] == 'tensor'
+            self.emit(Op('recur', 'persistent%s %s %s' % (' (tensor)' if tensor else '', cell, direction), self.site,
+                         self.phase, shape, launches=1, flops=sum(x[0] for x in steps), steps=steps,
+                         barriers=len(steps) - 1, l2=GH * Hd * el * D, tensor=tensor))  # the slabs, loaded once
         else:
             for st in steps:
                 self.emit(Op('recur', 'fused-gemm %s %s' % (cell, direction), self.site, self.phase, shape,
@@ -1064,9 +1069,11 @@ def persistent_time(op, gpu):
 
 
 def recur_time(op, gpu):
-    """A whole-recurrence kernel: per step the longest of its sums at RECUR_EFF of the CUDA cores'
-    peak, its L2 reads and its DRAM traffic; plus a grid barrier between persistent steps."""
-    peak, bw = gpu['peak']['fp32'] * RECUR_EFF, gpu['dram_bw'] * DRAM_EFF
+    """A whole-recurrence kernel: per step the longest of its sums (at RECUR_EFF of the CUDA cores'
+    peak, or RECUR_TC_EFF of the bf16 tensor peak), its L2 reads and its DRAM traffic; plus a grid
+    barrier between persistent steps."""
+    peak = gpu['peak']['bf16'] * RECUR_TC_EFF if op.tensor else gpu['peak']['fp32'] * RECUR_EFF
+    bw = gpu['dram_bw'] * DRAM_EFF
     t = sum(max(f / peak, l2 / L2_BW + dram / bw) for f, l2, dram in op.steps)
     compute = sum(f / peak for f, _, _ in op.steps)
     t += op.l2 / L2_BW + op.barriers * GRID_SYNC_US * 1e-6

@@ -8,8 +8,10 @@
  * Per time step of a layer with D directions, B rows, Hd units, G gates (GH = G*Hd):
  *   fused       D * (max(gemm_latency, 2*B*GH*Hd / tensor_rate) + cell)  the directions one after another
  *   fused-gemm  boundary + D*B*GH*Hd / fma_rate + D*GH*Hd*elt / l2_rate   W_hh re-read from L2 each step
- *   persistent  barrier + D*B*GH*Hd / fma_rate                            W_hh stays in shared memory
- * The hand-written versions do their sums on CUDA cores (fma_rate), the plain path's GEMM on tensor
+ *   persistent  barrier + max(sums, blocks*B*Hd*elt / l2_rate)            W_hh stays in shared memory,
+ *               every block reads all of h; sums = D*B*GH*Hd / fma_rate, or 2*D*B*GH*Hd / recur_tc_rate
+ *               on tensor cores (bf16, --kernels recur=tensor)
+ * fused-gemm and persistent's simt sums run on CUDA cores (fma_rate), the plain path's GEMM on tensor
  * cores (tensor_rate of the precision), so they win where the GEMM is latency-bound: small B. */
 #include "baton/rnn.h"
 
@@ -25,16 +27,18 @@ typedef struct {
     double boundary_us;     /* one kernel-to-kernel boundary inside a CUDA Graph */
     double barrier_us;      /* one grid-wide barrier of a cooperative kernel */
     double l2_rate;         /* bytes/s of L2 reads */
+    double recur_tc_rate;   /* FLOP/s of persistent's warp matrix products (bf16, 16-row tiles) */
     const char *source;     /* "modelled", or the gpu-check run that measured the row */
 } auto_row;
 
 /* H100 SXM and H200: 132 SMs at 1.98 GHz, 128 fp32 lanes each: 33.4 TFMA/s peak, half of it reached
  * by split-K dot products; dense tensor peaks 67 (fp32 SIMT, 2 FLOP/FMA), 495 (tf32), 989 (bf16)
- * TFLOP/s, half reached at the recurrent GEMM's shapes. The two differ in HBM, which a recurrence
+ * TFLOP/s, half reached at the recurrent GEMM's shapes, a fifth by persistent's 16-row warp tiles;
+ * L2 reads at 5.5 TB/s (bench/perf_model.py's L2_BW). The two differ in HBM, which a recurrence
  * whose weights stay in L2 or shared memory barely touches. */
 static const auto_row rows[] = {
-    {"H200", 16.7e12, {33e12, 247e12, 494e12}, 5.0, 2.0, 1.5, 1.5, 10e12, "modelled"},
-    {"H100", 16.7e12, {33e12, 247e12, 494e12}, 5.0, 2.0, 1.5, 1.5, 10e12, "modelled"},
+    {"H200", 16.7e12, {33e12, 247e12, 494e12}, 5.0, 2.0, 1.5, 1.5, 5.5e12, 198e12, "modelled"},
+    {"H100", 16.7e12, {33e12, 247e12, 494e12}, 5.0, 2.0, 1.5, 1.5, 5.5e12, 198e12, "modelled"},
 };
 
 static const auto_row *row_for(const char *description)
@@ -58,7 +62,10 @@ baton_recur_version baton_rnn_auto_pick(const baton_backend *be, const baton_rnn
     double gemm = 2.0 * B * GH * Hd / r->tensor_rate[be->precision] * 1e6;
     double t_fused = D * ((gemm > r->gemm_latency_us ? gemm : r->gemm_latency_us) + r->cell_us);
     double t_gemm = r->boundary_us + fma / r->fma_rate * 1e6 + D * GH * Hd * elt / r->l2_rate * 1e6;
-    double t_persistent = r->barrier_us + fma / r->fma_rate * 1e6;
+    int tensor = be->precision == BATON_PRECISION_BF16 && be->versions.recur == 1;
+    double sums = tensor ? 2.0 * fma / r->recur_tc_rate * 1e6 : fma / r->fma_rate * 1e6;
+    double blocks = D * Hd < 132 ? D * Hd : 132, h_reads = blocks * B * Hd * elt / r->l2_rate * 1e6;
+    double t_persistent = r->barrier_us + (sums > h_reads ? sums : h_reads);
     snprintf(basis, basis_len, "%s %s at B=%d: persistent %.1f, fused-gemm %.1f, fused %.1f us/step", r->source,
              r->gpu, B, t_persistent, t_gemm, t_fused);
     if (persistent_fits && t_persistent < t_fused && t_persistent <= t_gemm)
