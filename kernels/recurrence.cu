@@ -133,6 +133,43 @@ __device__ inline int block_nu(const baton_kernel_recur_args &p)
     return left < p.a.units ? left : p.a.units;
 }
 
+/* The cell's arguments at step t of direction d (forward: the slots before and after t). */
+template <baton_cell C> __device__ baton_cell_fwd_args fwd_args(const baton_kernel_recur_args &p, int d, int t)
+{
+    const baton_recur_args &a = p.a;
+    const baton_recur_dir &r = a.dir[d];
+    int B = a.B, Hd = a.Hd, GH = cellfn<C>::G * Hd, prev = d ? t + 1 : t, next = d ? t : t + 1;
+    size_t slot = (size_t)B * Hd;
+    return baton_cell_fwd_args{
+        .B = B, .Hd = Hd, .t = t, .lengths = a.lengths,
+        .xg = r.xg + (size_t)t * B * GH, .hg = r.hg, .b_ih = r.b_ih, .b_hh = r.b_hh,
+        .h_prev = r.hs + prev * slot, .c_prev = r.cs ? r.cs + prev * slot : NULL,
+        .h = r.hs + next * slot, .c = r.cs ? r.cs + next * slot : NULL,
+        .y = a.y + (size_t)t * B * a.ldy + (size_t)d * Hd, .ldy = a.ldy,
+        .save = r.save ? r.save + (size_t)t * B * baton_cell_saved(C) * Hd : NULL,
+        .h16 = p.hs16[d] ? p.hs16[d] + next * slot : NULL,
+    };
+}
+
+template <baton_cell C> __device__ baton_cell_bwd_args bwd_args(const baton_kernel_recur_args &p, int d, int t)
+{
+    const baton_recur_args &a = p.a;
+    const baton_recur_dir &r = a.dir[d];
+    int B = a.B, Hd = a.Hd, prev = d ? t + 1 : t, next = d ? t : t + 1;
+    size_t slot = (size_t)B * Hd, gstep = (size_t)B * cellfn<C>::G * Hd;
+    return baton_cell_bwd_args{
+        .B = B, .Hd = Hd, .t = t, .lengths = a.lengths,
+        .dy = a.dy + (size_t)t * B * a.ldy + (size_t)d * Hd, .ldy = a.ldy, .dh = r.dh, .dc = r.dc,
+        .save = r.save ? r.save + (size_t)t * B * baton_cell_saved(C) * Hd : NULL,
+        .h_prev = r.hs + prev * slot, .h = r.hs + next * slot,
+        .c_prev = r.cs ? r.cs + prev * slot : NULL, .c = r.cs ? r.cs + next * slot : NULL,
+        .dgx = r.dgx + t * gstep, .dgh = r.dgh ? r.dgh + t * gstep : NULL,
+        .dh_prev = r.dh, .dc_prev = r.dc,
+        .dgx16 = p.dgx16[d] ? p.dgx16[d] + t * gstep : NULL,
+        .dgh16 = p.dgh16[d] ? p.dgh16[d] + t * gstep : NULL,
+    };
+}
+
 /* Units one thread sums at once: it loads h[b, k] (or dg[b, r]) once for all of them. */
 constexpr int UT = 8;
 
@@ -153,18 +190,9 @@ __device__ void fwd_step(const baton_kernel_recur_args &p, int d, int s, const W
     constexpr int G = cellfn<C>::G;
     const baton_recur_args &a = p.a;
     const baton_recur_dir &r = a.dir[d];
-    int B = a.B, Hd = a.Hd, GH = G * Hd, t = d ? a.T - 1 - s : s, prev = d ? t + 1 : t, next = d ? t : t + 1;
-    size_t slot = (size_t)B * Hd;
-    baton_cell_fwd_args c = {
-        .B = B, .Hd = Hd, .t = t, .lengths = a.lengths,
-        .xg = r.xg + (size_t)t * B * GH, .hg = r.hg, .b_ih = r.b_ih, .b_hh = r.b_hh,
-        .h_prev = r.hs + prev * slot, .c_prev = r.cs ? r.cs + prev * slot : NULL,
-        .h = r.hs + next * slot, .c = r.cs ? r.cs + next * slot : NULL,
-        .y = a.y + (size_t)t * B * a.ldy + (size_t)d * Hd, .ldy = a.ldy,
-        .save = r.save ? r.save + (size_t)t * B * baton_cell_saved(C) * Hd : NULL,
-        .h16 = p.hs16[d] ? p.hs16[d] + next * slot : NULL,
-    };
-    const W *hp = operands<W>::h(p, d) + prev * slot;
+    int B = a.B, Hd = a.Hd, GH = G * Hd, t = d ? a.T - 1 - s : s, prev = d ? t + 1 : t;
+    baton_cell_fwd_args c = fwd_args<C>(p, d, t);
+    const W *hp = operands<W>::h(p, d) + (size_t)prev * B * Hd;
     int nu = block_nu(p), tile_units = nu < UT ? nu : UT; /* the same for every lane of the block */
     int E = B * ((nu + UT - 1) / UT), ks = split_of(E, (int)blockDim.x), part = (int)threadIdx.x % ks;
     for (int base = 0; base < E * ks; base += (int)blockDim.x) {
@@ -199,22 +227,10 @@ __device__ void bwd_step(const baton_kernel_recur_args &p, int d, int s, const W
     const baton_recur_dir &r = a.dir[d];
     int B = a.B, Hd = a.Hd, GH = G * Hd;
     /* the steps in the order backward meets them: t, and tn, the one processed just before */
-    int t = d ? s : a.T - 1 - s, tn = d ? t - 1 : t + 1, prev = d ? t + 1 : t, next = d ? t : t + 1;
-    size_t slot = (size_t)B * Hd, gstep = (size_t)B * GH;
+    int t = d ? s : a.T - 1 - s, tn = d ? t - 1 : t + 1;
+    size_t gstep = (size_t)B * GH;
     int cell = s < a.T;
-    baton_cell_bwd_args c = {};
-    if (cell)
-        c = baton_cell_bwd_args{
-            .B = B, .Hd = Hd, .t = t, .lengths = a.lengths,
-            .dy = a.dy + (size_t)t * B * a.ldy + (size_t)d * Hd, .ldy = a.ldy, .dh = r.dh, .dc = r.dc,
-            .save = r.save ? r.save + (size_t)t * B * baton_cell_saved(C) * Hd : NULL,
-            .h_prev = r.hs + prev * slot, .h = r.hs + next * slot,
-            .c_prev = r.cs ? r.cs + prev * slot : NULL, .c = r.cs ? r.cs + next * slot : NULL,
-            .dgx = r.dgx + t * gstep, .dgh = r.dgh ? r.dgh + t * gstep : NULL,
-            .dh_prev = r.dh, .dc_prev = r.dc,
-            .dgx16 = p.dgx16[d] ? p.dgx16[d] + t * gstep : NULL,
-            .dgh16 = p.dgh16[d] ? p.dgh16[d] + t * gstep : NULL,
-        };
+    baton_cell_bwd_args c = cell ? bwd_args<C>(p, d, t) : baton_cell_bwd_args{};
     const W *dgn = s > 0 ? operands<W>::dg(p, d) + (size_t)tn * gstep : NULL;
     int nu = block_nu(p), tile_units = nu < UT ? nu : UT; /* the same for every lane of the block */
     int E = B * ((nu + UT - 1) / UT), ks = split_of(E, (int)blockDim.x), part = (int)threadIdx.x % ks;
@@ -402,22 +418,13 @@ __global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_persistent_tc_fwd(b
     }
     __syncthreads();
     const baton_recur_dir &r = a.dir[d];
-    size_t slot = (size_t)B * Hd;
     cooperative_groups::grid_group grid = cooperative_groups::this_grid();
     for (int s = 0; s < a.T; s++) {
         if (s)
             grid.sync();
-        int t = d ? a.T - 1 - s : s, prev = d ? t + 1 : t, next = d ? t : t + 1;
-        baton_cell_fwd_args c = {
-            .B = B, .Hd = Hd, .t = t, .lengths = a.lengths,
-            .xg = r.xg + (size_t)t * B * GH, .hg = r.hg, .b_ih = r.b_ih, .b_hh = r.b_hh,
-            .h_prev = r.hs + prev * slot, .c_prev = r.cs ? r.cs + prev * slot : NULL,
-            .h = r.hs + next * slot, .c = r.cs ? r.cs + next * slot : NULL,
-            .y = a.y + (size_t)t * B * a.ldy + (size_t)d * Hd, .ldy = a.ldy,
-            .save = r.save ? r.save + (size_t)t * B * baton_cell_saved(C) * Hd : NULL,
-            .h16 = p.hs16[d] + next * slot,
-        };
-        const uint16_t *h16 = p.hs16[d] + prev * slot;
+        int t = d ? a.T - 1 - s : s, prev = d ? t + 1 : t;
+        baton_cell_fwd_args c = fwd_args<C>(p, d, t);
+        const uint16_t *h16 = p.hs16[d] + (size_t)prev * B * Hd;
         auto live = [&](int b) { return baton_cell_valid(a.lengths, b, t); };
         for (int m0 = 0; m0 < B; m0 += tc::T16) {
             int parts = tc::chunk_product(slab, Kp, Kp, NC, stage, part, [&](int k0, int kc, uint16_t *st) {
@@ -459,26 +466,15 @@ __global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_persistent_tc_bwd(b
     }
     __syncthreads();
     const baton_recur_dir &r = a.dir[d];
-    size_t slot = (size_t)B * Hd, gstep = (size_t)B * GH;
+    size_t gstep = (size_t)B * GH;
     const uint16_t *dg16 = p.dgh16[d] ? p.dgh16[d] : p.dgx16[d];
     cooperative_groups::grid_group grid = cooperative_groups::this_grid();
     for (int s = 0; s <= a.T; s++) {
         if (s)
             grid.sync();
-        int t = d ? s : a.T - 1 - s, tn = d ? t - 1 : t + 1, prev = d ? t + 1 : t, next = d ? t : t + 1;
+        int t = d ? s : a.T - 1 - s, tn = d ? t - 1 : t + 1;
         int cell = s < a.T;
-        baton_cell_bwd_args c = {};
-        if (cell)
-            c = baton_cell_bwd_args{
-                .B = B, .Hd = Hd, .t = t, .lengths = a.lengths,
-                .dy = a.dy + (size_t)t * B * a.ldy + (size_t)d * Hd, .ldy = a.ldy, .dh = r.dh, .dc = r.dc,
-                .save = r.save ? r.save + (size_t)t * B * baton_cell_saved(C) * Hd : NULL,
-                .h_prev = r.hs + prev * slot, .h = r.hs + next * slot,
-                .c_prev = r.cs ? r.cs + prev * slot : NULL, .c = r.cs ? r.cs + next * slot : NULL,
-                .dgx = r.dgx + t * gstep, .dgh = r.dgh ? r.dgh + t * gstep : NULL,
-                .dh_prev = r.dh, .dc_prev = r.dc,
-                .dgx16 = p.dgx16[d] + t * gstep, .dgh16 = p.dgh16[d] ? p.dgh16[d] + t * gstep : NULL,
-            };
+        baton_cell_bwd_args c = cell ? bwd_args<C>(p, d, t) : baton_cell_bwd_args{};
         /* a row padded at tn has zero gate gradients there: nothing to add */
         auto live = [&](int b) { return s > 0 && baton_cell_valid(a.lengths, b, tn); };
         const uint16_t *dgn = dg16 + (size_t)(s > 0 ? tn : 0) * gstep;
