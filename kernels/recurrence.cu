@@ -587,34 +587,24 @@ size_t persistent_bytes(baton_cell cell, int Hd, int U, int bf16, int tc)
     return tc ? tc::layout(baton_cell_gates(cell), Hd, U).bytes() : slab_bytes(cell, Hd, U, bf16);
 }
 
-template <baton_cell C, typename W> struct forward_op {
-    static baton_status run(baton_recur_version v, const baton_kernel_recur_args *k, cudaStream_t stream)
+/* Enqueues one pass: forward (T step launches) or backward (T+1), or persistent's one launch. */
+template <baton_cell C, typename W> struct pass_op {
+    static baton_status run(baton_recur_version v, int backward, const baton_kernel_recur_args *k,
+                            cudaStream_t stream)
     {
         if (v == BATON_RECUR_PERSISTENT) {
             size_t smem = persistent_bytes(C, k->a.Hd, k->a.units, k->bf16, k->tc);
             if (k->tc)
-                return launch_persistent(recur_persistent_tc_fwd<C>, k, smem, stream);
-            return launch_persistent(recur_persistent_fwd<C, W>, k, smem, stream);
+                return launch_persistent(backward ? recur_persistent_tc_bwd<C> : recur_persistent_tc_fwd<C>, k, smem,
+                                         stream);
+            return launch_persistent(backward ? recur_persistent_bwd<C, W> : recur_persistent_fwd<C, W>, k, smem,
+                                     stream);
         }
-        for (int s = 0; s < k->a.T; s++) {
-            BATON_LAUNCH(grid_of(k), BATON_RECUR_THREADS, 0, stream, recur_gemm_fwd<C, W>)(*k, s);
-            BATON_CUDA_CHECK_LAUNCH();
-        }
-        return BATON_OK;
-    }
-};
-
-template <baton_cell C, typename W> struct backward_op {
-    static baton_status run(baton_recur_version v, const baton_kernel_recur_args *k, cudaStream_t stream)
-    {
-        if (v == BATON_RECUR_PERSISTENT) {
-            size_t smem = persistent_bytes(C, k->a.Hd, k->a.units, k->bf16, k->tc);
-            if (k->tc)
-                return launch_persistent(recur_persistent_tc_bwd<C>, k, smem, stream);
-            return launch_persistent(recur_persistent_bwd<C, W>, k, smem, stream);
-        }
-        for (int s = 0; s <= k->a.T; s++) {
-            BATON_LAUNCH(grid_of(k), BATON_RECUR_THREADS, 0, stream, recur_gemm_bwd<C, W>)(*k, s);
+        for (int s = 0; s < k->a.T + backward; s++) {
+            if (backward)
+                BATON_LAUNCH(grid_of(k), BATON_RECUR_THREADS, 0, stream, recur_gemm_bwd<C, W>)(*k, s);
+            else
+                BATON_LAUNCH(grid_of(k), BATON_RECUR_THREADS, 0, stream, recur_gemm_fwd<C, W>)(*k, s);
             BATON_CUDA_CHECK_LAUNCH();
         }
         return BATON_OK;
@@ -685,7 +675,7 @@ extern "C" baton_status baton_kernel_recur_forward(baton_recur_version v, const 
                                                    cudaStream_t stream)
 {
     BATON_TRY(check_args(k, "baton_kernel_recur_forward"));
-    return dispatch<forward_op>(k->a.cell, k->bf16, v, k, stream);
+    return dispatch<pass_op>(k->a.cell, k->bf16, v, 0, k, stream);
 }
 
 extern "C" baton_status baton_kernel_recur_backward(baton_recur_version v, const baton_kernel_recur_args *k,
@@ -693,5 +683,5 @@ extern "C" baton_status baton_kernel_recur_backward(baton_recur_version v, const
 {
     BATON_TRY(check_args(k, "baton_kernel_recur_backward"));
     BATON_REQUIRE(k->a.dy != NULL, "baton_kernel_recur_backward: dy is NULL");
-    return dispatch<backward_op>(k->a.cell, k->bf16, v, k, stream);
+    return dispatch<pass_op>(k->a.cell, k->bf16, v, 1, k, stream);
 }
