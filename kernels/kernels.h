@@ -69,8 +69,23 @@ typedef struct {
     uint16_t *dgx16[2], *dgh16[2]; /* (T, B, G*Hd) mirrors of dir[d].dgx, dgh, written beside them */
 } baton_kernel_recur_args;
 
+/* A wavefront's tensors as the kernels take them (recur.h's baton_recur_wave): each layer's as
+ * above, the input weights and their mirrors, the dropout between layers. Kept under the 4 KiB
+ * that every CUDA version takes as kernel arguments (wavefront.cu checks). */
+typedef struct {
+    int L;
+    baton_kernel_recur_args layer[BATON_RECUR_MAX_WAVE];
+    const float *w_ih[BATON_RECUR_MAX_WAVE];
+    const uint16_t *w_ih16[BATON_RECUR_MAX_WAVE]; /* bf16: mirrors of w_ih */
+    float dropout;
+    uint32_t purpose;
+    uint64_t seed;
+    const uint32_t *counter;
+} baton_kernel_wave_args;
+
 /* Sets *units, the units of Hd each block owns when version v runs a layer of (cell, Hd, dirs) on
- * the current device (tc: persistent's tensor-core kernels); or *units = 0 and why (why_len bytes)
+ * the current device (dirs: the directions run at once; for the wavefront, its layers) (tc:
+ * persistent's tensor-core kernels); or *units = 0 and why (why_len bytes)
  * the limit it exceeds, where the persistent kernel's blocks cannot all be resident with their
  * slabs of W_hh in shared memory. */
 baton_status baton_kernel_recur_plan(int *units, char *why, size_t why_len, baton_recur_version v, baton_cell cell,
@@ -81,6 +96,10 @@ baton_status baton_kernel_recur_forward(baton_recur_version v, const baton_kerne
 
 /* Enqueues the backward recurrence (T+1 launches, or one cooperative launch for persistent). */
 baton_status baton_kernel_recur_backward(baton_recur_version v, const baton_kernel_recur_args *k, cudaStream_t stream);
+
+/* Enqueues a wavefront's forward (T+L-1 launches) or backward (T+L launches), wavefront.cu. */
+baton_status baton_kernel_recur_wave_forward(const baton_kernel_wave_args *k, cudaStream_t stream);
+baton_status baton_kernel_recur_wave_backward(const baton_kernel_wave_args *k, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

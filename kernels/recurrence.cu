@@ -49,213 +49,9 @@
 #include "baton/recur.h"
 #include "kernels/device.cuh"
 #include "kernels/kernels.h"
+#include "kernels/recur_step.cuh"
 
 namespace {
-
-/* ---- the cell functions, by type, so that each kernel is compiled for one cell ---- */
-template <baton_cell C> struct cellfn;
-template <> struct cellfn<BATON_CELL_RNN_TANH> {
-    static constexpr int G = 1;
-    static __device__ void fwd(const baton_cell_fwd_args *a, int b, int j) { baton_rnn_tanh_fwd_at(a, b, j); }
-    static __device__ void bwd(const baton_cell_bwd_args *a, int b, int j) { baton_rnn_tanh_bwd_at(a, b, j); }
-};
-template <> struct cellfn<BATON_CELL_LSTM> {
-    static constexpr int G = 4;
-    static __device__ void fwd(const baton_cell_fwd_args *a, int b, int j) { baton_lstm_fwd_at(a, b, j); }
-    static __device__ void bwd(const baton_cell_bwd_args *a, int b, int j) { baton_lstm_bwd_at(a, b, j); }
-};
-template <> struct cellfn<BATON_CELL_GRU> {
-    static constexpr int G = 3;
-    static __device__ void fwd(const baton_cell_fwd_args *a, int b, int j) { baton_gru_fwd_at(a, b, j); }
-    static __device__ void bwd(const baton_cell_bwd_args *a, int b, int j) { baton_gru_bwd_at(a, b, j); }
-};
-
-__device__ inline float to_f32(float v) { return v; }
-__device__ inline float to_f32(uint16_t v) { return baton_bf16_to_f32(v); }
-
-/* Where a step reads W_hh: global memory (row-major (G*Hd, Hd)) or the block's shared slab. */
-template <typename W> struct w_global {
-    const W *w;
-    int Hd;
-    __device__ float fwd(int q, int j, int k) const { return to_f32(w[((size_t)q * Hd + j) * Hd + k]); }
-    __device__ float bwd(int r, int j) const { return to_f32(w[(size_t)r * Hd + j]); }
-};
-template <typename W> struct w_shared {
-    const W *s;
-    int G, Hd, u0;
-    __device__ float fwd(int q, int j, int k) const { return to_f32(s[((size_t)(j - u0) * G + q) * Hd + k]); }
-    __device__ float bwd(int r, int j) const { return to_f32(s[(size_t)(j - u0) * G * Hd + r]); }
-};
-
-/* The operands a kernel reads, by precision: fp32 tensors, or their bf16 mirrors. */
-template <typename W> struct operands;
-template <> struct operands<float> {
-    static __device__ const float *w(const baton_kernel_recur_args &p, int d) { return p.a.dir[d].w_hh; }
-    static __device__ const float *h(const baton_kernel_recur_args &p, int d) { return p.a.dir[d].hs; }
-    static __device__ const float *dg(const baton_kernel_recur_args &p, int d)
-    {
-        return p.a.dir[d].dgh ? p.a.dir[d].dgh : p.a.dir[d].dgx;
-    }
-};
-template <> struct operands<uint16_t> {
-    static __device__ const uint16_t *w(const baton_kernel_recur_args &p, int d) { return p.w16[d]; }
-    static __device__ const uint16_t *h(const baton_kernel_recur_args &p, int d) { return p.hs16[d]; }
-    static __device__ const uint16_t *dg(const baton_kernel_recur_args &p, int d)
-    {
-        return p.dgh16[d] ? p.dgh16[d] : p.dgx16[d];
-    }
-};
-
-/* Split-K width for E elements in a block of n threads (a power of two, 1..32). */
-__device__ inline int split_of(int E, int n)
-{
-    int ks = 1;
-    while (ks < 32 && ks * 2 * E <= n)
-        ks *= 2;
-    return ks;
-}
-
-/* Adds the partial sums v[0..n) of the ks adjacent lanes of one element (ks a power of two <= 32,
- * n <= N); every lane of the warp calls it with the same n. */
-template <int N> __device__ inline void reduce_parts(float (&v)[N], int n, int ks)
-{
-    for (int o = ks / 2; o > 0; o /= 2)
-        for (int q = 0; q < N; q++)
-            if (q < n)
-                v[q] += __shfl_xor_sync(0xffffffffu, v[q], o);
-}
-
-/* Units [u0, u0 + nu) of this block. */
-__device__ inline int block_u0(const baton_kernel_recur_args &p) { return (int)blockIdx.x * p.a.units; }
-__device__ inline int block_nu(const baton_kernel_recur_args &p)
-{
-    int left = p.a.Hd - block_u0(p);
-    return left < p.a.units ? left : p.a.units;
-}
-
-/* The cell's arguments at step t of direction d (forward: the slots before and after t). */
-template <baton_cell C> __device__ baton_cell_fwd_args fwd_args(const baton_kernel_recur_args &p, int d, int t)
-{
-    const baton_recur_args &a = p.a;
-    const baton_recur_dir &r = a.dir[d];
-    int B = a.B, Hd = a.Hd, GH = cellfn<C>::G * Hd, prev = d ? t + 1 : t, next = d ? t : t + 1;
-    size_t slot = (size_t)B * Hd;
-    return baton_cell_fwd_args{
-        .B = B, .Hd = Hd, .t = t, .lengths = a.lengths,
-        .xg = r.xg + (size_t)t * B * GH, .hg = r.hg, .b_ih = r.b_ih, .b_hh = r.b_hh,
-        .h_prev = r.hs + prev * slot, .c_prev = r.cs ? r.cs + prev * slot : NULL,
-        .h = r.hs + next * slot, .c = r.cs ? r.cs + next * slot : NULL,
-        .y = a.y + (size_t)t * B * a.ldy + (size_t)d * Hd, .ldy = a.ldy,
-        .save = r.save ? r.save + (size_t)t * B * baton_cell_saved(C) * Hd : NULL,
-        .h16 = p.hs16[d] ? p.hs16[d] + next * slot : NULL,
-    };
-}
-
-template <baton_cell C> __device__ baton_cell_bwd_args bwd_args(const baton_kernel_recur_args &p, int d, int t)
-{
-    const baton_recur_args &a = p.a;
-    const baton_recur_dir &r = a.dir[d];
-    int B = a.B, Hd = a.Hd, prev = d ? t + 1 : t, next = d ? t : t + 1;
-    size_t slot = (size_t)B * Hd, gstep = (size_t)B * cellfn<C>::G * Hd;
-    return baton_cell_bwd_args{
-        .B = B, .Hd = Hd, .t = t, .lengths = a.lengths,
-        .dy = a.dy + (size_t)t * B * a.ldy + (size_t)d * Hd, .ldy = a.ldy, .dh = r.dh, .dc = r.dc,
-        .save = r.save ? r.save + (size_t)t * B * baton_cell_saved(C) * Hd : NULL,
-        .h_prev = r.hs + prev * slot, .h = r.hs + next * slot,
-        .c_prev = r.cs ? r.cs + prev * slot : NULL, .c = r.cs ? r.cs + next * slot : NULL,
-        .dgx = r.dgx + t * gstep, .dgh = r.dgh ? r.dgh + t * gstep : NULL,
-        .dh_prev = r.dh, .dc_prev = r.dc,
-        .dgx16 = p.dgx16[d] ? p.dgx16[d] + t * gstep : NULL,
-        .dgh16 = p.dgh16[d] ? p.dgh16[d] + t * gstep : NULL,
-    };
-}
-
-/* Units one thread sums at once: it loads h[b, k] (or dg[b, r]) once for all of them. */
-constexpr int UT = 8;
-
-/* The element e of this block's E = B * ceil(nu/UT): row b and its first unit j0, nt units. */
-struct element {
-    int b, j0, nt;
-};
-__device__ inline element element_of(const baton_kernel_recur_args &p, int e)
-{
-    int B = p.a.B, tile = e / B, j0 = block_u0(p) + tile * UT, left = block_u0(p) + block_nu(p) - j0;
-    return {e % B, j0, left < UT ? left : UT};
-}
-
-/* Forward step s (0..T-1 in the direction's own order) of direction d, for this block's units. */
-template <baton_cell C, typename W, typename WS>
-__device__ void fwd_step(const baton_kernel_recur_args &p, int d, int s, const WS &ws)
-{
-    constexpr int G = cellfn<C>::G;
-    const baton_recur_args &a = p.a;
-    const baton_recur_dir &r = a.dir[d];
-    int B = a.B, Hd = a.Hd, GH = G * Hd, t = d ? a.T - 1 - s : s, prev = d ? t + 1 : t;
-    baton_cell_fwd_args c = fwd_args<C>(p, d, t);
-    const W *hp = operands<W>::h(p, d) + (size_t)prev * B * Hd;
-    int nu = block_nu(p), tile_units = nu < UT ? nu : UT; /* the same for every lane of the block */
-    int E = B * ((nu + UT - 1) / UT), ks = split_of(E, (int)blockDim.x), part = (int)threadIdx.x % ks;
-    for (int base = 0; base < E * ks; base += (int)blockDim.x) {
-        int e = (base + (int)threadIdx.x) / ks;
-        element el = element_of(p, e < E ? e : 0);
-        bool live = e < E && baton_cell_valid(a.lengths, el.b, t); /* padded rows need no sums */
-        float acc[UT * G] = {};
-        if (live)
-            for (int k = part; k < Hd; k += ks) {
-                float h = to_f32(__ldcg(hp + (size_t)el.b * Hd + k));
-                for (int u = 0; u < UT; u++)
-                    for (int q = 0; u < el.nt && q < G; q++)
-                        acc[u * G + q] += h * ws.fwd(q, el.j0 + u, k);
-            }
-        reduce_parts(acc, tile_units * G, ks);
-        if (e < E && part == 0)
-            for (int u = 0; u < el.nt; u++) {
-                if (live)
-                    for (int q = 0; q < G; q++)
-                        r.hg[(size_t)el.b * GH + q * Hd + el.j0 + u] = acc[u * G + q];
-                cellfn<C>::fwd(&c, el.b, el.j0 + u);
-            }
-    }
-}
-
-/* Backward processing step s (0..T; step T only adds the last dg W_hh) of direction d. */
-template <baton_cell C, typename W, typename WS>
-__device__ void bwd_step(const baton_kernel_recur_args &p, int d, int s, const WS &ws)
-{
-    constexpr int G = cellfn<C>::G;
-    const baton_recur_args &a = p.a;
-    const baton_recur_dir &r = a.dir[d];
-    int B = a.B, Hd = a.Hd, GH = G * Hd;
-    /* the steps in the order backward meets them: t, and tn, the one processed just before */
-    int t = d ? s : a.T - 1 - s, tn = d ? t - 1 : t + 1;
-    size_t gstep = (size_t)B * GH;
-    int cell = s < a.T;
-    baton_cell_bwd_args c = cell ? bwd_args<C>(p, d, t) : baton_cell_bwd_args{};
-    const W *dgn = s > 0 ? operands<W>::dg(p, d) + (size_t)tn * gstep : NULL;
-    int nu = block_nu(p), tile_units = nu < UT ? nu : UT; /* the same for every lane of the block */
-    int E = B * ((nu + UT - 1) / UT), ks = split_of(E, (int)blockDim.x), part = (int)threadIdx.x % ks;
-    for (int base = 0; base < E * ks; base += (int)blockDim.x) {
-        int e = (base + (int)threadIdx.x) / ks;
-        element el = element_of(p, e < E ? e : 0);
-        /* a row padded at tn has zero gate gradients there: nothing to add */
-        bool live = e < E && dgn && baton_cell_valid(a.lengths, el.b, tn);
-        float acc[UT] = {};
-        if (live)
-            for (int q = part; q < GH; q += ks) {
-                float g = to_f32(__ldcg(dgn + (size_t)el.b * GH + q));
-                for (int u = 0; u < el.nt; u++)
-                    acc[u] += g * ws.bwd(q, el.j0 + u);
-            }
-        reduce_parts(acc, tile_units, ks);
-        if (e < E && part == 0)
-            for (int u = 0; u < el.nt; u++) {
-                if (live)
-                    r.dh[(size_t)el.b * Hd + el.j0 + u] += acc[u];
-                if (cell)
-                    cellfn<C>::bwd(&c, el.b, el.j0 + u);
-            }
-    }
-}
 
 /* ---- fused-gemm: one launch per step ---- */
 
@@ -509,11 +305,6 @@ size_t slab_bytes(baton_cell cell, int Hd, int units, int bf16)
     return (size_t)units * baton_cell_gates(cell) * Hd * (bf16 ? 2 : 4);
 }
 
-dim3 grid_of(const baton_kernel_recur_args *k)
-{
-    return dim3((unsigned)((k->a.Hd + k->a.units - 1) / k->a.units), (unsigned)k->a.dirs);
-}
-
 const char *cell_label(baton_cell cell)
 {
     return cell == BATON_CELL_LSTM ? "lstm" : cell == BATON_CELL_GRU ? "gru" : "rnn_tanh";
@@ -577,7 +368,7 @@ template <typename K>
 baton_status launch_persistent(K fn, const baton_kernel_recur_args *k, size_t smem, cudaStream_t stream)
 {
     BATON_CUDA_CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    BATON_CUDA_CHECK(BATON_LAUNCH_COOPERATIVE(grid_of(k), BATON_RECUR_THREADS, smem, stream, fn)(*k));
+    BATON_CUDA_CHECK(BATON_LAUNCH_COOPERATIVE(grid_of(k, k->a.dirs), BATON_RECUR_THREADS, smem, stream, fn)(*k));
     return BATON_OK;
 }
 
@@ -602,30 +393,14 @@ template <baton_cell C, typename W> struct pass_op {
         }
         for (int s = 0; s < k->a.T + backward; s++) {
             if (backward)
-                BATON_LAUNCH(grid_of(k), BATON_RECUR_THREADS, 0, stream, recur_gemm_bwd<C, W>)(*k, s);
+                BATON_LAUNCH(grid_of(k, k->a.dirs), BATON_RECUR_THREADS, 0, stream, recur_gemm_bwd<C, W>)(*k, s);
             else
-                BATON_LAUNCH(grid_of(k), BATON_RECUR_THREADS, 0, stream, recur_gemm_fwd<C, W>)(*k, s);
+                BATON_LAUNCH(grid_of(k, k->a.dirs), BATON_RECUR_THREADS, 0, stream, recur_gemm_fwd<C, W>)(*k, s);
             BATON_CUDA_CHECK_LAUNCH();
         }
         return BATON_OK;
     }
 };
-
-/* Op<cell, element type of W_hh>::run(args...), for the cell and precision given at run time. */
-template <template <baton_cell, typename> class Op, typename... A>
-baton_status dispatch(baton_cell cell, int bf16, A... args)
-{
-    switch (cell) {
-    case BATON_CELL_RNN_TANH:
-        return bf16 ? Op<BATON_CELL_RNN_TANH, uint16_t>::run(args...) : Op<BATON_CELL_RNN_TANH, float>::run(args...);
-    case BATON_CELL_LSTM:
-        return bf16 ? Op<BATON_CELL_LSTM, uint16_t>::run(args...) : Op<BATON_CELL_LSTM, float>::run(args...);
-    case BATON_CELL_GRU:
-        return bf16 ? Op<BATON_CELL_GRU, uint16_t>::run(args...) : Op<BATON_CELL_GRU, float>::run(args...);
-    }
-    return BATON_ERROR(BATON_ERR_INVALID, "recurrence: cell = %d, expected 0 (rnn_tanh), 1 (lstm) or 2 (gru)",
-                       (int)cell);
-}
 
 } // namespace
 
@@ -635,15 +410,16 @@ extern "C" baton_status baton_kernel_recur_plan(int *units, char *why, size_t wh
     *units = 0;
     if (why_len)
         why[0] = 0;
-    BATON_REQUIRE(Hd >= 1 && (dirs == 1 || dirs == 2), "recur plan: Hd=%d dirs=%d, expected Hd >= 1, dirs 1 or 2",
-                  Hd, dirs);
+    int lanes_max = v == BATON_RECUR_WAVEFRONT ? BATON_RECUR_MAX_WAVE : 2;
+    BATON_REQUIRE(Hd >= 1 && dirs >= 1 && dirs <= lanes_max, "recur plan: Hd=%d dirs=%d, expected Hd >= 1, dirs 1 to %d",
+                  Hd, dirs, lanes_max);
     int sms, optin;
     BATON_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
     BATON_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));
     /* one block per SM where the units allow: every block reads all of h (or dg) at each step, so
      * more blocks than SMs only add L2 traffic, while split-K keeps a block's threads busy */
     int want = (dirs * Hd + sms - 1) / sms;
-    if (v == BATON_RECUR_GEMM) {
+    if (v == BATON_RECUR_GEMM || v == BATON_RECUR_WAVEFRONT) {
         *units = want < Hd ? want : Hd;
         return BATON_OK;
     }

@@ -86,6 +86,10 @@ typedef struct {
     baton_status (*recur_forward)(baton_backend *be, baton_recur_version v, const baton_recur_args *a);
     /* All T backward steps of both directions, after recur_forward on the same tensors. */
     baton_status (*recur_backward)(baton_backend *be, baton_recur_version v, const baton_recur_args *a);
+    /* A stack of layers as one wavefront (recur.h), forward, then backward on the same tensors;
+     * units from recur_plan(BATON_RECUR_WAVEFRONT, ..., dirs = w->L). */
+    baton_status (*recur_wave_forward)(baton_backend *be, const baton_recur_wave *w);
+    baton_status (*recur_wave_backward)(baton_backend *be, const baton_recur_wave *w);
 
     /* ---- elementwise and reductions ---- */
     /* y[i] = alpha x[i] + beta y[i] for n elements (beta 0 assigns, never reads y). */

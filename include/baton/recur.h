@@ -11,6 +11,8 @@
 #ifndef BATON_RECUR_H
 #define BATON_RECUR_H
 
+#include <stdint.h>
+
 #include "baton/cell_math.h"
 
 #ifdef __cplusplus
@@ -20,7 +22,12 @@ extern "C" {
 typedef enum {
     BATON_RECUR_GEMM = 1,       /* "fused-gemm": one kernel per step, both directions, W_hh read through L2 */
     BATON_RECUR_PERSISTENT = 2, /* "persistent": one cooperative kernel per layer, W_hh held in shared memory */
+    BATON_RECUR_WAVEFRONT = 3,  /* "wavefront": fused-gemm's steps over a stack of unidirectional layers, layer
+                                 * l's step t in the launch of layer l-1's step t+1 (baton_recur_wave) */
 } baton_recur_version;
+
+/* Layers one wavefront runs at most (its launch arguments hold every layer's tensors). */
+#define BATON_RECUR_MAX_WAVE 8
 
 /* One direction's tensors. Forward reads w_hh, biases, xg and the h0 (c0) slot, writes the other
  * slots, save and hg; backward reads dh, dc (the gradients at the final state), writes dgx (and
@@ -28,7 +35,7 @@ typedef enum {
 typedef struct {
     const float *w_hh;        /* (G*Hd, Hd) */
     const float *b_ih, *b_hh; /* (G*Hd) */
-    const float *xg;          /* (T, B, G*Hd) input projection x W_ih^T, without bias */
+    float *xg;                /* (T, B, G*Hd) input projection x W_ih^T, without bias (a wavefront: see below) */
     float *hs, *cs;           /* (T+1, B, Hd) state slots; cs LSTM only, else NULL */
     float *save;              /* (T, B, S*Hd) saved gate activations; NULL for the tanh RNN */
     float *hg;                /* (B, G*Hd) scratch: one step's recurrent pre-activations */
@@ -47,7 +54,30 @@ typedef struct {
     baton_recur_dir dir[2];   /* [0] forward in time, [1] reverse (dirs == 2) */
 } baton_recur_args;
 
-/* "fused-gemm" or "persistent". */
+/* A stack of L unidirectional layers run as one wavefront: launch s runs step s-l of every layer l
+ * (forward), or backward step s-(L-1-l), so layer l's step t sits beside the step of the layer
+ * below that produces its next input (forward) or of the layer above that produces its next output
+ * gradient (backward): T+L-1 launches forward and T+L backward instead of L*T and L*(T+1).
+ * layer[l] describes layer l as for one recurrence (dirs 1; the same cell, T, B, Hd, units and
+ * lengths), except that the steps compute what the layer-by-layer path takes from GEMMs over all T:
+ *   l >= 1: dir[0].xg is one step's (B, G*Hd) scratch, filled at step t with
+ *           layer[l-1].y[t] w_ih[l]^T (the input projection, without bias);
+ *   l < L-1: dy (ldy = Hd) is one step's (B, Hd) scratch, filled at step t with layer[l+1]'s gate
+ *           gradients at t times w_ih[l+1] (the output gradient), masked by the dropout;
+ * and layer l < L-1's output y (T, B, Hd) is written with the dropout between layers applied, as
+ * rnn.c's dropout op would leave it. Layer 0's xg and layer L-1's dy are the caller's, as for one
+ * recurrence. */
+typedef struct {
+    int L;
+    baton_recur_args layer[BATON_RECUR_MAX_WAVE];
+    const float *w_ih[BATON_RECUR_MAX_WAVE]; /* (G*Hd, Hd) input weights of layer l >= 1; [0] unused */
+    float dropout;                           /* p of the dropout between layers; 0: none */
+    uint64_t seed;                           /* with purpose + l and *counter: layer l's mask, as rnn.c's */
+    uint32_t purpose;
+    const uint32_t *counter;                 /* (1) device; NULL where dropout is 0 */
+} baton_recur_wave;
+
+/* "fused-gemm", "persistent" or "wavefront". */
 const char *baton_recur_version_name(baton_recur_version v);
 
 #ifdef __cplusplus

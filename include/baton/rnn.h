@@ -57,6 +57,11 @@ typedef struct {
     float *dxl[2];                        /* (T, B, H) input gradients between layers */
     baton_recur_version recur;            /* 0: per-step ops ("fused"); else the whole-recurrence version */
     int recur_units;                      /* of Hd per block, the backend's recur_plan for recur */
+    /* wavefront (recur == BATON_RECUR_WAVEFRONT): what its layers need at once beyond the above,
+     * allocated by baton_rnn_acts_use_impl for T_max, B_max (rnn.c, wave_layer) */
+    float *wave_dg;                       /* (L-1) x (T, B, G*Hd) gate gradients of layers 1..L-1; GRU: as many dgh after */
+    float *wave_step;                     /* L x [xg, hg (B, G*Hd); dh, dc, dy (B, Hd)]: one step's, per layer */
+    baton_backend *wave_be;               /* of the two allocations */
     char impl_note[400];                  /* what baton_rnn_acts_use_impl chose, and why (for logs) */
     struct baton_cudnn_rnn *cudnn;        /* set: forward/backward run through cuDNN (baton_rnn_acts_use_impl) */
     const int *host_lengths;              /* (B) host copy of the next call's lengths, or NULL (cuDNN needs them) */
@@ -72,7 +77,8 @@ void baton_rnn_init_weights(const baton_rnn *rnn, const baton_param_table *t, fl
 baton_status baton_rnn_acts_carve(baton_rnn_acts *acts, baton_arena *a, const baton_rnn *rnn, int T_max, int B_max);
 
 /* Chooses the implementation behind these activations: "fused" (per step a GEMM and a cell op, every
- * backend, the default), "fused-gemm" or "persistent" (whole recurrences, recur.h; cuda), "auto"
+ * backend, the default), "fused-gemm" or "persistent" (whole recurrences, recur.h; cuda),
+ * "wavefront" (fused-gemm over all layers at once where they are unidirectional; cuda), "auto"
  * (baton_rnn_auto_pick, falling back where a shape does not fit), or "cudnn", "cudnn-persist-static",
  * "cudnn-persist-dynamic" (cuDNN's RNN with that algorithm, on the cuda backend of a build with cuDNN;
  * sized for the acts' T_max, B_max). seed keys cuDNN's dropout. acts->impl_note says what was chosen.

@@ -252,6 +252,8 @@ void baton_cuda_fill_core_ops(baton_ops *ops)
     ops->recur_plan = baton_cuda_recur_plan;
     ops->recur_forward = baton_cuda_recur_forward;
     ops->recur_backward = baton_cuda_recur_backward;
+    ops->recur_wave_forward = baton_cuda_recur_wave_forward;
+    ops->recur_wave_backward = baton_cuda_recur_wave_backward;
     ops->timer_mark = cu_timer_mark;
     ops->timer_elapsed = cu_timer_elapsed;
     ops->memory_used = cu_memory_used;

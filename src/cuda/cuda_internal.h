@@ -72,11 +72,14 @@ baton_status baton_cuda_gemm_bf16(baton_backend *be, int trans_a, int trans_b, i
                                   const float *A, int lda, int64_t stride_a, const float *B, int ldb,
                                   int64_t stride_b, float beta, float *C, int ldc, int64_t stride_c, int batch);
 
-/* recur_plan, recur_forward, recur_backward of the ops table (backend.h), in cuda_recur.c. */
+/* recur_plan, recur_forward, recur_backward, recur_wave_forward, recur_wave_backward of the ops
+ * table (backend.h), in cuda_recur.c. */
 baton_status baton_cuda_recur_plan(baton_backend *be, baton_recur_version v, baton_cell cell, int Hd, int dirs,
                                    int *units, char *why, size_t why_len);
 baton_status baton_cuda_recur_forward(baton_backend *be, baton_recur_version v, const baton_recur_args *a);
 baton_status baton_cuda_recur_backward(baton_backend *be, baton_recur_version v, const baton_recur_args *a);
+baton_status baton_cuda_recur_wave_forward(baton_backend *be, const baton_recur_wave *w);
+baton_status baton_cuda_recur_wave_backward(baton_backend *be, const baton_recur_wave *w);
 
 /* stage_reserve, upload_async, graph_begin, graph_end, graph_launch, graph_free of the ops table
  * (backend.h), in cuda_graph.c. */

@@ -1,5 +1,5 @@
 /* cuda_recur.c: the whole-recurrence ops (recur.h) of the CUDA backend: the plan, and the forward
- * and backward passes handed to kernels/recurrence.cu with, in bf16 precision, the mirrors its
+ * and backward passes handed to kernels/recurrence.cu (a wavefront's to kernels/wavefront.cu) with, in bf16 precision, the mirrors its
  * sums read (the same ones the plain path's GEMMs read).
  * Status: compiled in every CUDA build; never yet run on a GPU. */
 #include "cuda_internal.h"
@@ -52,4 +52,29 @@ baton_status baton_cuda_recur_backward(baton_backend *be, baton_recur_version v,
 {
     baton_kernel_recur_args k = with_mirrors(be, a);
     return baton_kernel_recur_backward(v, &k, stream(be));
+}
+
+/* The wavefront's kernel arguments: each layer's with its mirrors, and W_ih's mirrors. */
+static baton_kernel_wave_args wave_args(baton_backend *be, const baton_recur_wave *w)
+{
+    baton_kernel_wave_args k = {.L = w->L, .dropout = w->dropout, .purpose = w->purpose, .seed = w->seed,
+                                .counter = w->counter};
+    for (int l = 0; l < w->L && l < BATON_RECUR_MAX_WAVE; l++) {
+        k.layer[l] = with_mirrors(be, &w->layer[l]);
+        k.w_ih[l] = w->w_ih[l];
+        k.w_ih16[l] = l && bf16(be) ? baton_cuda_bf16_twin(be, w->w_ih[l]) : NULL;
+    }
+    return k;
+}
+
+baton_status baton_cuda_recur_wave_forward(baton_backend *be, const baton_recur_wave *w)
+{
+    baton_kernel_wave_args k = wave_args(be, w);
+    return baton_kernel_recur_wave_forward(&k, stream(be));
+}
+
+baton_status baton_cuda_recur_wave_backward(baton_backend *be, const baton_recur_wave *w)
+{
+    baton_kernel_wave_args k = wave_args(be, w);
+    return baton_kernel_recur_wave_backward(&k, stream(be));
 }

@@ -177,17 +177,24 @@ static int use_dropout(const baton_rnn *rnn, const baton_dropout_key *drop)
     return drop && rnn->cfg.dropout > 0.0f && rnn->cfg.layers > 1;
 }
 
+/* The initial state of direction d of layer l into its slot (h0, c0 this direction's or NULL). */
+static baton_status direction_state0(baton_backend *be, baton_rnn_acts *acts, const baton_rnn *rnn, int l, int d,
+                                     const float *h0, const float *c0, int T, int B)
+{
+    size_t step = (size_t)B * rnn->hd, first = d ? (size_t)T : 0;
+    BATON_TRY(copy_or_zero(be, acts->hs[l][d] + first * step, h0, step));
+    return acts->cs[l][d] ? copy_or_zero(be, acts->cs[l][d] + first * step, c0, step) : BATON_OK;
+}
+
 /* Input projection of all T steps of direction d of layer l into xg, and its initial state. */
 static baton_status direction_start(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, int l, int d,
                                     float *xg, const float *xin, const float *h0, const float *c0,
                                     const float *params, const baton_param_table *t, int T, int B)
 {
     int GH = rnn->gates * rnn->hd, in = layer_input(rnn, l);
-    size_t step = (size_t)B * rnn->hd, first = d ? (size_t)T : 0;
     BATON_TRY(be->ops->gemm(be, 0, 1, T * B, GH, in, 1.0f, xin, in, tensor(params, t, rnn->w_ih[l][d]), in, 0.0f,
                             xg, GH));
-    BATON_TRY(copy_or_zero(be, acts->hs[l][d] + first * step, h0, step));
-    return acts->cs[l][d] ? copy_or_zero(be, acts->cs[l][d] + first * step, c0, step) : BATON_OK;
+    return direction_state0(be, acts, rnn, l, d, h0, c0, T, B);
 }
 
 /* One direction of layer l through the per-step ops: T steps of recurrent GEMM + fused cell. */
@@ -258,6 +265,73 @@ static baton_status layer_forward_recur(baton_backend *be, const baton_rnn *rnn,
     return be->ops->recur_forward(be, acts->recur, &ra);
 }
 
+/* Layer l's tensors in a wavefront (recur.h): its own states and saved gates; the gate gradients
+ * of layer 0 and the input projection of all its steps in the acts' shared blocks, those of the
+ * layers above and every layer's one-step scratch in the wavefront's own (baton_rnn_acts_use_impl).
+ * dy: the top layer's output gradient (backward), or NULL. */
+static baton_recur_args wave_layer(const baton_rnn *rnn, baton_rnn_acts *acts, int l, float *y, const float *dy,
+                                   const int *lengths, const float *params, const baton_param_table *t, int T, int B)
+{
+    int L = rnn->cfg.layers, Hd = rnn->hd, GH = rnn->gates * Hd, top = l + 1 == L;
+    size_t sb = (size_t)acts->B_max, gh = sb * GH, hd = sb * Hd;
+    size_t dg_block = (size_t)acts->T_max * gh;
+    float *step = acts->wave_step + (size_t)l * (2 * gh + 3 * hd);
+    float *dgx = l ? acts->wave_dg + (size_t)(l - 1) * dg_block : acts->dgx;
+    float *dgh = !acts->dgh ? NULL : l ? acts->wave_dg + (size_t)(L - 1 + l - 1) * dg_block : acts->dgh;
+    baton_recur_args ra = {.cell = rnn->cfg.cell, .T = T, .B = B, .Hd = Hd, .dirs = 1, .units = acts->recur_units,
+                           .lengths = lengths, .y = top ? y : acts->out[l], .dy = top ? dy : step + 2 * gh + 2 * hd,
+                           .ldy = top ? rnn->cfg.hidden_size : Hd};
+    ra.dir[0] = (baton_recur_dir){
+        .w_hh = tensor(params, t, rnn->w_hh[l][0]),
+        .b_ih = tensor(params, t, rnn->b_ih[l][0]), .b_hh = tensor(params, t, rnn->b_hh[l][0]),
+        .xg = l ? step : acts->xg, .hs = acts->hs[l][0], .cs = acts->cs[l][0], .save = acts->save[l][0],
+        .hg = step + gh, .dgx = dgx, .dgh = dgh,
+        .dh = step + 2 * gh, .dc = acts->dc ? step + 2 * gh + hd : NULL,
+    };
+    return ra;
+}
+
+static baton_recur_wave wave_args(const baton_rnn *rnn, baton_rnn_acts *acts, float *y, const float *dy,
+                                  const int *lengths, const float *params, const baton_param_table *t, int T, int B,
+                                  const baton_dropout_key *drop)
+{
+    baton_recur_wave w = {.L = rnn->cfg.layers};
+    for (int l = 0; l < w.L; l++) {
+        w.layer[l] = wave_layer(rnn, acts, l, y, dy, lengths, params, t, T, B);
+        w.w_ih[l] = tensor(params, t, rnn->w_ih[l][0]);
+    }
+    if (use_dropout(rnn, drop)) {
+        w.dropout = rnn->cfg.dropout;
+        w.seed = drop->seed;
+        w.purpose = drop->purpose;
+        w.counter = drop->counter;
+    }
+    return w;
+}
+
+/* All layers as one wavefront: layer 0's input projection, then one call for every step of every
+ * layer; the dropout between layers happens inside. */
+static baton_status wave_forward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, float *y, float *hn,
+                                 float *cn, const float *x, const float *h0, const float *c0, const int *lengths,
+                                 const float *params, const baton_param_table *t, int T, int B,
+                                 const baton_dropout_key *drop)
+{
+    size_t state = (size_t)B * rnn->hd;
+    BATON_TRY(direction_start(be, rnn, acts, 0, 0, acts->xg, x, h0, c0, params, t, T, B));
+    for (int l = 1; l < rnn->cfg.layers; l++)
+        BATON_TRY(direction_state0(be, acts, rnn, l, 0, h0 ? h0 + l * state : NULL, c0 ? c0 + l * state : NULL, T,
+                                   B));
+    baton_recur_wave w = wave_args(rnn, acts, y, NULL, lengths, params, t, T, B, drop);
+    BATON_TRY(be->ops->recur_wave_forward(be, &w));
+    for (int l = 0; l < rnn->cfg.layers; l++) {
+        if (hn)
+            BATON_TRY(be->ops->copy(be, hn + l * state, acts->hs[l][0] + T * state, state * sizeof(float)));
+        if (cn && acts->cs[l][0])
+            BATON_TRY(be->ops->copy(be, cn + l * state, acts->cs[l][0] + T * state, state * sizeof(float)));
+    }
+    return BATON_OK;
+}
+
 baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, float *y, float *hn,
                                float *cn, const float *x, const float *h0, const float *c0, const int *lengths,
                                const float *params, const baton_param_table *t, int T, int B,
@@ -269,6 +343,8 @@ baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rn
         return baton_cudnn_rnn_forward(acts->cudnn, y, hn, cn, x, h0, c0, lengths, acts->host_lengths, params, t, T,
                                        B, drop != NULL);
 #endif
+    if (acts->recur == BATON_RECUR_WAVEFRONT)
+        return wave_forward(be, rnn, acts, y, hn, cn, x, h0, c0, lengths, params, t, T, B, drop);
     int L = rnn->cfg.layers, H = rnn->cfg.hidden_size;
     size_t state = (size_t)B * rnn->hd;
     for (int l = 0; l < L; l++) {
@@ -386,6 +462,32 @@ static baton_status layer_backward_recur(baton_backend *be, const baton_rnn *rnn
     return BATON_OK;
 }
 
+/* Backward of all layers as one wavefront, then each layer's weight gradients; only layer 0's
+ * input gradient leaves (the others were consumed inside, step by step). */
+static baton_status wave_backward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, float *dx,
+                                  float *dh0, float *dc0, float *grads, const float *dy, const float *dhn,
+                                  const float *dcn, const float *x, const int *lengths, const float *params,
+                                  const baton_param_table *t, int T, int B, const baton_dropout_key *drop)
+{
+    int L = rnn->cfg.layers;
+    size_t state = (size_t)B * rnn->hd;
+    baton_recur_wave w = wave_args(rnn, acts, NULL, dy, lengths, params, t, T, B, drop);
+    for (int l = 0; l < L; l++) {
+        const baton_recur_dir *r = &w.layer[l].dir[0];
+        BATON_TRY(copy_or_zero(be, r->dh, dhn ? dhn + l * state : NULL, state));
+        if (r->dc)
+            BATON_TRY(copy_or_zero(be, r->dc, dcn ? dcn + l * state : NULL, state));
+    }
+    BATON_TRY(be->ops->recur_wave_backward(be, &w));
+    for (int l = 0; l < L; l++) {
+        const baton_recur_dir *r = &w.layer[l].dir[0];
+        BATON_TRY(direction_grads(be, rnn, acts, l, 0, l ? NULL : dx, dh0 ? dh0 + l * state : NULL,
+                                  dc0 ? dc0 + l * state : NULL, grads, r->dgx, r->dgh ? r->dgh : r->dgx, r->dh, r->dc,
+                                  l ? acts->out[l - 1] : x, params, t, T, B));
+    }
+    return BATON_OK;
+}
+
 baton_status baton_rnn_backward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, float *dx,
                                 float *dh0, float *dc0, float *grads, const float *dy, const float *dhn,
                                 const float *dcn, const float *x, const int *lengths, const float *params,
@@ -397,6 +499,8 @@ baton_status baton_rnn_backward(baton_backend *be, const baton_rnn *rnn, baton_r
         return baton_cudnn_rnn_backward(acts->cudnn, dx, dh0, dc0, grads, dy, dhn, dcn, x, lengths,
                                         acts->host_lengths, params, t, T, B);
 #endif
+    if (acts->recur == BATON_RECUR_WAVEFRONT)
+        return wave_backward(be, rnn, acts, dx, dh0, dc0, grads, dy, dhn, dcn, x, lengths, params, t, T, B, drop);
     int L = rnn->cfg.layers, H = rnn->cfg.hidden_size;
     size_t state = (size_t)B * rnn->hd;
     for (int l = L - 1; l >= 0; l--) {

@@ -3,6 +3,8 @@
  *   fused       per step, a cuBLAS GEMM and a fused cell kernel (every backend; the plain version)
  *   fused-gemm  per step, one kernel: the recurrent product fused with the cell, both directions
  *   persistent  per layer, one cooperative kernel holding W_hh in shared memory (recur.h)
+ *   wavefront   fused-gemm's steps for all layers at once, layer l one step behind layer l-1, where
+ *               the layers are unidirectional (recur.h's baton_recur_wave); else fused-gemm
  *   cudnn*      cuDNN's RNN (the cuda backend of a build with cuDNN)
  *   auto        per layer shape, the one rnn_auto.c's table expects fastest on this device */
 #include "baton/rnn.h"
@@ -17,13 +19,17 @@
 
 const char *baton_rnn_impl_list(void)
 {
-    return BATON_HAVE_CUDNN ? "auto, fused, fused-gemm, persistent, cudnn, cudnn-persist-static, cudnn-persist-dynamic"
-                            : "auto, fused, fused-gemm, persistent";
+    return BATON_HAVE_CUDNN
+               ? "auto, fused, fused-gemm, persistent, wavefront, cudnn, cudnn-persist-static, cudnn-persist-dynamic"
+               : "auto, fused, fused-gemm, persistent, wavefront";
 }
 
 const char *baton_recur_version_name(baton_recur_version v)
 {
-    return v == BATON_RECUR_PERSISTENT ? "persistent" : v == BATON_RECUR_GEMM ? "fused-gemm" : "fused";
+    return v == BATON_RECUR_PERSISTENT ? "persistent"
+           : v == BATON_RECUR_GEMM     ? "fused-gemm"
+           : v == BATON_RECUR_WAVEFRONT ? "wavefront"
+                                        : "fused";
 }
 
 int baton_rnn_impl_takes_ragged(const char *impl)
@@ -57,6 +63,53 @@ static baton_status try_recur(baton_rnn_acts *acts, baton_backend *be, const bat
     return BATON_OK;
 }
 
+_Static_assert(BATON_RECUR_MAX_WAVE == 8, "wave_refusal's message names the limit");
+
+/* Why a wavefront cannot run this layer stack (then fused-gemm does), or NULL where it can. */
+static const char *wave_refusal(const baton_rnn *rnn)
+{
+    if (rnn->dirs == 2)
+        return "a bidirectional layer's reverse direction needs all of the layer below, so its layers run one "
+               "after another (each launch runs both directions)";
+    if (rnn->cfg.layers > BATON_RECUR_MAX_WAVE)
+        return "a wavefront holds at most BATON_RECUR_MAX_WAVE = 8 layers in its launch arguments";
+    return NULL;
+}
+
+/* The wavefront's own memory (rnn.h): the gate gradients of layers 1..L-1, kept in bf16 too as the
+ * cells write them, and one step's scratch per layer. */
+static baton_status wave_alloc(baton_rnn_acts *acts, baton_backend *be, const baton_rnn *rnn)
+{
+    size_t L = (size_t)rnn->cfg.layers, B = (size_t)acts->B_max, Hd = (size_t)rnn->hd, GH = rnn->gates * Hd;
+    size_t blocks = (L - 1) * (rnn->cfg.cell == BATON_CELL_GRU ? 2 : 1), dg = blocks * acts->T_max * B * GH;
+    acts->wave_be = be;
+    if (dg) {
+        BATON_TRY(be->ops->alloc(be, (void **)&acts->wave_dg, dg * sizeof(float), "wavefront gate gradients"));
+        BATON_TRY(baton_backend_bf16_mirror(be, acts->wave_dg, dg, 1));
+    }
+    return be->ops->alloc(be, (void **)&acts->wave_step, L * (2 * B * GH + 3 * B * Hd) * sizeof(float),
+                          "wavefront step scratch");
+}
+
+/* --rnn-impl wavefront: the stack as one wavefront where it can run as one, else fused-gemm. */
+static baton_status use_wavefront(baton_rnn_acts *acts, baton_backend *be, const baton_rnn *rnn)
+{
+    const char *refusal = wave_refusal(rnn);
+    baton_recur_version v = refusal ? BATON_RECUR_GEMM : BATON_RECUR_WAVEFRONT;
+    int units = 0;
+    char why[200];
+    BATON_TRY(be->ops->recur_plan(be, v, rnn->cfg.cell, rnn->hd, refusal ? rnn->dirs : rnn->cfg.layers, &units, why,
+                                  sizeof why));
+    BATON_REQUIRE(units > 0, "--rnn-impl wavefront: %s", why); /* fused-gemm and wavefront fit every shape */
+    if (!refusal)
+        BATON_TRY(wave_alloc(acts, be, rnn));
+    acts->recur = v;
+    acts->recur_units = units;
+    if (refusal)
+        snprintf(acts->impl_note, sizeof acts->impl_note, "wavefront: fused-gemm (%s)", refusal);
+    return BATON_OK;
+}
+
 /* --rnn-impl auto: the version baton_rnn_auto_pick expects fastest; where that is persistent and
  * the shape does not fit, the fastest of the others. The note says what runs and why. */
 static baton_status use_auto(baton_rnn_acts *acts, baton_backend *be, const baton_rnn *rnn)
@@ -85,13 +138,17 @@ baton_status baton_rnn_acts_use_impl(baton_rnn_acts *acts, baton_backend *be, co
         return BATON_OK;
     if (strcmp(impl, "auto") == 0)
         return use_auto(acts, be, rnn);
-    baton_recur_version v = strcmp(impl, "persistent") == 0 ? BATON_RECUR_PERSISTENT
-                            : strcmp(impl, "fused-gemm") == 0 ? BATON_RECUR_GEMM : 0;
+    baton_recur_version v = strcmp(impl, "persistent") == 0   ? BATON_RECUR_PERSISTENT
+                            : strcmp(impl, "fused-gemm") == 0 ? BATON_RECUR_GEMM
+                            : strcmp(impl, "wavefront") == 0  ? BATON_RECUR_WAVEFRONT
+                                                              : 0;
     if (v) {
         if (!be->ops->recur_plan)
             return BATON_ERROR(BATON_ERR_UNSUPPORTED,
                                "--rnn-impl %s runs on the cuda device, not on '%s': use --rnn-impl fused (or auto)",
                                impl, be->ops->name);
+        if (v == BATON_RECUR_WAVEFRONT)
+            return use_wavefront(acts, be, rnn);
         char why[200];
         int fits;
         BATON_TRY(try_recur(acts, be, rnn, v, &fits, why, sizeof why));
@@ -123,6 +180,12 @@ void baton_rnn_acts_release(baton_rnn_acts *acts)
     baton_cudnn_rnn_destroy(acts->cudnn);
 #endif
     acts->cudnn = NULL;
+    if (acts->wave_be) {
+        acts->wave_be->ops->free(acts->wave_be, acts->wave_dg);
+        acts->wave_be->ops->free(acts->wave_be, acts->wave_step);
+    }
+    acts->wave_be = NULL;
+    acts->wave_dg = acts->wave_step = NULL;
     acts->recur = 0;
     acts->recur_units = 0;
 }

@@ -50,6 +50,7 @@ typedef struct {
     baton_precision prec;
     int with_states;
     const char *kernels; /* --kernels of the cuda backend, NULL: the defaults (recur=tensor) */
+    float dropout;       /* between layers (the wavefront applies it inside its steps) */
 } tcase;
 
 enum { X, H0, C0, DY, DHN, DCN, G0, N_IN };
@@ -79,7 +80,7 @@ static int problem_init(problem *p, const tcase *tc, uint32_t id)
     memset(p, 0, sizeof *p);
     baton_param_table_init(&p->table);
     baton_rnn_config cfg = {.cell = tc->cell, .input_size = tc->I, .hidden_size = tc->Hd * tc->dirs,
-                            .layers = tc->L, .bidirectional = tc->dirs == 2};
+                            .layers = tc->L, .bidirectional = tc->dirs == 2, .dropout = tc->dropout};
     if (baton_rnn_init(&p->rnn, &cfg, &p->table, "rnn") != BATON_OK)
         return 1;
     size_t TB = (size_t)tc->T * tc->B, S = (size_t)tc->L * tc->dirs * tc->B * tc->Hd, P = p->table.total;
@@ -105,6 +106,7 @@ typedef struct {
     baton_backend be;
     float *params, *grads, *in[N_IN], *out[N_OUT];
     int *len;
+    uint32_t *counter; /* (1) the dropout masks' counter */
     baton_arena arena;
     baton_rnn_acts acts;
 } side;
@@ -146,8 +148,10 @@ static baton_status side_run(side *s, const problem *p, const tcase *tc, const c
     BATON_TRY(baton_rnn_acts_carve(&s->acts, &s->arena, &p->rnn, tc->T, tc->B));
     BATON_TRY(baton_rnn_acts_use_impl(&s->acts, be, &p->rnn, impl, SEED));
     int st = tc->with_states, lstm = tc->cell == BATON_CELL_LSTM;
-    uint32_t *counter = NULL; /* dropout is 0: the key is only "training" */
-    baton_dropout_key drop = {.seed = SEED, .purpose = 0, .counter = counter};
+    uint32_t step = 3;
+    BATON_TRY(be->ops->alloc(be, (void **)&s->counter, sizeof step, "dropout counter"));
+    BATON_TRY(be->ops->upload(be, s->counter, &step, sizeof step));
+    baton_dropout_key drop = {.seed = SEED, .purpose = 40, .counter = s->counter};
     BATON_TRY(baton_rnn_forward(be, &p->rnn, &s->acts, s->out[Y], s->out[HN], lstm ? s->out[CN] : NULL, s->in[X],
                                 st ? s->in[H0] : NULL, st && lstm ? s->in[C0] : NULL, s->len, s->params, &p->table,
                                 tc->T, tc->B, &drop));
@@ -170,6 +174,7 @@ static void side_free(side *s)
     be->ops->free(be, s->params);
     be->ops->free(be, s->grads);
     be->ops->free(be, s->len);
+    be->ops->free(be, s->counter);
     for (int k = 0; k < N_IN; k++)
         be->ops->free(be, s->in[k]);
     for (int o = 0; o < GR; o++)
@@ -188,9 +193,10 @@ static void run_case(const tcase *tc, uint32_t id)
     side cpu = {0}, gpu = {0};
     float *ref[N_OUT] = {0}, *got[N_OUT] = {0};
     char name[160];
-    snprintf(name, sizeof name, "%s %s %s L%d Hd%d B%d %s%s%s%s", tc->impl, baton_cell_name(tc->cell),
+    snprintf(name, sizeof name, "%s %s %s L%d Hd%d B%d %s%s%s%s dropout %g", tc->impl, baton_cell_name(tc->cell),
              tc->dirs == 2 ? "bi" : "uni", tc->L, tc->Hd, tc->B, baton_precision_name(tc->prec),
-             tc->with_states ? "" : " no-states", tc->kernels ? " " : "", tc->kernels ? tc->kernels : "");
+             tc->with_states ? "" : " no-states", tc->kernels ? " " : "", tc->kernels ? tc->kernels : "",
+             (double)tc->dropout);
     int bad = problem_init(&p, tc, id);
     for (int o = 0; !bad && o < N_OUT; o++)
         bad = !(ref[o] = malloc(p.n_out[o] * sizeof(float))) || !(got[o] = malloc(p.n_out[o] * sizeof(float)));
@@ -202,6 +208,11 @@ static void run_case(const tcase *tc, uint32_t id)
     TU_EXPECT(&report, !bad, "%s: the case did not run (error above)", name);
     if (!bad) {
         printf("%s (%s, %d units a block)\n", name, gpu.acts.impl_note, gpu.acts.recur_units);
+        if (strcmp(tc->impl, "wavefront") == 0)
+            TU_EXPECT(&report,
+                      tc->dirs == 1 ? gpu.acts.recur == BATON_RECUR_WAVEFRONT
+                                    : gpu.acts.recur == BATON_RECUR_GEMM && strstr(gpu.acts.impl_note, "bidirectional"),
+                      "%s: ran as %d, note '%s'", name, (int)gpu.acts.recur, gpu.acts.impl_note);
         int lstm = tc->cell == BATON_CELL_LSTM;
         for (int o = 0; o < N_OUT; o++) {
             if ((o == CN || o == DC0) && !lstm)
@@ -251,8 +262,8 @@ static void check_refusals(void)
               "auto on Hd=4096: status %d, note '%s'", (int)st, acts.impl_note);
     printf("refused as expected: %s\nauto: %s\n", msg, acts.impl_note);
     baton_rnn_acts_release(&acts);
-    const char *impls[] = {"persistent", "fused-gemm"};
-    for (int i = 0; i < 2; i++) {
+    const char *impls[] = {"persistent", "fused-gemm", "wavefront"};
+    for (int i = 0; i < 3; i++) {
         st = baton_rnn_acts_use_impl(&acts, &cpu, &rnn, impls[i], 1);
         msg = baton_error_last();
         TU_EXPECT(&report, st == BATON_ERR_UNSUPPORTED && strstr(msg, "cuda"), "%s on cpu: status %d, '%s'",
@@ -280,28 +291,38 @@ int main(void)
     const baton_cell R = BATON_CELL_RNN_TANH, LS = BATON_CELL_LSTM, GR_ = BATON_CELL_GRU;
     const tcase cases[] = {
         /* every cell, one and two directions, both versions, fp32 */
-        {"persistent", LS, 1, 1, 5, 7, 6, 5, F, 1, NULL},  {"persistent", LS, 2, 2, 5, 6, 6, 5, F, 1, NULL},
-        {"persistent", GR_, 1, 1, 5, 7, 6, 5, F, 0, NULL}, {"persistent", GR_, 2, 2, 5, 6, 6, 5, F, 1, NULL},
-        {"persistent", R, 1, 2, 5, 7, 6, 5, F, 1, NULL},   {"persistent", R, 2, 1, 5, 6, 6, 5, F, 0, NULL},
-        {"fused-gemm", LS, 1, 1, 5, 7, 6, 5, F, 0, NULL},  {"fused-gemm", LS, 2, 2, 5, 6, 6, 5, F, 1, NULL},
-        {"fused-gemm", GR_, 2, 1, 5, 6, 6, 5, F, 1, NULL}, {"fused-gemm", R, 1, 2, 5, 7, 6, 5, F, 1, NULL},
+        {"persistent", LS, 1, 1, 5, 7, 6, 5, F, 1, NULL, 0.0f},  {"persistent", LS, 2, 2, 5, 6, 6, 5, F, 1, NULL, 0.0f},
+        {"persistent", GR_, 1, 1, 5, 7, 6, 5, F, 0, NULL, 0.0f}, {"persistent", GR_, 2, 2, 5, 6, 6, 5, F, 1, NULL, 0.0f},
+        {"persistent", R, 1, 2, 5, 7, 6, 5, F, 1, NULL, 0.0f},   {"persistent", R, 2, 1, 5, 6, 6, 5, F, 0, NULL, 0.0f},
+        {"fused-gemm", LS, 1, 1, 5, 7, 6, 5, F, 0, NULL, 0.0f},  {"fused-gemm", LS, 2, 2, 5, 6, 6, 5, F, 1, NULL, 0.0f},
+        {"fused-gemm", GR_, 2, 1, 5, 6, 6, 5, F, 1, NULL, 0.0f}, {"fused-gemm", R, 1, 2, 5, 7, 6, 5, F, 1, NULL, 0.0f},
         /* four layers; blocks of two units, the last one partial (2*67 units > 132 SMs) */
-        {"persistent", LS, 1, 4, 4, 5, 5, 4, F, 1, NULL},  {"persistent", LS, 2, 1, 3, 67, 4, 3, F, 1, NULL},
-        {"fused-gemm", GR_, 2, 1, 3, 67, 4, 3, F, 0, NULL},
+        {"persistent", LS, 1, 4, 4, 5, 5, 4, F, 1, NULL, 0.0f},  {"persistent", LS, 2, 1, 3, 67, 4, 3, F, 1, NULL, 0.0f},
+        {"fused-gemm", GR_, 2, 1, 3, 67, 4, 3, F, 0, NULL, 0.0f},
         /* blocks of 10 units (2*600 units > 132 SMs): two unit tiles a thread, the second partial */
-        {"persistent", LS, 2, 1, 3, 600, 2, 2, F, 1, NULL}, {"fused-gemm", GR_, 2, 1, 3, 600, 2, 2, BF, 1, NULL},
+        {"persistent", LS, 2, 1, 3, 600, 2, 2, F, 1, NULL, 0.0f}, {"fused-gemm", GR_, 2, 1, 3, 600, 2, 2, BF, 1, NULL, 0.0f},
         /* more elements than a block has threads: no split-K, several passes of the block */
-        {"persistent", GR_, 1, 1, 3, 3, 3, 300, F, 1, NULL}, {"fused-gemm", LS, 2, 1, 3, 2, 3, 300, F, 1, NULL},
+        {"persistent", GR_, 1, 1, 3, 3, 3, 300, F, 1, NULL, 0.0f}, {"fused-gemm", LS, 2, 1, 3, 2, 3, 300, F, 1, NULL, 0.0f},
         /* bf16 (persistent on tensor cores by default, or on CUDA cores) and tf32 */
-        {"persistent", LS, 2, 2, 5, 6, 6, 5, BF, 1, NULL}, {"persistent", GR_, 1, 1, 5, 7, 6, 5, BF, 1, NULL},
-        {"persistent", LS, 2, 2, 5, 6, 6, 5, BF, 1, "recur=simt"}, {"persistent", R, 1, 1, 5, 7, 6, 5, BF, 0, NULL},
+        {"persistent", LS, 2, 2, 5, 6, 6, 5, BF, 1, NULL, 0.0f}, {"persistent", GR_, 1, 1, 5, 7, 6, 5, BF, 1, NULL, 0.0f},
+        {"persistent", LS, 2, 2, 5, 6, 6, 5, BF, 1, "recur=simt", 0.0f}, {"persistent", R, 1, 1, 5, 7, 6, 5, BF, 0, NULL, 0.0f},
         /* tensor cores: 5 units a block (two output tiles forward), two chunks of 16 rows, three of k
          * backward (G*Hd = 1080 > 512) */
-        {"persistent", LS, 2, 1, 3, 270, 2, 17, BF, 1, NULL},
-        {"fused-gemm", LS, 2, 1, 5, 6, 6, 5, BF, 1, NULL}, {"fused-gemm", R, 1, 1, 5, 7, 6, 5, BF, 0, NULL},
-        {"persistent", LS, 2, 1, 5, 6, 6, 5, T32, 1, NULL}, {"fused-gemm", GR_, 1, 2, 5, 7, 6, 5, T32, 1, NULL},
+        {"persistent", LS, 2, 1, 3, 270, 2, 17, BF, 1, NULL, 0.0f},
+        {"fused-gemm", LS, 2, 1, 5, 6, 6, 5, BF, 1, NULL, 0.0f}, {"fused-gemm", R, 1, 1, 5, 7, 6, 5, BF, 0, NULL, 0.0f},
+        {"persistent", LS, 2, 1, 5, 6, 6, 5, T32, 1, NULL, 0.0f}, {"fused-gemm", GR_, 1, 2, 5, 7, 6, 5, T32, 1, NULL, 0.0f},
         /* auto picks a version per shape: small B, so a whole-recurrence one */
-        {"auto", LS, 2, 2, 5, 6, 6, 5, F, 1, NULL},
+        {"auto", LS, 2, 2, 5, 6, 6, 5, F, 1, NULL, 0.0f},
+        /* the wavefront: every cell, 1-4 layers, dropout between layers drawn inside the steps */
+        {"wavefront", LS, 1, 2, 5, 7, 6, 5, F, 1, NULL, 0.3f}, {"wavefront", GR_, 1, 4, 5, 6, 7, 5, F, 0, NULL, 0.2f},
+        {"wavefront", R, 1, 3, 5, 7, 6, 5, F, 1, NULL, 0.0f},  {"wavefront", LS, 1, 1, 5, 7, 6, 5, F, 1, NULL, 0.0f},
+        /* blocks of 2 units, the last partial (3*67 > 132 SMs); more elements than threads */
+        {"wavefront", LS, 1, 3, 4, 67, 4, 3, F, 1, NULL, 0.25f}, {"wavefront", GR_, 1, 2, 3, 2, 3, 300, F, 1, NULL, 0.1f},
+        /* bf16 (inputs and upper gradients rounded as they are read) and tf32 */
+        {"wavefront", LS, 1, 3, 5, 6, 6, 5, BF, 1, NULL, 0.25f}, {"wavefront", GR_, 1, 2, 5, 7, 6, 5, BF, 0, NULL, 0.0f},
+        {"wavefront", LS, 1, 2, 5, 6, 6, 5, T32, 1, NULL, 0.2f},
+        /* bidirectional: fused-gemm, whose launches run both directions */
+        {"wavefront", LS, 2, 2, 5, 6, 6, 5, F, 1, NULL, 0.2f},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&cases[i], (uint32_t)i);
