@@ -109,7 +109,7 @@ WHAT_IFS = ('fused-step', 'concurrent', 'persistent')
 # --rnn-impl versions as built (kernels/recurrence.cu): the sums on CUDA cores, split-K over lanes,
 # both directions in one launch; fused-gemm re-reads W_hh from L2 every step, persistent holds it
 # in shared memory and pays a grid barrier per step instead of a kernel boundary.
-RNN_IMPLS = ('fused', 'fused-gemm', 'persistent')
+RNN_IMPLS = ('fused', 'fused-gemm', 'persistent', 'wavefront')
 RECUR_EFF = 0.5  # fraction of the fp32 FMA peak the split-K dot products reach (shared/L1 operands)
 RECUR_THREADS = 256  # kernels.h BATON_RECUR_THREADS
 RECUR_TC_EFF = 0.2  # persistent on tensor cores (bf16, recur=tensor): fraction of the bf16 tensor peak its
@@ -413,7 +413,7 @@ class Model:
                 self.site = '%s l%d %s' % (name, l, 'rev' if d else 'fwd')
                 self.direction_backward(r, l, d, T, B, lens, inp, dh0, dhn, lstm)
 
-    def direction_backward(self, r, l, d, T, B, lens, inp, dh0, dhn, lstm, steps=True):
+    def direction_backward(self, r, l, d, T, B, lens, inp, dh0, dhn, lstm, steps=True, dx=True):
         """rnn.c direction_backward: the steps (unless a concurrent schedule ran them), then all
         weight gradients and the input gradient of layer l, direction d."""
         Hd, GH, TB = r['Hd'], r['G'] * r['Hd'], T * B
@@ -432,7 +432,8 @@ class Model:
         self.gemm('dW_ih', 1, 0, GH, inp, TB, ('g', GH, 0), ('a', inp, 0), 1)
         if gru:
             self.colsum(TB, GH)
-        self.gemm('dx', 0, 0, TB, inp, GH, ('g', GH, 0), ('w', inp, 0), 1 if d else 0)
+        if dx:
+            self.gemm('dx', 0, 0, TB, inp, GH, ('g', GH, 0), ('w', inp, 0), 1 if d else 0)
 
     def recurrent_steps_backward(self, r, T, B, lens, d):
         Hd, GH = r['Hd'], r['G'] * r['Hd']
@@ -454,10 +455,16 @@ class Model:
         step at a time (baton_s2s_acts_use_impl: the step-by-step decoder keeps the per-step ops)."""
         return 'fused' if r['which'] == 'dec' and self.feed else self.impl
 
+    def as_wave(self, r):
+        """rnn_impl.c use_wavefront: a unidirectional stack of at most 8 layers; else fused-gemm."""
+        return self.impl_of(r) == 'wavefront' and r['dirs'] == 1 and r['L'] <= 8
+
     def rnn_forward_recur(self, r, T, B, lens, h0, hn, cn, drop):
         L, H, Hd, GH = r['L'], r['H'], r['Hd'], r['G'] * r['Hd']
         lstm = r['cell'] == 'lstm'
         name = 'encoder' if r['which'] == 'enc' else 'decoder'
+        if self.as_wave(r):
+            return self.wave_forward(r, T, B, lens, h0, hn, cn)
         for l in range(L):
             inp = r['in0'] if l == 0 else H
             self.site = '%s l%d' % (name, l)
@@ -479,6 +486,8 @@ class Model:
         L, H, Hd = r['L'], r['H'], r['Hd']
         lstm = r['cell'] == 'lstm'
         name = 'encoder' if r['which'] == 'enc' else 'decoder'
+        if self.as_wave(r):
+            return self.wave_backward(r, T, B, lens, dh0, dhn)
         for l in range(L - 1, -1, -1):
             self.site = '%s l%d' % (name, l)
             if l + 1 < L and r['drop'] and drop:
@@ -533,6 +542,83 @@ class Model:
             for st in steps:
                 self.emit(Op('recur', 'fused-gemm %s %s' % (cell, direction), self.site, self.phase, shape,
                              launches=1, flops=st[0], steps=[st]))
+
+    def wave_forward(self, r, T, B, lens, h0, hn, cn):
+        """rnn.c wave_forward: layer 0's input projection, every layer's initial state, the
+        wavefront's T+L-1 launches (wave_launches), the final states; the dropout between layers is
+        inside the launches."""
+        L, Hd, GH, inp = r['L'], r['Hd'], r['G'] * r['Hd'], r['in0']
+        lstm = r['cell'] == 'lstm'
+        self.site = '%s wavefront' % ('encoder' if r['which'] == 'enc' else 'decoder')
+        self.gemm('input projection', 0, 1, T * B, GH, inp, ('a', inp, 0), ('w', inp, 0), 0)
+        for l in range(L):
+            self.copy_or_zero('h0', B * Hd * 4, h0, kept=True)
+            if lstm:
+                self.copy_or_zero('c0', B * Hd * 4, h0)
+        self.wave_launches(r, T, B, lens, 'fwd')
+        for l in range(L):
+            if hn:
+                self.copy('hn', B * Hd * 4)
+            if cn and lstm:
+                self.copy('cn', B * Hd * 4)
+
+    def wave_backward(self, r, T, B, lens, dh0, dhn):
+        """rnn.c wave_backward: every layer's carried gradients, the T+L launches, then each layer's
+        weight gradients (the input gradient only for layer 0: the others were used inside)."""
+        L, H, Hd = r['L'], r['H'], r['Hd']
+        lstm = r['cell'] == 'lstm'
+        self.site = '%s wavefront' % ('encoder' if r['which'] == 'enc' else 'decoder')
+        for l in range(L):
+            self.copy_or_zero('dh', B * Hd * 4, dhn)
+            if lstm:
+                self.copy_or_zero('dc', B * Hd * 4, dhn)
+        self.wave_launches(r, T, B, lens, 'bwd')
+        for l in range(L):
+            if dh0:
+                self.copy('dh0', B * Hd * 4)
+            if dh0 and lstm:
+                self.copy('dc0', B * Hd * 4)
+            self.direction_backward(r, l, 0, T, B, lens, r['in0'] if l == 0 else H, dh0, dhn, lstm, steps=False,
+                                    dx=l == 0)
+
+    def wave_launches(self, r, T, B, lens, direction):
+        """kernels/wavefront.cu: launch s runs step s-l of layer l (backward: its step s-(L-1-l) of
+        0..T), each a fused-gemm step; layers above the first add their input projection (forward:
+        x W_ih over the layer below's fp32 output) and layers below the top their output gradient
+        (backward: dg W_ih over the layer above's gate gradients) as sums on CUDA cores, through a
+        one-step scratch."""
+        L, Hd, G, cell = r['L'], r['Hd'], r['G'], r['cell']
+        GH, el = G * Hd, (2 if self.prec == 'bf16' else 4)
+        fwd = direction == 'fwd'
+        units = -(-L * Hd // GPUS['h100']['sms'])  # baton_kernel_recur_plan, L layers at once
+        blocks = -(-Hd // units)
+        fv, fp, bv, bp = CELL_BYTES[cell]
+        per_valid, per_pad = (fv, fp) if fwd else (bv, bp)
+        n = T + L - 1 + (0 if fwd else 1)
+        shape = 'T=%d B=%d Hd=%d L=%d' % (T, B, Hd, L)
+        for s in range(n):
+            flops = l2 = dram = 0.0
+            for l in range(L):
+                k = s - l if fwd else s - (L - 1 - l)
+                if k < 0 or k >= (T if fwd else T + 1):
+                    continue
+                t = k if fwd else T - 1 - k
+                tn = t + 1  # backward: the step processed before this one
+                valid = sum(1 for x in lens if t < x) if k < T else 0
+                sums = valid if fwd else (sum(1 for x in lens if tn < x) if k else 0)
+                flops += 2.0 * sums * GH * Hd
+                l2 += blocks * B * (Hd if fwd else GH) * el + GH * Hd * el
+                extra = l > 0 if fwd else (l + 1 < L and k < T)
+                if extra:  # the input projection or output gradient of this step
+                    flops += 2.0 * valid * GH * Hd
+                    l2 += blocks * B * (Hd * 4 if fwd else GH * el) + GH * Hd * el
+                    dram += B * (GH if fwd else Hd) * 4 * 2
+                if k < T:
+                    dram += (valid * per_valid + (B - valid) * per_pad) * Hd
+                    if self.prec == 'bf16':
+                        dram += B * Hd * 2 * (1 if fwd else G * (2 if cell == 'gru' else 1))
+            self.emit(Op('recur', 'wavefront %s %s' % (cell, direction), self.site, self.phase, shape,
+                         launches=1, flops=flops, steps=[(flops, l2, dram)]))
 
     # ---- what-ifs of issue 13 (not in the code) ----
     def fused_step(self, r, B, valid, direction, w_l2):
@@ -1272,7 +1358,7 @@ def part_of(e):
     """The part of the model a table row belongs to, for the per-part shares of the step."""
     op, site = e['op'], e['site']
     if op in ('recurrent', 'recurrent dh', 'recurrent+cell (fused)', 'wavefront step') or \
-            op.startswith(('lstm_', 'gru_', 'rnn_tanh_', 'persistent', 'fused-gemm')):
+            op.startswith(('lstm_', 'gru_', 'rnn_tanh_', 'persistent', 'fused-gemm', 'wavefront')):
         return 'recurrent steps'
     if op == 'to_bf16':
         return 'bf16 conversions'

@@ -24,10 +24,10 @@ static const char *const bench_usage =
     "                    recur=simt|tensor\n"
     "          --csv FILE  --json FILE  --plot FILE.png\n"
     "train:    --configs tiny,base,gnmt (cpu default tiny,base)  --feed off,on\n"
-    "          --rnn-impl fused,cudnn,auto,fused-gemm,persistent (cuda default: fused, cudnn where built\n"
-    "                    with cuDNN, fused-gemm, persistent)\n"
+    "          --rnn-impl fused,cudnn,auto,fused-gemm,persistent,wavefront (cuda default: fused, cudnn\n"
+    "                    where built with cuDNN, fused-gemm, persistent, wavefront)\n"
     "layer:    --cells lstm,gru  --batch 8,32,128,256  --hidden 256,512,1024  --steps 25,50,100\n"
-    "          --layers 1,4  --bidirectional  --rnn-impl fused,cudnn,fused-gemm,persistent,cudnn-persist-static\n"
+    "          --layers 1,4  --bidirectional  --rnn-impl fused,cudnn,fused-gemm,persistent,wavefront,...\n"
     "          (cpu default: --batch 32 --hidden 256 --steps 50 --layers 1, fused only)\n"
     "attention: --shapes 128x50x50,64x2048x2048 (B x T x S; cpu default 32x50x50,8x512x512)\n"
     "Counting rules (tokens, FLOPs, bytes) are in include/baton/bench.h and bench/README.md.\n";
@@ -90,6 +90,7 @@ static void defaults(bench_opts *o, int gpu)
     if (gpu) { /* the whole-recurrence versions beside the plain path and cuDNN */
         o->impls[o->n_impls++] = "fused-gemm";
         o->impls[o->n_impls++] = "persistent";
+        o->impls[o->n_impls++] = "wavefront";
     }
     o->cells[0] = BATON_CELL_LSTM;
     o->cells[1] = BATON_CELL_GRU;

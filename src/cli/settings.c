@@ -65,9 +65,9 @@ const cli_opt cli_settings_opts[] = {
     {"model", OPT_STR, O(model), NULL, NULL, "model directory (written by train, read by translate and score)"},
     {"device", OPT_STR, O(device), "auto", "auto,cpu,cuda", "backend (auto: the GPU when one is usable)"},
     {"rnn-impl", OPT_STR, O(rnn_impl), "fused",
-     "fused,fused-gemm,persistent,auto,cudnn,cudnn-persist-static,cudnn-persist-dynamic",
-     "recurrent layers: fused (GEMM + fused cell per step), fused-gemm or persistent (whole recurrences, "
-     "cuda), auto (per layer shape), or cuDNN's RNN (cuda; with an algorithm)"},
+     "fused,fused-gemm,persistent,wavefront,auto,cudnn,cudnn-persist-static,cudnn-persist-dynamic",
+     "recurrent layers: fused (GEMM + fused cell per step), fused-gemm, persistent or wavefront (whole "
+     "recurrences, cuda), auto (per layer shape), or cuDNN's RNN (cuda; with an algorithm)"},
     {"reference", OPT_STR, O(reference), "cudnn", "cpu,cudnn,cudnn-persist-static,cudnn-persist-dynamic",
      "check: what the fused kernels are compared with"},
     {"precision", OPT_STR, O(precision), "fp32", "fp32,tf32,bf16",

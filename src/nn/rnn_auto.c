@@ -11,6 +11,11 @@
  *   persistent  barrier + max(sums, blocks*B*Hd*elt / l2_rate)            W_hh stays in shared memory,
  *               every block reads all of h; sums = D*B*GH*Hd / fma_rate, or 2*D*B*GH*Hd / recur_tc_rate
  *               on tensor cores (bf16, --kernels recur=tensor)
+ *   wavefront   (boundary + (2L-1) * (B*GH*Hd / fma_rate + GH*Hd*elt / l2_rate)) / L   L layers (D = 1)
+ *               share a launch; layers above the first also sum their input projection on CUDA cores,
+ *               where the others take it from a tensor-core GEMM over all steps (its per-step share,
+ *               2*B*GH*Hd / tensor_rate a step of a pass (forward: x W_ih; backward: dg W_ih), which the others pay and the
+ *               wavefront's layers above the first do not, comes off the wavefront's time)
  * fused-gemm and persistent's simt sums run on CUDA cores (fma_rate), the plain path's GEMM on tensor
  * cores (tensor_rate of the precision), so they win where the GEMM is latency-bound: small B. */
 #include "baton/rnn.h"
@@ -66,9 +71,22 @@ baton_recur_version baton_rnn_auto_pick(const baton_backend *be, const baton_rnn
     double sums = tensor ? 2.0 * fma / r->recur_tc_rate * 1e6 : fma / r->fma_rate * 1e6;
     double blocks = D * Hd < 132 ? D * Hd : 132, h_reads = blocks * B * Hd * elt / r->l2_rate * 1e6;
     double t_persistent = r->barrier_us + (sums > h_reads ? sums : h_reads);
-    snprintf(basis, basis_len, "%s %s at B=%d: persistent %.1f, fused-gemm %.1f, fused %.1f us/step", r->source,
-             r->gpu, B, t_persistent, t_gemm, t_fused);
-    if (persistent_fits && t_persistent < t_fused && t_persistent <= t_gemm)
-        return BATON_RECUR_PERSISTENT;
-    return t_gemm < t_fused ? BATON_RECUR_GEMM : 0;
+    int L = rnn->cfg.layers, wave = rnn->dirs == 1 && L >= 2 && L <= BATON_RECUR_MAX_WAVE;
+    double input_gemms = gemm * (L - 1) / L; /* what the wavefront's steps take over, per layer step */
+    double per_layer = fma / r->fma_rate * 1e6 + GH * Hd * elt / r->l2_rate * 1e6;
+    double t_wave = (r->boundary_us + (2.0 * L - 1) * per_layer) / L - input_gemms;
+    char waves[40] = "";
+    if (wave)
+        snprintf(waves, sizeof waves, "wavefront %.1f, ", t_wave);
+    snprintf(basis, basis_len, "%s %s at B=%d: persistent %.1f, %sfused-gemm %.1f, fused %.1f us/step", r->source,
+             r->gpu, B, t_persistent, waves, t_gemm, t_fused);
+    double best = t_fused;
+    baton_recur_version v = 0;
+    if (t_gemm < best)
+        best = t_gemm, v = BATON_RECUR_GEMM;
+    if (wave && t_wave < best)
+        best = t_wave, v = BATON_RECUR_WAVEFRONT;
+    if (persistent_fits && t_persistent <= best)
+        v = BATON_RECUR_PERSISTENT;
+    return v;
 }

@@ -117,13 +117,14 @@ static baton_status use_auto(baton_rnn_acts *acts, baton_backend *be, const bato
     char basis[120], why[200] = "", unused[200];
     int fits = 1;
     baton_recur_version v = baton_rnn_auto_pick(be, rnn, acts->B_max, 1, basis, sizeof basis);
-    if (v)
+    if (v == BATON_RECUR_PERSISTENT)
         BATON_TRY(try_recur(acts, be, rnn, v, &fits, why, sizeof why));
-    if (!fits) {
+    if (!fits)
         v = baton_rnn_auto_pick(be, rnn, acts->B_max, 0, basis, sizeof basis);
-        if (v)
-            BATON_TRY(try_recur(acts, be, rnn, v, &fits, unused, sizeof unused)); /* fused-gemm always fits */
-    }
+    if (v == BATON_RECUR_WAVEFRONT)
+        BATON_TRY(use_wavefront(acts, be, rnn)); /* fits every shape it is picked for */
+    else if (v && !acts->recur)
+        BATON_TRY(try_recur(acts, be, rnn, v, &fits, unused, sizeof unused)); /* fused-gemm always fits */
     snprintf(acts->impl_note, sizeof acts->impl_note, "auto: %s (%s)%s%s", baton_recur_version_name(v), basis,
              why[0] ? "; not persistent: " : "", why);
     return BATON_OK;

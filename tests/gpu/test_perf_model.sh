@@ -6,7 +6,7 @@
 # exactly, GEMM FLOPs by precision to every digit the report prints, bytes uploaded exactly.
 #   - tiny and base, input feeding off and on, fp32, baton's default part versions;
 #   - the same with every part at its plain first version (eager launches, so every kernel counts);
-#   - the whole-recurrence versions (--rnn-impl fused-gemm, persistent) in bf16, eager and graphed;
+#   - the whole-recurrence versions (--rnn-impl fused-gemm, persistent, wavefront) in bf16, eager and graphed;
 #   - the model's own table runs for every configuration and precision, and --check-counts fails
 #     on a report whose counts were changed.
 # When the code changes its launch structure, this fails until perf_model.py follows it.
@@ -39,8 +39,8 @@ check "the model's counts agree (plain versions, eager)" \
 
 for kernels in "" "$plain"; do
     check "bench train counts the whole-recurrence versions' steps (bf16${kernels:+, plain})" \
-        bench "$work/recur.json" fused-gemm,persistent bf16 --kernels "$kernels"
-    check "the model's counts agree (fused-gemm, persistent${kernels:+, plain})" \
+        bench "$work/recur.json" fused-gemm,persistent,wavefront bf16 --kernels "$kernels"
+    check "the model's counts agree (fused-gemm, persistent, wavefront${kernels:+, plain})" \
         python3 "$model" --configs-json "$work/configs.json" --kernels "$kernels" --check-counts "$work/recur.json"
 done
 
