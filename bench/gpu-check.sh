@@ -7,7 +7,7 @@
 #                bf16, and the plain versions of the parts);
 #   the headline: `baton bench train` gnmt in bf16 (fused recurrent kernels, newest part versions) and
 #                PyTorch's cuDNN LSTM under AMP bf16 autocast on the same configuration (pytorch_baseline.py);
-#   then issue 13's whole-recurrence versions (--rnn-impl fused-gemm, persistent, auto): the LSTM layer of its
+#   then issue 13's whole-recurrence versions (--rnn-impl fused-gemm, persistent, wavefront, auto): the LSTM layer of its
 #   goals beside cuDNN at B = 8, 16, 128, base and gnmt trained with them;
 #   then gnmt in tf32, with --rnn-impl cudnn, with the plain part versions (--kernels), base with the newest (and the fused loss, loss=fused, which the model favours at base)
 #   and the plain versions, PyTorch base, `baton bench compare` of every CSV into one table with ratios,
@@ -488,7 +488,8 @@ bpart layer-recur-bf16 40 10 "$logs/layer-recur-bf16.log" "$BATON" bench layer -
     /^#/ { next } !h { for (i = 1; i <= NF; i++) c[$i] = i; h = 1; next }
     $c["impl"] != "cudnn" { printf "%s B=%s %s; ", $c["impl"], $c["B"], $c["vs_cudnn"] }
   ' "$logs/layer-recur-bf16.csv")"
-tpart train-base-bf16-recur 45 10 --configs base --feed off --rnn-impl fused,fused-gemm,persistent,auto --precision bf16
+tpart train-base-bf16-recur 45 12 --configs base --feed off --rnn-impl fused,fused-gemm,persistent,wavefront,auto \
+  --precision bf16
 tpart train-gnmt-bf16-recur 45 10 --configs gnmt --feed off --rnn-impl persistent,auto --precision bf16
 
 # ---- what issue 12 changes: tf32, cuDNN, the plain part versions against the newest -------------------------
