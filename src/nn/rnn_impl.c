@@ -69,8 +69,8 @@ _Static_assert(BATON_RECUR_MAX_WAVE == 8, "wave_refusal's message names the limi
 static const char *wave_refusal(const baton_rnn *rnn)
 {
     if (rnn->dirs == 2)
-        return "a bidirectional layer's reverse direction needs all of the layer below, so its layers run one "
-               "after another (each launch runs both directions)";
+        return "a bidirectional layer's reverse direction needs all of the layer below, so the layers run one "
+               "after another, each launch both directions";
     if (rnn->cfg.layers > BATON_RECUR_MAX_WAVE)
         return "a wavefront holds at most BATON_RECUR_MAX_WAVE = 8 layers in its launch arguments";
     return NULL;
