@@ -9,6 +9,10 @@
  *                                  may call cooperative_groups::this_grid().sync(); returns its error
  *   BATON_SHARED(type, name, count);                            __shared__ type name[count];
  *   BATON_DYNAMIC_SHARED(type, name);                           extern __shared__ type name[];
+ *   BATON_GRID_CONST                                            const __grid_constant__ (before a kernel
+ *                                  parameter: read in place even where it is indexed at run time or its
+ *                                  address is taken, which would otherwise copy it to every thread's
+ *                                  local memory; large argument structs such as the recurrences')
  *
  * The kernel is the last argument so that a template kernel's commas need no parentheses. In
  * the emulation a shared array is a pointer into the running block's own shared memory, which
@@ -23,6 +27,7 @@
     static const baton_emu_shared_site name##_site_ = {sizeof(type) * (count), alignof(type)};          \
     type *name = (type *)baton_emu_shared_static(&name##_site_)
 #define BATON_DYNAMIC_SHARED(type, name) type *name = (type *)baton_emu_shared_dynamic()
+#define BATON_GRID_CONST const
 #define BATON_LAUNCH_COOPERATIVE(grid, block, shmem, stream, ...)                                       \
     baton_emu_make_launcher(__VA_ARGS__, #__VA_ARGS__, __FILE__, __LINE__, grid, block, shmem, stream, 1)
 #else
@@ -59,6 +64,7 @@ baton_cooperative_launcher<P...> baton_make_cooperative(void (*fn)(P...), dim3 g
 #define BATON_LAUNCH(grid, block, shmem, stream, ...) __VA_ARGS__<<<grid, block, shmem, stream>>>
 #define BATON_SHARED(type, name, count) __shared__ type name[count]
 #define BATON_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#define BATON_GRID_CONST const __grid_constant__
 #endif
 
 #endif

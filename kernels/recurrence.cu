@@ -22,6 +22,9 @@
  * ever touched by their owner and need no barrier; what other blocks wrote (h_prev, dg_next) is
  * read with __ldcg, around L1, whose lines are not coherent between SMs.
  *
+ * The step functions and the ownership helpers live in recur_step.cuh, shared with wavefront.cu
+ * (the wavefront version, a stack of layers one step apart, on fused-gemm's steps).
+ *
  * Versions (the plain "fused" path lives in src/nn/rnn.c over lstm_cell.cu & co.):
  *   fused-gemm (BATON_RECUR_GEMM): one launch per step (T forward, T+1 backward) for both
  *     directions; W_hh is read from global memory, where it stays in L2 between steps.
@@ -56,14 +59,16 @@ namespace {
 /* ---- fused-gemm: one launch per step ---- */
 
 template <baton_cell C, typename W>
-__global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_gemm_fwd(baton_kernel_recur_args p, int s)
+__global__ void __launch_bounds__(BATON_RECUR_THREADS)
+recur_gemm_fwd(BATON_GRID_CONST baton_kernel_recur_args p, int s)
 {
     int d = (int)blockIdx.y;
     fwd_step<C, W>(p, d, s, w_global<W>{operands<W>::w(p, d), p.a.Hd});
 }
 
 template <baton_cell C, typename W>
-__global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_gemm_bwd(baton_kernel_recur_args p, int s)
+__global__ void __launch_bounds__(BATON_RECUR_THREADS)
+recur_gemm_bwd(BATON_GRID_CONST baton_kernel_recur_args p, int s)
 {
     int d = (int)blockIdx.y;
     bwd_step<C, W>(p, d, s, w_global<W>{operands<W>::w(p, d), p.a.Hd});
@@ -72,7 +77,8 @@ __global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_gemm_bwd(baton_kern
 /* ---- persistent: one cooperative launch, W_hh in shared memory ---- */
 
 template <baton_cell C, typename W>
-__global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_persistent_fwd(baton_kernel_recur_args p)
+__global__ void __launch_bounds__(BATON_RECUR_THREADS)
+recur_persistent_fwd(BATON_GRID_CONST baton_kernel_recur_args p)
 {
     constexpr int G = cellfn<C>::G;
     BATON_DYNAMIC_SHARED(float, smem); /* W_hh slab: float, or bf16 read through a cast */
@@ -94,7 +100,8 @@ __global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_persistent_fwd(bato
 }
 
 template <baton_cell C, typename W>
-__global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_persistent_bwd(baton_kernel_recur_args p)
+__global__ void __launch_bounds__(BATON_RECUR_THREADS)
+recur_persistent_bwd(BATON_GRID_CONST baton_kernel_recur_args p)
 {
     constexpr int G = cellfn<C>::G;
     BATON_DYNAMIC_SHARED(float, smem);
@@ -197,7 +204,8 @@ __device__ void stage_rows(uint16_t *stage, const uint16_t *src, int len, int B,
 } // namespace tc
 
 template <baton_cell C>
-__global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_persistent_tc_fwd(baton_kernel_recur_args p)
+__global__ void __launch_bounds__(BATON_RECUR_THREADS)
+recur_persistent_tc_fwd(BATON_GRID_CONST baton_kernel_recur_args p)
 {
     constexpr int G = cellfn<C>::G;
     BATON_DYNAMIC_SHARED(float, smem);
@@ -245,7 +253,8 @@ __global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_persistent_tc_fwd(b
 }
 
 template <baton_cell C>
-__global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_persistent_tc_bwd(baton_kernel_recur_args p)
+__global__ void __launch_bounds__(BATON_RECUR_THREADS)
+recur_persistent_tc_bwd(BATON_GRID_CONST baton_kernel_recur_args p)
 {
     constexpr int G = cellfn<C>::G;
     BATON_DYNAMIC_SHARED(float, smem);
@@ -411,8 +420,8 @@ extern "C" baton_status baton_kernel_recur_plan(int *units, char *why, size_t wh
     if (why_len)
         why[0] = 0;
     int lanes_max = v == BATON_RECUR_WAVEFRONT ? BATON_RECUR_MAX_WAVE : 2;
-    BATON_REQUIRE(Hd >= 1 && dirs >= 1 && dirs <= lanes_max, "recur plan: Hd=%d dirs=%d, expected Hd >= 1, dirs 1 to %d",
-                  Hd, dirs, lanes_max);
+    BATON_REQUIRE(Hd >= 1 && dirs >= 1 && dirs <= lanes_max,
+                  "recur plan: Hd=%d dirs=%d, expected Hd >= 1, dirs 1 to %d", Hd, dirs, lanes_max);
     int sms, optin;
     BATON_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
     BATON_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));

@@ -56,7 +56,8 @@ __device__ inline float keep_scale(const baton_kernel_wave_args &w, int l, int t
 }
 
 template <baton_cell C, typename W>
-__global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_wave_fwd(baton_kernel_wave_args w, int s)
+__global__ void __launch_bounds__(BATON_RECUR_THREADS)
+recur_wave_fwd(BATON_GRID_CONST baton_kernel_wave_args w, int s)
 {
     constexpr int G = cellfn<C>::G;
     int l = (int)blockIdx.y, t = s - l;
@@ -98,7 +99,8 @@ __global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_wave_fwd(baton_kern
 }
 
 template <baton_cell C, typename W>
-__global__ void __launch_bounds__(BATON_RECUR_THREADS) recur_wave_bwd(baton_kernel_wave_args w, int s)
+__global__ void __launch_bounds__(BATON_RECUR_THREADS)
+recur_wave_bwd(BATON_GRID_CONST baton_kernel_wave_args w, int s)
 {
     int l = (int)blockIdx.y, k = s - (w.L - 1 - l);
     const baton_kernel_recur_args &p = w.layer[l];

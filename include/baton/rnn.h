@@ -59,7 +59,7 @@ typedef struct {
     int recur_units;                      /* of Hd per block, the backend's recur_plan for recur */
     /* wavefront (recur == BATON_RECUR_WAVEFRONT): what its layers need at once beyond the above,
      * allocated by baton_rnn_acts_use_impl for T_max, B_max (rnn.c, wave_layer) */
-    float *wave_dg;                       /* (L-1) x (T, B, G*Hd) gate gradients of layers 1..L-1; GRU: as many dgh after */
+    float *wave_dg;                       /* (L-1) x (T, B, G*Hd) gate gradients of layers 1..L-1 (GRU: dgx, then dgh) */
     float *wave_step;                     /* L x [xg, hg (B, G*Hd); dh, dc, dy (B, Hd)]: one step's, per layer */
     baton_backend *wave_be;               /* of the two allocations */
     char impl_note[400];                  /* what baton_rnn_acts_use_impl chose, and why (for logs) */

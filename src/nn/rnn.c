@@ -2,6 +2,9 @@
  * ops table. Per layer and direction: one GEMM projects the inputs of all T steps; each step is one
  * recurrent GEMM plus one fused cell op; backward through time is one fused cell op plus one GEMM
  * per step, and then three GEMMs and two column sums for all weight and input gradients at once.
+ * The whole-recurrence versions (recur.h) replace the per-step loop of a layer (layer_*_recur), or
+ * of the whole stack at once (wave_*: the wavefront, whose steps also take over the layers above
+ * the first's input projections, output gradients and dropout).
  *
  * State slots. hs[l][d] holds T+1 states of B rows so that the states *before* each step are
  * contiguous in time order, which makes dW_hh a single GEMM over all steps:
@@ -291,6 +294,7 @@ static baton_recur_args wave_layer(const baton_rnn *rnn, baton_rnn_acts *acts, i
     return ra;
 }
 
+/* The whole stack as one wavefront: every layer's tensors, the input weights, the dropout key. */
 static baton_recur_wave wave_args(const baton_rnn *rnn, baton_rnn_acts *acts, float *y, const float *dy,
                                   const int *lengths, const float *params, const baton_param_table *t, int T, int B,
                                   const baton_dropout_key *drop)

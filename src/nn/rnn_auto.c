@@ -13,9 +13,9 @@
  *               on tensor cores (bf16, --kernels recur=tensor)
  *   wavefront   (boundary + (2L-1) * (B*GH*Hd / fma_rate + GH*Hd*elt / l2_rate)) / L   L layers (D = 1)
  *               share a launch; layers above the first also sum their input projection on CUDA cores,
- *               where the others take it from a tensor-core GEMM over all steps (its per-step share,
- *               2*B*GH*Hd / tensor_rate a step of a pass (forward: x W_ih; backward: dg W_ih), which the others pay and the
- *               wavefront's layers above the first do not, comes off the wavefront's time)
+ *               where the others take it from a tensor-core GEMM over all steps: its share,
+ *               2*B*GH*Hd / tensor_rate a step of a pass (forward x W_ih, backward dg W_ih), which
+ *               the others pay and the wavefront's upper layers do not, comes off its time
  * fused-gemm and persistent's simt sums run on CUDA cores (fma_rate), the plain path's GEMM on tensor
  * cores (tensor_rate of the precision), so they win where the GEMM is latency-bound: small B. */
 #include "baton/rnn.h"
