@@ -61,7 +61,7 @@ check "score: a log-probability and a token count per line" \
     awk -F'\t' 'NF != 2 || $1 > 0 || $2 < 1 { exit 1 } END { exit NR != 3 }' "$work/score.txt"
 check "score: the empty target scores only </s>" bash -c "sed -n 2p '$work/score.txt' | cut -f2 | grep -qx 1"
 
-check "unknown flag: exit 2, names it" expect_exit 2 "--bogus: unknown flag" "$baton" train --bogus 1
+check "unknown flag: exit 2, names it" expect_exit 2 "--bogus: unknown option of baton train" "$baton" train --bogus 1
 check "bad value: exit 2, names the flag" expect_exit 2 "--lr: 'abc', expected a number" "$baton" train --lr abc
 check "bad choice: exit 2, lists the choices" expect_exit 2 "expected one of rnn_tanh,lstm,gru" \
     "$baton" train --cell transformer

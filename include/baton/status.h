@@ -23,9 +23,15 @@ typedef enum {
 /* Short, stable name of a status ("invalid argument", ...). */
 const char *baton_status_name(baton_status st);
 
-/* Prints "baton: error: <file>:<line>: <message>" to stderr and returns st. */
+/* Prints "baton: error: <message>" (and, see baton_error_show_source, " (<file>:<line>)") to
+ * stderr and returns st. */
 baton_status baton_error_at(baton_status st, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Whether error lines end with baton's own source position "(src/nn/rnn.c:42)": on in debug
+ * builds, off otherwise until a program asks (baton's --verbose). Users need the option, file and
+ * line of their input, which the messages carry; the source position is for baton's developers. */
+void baton_error_show_source(int on);
 
 /* The message of the last error reported on this thread (no prefix, no source position), or ""
  * before any: lets tests assert on what a failure said without capturing stderr. */

@@ -339,21 +339,24 @@ int cli_check(int argc, char **argv)
 {
     cli_settings s;
     check_defaults(&s);
+    char usage[1200];
+    snprintf(usage, sizeof usage,
+             "usage: baton check [options]\n"
+             "Runs a recurrent layer stack (I = --emb, H = --hidden, L = --layers, T = --max-len, B = --batch,\n"
+             "ragged lengths T..1), then one training step of the translator, through baton's fused kernels on\n"
+             "--device and through --reference (cudnn, cudnn-persist-static, cudnn-persist-dynamic on the same\n"
+             "device, or cpu), and compares every output, final state and gradient. The persistent algorithms\n"
+             "take no ragged batches: against them the layer runs with all lengths T and the step is skipped.\n"
+             "Exits 1 when a difference exceeds its tolerance (relative to the reference tensor's largest\n"
+             "magnitude: layer %.0e, training step %.0e in fp32; x20 in tf32, x10 in bf16 against the cpu, x50\n"
+             "against cuDNN). Dropout is off in both runs.",
+             LAYER_TOL, STEP_TOL);
+    cli_command cmd = {"check", CLI_CHECK, usage};
     int help;
-    if (cli_opts_argv(&s, cli_settings_opts, argc, argv, 2, &help) != BATON_OK)
+    if (cli_opts_argv(&s, cli_settings_opts, &cmd, argc, argv, 2, &help) != BATON_OK)
         return 2;
     if (help) {
-        printf("usage: baton check [options]\n"
-               "Runs a recurrent layer stack (I = --emb, H = --hidden, L = --layers, T = --max-len, B = --batch,\n"
-               "ragged lengths T..1), then one training step of the translator, through baton's fused kernels on\n"
-               "--device and through --reference (cudnn, cudnn-persist-static, cudnn-persist-dynamic on the same\n"
-               "device, or cpu), and compares every output, final state and gradient. The persistent algorithms\n"
-               "take no ragged batches: against them the layer runs with all lengths T and the step is skipped.\n"
-               "Exits 1 when a difference exceeds its tolerance (relative to the reference tensor's largest\n"
-               "magnitude: layer %.0e, training step %.0e in fp32; x20 in tf32, x10 in bf16 against the cpu, x50\n"
-               "against cuDNN). Dropout is off in both runs.\n\n",
-               LAYER_TOL, STEP_TOL);
-        cli_opts_help(stdout, cli_settings_opts);
+        cli_opts_help(stdout, &s, cli_settings_opts, &cmd);
         return 0;
     }
     const char *dev = strcmp(s.device, "auto") == 0 ? (baton_backend_gpu_usable() ? "cuda" : "cpu") : s.device;

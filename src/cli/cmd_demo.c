@@ -98,20 +98,19 @@ int cli_demo(int argc, char **argv)
 {
     cli_settings s;
     demo_defaults(&s);
+    static const cli_command cmd = {
+        "demo", CLI_DEMO,
+        "usage: baton demo [options]\n"
+        "Trains a small translator on a built-in task (default: numbers, spelled out -> digits; also dates\n"
+        "and reorder) into --model (replacing what is there), then translates validation sentences it has\n"
+        "never seen, greedily, and prints them beside the references. The options are train's for a task,\n"
+        "with demo-sized defaults (shown below)."};
     int help;
-    if (cli_opts_argv(&s, cli_settings_opts, argc, argv, 2, &help) != BATON_OK)
+    if (cli_opts_argv(&s, cli_settings_opts, &cmd, argc, argv, 2, &help) != BATON_OK)
         return 2;
     if (help) {
-        printf("usage: baton demo [options]\n"
-               "Trains a small translator on a built-in task (default: numbers, spelled out -> digits; also dates\n"
-               "and reorder), then translates validation sentences it has never seen. Same options as train,\n"
-               "with demo-sized defaults (--hidden 128 --steps 1500 --model baton-demo-model).\n\n");
-        cli_opts_help(stdout, cli_settings_opts);
+        cli_opts_help(stdout, &s, cli_settings_opts, &cmd);
         return 0;
-    }
-    if (s.train_src) {
-        fprintf(stderr, "baton: error: demo: --train-src: the demo trains on a built-in --task; use baton train\n");
-        return 2;
     }
     printf("baton demo: task '%s': %s\n", s.task, baton_toy_task_about(s.task) ? baton_toy_task_about(s.task) : "?");
     fflush(stdout); /* before training's progress lines on stderr */

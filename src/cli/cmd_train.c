@@ -88,17 +88,19 @@ int cli_train(int argc, char **argv)
 {
     cli_settings s;
     cli_opts_defaults(&s, cli_settings_opts);
+    static const cli_command cmd = {
+        "train", CLI_TRAIN,
+        "usage: baton train --model DIR [options]\n"
+        "Trains a translator on a built-in task (--task) or on a parallel corpus (--train-src and\n"
+        "--train-tgt aligned by line, or --train-src alone with source<TAB>target lines; the same for\n"
+        "--dev-src/--dev-tgt), optionally on SentencePiece subwords (--subwords spm), and writes it to\n"
+        "DIR. Validates every --valid-every steps (loss and greedy BLEU), keeps the best model, saves\n"
+        "DIR/checkpoint.safetensors, and on SIGINT or SIGTERM saves and stops; --resume continues."};
     int help;
-    if (cli_opts_argv(&s, cli_settings_opts, argc, argv, 2, &help) != BATON_OK)
+    if (cli_opts_argv(&s, cli_settings_opts, &cmd, argc, argv, 2, &help) != BATON_OK)
         return 2;
     if (help) {
-        printf("usage: baton train --model DIR [options]\n"
-               "Trains a translator on a built-in task (--task) or on a parallel corpus (--train-src and\n"
-               "--train-tgt aligned by line, or --train-src alone with source<TAB>target lines; the same for\n"
-               "--dev-src/--dev-tgt), optionally on SentencePiece subwords (--subwords spm), and writes it to\n"
-               "DIR. Validates every --valid-every steps (loss and greedy BLEU), keeps the best model, saves\n"
-               "DIR/checkpoint.safetensors, and on SIGINT or SIGTERM saves and stops; --resume continues.\n\n");
-        cli_opts_help(stdout, cli_settings_opts);
+        cli_opts_help(stdout, &s, cli_settings_opts, &cmd);
         return 0;
     }
     return cli_train_run(&s) == BATON_OK ? 0 : 1;

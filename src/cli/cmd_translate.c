@@ -29,16 +29,15 @@ typedef struct {
 } session;
 
 /* Parses flags, creates the backend, loads --model; returns the exit status on failure, else -1. */
-static int open_session(session *x, int argc, char **argv, const char *usage)
+static int open_session(session *x, int argc, char **argv, const cli_command *cmd)
 {
     memset(x, 0, sizeof *x);
     cli_opts_defaults(&x->s, cli_settings_opts);
     int help;
-    if (cli_opts_argv(&x->s, cli_settings_opts, argc, argv, 2, &help) != BATON_OK)
+    if (cli_opts_argv(&x->s, cli_settings_opts, cmd, argc, argv, 2, &help) != BATON_OK)
         return 2;
     if (help) {
-        printf("%s\n", usage);
-        cli_opts_help(stdout, cli_settings_opts);
+        cli_opts_help(stdout, &x->s, cli_settings_opts, cmd);
         return 0;
     }
     if (!x->s.model) {
@@ -84,11 +83,13 @@ static baton_status translate_lines(session *x, char **lines, int n)
 int cli_translate(int argc, char **argv)
 {
     session x;
-    int rc = open_session(&x, argc, argv,
-                          "usage: baton translate --model DIR [--input FILE] [options]\n"
-                          "Translates sentences, one per line, from FILE or standard input to standard output (beam "
-                          "search; --beam 1 for greedy). Text is tokenized and detokenized with the model's "
-                          "SentencePiece models, or taken as pre-tokenized when it has none.");
+    static const cli_command cmd = {
+        "translate", CLI_TRANSLATE,
+        "usage: baton translate --model DIR [--input FILE] [options]\n"
+        "Translates sentences, one per line, from FILE or standard input to standard output (beam search,\n"
+        "--beam 5 by default; --beam 1 for greedy). Text is tokenized and detokenized with the model's\n"
+        "SentencePiece models, or taken as pre-tokenized when it has none."};
+    int rc = open_session(&x, argc, argv, &cmd);
     if (rc >= 0) {
         close_session(&x);
         return rc;
@@ -179,10 +180,12 @@ static baton_status score_pairs(session *x, char **src, char **tgt, int n)
 int cli_score(int argc, char **argv)
 {
     session x;
-    int rc = open_session(&x, argc, argv,
-                          "usage: baton score --model DIR --src FILE --tgt FILE [options]\n"
-                          "Prints, per line pair, the target's log-probability under the model (natural log, </s> "
-                          "included, no label smoothing) and its token count, tab-separated.");
+    static const cli_command cmd = {
+        "score", CLI_SCORE,
+        "usage: baton score --model DIR --src FILE --tgt FILE [options]\n"
+        "Prints, per line pair, the target's log-probability under the model (natural log, </s> included,\n"
+        "no label smoothing) and its token count, tab-separated."};
+    int rc = open_session(&x, argc, argv, &cmd);
     if (rc >= 0) {
         close_session(&x);
         return rc;

@@ -10,7 +10,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: baton COMMAND [options]   (baton COMMAND --help for its options)\n"
                  "  demo       train a small translator on a built-in task and show its translations\n"
                  "  train      train a translator and write it to a model directory\n"
-                 "  translate  translate sentences with a trained model (greedy)\n"
+                 "  translate  translate sentences with a trained model (beam search, --beam 5)\n"
                  "  score      log-probability of target sentences under a model\n"
                  "  bleu       corpus BLEU and chrF of translations against references (as sacreBLEU)\n"
                  "  bench      benchmarks: layers (fused vs cuDNN), attention, training steps (tokens/s)\n"

@@ -27,7 +27,7 @@ static baton_status save_config(const char *dir, const cli_settings *s)
     if (!f)
         return BATON_ERROR(BATON_ERR_IO, "%s: %s", tmp, strerror(errno));
     fprintf(f, "# baton model settings: the options it was trained with\n");
-    cli_opts_write(f, s, cli_settings_opts);
+    cli_opts_write(f, s, cli_settings_opts, CLI_TRAIN);
     int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path) != 0)

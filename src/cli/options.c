@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const cli_opt *find(const cli_opt *opts, const char *name)
+const cli_opt *cli_opts_find(const cli_opt *opts, const char *name)
 {
     for (const cli_opt *o = opts; o->name; o++)
         if (strcmp(o->name, name) == 0)
@@ -75,7 +75,7 @@ void cli_opts_defaults(void *base, const cli_opt *opts)
 
 baton_status cli_opts_set(void *base, const cli_opt *opts, const char *name, const char *value, const char *where)
 {
-    const cli_opt *o = find(opts, name);
+    const cli_opt *o = cli_opts_find(opts, name);
     BATON_REQUIRE(o != NULL, "%s: unknown option '%s' (see --help)", where, name);
     return set_one(base, o, value, where);
 }
@@ -121,63 +121,218 @@ baton_status cli_opts_file(void *base, const cli_opt *opts, const char *path)
     return st;
 }
 
-baton_status cli_opts_argv(void *base, const cli_opt *opts, int argc, char **argv, int first, int *help)
+/* Edit distance of a and b (Levenshtein), capped at 9: names are short. */
+static int distance(const char *a, const char *b)
 {
-    *help = 0;
-    for (int i = first; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            *help = 1;
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 40 || lb > 40)
+        return 9;
+    int row[41];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            best = up + 1 < best ? up + 1 : best;
+            best = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[lb] < 9 ? row[lb] : 9;
+}
+
+/* The option of cmd nearest to name (at most 2 edits, or name a prefix of it), or NULL. */
+static const cli_opt *near_miss(const cli_opt *opts, unsigned cmd, const char *name)
+{
+    const cli_opt *best = NULL;
+    int best_d = 3;
+    for (const cli_opt *o = opts; o->name; o++) {
+        if (!(o->cmds & cmd))
+            continue;
+        int d = strncmp(o->name, name, strlen(name)) == 0 ? 1 : distance(o->name, name);
+        if (d < best_d)
+            best = o, best_d = d;
+    }
+    return best;
+}
+
+/* The commands of mask as "train, demo". */
+static const char *command_names(char *buf, size_t n, unsigned mask)
+{
+    static const char *const names[] = {"train", "demo", "translate", "score", "check"};
+    buf[0] = '\0';
+    for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (mask & (1u << i))
+            snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", buf[0] ? ", " : "", names[i]);
+    return buf;
+}
+
+/* The option a flag names for cmd, or an error saying what was meant. */
+static baton_status lookup(const cli_opt **out, const cli_opt *opts, const cli_command *cmd, const char *flag,
+                           const char *name)
+{
+    const cli_opt *o = cli_opts_find(opts, name);
+    if (o && (o->cmds & cmd->id)) {
+        *out = o;
+        return BATON_OK;
+    }
+    char cmds[80];
+    if (o)
+        return BATON_ERROR(BATON_ERR_INVALID, "%s: not an option of baton %s (it is one of %s; see baton %s --help)",
+                           flag, cmd->name, command_names(cmds, sizeof cmds, o->cmds), cmd->name);
+    const cli_opt *near = near_miss(opts, cmd->id, name);
+    if (near)
+        return BATON_ERROR(BATON_ERR_INVALID, "%s: unknown option of baton %s; did you mean --%s?", flag, cmd->name,
+                           near->name);
+    return BATON_ERROR(BATON_ERR_INVALID, "%s: unknown option of baton %s (see baton %s --help)", flag, cmd->name,
+                       cmd->name);
+}
+
+/* Whether text is a boolean value (a bool flag takes it as its value rather than as the next flag). */
+static int is_bool_text(const char *text)
+{
+    return strcmp(text, "true") == 0 || strcmp(text, "false") == 0 || strcmp(text, "1") == 0 ||
+           strcmp(text, "0") == 0;
+}
+
+/* One flag at argv[*i] (not --config): --name value, --name=value, --flag, --no-flag. */
+static baton_status one_flag(void *base, const cli_opt *opts, const cli_command *cmd, int argc, char **argv, int *i)
+{
+    const char *arg = argv[*i];
+    char name[128];
+    const char *eq = strchr(arg, '='), *value = eq ? eq + 1 : NULL;
+    size_t len = eq ? (size_t)(eq - arg) - 2 : strlen(arg) - 2;
+    BATON_REQUIRE(len < sizeof name, "%.40s...: no option has so long a name", arg);
+    memcpy(name, arg + 2, len);
+    name[len] = '\0';
+    const cli_opt *o = NULL;
+    if (strncmp(name, "no-", 3) == 0 && !cli_opts_find(opts, name)) { /* --no-flag */
+        const cli_opt *b = cli_opts_find(opts, name + 3);
+        if (b && b->type == OPT_BOOL) {
+            BATON_REQUIRE(!value, "%s: --no-%s takes no value", arg, b->name);
+            BATON_TRY(lookup(&o, opts, cmd, arg, name + 3));
+            *(int *)(void *)((char *)base + o->offset) = 0;
             return BATON_OK;
         }
-        BATON_REQUIRE(strncmp(arg, "--", 2) == 0 && arg[2], "'%s': expected a --flag (see --help)", arg);
-        const char *name = arg + 2;
-        if (strcmp(name, "config") == 0) {
+    }
+    char flag[140];
+    snprintf(flag, sizeof flag, "--%s", name);
+    BATON_TRY(lookup(&o, opts, cmd, flag, name));
+    if (!value && o->type == OPT_BOOL) {
+        if (*i + 1 < argc && is_bool_text(argv[*i + 1]))
+            value = argv[++*i];
+        else
+            value = "true";
+    }
+    if (!value) {
+        BATON_REQUIRE(*i + 1 < argc, "%s: expected a value", flag);
+        value = argv[++*i];
+    }
+    return set_one(base, o, value, flag);
+}
+
+baton_status cli_opts_argv(void *base, const cli_opt *opts, const cli_command *cmd, int argc, char **argv,
+                           int first, int *help)
+{
+    *help = 0;
+    for (int i = first; i < argc; i++) /* --help and --verbose first: they change how the rest is reported */
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            *help = 1;
+        else if (strcmp(argv[i], "--verbose") == 0)
+            baton_error_show_source(1);
+    if (*help)
+        return BATON_OK;
+    for (int i = first; i < argc; i++) { /* config files, in order, before any flag */
+        const char *arg = argv[i];
+        if (strcmp(arg, "--config") == 0) {
             BATON_REQUIRE(i + 1 < argc, "--config: expected a file name");
             BATON_TRY(cli_opts_file(base, opts, argv[++i]));
+        } else if (strncmp(arg, "--config=", 9) == 0) {
+            BATON_TRY(cli_opts_file(base, opts, arg + 9));
+        }
+    }
+    for (int i = first; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--config") == 0) {
+            i++;
             continue;
         }
-        const cli_opt *o = find(opts, name);
-        BATON_REQUIRE(o != NULL, "%s: unknown flag (see --help)", arg);
-        if (o->type == OPT_BOOL && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
-            *(int *)(void *)((char *)base + o->offset) = 1;
+        if (strncmp(arg, "--config=", 9) == 0 || strcmp(arg, "--verbose") == 0)
             continue;
-        }
-        BATON_REQUIRE(i + 1 < argc, "%s: expected a value", arg);
-        BATON_TRY(set_one(base, o, argv[++i], arg));
+        BATON_REQUIRE(strncmp(arg, "--", 2) == 0 && arg[2], "'%s': expected a --flag (see baton %s --help)", arg,
+                      cmd->name);
+        BATON_TRY(one_flag(base, opts, cmd, argc, argv, &i));
     }
     return BATON_OK;
 }
 
-void cli_opts_help(FILE *out, const cli_opt *opts)
+const char *cli_opts_text(char *buf, size_t n, const void *base, const cli_opt *o)
 {
-    for (const cli_opt *o = opts; o->name; o++) {
-        char flag[64];
-        snprintf(flag, sizeof flag, "--%s%s", o->name, o->type == OPT_BOOL ? "" : " X");
-        fprintf(out, "  %-24s %s", flag, o->help);
-        if (o->choices)
-            fprintf(out, " (%s)", o->choices);
-        if (o->def)
-            fprintf(out, " [%s]", o->def);
-        fputc('\n', out);
+    const char *slot = (const char *)base + o->offset;
+    switch (o->type) {
+    case OPT_INT: snprintf(buf, n, "%d", *(const int *)(const void *)slot); break;
+    case OPT_FLOAT: snprintf(buf, n, "%.9g", (double)*(const float *)(const void *)slot); break;
+    case OPT_BOOL: snprintf(buf, n, "%s", *(const int *)(const void *)slot ? "true" : "false"); break;
+    case OPT_STR: {
+        const char *v = *(const char *const *)(const void *)slot;
+        snprintf(buf, n, "%s", v ? v : "");
+        break;
     }
-    fprintf(out, "  %-24s %s\n", "--config FILE", "read name = value lines; later flags override them");
+    }
+    return buf;
 }
 
-void cli_opts_write(FILE *out, const void *base, const cli_opt *opts)
+int cli_opts_equal(const void *a, const void *b, const cli_opt *o)
 {
+    char x[512], y[512];
+    return strcmp(cli_opts_text(x, sizeof x, a, o), cli_opts_text(y, sizeof y, b, o)) == 0;
+}
+
+void cli_opts_help(FILE *out, const void *base, const cli_opt *opts, const cli_command *cmd)
+{
+    fprintf(out, "%s\n", cmd->usage);
+    const char *groups[16];
+    int n = 0;
+    for (const cli_opt *o = opts; o->name; o++) { /* the groups in table order, each once */
+        int seen = 0;
+        for (int g = 0; g < n; g++)
+            seen |= strcmp(groups[g], o->group) == 0;
+        if (!seen && (o->cmds & cmd->id) && n < 16)
+            groups[n++] = o->group;
+    }
+    for (int g = 0; g < n; g++) {
+        fprintf(out, "\n%s:\n", groups[g]);
+        for (const cli_opt *o = opts; o->name; o++) {
+            if (!(o->cmds & cmd->id) || strcmp(o->group, groups[g]) != 0)
+                continue;
+            char flag[64], value[256];
+            snprintf(flag, sizeof flag, "--%s%s", o->name, o->type == OPT_BOOL ? "" : " X");
+            fprintf(out, "  %-24s %s", flag, o->help);
+            if (o->choices)
+                fprintf(out, " (%s)", o->choices);
+            cli_opts_text(value, sizeof value, base, o);
+            if (o->type == OPT_BOOL || value[0])
+                fprintf(out, " [%s]", value);
+            fputc('\n', out);
+        }
+    }
+    fprintf(out, "\nevery command:\n");
+    fprintf(out, "  %-24s %s\n", "--config FILE", "read name = value lines (the command line wins over them)");
+    fprintf(out, "  %-24s %s\n", "--verbose", "add baton's source position to error lines");
+    fprintf(out, "  %-24s %s\n", "--help", "this list; --name=value works too, and --no-NAME for a boolean");
+}
+
+void cli_opts_write(FILE *out, const void *base, const cli_opt *opts, unsigned cmds)
+{
+    char value[512];
     for (const cli_opt *o = opts; o->name; o++) {
-        const char *slot = (const char *)base + o->offset;
-        switch (o->type) {
-        case OPT_INT: fprintf(out, "%s = %d\n", o->name, *(const int *)(const void *)slot); break;
-        case OPT_FLOAT: fprintf(out, "%s = %.9g\n", o->name, (double)*(const float *)(const void *)slot); break;
-        case OPT_BOOL: fprintf(out, "%s = %s\n", o->name, *(const int *)(const void *)slot ? "true" : "false"); break;
-        case OPT_STR: {
-            const char *v = *(const char *const *)(const void *)slot;
-            if (v)
-                fprintf(out, "%s = %s\n", o->name, v);
-            break;
-        }
-        }
+        if (!(o->cmds & cmds))
+            continue;
+        cli_opts_text(value, sizeof value, base, o);
+        if (o->type != OPT_STR || *(const char *const *)(const void *)((const char *)base + o->offset))
+            fprintf(out, "%s = %s\n", o->name, value);
     }
 }

@@ -215,7 +215,7 @@ static void write_vocab(FILE *f, const void *arg)
 
 static void write_config(FILE *f, const void *arg)
 {
-    cli_opts_write(f, arg, cli_settings_opts);
+    cli_opts_write(f, arg, cli_settings_opts, CLI_TRAIN);
 }
 
 static baton_status checkpoint_path(const train_loop *L, char *path, size_t n)

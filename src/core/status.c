@@ -21,6 +21,17 @@ const char *baton_status_name(baton_status st)
     return "unknown status";
 }
 
+#ifdef NDEBUG
+static int show_source = 0;
+#else
+static int show_source = 1;
+#endif
+
+void baton_error_show_source(int on)
+{
+    show_source = on;
+}
+
 /* Per thread, so a worker's error never overwrites the one its caller is looking at. */
 static _Thread_local char last_msg[1024];
 
@@ -41,6 +52,9 @@ baton_status baton_error_at(baton_status st, const char *file, int line, const c
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     memcpy(last_msg, msg, sizeof msg);
-    fprintf(stderr, "baton: error: %s (%s:%d)\n", msg, base, line);
+    if (show_source)
+        fprintf(stderr, "baton: error: %s (%s:%d)\n", msg, base, line);
+    else
+        fprintf(stderr, "baton: error: %s\n", msg);
     return st;
 }

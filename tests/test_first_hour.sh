@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# test_first_hour.sh: what a new user meets in the first hour (issue 14), each behaviour as such a
+# user would try it on the CPU: model directories that describe themselves, streaming translation,
+# conventional flags and help, honest training ends. Every check here failed before the change that
+# it covers. Usage: test_first_hour.sh BATON
+set -u
+baton=$1
+name=first_hour
+. "$(dirname "$0")/testlib.sh"
+tiny=(--task numbers --train-size 300 --dev-size 20 --emb 16 --hidden 32 --batch 16 --valid-every 0 --threads 1)
+
+# ---- flags and help (items 7, 8) ----
+check "translate rejects a training option, naming the commands that take it" \
+    expect_exit 2 "\-\-lr: not an option of baton translate (it is one of train, demo" "$baton" translate --lr 5
+check "a near-miss gets 'did you mean'" expect_exit 2 "did you mean --hidden?" "$baton" train --hiden 64
+check "--name=value works" expect_exit 2 "\-\-lr: 'abc', expected a number" "$baton" train --lr=abc
+check "--no-NAME turns a boolean off" \
+    "$baton" train --model "$work/nobi" "${tiny[@]}" --steps 2 --no-bidirectional
+check "... and the model says so" grep -qx "bidirectional = false" "$work/nobi/config.txt"
+check "--no-NAME of a non-boolean is unknown" expect_exit 2 "\-\-no-lr: unknown option" "$baton" train --no-lr
+printf 'hidden = 48\n' >"$work/h48.cfg"
+check "the command line beats --config, even when the file comes later" \
+    "$baton" train --model "$work/cfgorder" "${tiny[@]}" --steps 2 --hidden 24 --config "$work/h48.cfg"
+check "... hidden = 24 kept" grep -qx "hidden = 24" "$work/cfgorder/config.txt"
+check "errors carry no source position without --verbose" \
+    bash -c "! '$baton' train --lr abc 2>&1 | grep -q '(src/'"
+check "... and with --verbose they do" bash -c "'$baton' train --lr abc --verbose 2>&1 | grep -q '(src/cli/'"
+"$baton" translate --help >"$work/thelp" 2>&1
+check "translate --help lists its decoding options with their defaults" grep -q -- "--beam X.*\[5\]" "$work/thelp"
+check "... grouped" grep -qx "decoding:" "$work/thelp"
+check "... and not the training ones" bash -c "! grep -q -- '--lr ' '$work/thelp'"
+check "the top-level help says translate searches a beam" bash -c "'$baton' --help | grep -q 'translate.*beam'"
+check "demo --help shows the demo's own defaults" bash -c "'$baton' demo --help | grep -q -- '--hidden X.*\[128\]'"
+
+finish
