@@ -53,7 +53,7 @@ awk -F' [|][|][|] ' '{ print ($1 == 0 ? "three hundred five" : "seventy two") }'
 "$baton" score --model "$work/m" --src "$work/nbest_src.txt" --tgt "$work/nbest_tgt.txt" | cut -f1 >"$work/rescored.txt"
 check "beam scores equal re-scoring the outputs with score (6 hypotheses, |diff| < 1e-3)" \
     bash -c "paste '$work/nbest_scores.txt' '$work/rescored.txt' | awk '{ d = \$1 - \$2; if (d < 0) d = -d; if (d > 1e-3) bad++ } END { exit NR != 6 || bad }'"
-check "nbest above beam: exit 1, says why" expect_exit 1 "expected 1 <= nbest <= beam" \
+check "nbest above beam: exit 2, says why" expect_exit 2 "\-\-nbest 3: expected 1 <= nbest <= beam" \
     "$baton" translate --model "$work/m" --beam 2 --nbest 3 --input "$work/in.txt"
 printf '3 0 5\n\n7\n' >"$work/tgt.txt"
 "$baton" score --model "$work/m" --src "$work/in.txt" --tgt "$work/tgt.txt" >"$work/score.txt"

@@ -32,4 +32,32 @@ check "... and not the training ones" bash -c "! grep -q -- '--lr ' '$work/thelp
 check "the top-level help says translate searches a beam" bash -c "'$baton' --help | grep -q 'translate.*beam'"
 check "demo --help shows the demo's own defaults" bash -c "'$baton' demo --help | grep -q -- '--hidden X.*\[128\]'"
 
+# ---- every option checked before any work (item 3) ----
+for i in $(seq 1 80); do echo "a b c $((i % 7))"; done >"$work/train.src"
+for i in $(seq 1 80); do echo "$((i % 7)) c b a"; done >"$work/train.tgt"
+corpus=(--train-src "$work/train.src" --train-tgt "$work/train.tgt" --dev-src "$work/train.src"
+    --dev-tgt "$work/train.tgt" --emb 16 --hidden 32 --batch 16 --valid-every 0 --threads 1)
+check "--dropout 1.5: exit 2 at once, naming the option and the range" \
+    expect_exit 2 "\-\-dropout 1.5: expected 0 <= p < 1" "$baton" train --model "$work/bad" "${corpus[@]}" --dropout 1.5
+check "... and nothing is left behind" test ! -e "$work/bad"
+check "--train-tgt without --train-src: exit 2" expect_exit 2 "\-\-train-tgt without \-\-train-src" \
+    "$baton" train --model "$work/bad" --train-tgt "$work/train.tgt"
+check "translate --beam 0: exit 2" expect_exit 2 "\-\-beam 0: expected >= 1" "$baton" translate --model x --beam 0
+
+# ---- --epochs alone, and what ended a run (item 9) ----
+"$baton" train --model "$work/ep" "${corpus[@]}" --epochs 3 2>"$work/ep.log"
+check "--epochs 3 alone trains three epochs and says so" grep -q "stopped at step 15: --epochs 3 done" "$work/ep.log"
+"$baton" train --model "$work/st" "${corpus[@]}" --epochs 3 --steps 7 2>"$work/st.log"
+check "--steps before --epochs says which limit ended it" \
+    grep -q "stopped at step 7, in epoch 2: --steps 7 reached before --epochs" "$work/st.log"
+
+# ---- a signal saves and exits 128 + the signal (item 10; SIGTERM in test_resume.sh) ----
+"$baton" train --model "$work/sig" "${corpus[@]}" --steps 100000 2>"$work/sig.log" &
+pid=$!
+for i in $(seq 1 100); do grep -q "train step" "$work/sig.log" 2>/dev/null && break; sleep 0.1; done
+kill -INT "$pid"
+wait "$pid"
+check "SIGINT: exit 130, after saving a checkpoint" \
+    bash -c "test $? -eq 130 && grep -q 'interrupted: checkpoint saved' '$work/sig.log' && test -s '$work/sig/checkpoint.safetensors'"
+
 finish

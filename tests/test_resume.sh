@@ -3,7 +3,8 @@
 #   - exact resume: a run of 40 steps, and a run stopped at step 20 then resumed to 40, log the
 #     same per-step losses (printed to 10 significant digits, enough to show any float that
 #     differs) and write byte-identical weights;
-#   - SIGTERM mid-run saves a checkpoint, exits 0 and says how to continue; --resume finishes;
+#   - SIGTERM mid-run saves a checkpoint, exits 143 (128 + SIGTERM: the run did not finish) and says how
+#     to continue; --resume finishes;
 #   - a corrupted checkpoint is refused with one line naming it.
 # Usage: test_resume.sh BATON
 set -u
@@ -40,7 +41,7 @@ sleep 0.5
 kill -TERM "$pid"
 wait "$pid"
 status=$?
-check "SIGTERM: exit 0" test "$status" -eq 0
+check "SIGTERM: exit 143 (128 + 15), so that train && translate stops" test "$status" -eq 143
 check "SIGTERM: says a checkpoint was saved and how to continue" grep -q "terminated: checkpoint saved at step [0-9]*; continue with the same command and --resume" "$work/c1.log"
 step=$(sed -n 's/.*checkpoint saved at step \([0-9]*\).*/\1/p' "$work/c1.log")
 "$baton" train --model "$work/c" "${common[@]}" --steps $((step + 5)) --resume 2>"$work/c2.log"

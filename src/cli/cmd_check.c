@@ -359,6 +359,8 @@ int cli_check(int argc, char **argv)
         cli_opts_help(stdout, &s, cli_settings_opts, &cmd);
         return 0;
     }
+    if (cli_settings_check(&s, CLI_CHECK) != BATON_OK)
+        return 2;
     const char *dev = strcmp(s.device, "auto") == 0 ? (baton_backend_gpu_usable() ? "cuda" : "cpu") : s.device;
     int to_cpu = strcmp(s.reference, "cpu") == 0;
     check_path cand = {dev, "fused"}, ref = {to_cpu ? "cpu" : dev, to_cpu ? "fused" : s.reference};

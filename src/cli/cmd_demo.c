@@ -112,9 +112,12 @@ int cli_demo(int argc, char **argv)
         cli_opts_help(stdout, &s, cli_settings_opts, &cmd);
         return 0;
     }
+    if (cli_settings_check(&s, CLI_DEMO) != BATON_OK)
+        return 2;
     printf("baton demo: task '%s': %s\n", s.task, baton_toy_task_about(s.task) ? baton_toy_task_about(s.task) : "?");
     fflush(stdout); /* before training's progress lines on stderr */
-    if (cli_train_run(&s) != BATON_OK || show(&s) != BATON_OK)
-        return 1;
-    return 0;
+    int rc = cli_train_run(&s);
+    if (rc != 0)
+        return rc;
+    return show(&s) == BATON_OK ? 0 : 1;
 }

@@ -1,5 +1,6 @@
 /* cmd_train.c: `baton train`: the data (train_data.c), the model and trainer on the chosen device,
  * the loop (train_loop.c), and the model directory at the end. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,39 +32,30 @@ static baton_status make_trainer(baton_trainer *tr, baton_backend *be, const cli
     return BATON_OK;
 }
 
-static baton_status check_settings(const cli_settings *s)
+/* Known before any data is read: a task's or a corpus's batches hold sentences of different
+ * lengths (and the targets' lengths differ too), so a persistent cuDNN algorithm would fail at the
+ * first step. */
+static baton_status check_ragged(const cli_settings *s)
 {
-    BATON_REQUIRE(s->model, "--model DIR: where to write the trained model");
-    BATON_REQUIRE(s->steps >= 1 && s->batch >= 1 && s->accumulate >= 1 && s->log_every >= 1,
-                  "--steps %d, --batch %d, --accumulate %d, --log-every %d: expected >= 1", s->steps, s->batch,
-                  s->accumulate, s->log_every);
-    BATON_REQUIRE(s->valid_every >= 0 && s->save_every >= 0 && s->patience >= 0 && s->plateau_patience >= 1 &&
-                      s->epochs >= 0 && s->batch_tokens >= 0,
-                  "--valid-every, --save-every, --patience, --epochs, --batch-tokens: expected >= 0; "
-                  "--plateau-patience: expected >= 1");
-    BATON_REQUIRE(!s->train_src || s->batch_tokens == 0 || s->batch_tokens > s->max_len,
-                  "--batch-tokens %d: expected more than --max-len %d (one longest pair must fit)", s->batch_tokens,
-                  s->max_len);
-    BATON_REQUIRE(strcmp(s->subwords, "none") == 0 || s->train_src,
-                  "--subwords %s: subword models are trained on corpus files (--train-src)", s->subwords);
-    /* Known before any data is read: a task's or a corpus's batches hold sentences of different
-     * lengths (and the targets' lengths differ too), so a persistent cuDNN algorithm would fail at
-     * the first step. */
     return baton_rnn_impl_check_ragged(s->rnn_impl, s->train_src
                                                         ? "the batches of a corpus hold sentences of different lengths"
                                                         : "the batches of a --task hold sentences of different lengths");
 }
 
-baton_status cli_train_run(const cli_settings *s)
+int cli_train_run(const cli_settings *s)
 {
-    BATON_TRY(check_settings(s));
+    if (check_ragged(s) != BATON_OK)
+        return 1;
     train_data td;
     baton_backend be;
     baton_trainer tr;
     baton_progress p;
     memset(&tr, 0, sizeof tr);
     memset(&be, 0, sizeof be);
-    train_loop L = {.s = s, .td = &td, .tr = &tr, .p = &p, .best = NAN, .lr_scale = 1.0, .base_lr = s->lr};
+    /* --epochs alone trains that many epochs; --steps alone, or neither (2000 steps), a number of updates */
+    long max_steps = s->steps > 0 ? s->steps : s->epochs > 0 ? LONG_MAX : 2000;
+    train_loop L = {.s = s, .td = &td, .tr = &tr, .p = &p, .max_steps = max_steps, .best = NAN, .lr_scale = 1.0,
+                    .base_lr = s->lr};
     baton_status st = train_data_open(&td, s);
     if (st == BATON_OK)
         st = cli_backend_create(&be, s, 1);
@@ -72,16 +64,18 @@ baton_status cli_train_run(const cli_settings *s)
     if (st == BATON_OK && s->resume)
         st = train_loop_resume(&L);
     if (st == BATON_OK)
-        st = baton_progress_open(&p, stderr, s->metrics, s->steps, s->log_every);
+        st = baton_progress_open(&p, stderr, s->metrics, max_steps == LONG_MAX ? 0 : max_steps, s->log_every);
     if (st == BATON_OK) {
         st = train_loop_run(&L);
         baton_progress_close(&p);
     }
+    int signal = L.interrupted;
     train_loop_free(&L);
     baton_trainer_destroy(&tr);
     baton_backend_destroy(&be);
     train_data_close(&td);
-    return st;
+    /* a stopped run is not a finished one: `train && translate` must not go on (128 + the signal, as shells) */
+    return st != BATON_OK ? 1 : signal ? 128 + signal : 0;
 }
 
 int cli_train(int argc, char **argv)
@@ -103,5 +97,7 @@ int cli_train(int argc, char **argv)
         cli_opts_help(stdout, &s, cli_settings_opts, &cmd);
         return 0;
     }
-    return cli_train_run(&s) == BATON_OK ? 0 : 1;
+    if (cli_settings_check(&s, CLI_TRAIN) != BATON_OK)
+        return 2;
+    return cli_train_run(&s);
 }

@@ -40,10 +40,8 @@ static int open_session(session *x, int argc, char **argv, const cli_command *cm
         cli_opts_help(stdout, &x->s, cli_settings_opts, cmd);
         return 0;
     }
-    if (!x->s.model) {
-        fprintf(stderr, "baton: error: --model DIR: expected the directory that baton train wrote\n");
+    if (cli_settings_check(&x->s, cmd->id) != BATON_OK)
         return 2;
-    }
     if (cli_backend_create(&x->be, &x->s, 0) != BATON_OK)
         return 1;
     x->have_be = 1;
@@ -191,10 +189,7 @@ int cli_score(int argc, char **argv)
         return rc;
     }
     baton_pairs pairs = {0};
-    baton_status st = x.s.src && x.s.tgt ? BATON_OK
-                                         : BATON_ERROR(BATON_ERR_INVALID, "score: expected --src FILE and --tgt FILE");
-    if (st == BATON_OK)
-        st = baton_text_read_pairs(&pairs, x.s.src, x.s.tgt);
+    baton_status st = baton_text_read_pairs(&pairs, x.s.src, x.s.tgt);
     if (st == BATON_OK)
         st = cli_tokenize_lines(x.lm.ssw, pairs.src, pairs.n);
     if (st == BATON_OK)

@@ -7,8 +7,9 @@
 
 /* baton train */
 int cli_train(int argc, char **argv);
-/* Runs training with settings already parsed (the demo's first half). */
-baton_status cli_train_run(const cli_settings *s);
+/* Runs training with settings already parsed and checked (the demo's first half); returns the
+ * exit status: 0, 1 on failure, 128 + the signal that stopped it after saving a checkpoint. */
+int cli_train_run(const cli_settings *s);
 /* baton translate */
 int cli_translate(int argc, char **argv);
 /* baton score */

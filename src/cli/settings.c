@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "baton/rnn.h"
+
 #define O(field) offsetof(cli_settings, field)
 #define CLI_ALL (CLI_TRAIN | CLI_DEMO | CLI_TRANSLATE | CLI_SCORE | CLI_CHECK)
 /* Each option's --help group and the commands that take it: check builds a model of its own shape
@@ -72,7 +74,8 @@ const cli_opt cli_settings_opts[] = {
     {"batch", OPT_INT, O(batch), "64", NULL, "sentences per batch (with --batch-tokens: at most)", G_TRAINING_ALL},
     {"batch-tokens", OPT_INT, O(batch_tokens), "0", NULL,
      "corpus files: batches of at most this many padded tokens per side (0: --batch sentences)", G_TRAINING_CORPUS},
-    {"steps", OPT_INT, O(steps), "2000", NULL, "optimizer updates to train (at most, with --epochs)", G_TRAINING},
+    {"steps", OPT_INT, O(steps), "0", NULL, "optimizer updates to train (0: 2000, or no limit with --epochs)",
+     G_TRAINING},
     {"epochs", OPT_INT, O(epochs), "0", NULL,
      "corpus files: stop after this many epochs (0: --steps only)", G_TRAINING_CORPUS},
     {"valid-bleu", OPT_BOOL, O(valid_bleu), "true", NULL,
@@ -142,10 +145,6 @@ baton_status cli_model_config(baton_s2s_config *mc, const cli_settings *s, int s
     memset(mc, 0, sizeof *mc);
     BATON_TRY(baton_cell_parse(&mc->cell, s->cell));
     BATON_TRY(baton_attn_score_parse(&mc->score, s->attention));
-    BATON_REQUIRE(s->emb > 0 && s->hidden > 0 && s->layers > 0, "--emb %d, --hidden %d, --layers %d: expected > 0",
-                  s->emb, s->hidden, s->layers);
-    BATON_REQUIRE(!s->bidirectional || s->hidden % 2 == 0, "--hidden %d: a bidirectional encoder needs an even size",
-                  s->hidden);
     mc->src_vocab = src_vocab;
     mc->tgt_vocab = tgt_vocab;
     mc->emb = s->emb;
@@ -172,8 +171,98 @@ baton_status cli_optim_config(baton_optim_config *oc, const cli_settings *s)
                                                      : BATON_LR_CONSTANT;
     oc->decay_rate = s->decay_rate;
     oc->decay_every = s->decay_every;
-    BATON_REQUIRE(s->batch >= 1 && s->steps >= 1 && s->accumulate >= 1 && s->log_every >= 1,
-                  "--batch %d, --steps %d, --accumulate %d, --log-every %d: expected >= 1", s->batch, s->steps,
-                  s->accumulate, s->log_every);
+    return BATON_OK;
+}
+
+/* One range check: the option's name, its value and the range, in the error. */
+#define RANGE(cond, name, fmt, value, expected) \
+    BATON_REQUIRE(cond, "--%s " fmt ": expected %s", name, value, expected)
+
+static baton_status check_model(const cli_settings *s)
+{
+    RANGE(s->emb >= 1, "emb", "%d", s->emb, ">= 1");
+    RANGE(s->hidden >= 1, "hidden", "%d", s->hidden, ">= 1");
+    RANGE(s->layers >= 1 && s->layers <= BATON_RNN_MAX_LAYERS, "layers", "%d", s->layers, "1 to 16");
+    RANGE(!s->bidirectional || s->hidden % 2 == 0, "hidden", "%d", s->hidden,
+          "an even size (a bidirectional encoder has two directions of H/2; or --no-bidirectional)");
+    RANGE(s->dropout >= 0.0f && s->dropout < 1.0f, "dropout", "%g", (double)s->dropout, "0 <= p < 1");
+    RANGE(s->label_smoothing >= 0.0f && s->label_smoothing < 1.0f, "label-smoothing", "%g",
+          (double)s->label_smoothing, "0 <= eps < 1");
+    RANGE(!s->tie || s->emb == s->hidden, "tie", "%s", "true", "--emb equal to --hidden");
+    return BATON_OK;
+}
+
+static baton_status check_data(const cli_settings *s)
+{
+    RANGE(s->train_size >= 1, "train-size", "%d", s->train_size, ">= 1");
+    RANGE(s->dev_size >= 1, "dev-size", "%d", s->dev_size, ">= 1");
+    RANGE(s->max_len >= 1, "max-len", "%d", s->max_len, ">= 1");
+    RANGE(s->vocab_size == 0 || s->vocab_size > 4, "vocab-size", "%d", s->vocab_size,
+          "0 (no limit) or more than the 4 special tokens");
+    RANGE(s->min_count >= 1, "min-count", "%d", s->min_count, ">= 1");
+    RANGE(s->subword_vocab >= 8, "subword-vocab", "%d", s->subword_vocab, ">= 8");
+    RANGE(s->subword_sample >= 1, "subword-sample", "%d", s->subword_sample, ">= 1");
+    BATON_REQUIRE(!s->train_tgt || s->train_src,
+                  "--train-tgt without --train-src: give both files (or --train-src alone with source<TAB>target "
+                  "lines)");
+    BATON_REQUIRE(!s->dev_tgt || s->dev_src, "--dev-tgt without --dev-src: give both files");
+    BATON_REQUIRE(!(s->dev_src || s->dev_tgt) || s->train_src,
+                  "--dev-src: validation files go with training files (--train-src); a --task makes its own");
+    BATON_REQUIRE(strcmp(s->subwords, "none") == 0 || s->train_src,
+                  "--subwords %s: subword models are trained on corpus files (--train-src)", s->subwords);
+    BATON_REQUIRE(!s->train_src || s->batch_tokens == 0 || s->batch_tokens > s->max_len,
+                  "--batch-tokens %d: expected more than --max-len %d (one longest pair must fit)", s->batch_tokens,
+                  s->max_len);
+    return BATON_OK;
+}
+
+static baton_status check_training(const cli_settings *s)
+{
+    RANGE(s->lr > 0.0f, "lr", "%g", (double)s->lr, "> 0");
+    RANGE(s->weight_decay >= 0.0f, "weight-decay", "%g", (double)s->weight_decay, ">= 0");
+    RANGE(s->clip >= 0.0f, "clip", "%g", (double)s->clip, ">= 0 (0: off)");
+    RANGE(s->warmup >= 0, "warmup", "%d", s->warmup, ">= 0");
+    RANGE(s->decay_rate > 0.0f && s->decay_rate <= 1.0f, "decay-rate", "%g", (double)s->decay_rate, "0 < r <= 1");
+    RANGE(s->decay_every >= 1, "decay-every", "%d", s->decay_every, ">= 1");
+    RANGE(s->batch_tokens >= 0, "batch-tokens", "%d", s->batch_tokens, ">= 0");
+    RANGE(s->steps >= 0, "steps", "%d", s->steps, ">= 0 (0: no limit with --epochs, else 2000)");
+    RANGE(s->epochs >= 0, "epochs", "%d", s->epochs, ">= 0");
+    RANGE(s->accumulate >= 1, "accumulate", "%d", s->accumulate, ">= 1");
+    RANGE(s->log_every >= 1, "log-every", "%d", s->log_every, ">= 1");
+    RANGE(s->valid_every >= 0, "valid-every", "%d", s->valid_every, ">= 0");
+    RANGE(s->save_every >= 0, "save-every", "%d", s->save_every, ">= 0");
+    RANGE(s->patience >= 0, "patience", "%d", s->patience, ">= 0");
+    RANGE(s->plateau_patience >= 1, "plateau-patience", "%d", s->plateau_patience, ">= 1");
+    return BATON_OK;
+}
+
+static baton_status check_decoding(const cli_settings *s)
+{
+    RANGE(s->beam >= 1, "beam", "%d", s->beam, ">= 1");
+    RANGE(s->nbest >= 1 && s->nbest <= s->beam, "nbest", "%d", s->nbest, "1 <= nbest <= beam");
+    RANGE(s->alpha >= 0.0f, "alpha", "%g", (double)s->alpha, ">= 0");
+    RANGE(s->max_len_ratio > 0.0f, "max-len-ratio", "%g", (double)s->max_len_ratio, "> 0");
+    return BATON_OK;
+}
+
+baton_status cli_settings_check(const cli_settings *s, unsigned cmd)
+{
+    RANGE(s->batch >= 1, "batch", "%d", s->batch, ">= 1");
+    RANGE(s->threads >= 0, "threads", "%d", s->threads, ">= 0 (0: all cores)");
+    baton_precision p;
+    BATON_TRY(cli_precision(&p, s));
+    if (cmd & (CLI_TRAIN | CLI_DEMO | CLI_CHECK))
+        BATON_TRY(check_model(s));
+    if (cmd & (CLI_TRAIN | CLI_DEMO)) {
+        BATON_TRY(check_data(s));
+        BATON_TRY(check_training(s));
+    }
+    if (cmd & CLI_CHECK)
+        RANGE(s->max_len >= 1, "max-len", "%d", s->max_len, ">= 1");
+    if (cmd & CLI_TRANSLATE)
+        BATON_TRY(check_decoding(s));
+    BATON_REQUIRE(!(cmd & (CLI_TRAIN | CLI_DEMO | CLI_TRANSLATE | CLI_SCORE)) || s->model,
+                  "--model DIR: expected the model directory (train and demo write it; translate and score read it)");
+    BATON_REQUIRE(!(cmd & CLI_SCORE) || (s->src && s->tgt), "score: expected --src FILE and --tgt FILE");
     return BATON_OK;
 }

@@ -32,6 +32,10 @@ typedef struct {
 /* The option table of cli_settings. */
 extern const cli_opt cli_settings_opts[];
 
+/* Checks every option that command cmd (CLI_*) takes against its range, and the ones that go
+ * together, before any work starts: one line naming the option, the value and what was expected. */
+baton_status cli_settings_check(const cli_settings *s, unsigned cmd);
+
 /* The precision --precision names (--tf32, kept for older scripts, means tf32). */
 baton_status cli_precision(baton_precision *p, const cli_settings *s);
 

@@ -363,7 +363,7 @@ static baton_status one_step(train_loop *L, step_work *w)
         }
         if (ended && L->epoch == 1 && L->s->epochs > 0) { /* now the run's length in steps is known */
             long total = (L->step + 1) * L->s->epochs;
-            L->p->total_steps = total < L->s->steps ? total : L->s->steps;
+            L->p->total_steps = total < L->max_steps ? total : L->max_steps;
         }
     }
     w->epoch = L->epoch + 1;
@@ -385,6 +385,20 @@ static baton_status report_step(train_loop *L, step_work *w, double *window, lon
     return BATON_OK;
 }
 
+/* One line on what ended the run: the --steps or --epochs limit, or early stopping. */
+static void say_why_stopped(const train_loop *L, int early)
+{
+    const cli_settings *s = L->s;
+    if (early)
+        baton_progress_message(L->p, "stopped early at step %ld, epoch %d: --patience %d validations without "
+                                     "improvement", L->step, L->epoch + 1, s->patience);
+    else if (s->epochs > 0 && L->epoch >= s->epochs)
+        baton_progress_message(L->p, "stopped at step %ld: --epochs %d done", L->step, s->epochs);
+    else
+        baton_progress_message(L->p, "stopped at step %ld, in epoch %d: --steps %ld reached%s", L->step, L->epoch + 1,
+                               L->max_steps, s->epochs > 0 ? " before --epochs" : "");
+}
+
 baton_status train_loop_run(train_loop *L)
 {
     const cli_settings *s = L->s;
@@ -404,7 +418,7 @@ baton_status train_loop_run(train_loop *L)
      * checkpoint, the end). */
     step_work w, prev;
     int have_prev = 0;
-    while (st == BATON_OK && !stop && L->step < s->steps && (s->epochs <= 0 || L->epoch < s->epochs)) {
+    while (st == BATON_OK && !stop && L->step < L->max_steps && (s->epochs <= 0 || L->epoch < s->epochs)) {
         st = one_step(L, &w);
         if (st == BATON_OK && have_prev)
             st = report_step(L, &prev, &window, &window_tokens);
@@ -414,7 +428,7 @@ baton_status train_loop_run(train_loop *L)
         L->step++;
         validated = 0;
         int later = !due(L->step, s->valid_every) && !(s->save_every > 0 && due(L->step, s->save_every)) &&
-                    !stop_requested && L->step < s->steps && (s->epochs <= 0 || L->epoch < s->epochs);
+                    !stop_requested && L->step < L->max_steps && (s->epochs <= 0 || L->epoch < s->epochs);
         if (later)
             prev = w, have_prev = 1;
         else
@@ -433,12 +447,14 @@ baton_status train_loop_run(train_loop *L)
                 st = train_loop_save(L);
             fprintf(stderr, "\n%s: checkpoint saved at step %ld; continue with the same command and --resume\n",
                     stop_requested == SIGINT ? "interrupted" : "terminated", L->step);
-            L->interrupted = 1;
+            L->interrupted = stop_requested;
             break;
         }
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    if (st == BATON_OK && !L->interrupted)
+        say_why_stopped(L, stop);
     if (st == BATON_OK && !L->interrupted && !validated && L->step > 0)
         st = validate(L, &stop);
     if (st == BATON_OK && !L->interrupted) {

@@ -19,18 +19,19 @@ typedef struct {
     train_data *td;
     baton_trainer *tr;
     baton_progress *p;
+    long max_steps;     /* the --steps limit (none with --epochs alone: LONG_MAX) */
     long step;          /* updates done */
     int epoch;          /* epochs finished */
     double best;        /* best validation score, larger is better (NAN: none yet) */
     long bad;           /* validations since the best */
     double lr_scale;    /* product of plateau decays */
     float base_lr;      /* --lr */
-    int interrupted;    /* 1: stopped by a signal after saving a checkpoint */
+    int interrupted;    /* the signal (SIGINT, SIGTERM) that stopped the run after saving, or 0 */
     train_curve train_curve, dev_curve;
 } train_loop;
 
-/* Trains until --steps, --epochs or early stopping, or a signal; validates at the end; saves the
- * checkpoint, model.safetensors (per --keep-best) and loss.png. */
+/* Trains until --steps, --epochs or early stopping, or a signal, and says which ended it;
+ * validates at the end; saves the checkpoint, model.safetensors (per --keep-best) and loss.png. */
 baton_status train_loop_run(train_loop *L);
 
 /* Writes DIR/checkpoint.safetensors: weights, moments, counters, data position, curves. */
