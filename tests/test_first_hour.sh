@@ -55,9 +55,32 @@ check "--steps before --epochs says which limit ended it" \
 "$baton" train --model "$work/sig" "${corpus[@]}" --steps 100000 2>"$work/sig.log" &
 pid=$!
 for i in $(seq 1 100); do grep -q "train step" "$work/sig.log" 2>/dev/null && break; sleep 0.1; done
+check "config.txt is written when training starts (item 1)" test -s "$work/sig/config.txt"
+check "... before any checkpoint" test ! -e "$work/sig/checkpoint.safetensors"
 kill -INT "$pid"
 wait "$pid"
 check "SIGINT: exit 130, after saving a checkpoint" \
     bash -c "test $? -eq 130 && grep -q 'interrupted: checkpoint saved' '$work/sig.log' && test -s '$work/sig/checkpoint.safetensors'"
+
+# ---- model directories describe themselves, and are not silently reused (items 1, 2) ----
+"$baton" train --model "$work/md" "${corpus[@]}" --hidden 48 --steps 5 2>/dev/null
+"$baton" train --model "$work/md" --resume --steps 8 2>"$work/md.log"
+check "train --resume with nothing else reads the directory's settings" \
+    bash -c "test $? -eq 0 && grep -q 'resumed from .*: step 5' '$work/md.log' && grep -q 'H=48' '$work/md.log'"
+check "... and says it reuses the vocabularies" grep -q "vocabularies: reusing" "$work/md.log"
+check "--resume refuses a flag that shapes the model, by name" expect_exit 2 \
+    "\-\-hidden 64: the checkpoint in $work/md was trained with \-\-hidden 48" \
+    "$baton" train --model "$work/md" --resume --hidden 64
+check "--resume takes a new learning rate" "$baton" train --model "$work/md" --resume --steps 9 --lr 0.001
+check "a non-empty directory without --resume or --overwrite: exit 2, says what to do" expect_exit 2 \
+    "\-\-model $work/md: the directory is not empty (.*): \-\-resume continues its training, \-\-overwrite" \
+    "$baton" train --model "$work/md" "${corpus[@]}" --steps 1
+for i in $(seq 1 40); do echo "x y z $((i % 5))"; done >"$work/other.src"
+for i in $(seq 1 40); do echo "$((i % 5)) z y x"; done >"$work/other.tgt"
+"$baton" train --model "$work/md" --train-src "$work/other.src" --train-tgt "$work/other.tgt" \
+    --dev-src "$work/other.src" --dev-tgt "$work/other.tgt" --emb 16 --hidden 32 --batch 16 --valid-every 0 \
+    --threads 1 --steps 2 --overwrite 2>"$work/ow.log"
+check "--overwrite builds new vocabularies from the new corpus" \
+    bash -c "test $? -eq 0 && grep -qx x '$work/md/src.vocab' && ! grep -q reusing '$work/ow.log'"
 
 finish

@@ -51,6 +51,7 @@ static void demo_defaults(cli_settings *s)
     s->steps = 1500;
     s->valid_every = 500;
     s->model = "baton-demo-model";
+    s->overwrite = 1; /* the demo's own directory: each run replaces the last */
 }
 
 /* Translates the task's first CHECK validation pairs with the saved model; prints SHOW of them. */

@@ -9,6 +9,7 @@
 #include "baton/rnn.h"
 #include "baton/trainer.h"
 #include "commands.h"
+#include "model_dir.h"
 #include "train_data.h"
 #include "train_loop.h"
 
@@ -46,6 +47,9 @@ int cli_train_run(const cli_settings *s)
 {
     if (check_ragged(s) != BATON_OK)
         return 1;
+    baton_status claim = cli_model_dir_claim(s);
+    if (claim != BATON_OK)
+        return claim == BATON_ERR_INVALID ? 2 : 1; /* a directory in use is a usage error */
     train_data td;
     baton_backend be;
     baton_trainer tr;
@@ -63,6 +67,8 @@ int cli_train_run(const cli_settings *s)
         st = make_trainer(&tr, &be, s, &td);
     if (st == BATON_OK && s->resume)
         st = train_loop_resume(&L);
+    if (st == BATON_OK)
+        st = cli_model_dir_describe(s);
     if (st == BATON_OK)
         st = baton_progress_open(&p, stderr, s->metrics, max_steps == LONG_MAX ? 0 : max_steps, s->log_every);
     if (st == BATON_OK) {
@@ -97,6 +103,8 @@ int cli_train(int argc, char **argv)
         cli_opts_help(stdout, &s, cli_settings_opts, &cmd);
         return 0;
     }
+    if (s.resume && s.model && cli_model_dir_resume_settings(&s, &cmd, argc, argv) != BATON_OK)
+        return 2;
     if (cli_settings_check(&s, CLI_TRAIN) != BATON_OK)
         return 2;
     return cli_train_run(&s);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -94,6 +95,94 @@ baton_status cli_model_subword(baton_subword **sw, const char *dir, const char *
     snprintf(file, sizeof file, "%s.spm.model", side);
     BATON_TRY(cli_path_in(path, sizeof path, dir, file));
     return baton_subword_open(sw, access(path, F_OK) == 0 ? path : NULL);
+}
+
+/* The files baton writes into a model directory (and removes with --overwrite). */
+static int baton_file(const char *name)
+{
+    static const char *const exact[] = {"config.txt", "src.vocab", "tgt.vocab", "model.safetensors",
+                                        "checkpoint.safetensors", "loss.png", "src.spm.model", "src.spm.vocab",
+                                        "tgt.spm.model", "tgt.spm.vocab", "train.src.txt", "train.tgt.txt"};
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+        if (strcmp(name, exact[i]) == 0)
+            return 1;
+    size_t n = strlen(name);
+    return (strncmp(name, "attention-", 10) == 0 && n > 14 && strcmp(name + n - 4, ".png") == 0) ||
+           (n > 4 && strcmp(name + n - 4, ".tmp") == 0);
+}
+
+/* Lists up to three files of dir into what (n bytes); returns how many entries it holds. With
+ * clear, removes baton's own files instead, and counts the others. */
+static int dir_entries(const char *dir, char *what, size_t n, int clear)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int count = 0;
+    what[0] = '\0';
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char path[4096];
+        if (clear && baton_file(e->d_name) && cli_path_in(path, sizeof path, dir, e->d_name) == BATON_OK &&
+            remove(path) == 0)
+            continue;
+        if (count < 3)
+            snprintf(what + strlen(what), n - strlen(what), "%s%s", count ? ", " : "", e->d_name);
+        count++;
+    }
+    closedir(d);
+    return count;
+}
+
+baton_status cli_model_dir_claim(const cli_settings *s)
+{
+    char what[600];
+    if (!s->resume && s->overwrite) {
+        int left = dir_entries(s->model, what, sizeof what, 1);
+        if (left)
+            fprintf(stderr, "model directory %s: --overwrite removed baton's files; %d other file(s) stay (%s)\n",
+                    s->model, left, what);
+    } else if (!s->resume) {
+        int n = dir_entries(s->model, what, sizeof what, 0);
+        BATON_REQUIRE(n == 0,
+                      "--model %s: the directory is not empty (%s%s): --resume continues its training, --overwrite "
+                      "replaces it, or name a new directory",
+                      s->model, what, n > 3 ? ", ..." : "");
+    }
+    if (mkdir(s->model, 0777) != 0 && errno != EEXIST)
+        return BATON_ERROR(BATON_ERR_IO, "model directory %s: %s", s->model, strerror(errno));
+    return BATON_OK;
+}
+
+baton_status cli_model_dir_describe(const cli_settings *s)
+{
+    return save_config(s->model, s);
+}
+
+baton_status cli_model_dir_resume_settings(cli_settings *s, const cli_command *cmd, int argc, char **argv)
+{
+    char path[4096];
+    BATON_TRY(cli_path_in(path, sizeof path, s->model, "config.txt"));
+    BATON_REQUIRE(access(path, F_OK) == 0,
+                  "--resume: %s does not exist; expected a directory that baton train wrote (drop --resume to "
+                  "start a new run)", path);
+    cli_settings saved;
+    cli_opts_defaults(&saved, cli_settings_opts);
+    BATON_TRY(cli_opts_file(&saved, cli_settings_opts, path));
+    *s = saved;
+    int help;
+    BATON_TRY(cli_opts_argv(s, cli_settings_opts, cmd, argc, argv, 2, &help));
+    for (const cli_opt *o = cli_settings_opts; o->name; o++)
+        if (o->shapes && !cli_opts_equal(s, &saved, o)) {
+            char was[256], now[256];
+            return BATON_ERROR(BATON_ERR_INVALID,
+                               "--%s %s: the checkpoint in %s was trained with --%s %s; what shapes the model (sizes, "
+                               "cell, vocabularies) cannot change on --resume",
+                               o->name, cli_opts_text(now, sizeof now, s, o), s->model, o->name,
+                               cli_opts_text(was, sizeof was, &saved, o));
+        }
+    return BATON_OK;
 }
 
 void cli_model_free(cli_loaded_model *lm)

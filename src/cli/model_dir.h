@@ -37,6 +37,20 @@ baton_status cli_model_subword(baton_subword **sw, const char *dir, const char *
 /* Path of file in dir into out (n bytes); fails when it does not fit. */
 baton_status cli_path_in(char *out, size_t n, const char *dir, const char *file);
 
+/* Before training into s->model: refuses a directory that holds files unless --resume (continue
+ * its run) or --overwrite (remove what baton wrote there first, so no vocabulary or subword model
+ * of another run is reused); creates it. */
+baton_status cli_model_dir_claim(const cli_settings *s);
+
+/* Writes s->model/config.txt (atomically): at the first step, so that the directory describes its
+ * model from then on, before any checkpoint. */
+baton_status cli_model_dir_describe(const cli_settings *s);
+
+/* --resume: the settings of the model in s->model (its config.txt) under the command line's
+ * (argv, as cli_opts_argv parses them for cmd), refusing by option name a flag that would change
+ * what shaped the model. BATON_ERR_INVALID then (usage), BATON_ERR_IO for an unreadable file. */
+baton_status cli_model_dir_resume_settings(cli_settings *s, const cli_command *cmd, int argc, char **argv);
+
 /* Frees what cli_model_load made. */
 void cli_model_free(cli_loaded_model *lm);
 

@@ -32,9 +32,10 @@ typedef struct {
     const char *help;
     const char *group;   /* its heading in --help ("model", "data", ...) */
     unsigned cmds;       /* CLI_* commands that take it */
+    int shapes;          /* 1: it shapes the trained model (sizes, cell, vocabularies): fixed once trained */
 } cli_opt;
 
-#define CLI_OPT_END {NULL, OPT_INT, 0, NULL, NULL, NULL, NULL, 0}
+#define CLI_OPT_END {NULL, OPT_INT, 0, NULL, NULL, NULL, NULL, 0, 0}
 
 /* A command as the parser sees it: its name and bit, and what --help prints before the options. */
 typedef struct {

@@ -1,7 +1,8 @@
 /* prepare.c: what a model directory needs before training on real corpora: SentencePiece models
  * trained on the training files (one per side, or one joint model used by both sides) and the
  * vocabularies over their pieces, counted by streaming the corpus once. A directory that already
- * holds them is left as it is, so a resumed or repeated run uses the same subwords and ids. */
+ * holds them (a resumed run: cli_model_dir_claim refuses others) is left as it is, so the run goes
+ * on with the same subwords and ids, and the log says so. */
 #include "prepare.h"
 
 #include <errno.h>
@@ -84,8 +85,12 @@ baton_status cli_prepare_subwords(const cli_settings *s, const char *dir, const 
 {
     char model[4096], src_txt[4096], tgt_txt[4096];
     BATON_TRY(cli_path_in(model, sizeof model, dir, "src.spm.model"));
-    if (strcmp(s->subwords, "spm") != 0 || access(model, F_OK) == 0)
+    if (strcmp(s->subwords, "spm") != 0)
         return BATON_OK;
+    if (access(model, F_OK) == 0) {
+        fprintf(stderr, "subwords: reusing the SentencePiece model(s) in %s\n", dir);
+        return BATON_OK;
+    }
     BATON_REQUIRE(baton_subword_have_sentencepiece(),
                   "--subwords spm: this build has no SentencePiece; install libsentencepiece-dev and reconfigure");
     if (s->train_tgt)
@@ -134,6 +139,7 @@ baton_status cli_prepare_vocabs(baton_vocab *sv, baton_vocab *tv, const cli_sett
     BATON_TRY(cli_path_in(sp, sizeof sp, dir, "src.vocab"));
     BATON_TRY(cli_path_in(tp, sizeof tp, dir, "tgt.vocab"));
     if (access(sp, F_OK) == 0 && access(tp, F_OK) == 0) {
+        fprintf(stderr, "vocabularies: reusing %s and %s\n", sp, tp);
         BATON_TRY(baton_vocab_load(sv, sp));
         return baton_vocab_load(tv, tp);
     }

@@ -11,24 +11,27 @@
 #define CLI_ALL (CLI_TRAIN | CLI_DEMO | CLI_TRANSLATE | CLI_SCORE | CLI_CHECK)
 /* Each option's --help group and the commands that take it: check builds a model of its own shape
  * on a task; translate and score read everything that shaped the model from its directory. */
-#define G_MODEL "model", CLI_TRAIN | CLI_DEMO | CLI_CHECK
-#define G_MODEL_TRAINED "model", CLI_TRAIN | CLI_DEMO
-#define G_DATA "data", CLI_TRAIN
-#define G_DATA_TASK "data", CLI_TRAIN | CLI_DEMO | CLI_CHECK
-#define G_DATA_TASK_SIZE "data", CLI_TRAIN | CLI_DEMO
-#define G_DATA_READ "data", CLI_TRAIN | CLI_TRANSLATE | CLI_SCORE
-#define G_TRAINING "training", CLI_TRAIN | CLI_DEMO
-#define G_TRAINING_CORPUS "training", CLI_TRAIN
-#define G_TRAINING_ALL "training", CLI_ALL
-#define G_VALID "validation and checkpoints", CLI_TRAIN | CLI_DEMO
-#define G_VALID_TRAIN "validation and checkpoints", CLI_TRAIN
-#define G_OUTPUT "output", CLI_TRAIN | CLI_DEMO
-#define G_OUTPUT_MODEL "output", CLI_TRAIN | CLI_DEMO | CLI_TRANSLATE | CLI_SCORE
-#define G_DEVICE "device", CLI_ALL
-#define G_DEVICE_CHECK "device", CLI_CHECK
-#define G_INPUT_TRANSLATE "input", CLI_TRANSLATE
-#define G_INPUT_SCORE "input", CLI_SCORE
-#define G_DECODING "decoding", CLI_TRANSLATE
+#define G_MODEL "model", CLI_TRAIN | CLI_DEMO | CLI_CHECK, 1
+#define G_MODEL_TRAINED "model", CLI_TRAIN | CLI_DEMO, 1
+#define G_REGULARIZE "model", CLI_TRAIN | CLI_DEMO | CLI_CHECK, 0
+#define G_REGULARIZE_TRAINED "model", CLI_TRAIN | CLI_DEMO, 0
+#define G_DATA "data", CLI_TRAIN, 0
+#define G_VOCAB "data", CLI_TRAIN, 1
+#define G_DATA_TASK "data", CLI_TRAIN | CLI_DEMO | CLI_CHECK, 0
+#define G_DATA_TASK_SIZE "data", CLI_TRAIN | CLI_DEMO, 0
+#define G_DATA_READ "data", CLI_TRAIN | CLI_TRANSLATE | CLI_SCORE, 0
+#define G_TRAINING "training", CLI_TRAIN | CLI_DEMO, 0
+#define G_TRAINING_CORPUS "training", CLI_TRAIN, 0
+#define G_TRAINING_ALL "training", CLI_ALL, 0
+#define G_VALID "validation and checkpoints", CLI_TRAIN | CLI_DEMO, 0
+#define G_VALID_TRAIN "validation and checkpoints", CLI_TRAIN, 0
+#define G_OUTPUT "output", CLI_TRAIN | CLI_DEMO, 0
+#define G_OUTPUT_MODEL "output", CLI_TRAIN | CLI_DEMO | CLI_TRANSLATE | CLI_SCORE, 0
+#define G_DEVICE "device", CLI_ALL, 0
+#define G_DEVICE_CHECK "device", CLI_CHECK, 0
+#define G_INPUT_TRANSLATE "input", CLI_TRANSLATE, 0
+#define G_INPUT_SCORE "input", CLI_SCORE, 0
+#define G_DECODING "decoding", CLI_TRANSLATE, 0
 
 const cli_opt cli_settings_opts[] = {
     {"cell", OPT_STR, O(cell), "lstm", "rnn_tanh,lstm,gru", "recurrent cell", G_MODEL},
@@ -40,8 +43,9 @@ const cli_opt cli_settings_opts[] = {
     {"input-feed", OPT_BOOL, O(input_feed), "false", NULL, "input feeding (step-by-step decoder)", G_MODEL},
     {"tie", OPT_BOOL, O(tie), "false", NULL,
      "tie the generator to the target embedding (needs emb == hidden)", G_MODEL_TRAINED},
-    {"dropout", OPT_FLOAT, O(dropout), "0.1", NULL, "dropout probability", G_MODEL},
-    {"label-smoothing", OPT_FLOAT, O(label_smoothing), "0.1", NULL, "label smoothing of the loss", G_MODEL_TRAINED},
+    {"dropout", OPT_FLOAT, O(dropout), "0.1", NULL, "dropout probability", G_REGULARIZE},
+    {"label-smoothing", OPT_FLOAT, O(label_smoothing), "0.1", NULL, "label smoothing of the loss",
+     G_REGULARIZE_TRAINED},
     {"task", OPT_STR, O(task), "numbers", "dates,numbers,reorder",
      "built-in task, when no --train-src is given", G_DATA_TASK},
     {"train-src", OPT_STR, O(train_src), NULL, NULL,
@@ -53,15 +57,15 @@ const cli_opt cli_settings_opts[] = {
     {"dev-size", OPT_INT, O(dev_size), "500", NULL, "built-in task: validation pairs", G_DATA_TASK_SIZE},
     {"max-len", OPT_INT, O(max_len), "100", NULL, "skip pairs with a side longer than this (tokens)", G_DATA_TASK},
     {"subwords", OPT_STR, O(subwords), "none", "none,spm",
-     "none: text is pre-tokenized; spm: SentencePiece models trained on the training corpus", G_DATA},
-    {"subword-vocab", OPT_INT, O(subword_vocab), "8000", NULL, "pieces per SentencePiece model", G_DATA},
-    {"joint-subwords", OPT_BOOL, O(joint_subwords), "true", NULL, "one SentencePiece model for both sides", G_DATA},
+     "none: text is pre-tokenized; spm: SentencePiece models trained on the training corpus", G_VOCAB},
+    {"subword-vocab", OPT_INT, O(subword_vocab), "8000", NULL, "pieces per SentencePiece model", G_VOCAB},
+    {"joint-subwords", OPT_BOOL, O(joint_subwords), "true", NULL, "one SentencePiece model for both sides", G_VOCAB},
     {"subword-sample", OPT_INT, O(subword_sample), "1000000", NULL,
      "SentencePiece trains on the first N lines", G_DATA},
     {"replace-invalid", OPT_BOOL, O(replace_invalid), "false", NULL,
      "replace invalid UTF-8 bytes by U+FFFD instead of stopping", G_DATA_READ},
-    {"vocab-size", OPT_INT, O(vocab_size), "0", NULL, "vocabulary size limit, specials included (0: none)", G_DATA},
-    {"min-count", OPT_INT, O(min_count), "1", NULL, "drop tokens seen fewer times", G_DATA},
+    {"vocab-size", OPT_INT, O(vocab_size), "0", NULL, "vocabulary size limit, specials included (0: none)", G_VOCAB},
+    {"min-count", OPT_INT, O(min_count), "1", NULL, "drop tokens seen fewer times", G_VOCAB},
     {"optimizer", OPT_STR, O(optimizer), "adam", "adam,sgd", "optimizer", G_TRAINING},
     {"lr", OPT_FLOAT, O(lr), "0.002", NULL, "learning rate", G_TRAINING},
     {"weight-decay", OPT_FLOAT, O(weight_decay), "0", NULL, "decoupled weight decay (AdamW) / L2 (SGD)", G_TRAINING},
@@ -89,6 +93,8 @@ const cli_opt cli_settings_opts[] = {
     {"save-every", OPT_INT, O(save_every), "0", NULL, "steps between checkpoints (0: at each validation)", G_VALID},
     {"resume", OPT_BOOL, O(resume), "false", NULL,
      "continue from the model directory's checkpoint.safetensors", G_VALID_TRAIN},
+    {"overwrite", OPT_BOOL, O(overwrite), "false", NULL,
+     "train into a --model directory that holds another run's files, replacing them", G_VALID},
     {"accumulate", OPT_INT, O(accumulate), "1", NULL, "batches per update (gradient accumulation)", G_TRAINING},
     {"log-every", OPT_INT, O(log_every), "100", NULL, "steps between log lines when not on a terminal", G_OUTPUT},
     {"valid-every", OPT_INT, O(valid_every), "500", NULL, "steps between validations (0: only at the end)", G_VALID},

@@ -20,7 +20,7 @@ typedef struct {
     const char *optimizer, *lr_decay, *metrics;
     float lr, weight_decay, clip, decay_rate;
     int warmup, decay_every, batch, batch_tokens, steps, epochs, accumulate, log_every, valid_every;
-    int valid_bleu, patience, plateau_patience, save_every, resume;
+    int valid_bleu, patience, plateau_patience, save_every, resume, overwrite;
     const char *keep_best;
     /* running */
     const char *model, *device, *rnn_impl, *reference, *input, *src, *tgt, *precision, *kernels;
