@@ -83,4 +83,31 @@ for i in $(seq 1 40); do echo "$((i % 5)) z y x"; done >"$work/other.tgt"
 check "--overwrite builds new vocabularies from the new corpus" \
     bash -c "test $? -eq 0 && grep -qx x '$work/md/src.vocab' && ! grep -q reusing '$work/ow.log'"
 
+# ---- translation as input arrives, over-long lines, byte order marks (items 4, 5, 6) ----
+"$baton" train --model "$work/num" "${tiny[@]}" --steps 20 2>/dev/null
+(echo seven; sleep 4; echo nine) | "$baton" translate --model "$work/num" --batch 1 --beam 1 >"$work/stream.txt" &
+pid=$!
+for i in $(seq 1 30); do [ -s "$work/stream.txt" ] && break; sleep 0.1; done
+check "translate prints a line before its input has ended" test "$(wc -l <"$work/stream.txt")" -eq 1
+wait "$pid"
+check "... and the rest after" test "$(wc -l <"$work/stream.txt")" -eq 2
+if command -v script >/dev/null; then
+    # the terminal echoes the input line, then the translation follows it at once
+    check "from a terminal, a line at a time (the default --batch)" bash -c "(echo seven; sleep 4; echo nine) |
+        script -qec \"'$baton' translate --model '$work/num' --beam 1\" /dev/null >'$work/tty.txt' & sleep 3;
+        test \$(wc -l <'$work/tty.txt') -eq 2; r=\$?; wait; exit \$r"
+fi
+python3 -c "print('seven'); print('one ' * 100000); print('nine')" >"$work/long.txt"
+"$baton" translate --model "$work/num" --input "$work/long.txt" >"$work/long.out" 2>"$work/long.err"
+check "a 500,000-character line is cropped with a warning naming its line, and the rest translated" \
+    bash -c "test $? -eq 0 && test \$(wc -l <'$work/long.out') -eq 3 && grep -q 'line 2 has 100000 tokens' '$work/long.err'"
+printf '\xef\xbb\xbfseven\nnine\n' >"$work/bom.txt"
+printf 'seven\nnine\n' >"$work/nobom.txt"
+check "a byte order mark at the start of the input is not part of the first word" \
+    bash -c "diff <('$baton' translate --model '$work/num' --input '$work/bom.txt') \
+                  <('$baton' translate --model '$work/num' --input '$work/nobom.txt')"
+{ printf '\xef\xbb\xbf'; cat "$work/train.src"; } >"$work/bom.src"
+"$baton" train --model "$work/bomc" "${corpus[@]}" --train-src "$work/bom.src" --steps 1 2>/dev/null
+check "... nor of a corpus's first token" bash -c "! grep -q $'\xef\xbb\xbf' '$work/bomc/src.vocab'"
+
 finish

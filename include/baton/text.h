@@ -7,8 +7,32 @@
 
 #include "baton/status.h"
 
-/* Reads every line of path ("-": standard input) with trailing whitespace stripped into *lines
- * (malloc'd strings); a NUL byte (a binary file) is refused naming path:line. */
+/* A file read one line at a time, as it arrives (standard input included). */
+typedef struct {
+    FILE *f;
+    const char *path; /* as given; "-" is standard input */
+    char *buf;        /* getline's buffer: the line last read */
+    size_t cap;
+    long line;        /* lines read so far */
+} baton_line_reader;
+
+/* Opens path ("-": standard input) for baton_line_reader_next. */
+baton_status baton_line_reader_open(baton_line_reader *r, const char *path);
+
+/* The next line into *line (r's buffer, valid until the next call), trailing whitespace and a
+ * UTF-8 byte order mark at the start of the file stripped; *line = NULL at the end. A NUL byte (a
+ * binary file) is refused naming path:line. */
+baton_status baton_line_reader_next(baton_line_reader *r, char **line);
+
+/* Closes what baton_line_reader_open opened (not standard input). */
+void baton_line_reader_close(baton_line_reader *r);
+
+/* Length of a UTF-8 byte order mark (EF BB BF) at the start of s, or 0: a file's first line
+ * starts after it. */
+size_t baton_text_bom(const char *s, size_t n);
+
+/* Reads every line of path ("-": standard input) as baton_line_reader_next gives them into *lines
+ * (malloc'd strings). */
 baton_status baton_text_read_lines(const char *path, char ***lines, int *n);
 
 /* Frees what baton_text_read_lines returned. */

@@ -1,8 +1,10 @@
-/* cmd_translate.c: `baton translate` (greedy, batched, files or standard input to standard output)
- * and `baton score` (per-sentence log-probability and token count under a model). */
+/* cmd_translate.c: `baton translate` (beam or greedy, batched, from a file or standard input to
+ * standard output as the input arrives) and `baton score` (per-sentence log-probability and token
+ * count under a model). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "baton/batch.h"
 #include "baton/text.h"
@@ -59,23 +61,73 @@ static void close_session(session *x)
         baton_backend_destroy(&x->be);
 }
 
+typedef struct {
+    int nbest;   /* hypotheses per sentence */
+    long offset; /* sentences before this chunk */
+} printer;
+
 static void print_hyp(void *ctx, int i, int k, const char *text, float score)
 {
     (void)k;
-    if (*(const int *)ctx > 1)
-        printf("%d ||| %s ||| %.4f\n", i, text, (double)score);
+    const printer *p = ctx;
+    if (p->nbest > 1)
+        printf("%ld ||| %s ||| %.4f\n", p->offset + i, text, (double)score);
     else
         printf("%s\n", text);
 }
 
-static baton_status translate_lines(session *x, char **lines, int n)
+/* Translates lines[0..n), which are input lines first..first+n-1 (1-based), and prints them. */
+static baton_status translate_lines(session *x, char **lines, int n, long first)
 {
     cli_translator tr = {.be = &x->be, .m = &x->lm.m, .t = &x->lm.t, .params = x->lm.params, .sv = &x->lm.sv,
                          .tv = &x->lm.tv, .ssw = x->lm.ssw, .tsw = x->lm.tsw, .batch = x->s.batch, .beam = x->s.beam,
                          .nbest = x->s.nbest, .alpha = x->s.alpha, .max_len_ratio = x->s.max_len_ratio,
-                         .rnn_impl = x->s.rnn_impl, .seed = (uint64_t)x->s.seed};
-    int nbest = x->s.beam > 1 ? x->s.nbest : 1;
-    return cli_translator_run(&tr, lines, n, print_hyp, &nbest);
+                         .rnn_impl = x->s.rnn_impl, .seed = (uint64_t)x->s.seed,
+                         .max_tokens = x->s.max_input_tokens, .first_line = first};
+    printer p = {x->s.beam > 1 ? x->s.nbest : 1, first - 1};
+    return cli_translator_run(&tr, lines, n, print_hyp, &p);
+}
+
+/* Reads up to max lines of in into lines (copies); *n of them, *end at the end of the input. */
+static baton_status read_chunk(baton_line_reader *in, char **lines, int max, int *n, int *end)
+{
+    *n = 0;
+    *end = 0;
+    while (*n < max) {
+        char *line;
+        BATON_TRY(baton_line_reader_next(in, &line));
+        if (!line) {
+            *end = 1;
+            return BATON_OK;
+        }
+        if (!(lines[*n] = strdup(line)))
+            return BATON_ERROR(BATON_ERR_OOM, "%s:%ld: out of memory", in->path, in->line);
+        ++*n;
+    }
+    return BATON_OK;
+}
+
+/* Translates the input as it arrives: a line at a time from a terminal, --batch lines at a time
+ * from a file or pipe, each chunk printed and flushed before the next is read. */
+static baton_status translate_stream(session *x, const char *path)
+{
+    baton_line_reader in;
+    BATON_TRY(baton_line_reader_open(&in, path));
+    int chunk = isatty(fileno(in.f)) ? 1 : x->s.batch;
+    char **lines = calloc((size_t)chunk, sizeof *lines);
+    baton_status st = lines ? BATON_OK : BATON_ERROR(BATON_ERR_OOM, "translate: out of memory for %d lines", chunk);
+    for (int end = 0, n = 0; st == BATON_OK && !end;) {
+        long first = in.line + 1;
+        st = read_chunk(&in, lines, chunk, &n, &end);
+        if (st == BATON_OK && n > 0)
+            st = translate_lines(x, lines, n, first);
+        fflush(stdout);
+        for (int i = 0; i < n; i++)
+            free(lines[i]);
+    }
+    free(lines);
+    baton_line_reader_close(&in);
+    return st;
 }
 
 int cli_translate(int argc, char **argv)
@@ -92,13 +144,7 @@ int cli_translate(int argc, char **argv)
         close_session(&x);
         return rc;
     }
-    char **lines;
-    int n;
-    baton_status st = baton_text_read_lines(x.s.input ? x.s.input : "-", &lines, &n);
-    if (st == BATON_OK && n > 0)
-        st = translate_lines(&x, lines, n);
-    if (st == BATON_OK)
-        baton_text_free_lines(lines, n);
+    baton_status st = translate_stream(&x, x.s.input ? x.s.input : "-");
     close_session(&x);
     return st == BATON_OK ? 0 : 1;
 }

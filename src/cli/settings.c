@@ -119,6 +119,8 @@ const cli_opt cli_settings_opts[] = {
     {"input", OPT_STR, O(input), NULL, NULL, "translate: input file (default: standard input)", G_INPUT_TRANSLATE},
     {"src", OPT_STR, O(src), NULL, NULL, "score: source file", G_INPUT_SCORE},
     {"tgt", OPT_STR, O(tgt), NULL, NULL, "score: target file", G_INPUT_SCORE},
+    {"max-input-tokens", OPT_INT, O(max_input_tokens), "256", NULL,
+     "translate the first N tokens of a longer line, with a warning naming it", G_DECODING},
     {"max-len-ratio", OPT_FLOAT, O(max_len_ratio), "2", NULL,
      "translate: output at most ratio x source + 5 tokens", G_DECODING},
     {"beam", OPT_INT, O(beam), "5", NULL, "translate: beam size (1: greedy)", G_DECODING},
@@ -248,6 +250,7 @@ static baton_status check_decoding(const cli_settings *s)
     RANGE(s->nbest >= 1 && s->nbest <= s->beam, "nbest", "%d", s->nbest, "1 <= nbest <= beam");
     RANGE(s->alpha >= 0.0f, "alpha", "%g", (double)s->alpha, ">= 0");
     RANGE(s->max_len_ratio > 0.0f, "max-len-ratio", "%g", (double)s->max_len_ratio, "> 0");
+    RANGE(s->max_input_tokens >= 1, "max-input-tokens", "%d", s->max_input_tokens, ">= 1");
     return BATON_OK;
 }
 

@@ -26,7 +26,7 @@ typedef struct {
     const char *model, *device, *rnn_impl, *reference, *input, *src, *tgt, *precision, *kernels;
     int threads, seed, tf32;
     float max_len_ratio, alpha;
-    int beam, nbest;
+    int beam, nbest, max_input_tokens;
 } cli_settings;
 
 /* The option table of cli_settings. */

@@ -3,6 +3,7 @@
  * hypothesis mapped back to tokens and detokenized before it is handed to the caller. */
 #include "translator.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,6 +130,22 @@ static baton_status run_batches(const cli_translator *x, work *w, char *const *t
     return BATON_OK;
 }
 
+/* Cuts tokenized line (tokens separated by single spaces) after max tokens, saying so. */
+static void crop(char *line, int max, long line_no)
+{
+    int tokens = 0;
+    for (char *p = line; *p; p++)
+        if (*p == ' ' && ++tokens == max) {
+            long total = max + 1;
+            for (char *q = p + 1; *q; q++)
+                total += *q == ' ';
+            *p = '\0';
+            fprintf(stderr, "baton: warning: input line %ld has %ld tokens; translating its first %d "
+                            "(--max-input-tokens)\n", line_no, total, max);
+            return;
+        }
+}
+
 baton_status cli_translator_run(const cli_translator *x, char *const *lines, int n, cli_emit_fn emit, void *ctx)
 {
     BATON_REQUIRE(x->beam >= 1 && x->nbest >= 1 && x->nbest <= x->beam,
@@ -146,6 +163,8 @@ baton_status cli_translator_run(const cli_translator *x, char *const *lines, int
             st = BATON_ERROR(BATON_ERR_OOM, "translate: out of memory for %d lines", n);
     if (st == BATON_OK)
         st = cli_tokenize_lines(x->ssw, tok, n);
+    for (int i = 0; st == BATON_OK && x->max_tokens > 0 && i < n; i++)
+        crop(tok[i], x->max_tokens, x->first_line + i);
     work w;
     if (st == BATON_OK) {
         st = work_create(&w, x, tok, n);

@@ -20,13 +20,16 @@ typedef struct {
     float alpha, max_len_ratio;
     const char *rnn_impl;
     uint64_t seed;
+    int max_tokens;  /* a longer line is cropped to its first max_tokens tokens, with a warning; 0: none */
+    long first_line; /* the input line number of lines[0], for the warnings */
 } cli_translator;
 
 /* Receives hypothesis k (0-based, best first) of sentence i: detokenized text and its score
  * (length-normalised log-probability for beam search, 0 for greedy). */
 typedef void (*cli_emit_fn)(void *ctx, int i, int k, const char *text, float score);
 
-/* Translates raw lines[0..n); an empty line translates to an empty line. */
+/* Translates raw lines[0..n); an empty line translates to an empty line. The device memory is
+ * sized from the longest line after cropping (max_tokens), never from the raw input alone. */
 baton_status cli_translator_run(const cli_translator *x, char *const *lines, int n, cli_emit_fn emit, void *ctx);
 
 /* Encodes tokenized lines[0..B) into time-major ids (S,B) and lengths, returning S; an empty line

@@ -3,6 +3,7 @@
  * NUL bytes and UTF-8 validity before anything else looks at it, and tracked by byte offset and
  * line number, which is all a resume position needs. */
 #include "baton/reader.h"
+#include "baton/text.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -157,6 +158,11 @@ static int read_line(baton_reader *r, corpus_file *fl, char **line)
                                  "%s:%lld: a NUL byte at byte column %zu; expected UTF-8 text (is this a binary file?)",
                                  fl->path, fl->line, (size_t)(nul - fl->buf) + 1);
     n = strip_trailing(fl->buf, n, r->tsv);
+    size_t bom = fl->line == 1 ? baton_text_bom(fl->buf, n) : 0; /* a UTF-8 byte order mark is no token */
+    if (bom) {
+        memmove(fl->buf, fl->buf + bom, n - bom + 1);
+        n -= bom;
+    }
     const char *why = "";
     size_t bad = utf8_first_bad(fl->buf, n, &why);
     *line = fl->buf;

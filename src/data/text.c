@@ -13,28 +13,61 @@ void baton_text_free_lines(char **lines, int n)
     free(lines);
 }
 
+size_t baton_text_bom(const char *s, size_t n)
+{
+    return n >= 3 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF ? 3 : 0;
+}
+
+baton_status baton_line_reader_open(baton_line_reader *r, const char *path)
+{
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    r->f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!r->f)
+        return BATON_ERROR(BATON_ERR_IO, "%s: %s", path, strerror(errno));
+    return BATON_OK;
+}
+
+baton_status baton_line_reader_next(baton_line_reader *r, char **line)
+{
+    *line = NULL;
+    errno = 0;
+    ssize_t len = getline(&r->buf, &r->cap, r->f);
+    if (len < 0) {
+        if (ferror(r->f) || errno == ENOMEM)
+            return BATON_ERROR(BATON_ERR_IO, "%s: read error after line %ld: %s", r->path, r->line,
+                               strerror(errno ? errno : EIO));
+        return BATON_OK;
+    }
+    r->line++;
+    if (memchr(r->buf, '\0', (size_t)len))
+        return BATON_ERROR(BATON_ERR_FORMAT, "%s:%ld: a NUL byte, expected text (is this a binary file?)", r->path,
+                           r->line);
+    while (len > 0 && (r->buf[len - 1] == '\n' || r->buf[len - 1] == '\r' || r->buf[len - 1] == ' ' ||
+                       r->buf[len - 1] == '\t'))
+        r->buf[--len] = '\0';
+    *line = r->buf + (r->line == 1 ? baton_text_bom(r->buf, (size_t)len) : 0);
+    return BATON_OK;
+}
+
+void baton_line_reader_close(baton_line_reader *r)
+{
+    if (r->f && r->f != stdin)
+        fclose(r->f);
+    free(r->buf);
+    memset(r, 0, sizeof *r);
+}
+
 baton_status baton_text_read_lines(const char *path, char ***lines, int *n)
 {
     *lines = NULL;
     *n = 0;
-    int std = strcmp(path, "-") == 0;
-    FILE *f = std ? stdin : fopen(path, "r");
-    if (!f)
-        return BATON_ERROR(BATON_ERR_IO, "%s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t cap = 0;
+    baton_line_reader r;
+    BATON_TRY(baton_line_reader_open(&r, path));
     int count = 0, alloc = 0;
-    char **out = NULL;
-    baton_status st = BATON_OK;
-    ssize_t len;
-    while ((len = getline(&buf, &cap, f)) >= 0) {
-        if (memchr(buf, '\0', (size_t)len)) {
-            st = BATON_ERROR(BATON_ERR_FORMAT, "%s:%d: a NUL byte, expected text (is this a binary file?)", path,
-                             count + 1);
-            break;
-        }
-        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
-            buf[--len] = '\0';
+    char **out = NULL, *line;
+    baton_status st;
+    while ((st = baton_line_reader_next(&r, &line)) == BATON_OK && line) {
         if (count == alloc) {
             alloc = alloc ? 2 * alloc : 1024;
             char **grown = realloc(out, (size_t)alloc * sizeof *grown);
@@ -44,17 +77,13 @@ baton_status baton_text_read_lines(const char *path, char ***lines, int *n)
             }
             out = grown;
         }
-        if (!(out[count] = strdup(buf))) {
+        if (!(out[count] = strdup(line))) {
             st = BATON_ERROR(BATON_ERR_OOM, "%s: out of memory after %d lines", path, count);
             break;
         }
         count++;
     }
-    if (st == BATON_OK && ferror(f))
-        st = BATON_ERROR(BATON_ERR_IO, "%s: read error: %s", path, strerror(errno));
-    free(buf);
-    if (!std)
-        fclose(f);
+    baton_line_reader_close(&r);
     if (st != BATON_OK) {
         baton_text_free_lines(out, count);
         return st;
