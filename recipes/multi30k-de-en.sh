@@ -27,14 +27,14 @@ translate_cmd=("$baton" translate --model "$model" --input "$data/test2016.de" -
     echo "machine: $(uname -srm); $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
     echo "train: ${train_cmd[*]}"
     echo "translate: ${translate_cmd[*]} > $out/test2016.hyp.en"
-    echo "score: $baton bleu $out/test2016.hyp.en $data/test2016.en"
+    echo "score: $baton bleu $data/test2016.en -i $out/test2016.hyp.en"
 } >"$out/info.txt"
 t0=$(date +%s)
 "${train_cmd[@]}" 2> >(tee "$out/train.log" >&2)
 t1=$(date +%s)
 "${translate_cmd[@]}" >"$out/test2016.hyp.en"
 t2=$(date +%s)
-"$baton" bleu "$out/test2016.hyp.en" "$data/test2016.en" | tee "$out/score.txt"
+"$baton" bleu "$data/test2016.en" -i "$out/test2016.hyp.en" | tee "$out/score.txt"
 if python3 -c 'import sacrebleu' 2>/dev/null; then
     python3 -m sacrebleu "$data/test2016.en" -i "$out/test2016.hyp.en" -m bleu chrf -b | sed 's/^/sacrebleu: /' | tee -a "$out/score.txt"
 fi

@@ -110,4 +110,39 @@ check "a byte order mark at the start of the input is not part of the first word
 "$baton" train --model "$work/bomc" "${corpus[@]}" --train-src "$work/bom.src" --steps 1 2>/dev/null
 check "... nor of a corpus's first token" bash -c "! grep -q $'\xef\xbb\xbf' '$work/bomc/src.vocab'"
 
+# ---- bleu takes its arguments as sacreBLEU does, several references included (item 14) ----
+printf 'the cat sat on the mat\na dog ran in the park today\n' >"$work/ref1"
+printf 'there is a cat on the mat\nsome dog runs in a park\n' >"$work/ref2"
+printf 'there is a cat on the mat\na dog runs in the park today\n' >"$work/hyp"
+"$baton" bleu "$work/ref1" "$work/ref2" -i "$work/hyp" >"$work/b12.txt"
+"$baton" bleu "$work/ref1" -i "$work/hyp" >"$work/b1.txt"
+check "bleu REF REF2 -i HYP uses the second reference" \
+    bash -c "test \"\$(sed -n 's/^BLEU = \([0-9.]*\).*/\1/p' '$work/b12.txt')\" != \"\$(sed -n 's/^BLEU = \([0-9.]*\).*/\1/p' '$work/b1.txt')\""
+check "bleu reads the hypotheses from standard input without -i" \
+    bash -c "'$baton' bleu '$work/ref1' '$work/ref2' <'$work/hyp' | cmp -s - '$work/b12.txt'"
+if python3 -c 'import sacrebleu' 2>/dev/null; then
+    python3 - "$work" >"$work/sb.txt" <<'PY'
+import sys
+from sacrebleu.metrics import BLEU, CHRF
+w = sys.argv[1]
+r = lambda f: open(f'{w}/{f}').read().splitlines()
+print(BLEU().corpus_score(r('hyp'), [r('ref1'), r('ref2')]))
+print('chrF2 = %.2f' % CHRF().corpus_score(r('hyp'), [r('ref1'), r('ref2')]).score)
+PY
+    check "two references: sacreBLEU's BLEU line and chrF, digit for digit" bash -c "
+        diff <(sed -n 's/^\(BLEU = [^)]*)\).*/\1/p; /^chrF2/p' '$work/b12.txt') \
+             <(sed -n 's/^\(BLEU = [^)]*)\).*/\1/p; /^chrF2/p' '$work/sb.txt')"
+fi
+
+# ---- check without a GPU, bench train --help (item 13) ----
+"$baton" check --emb 4 --hidden 4 --layers 1 --batch 2 --max-len 2 --threads 1 >"$work/chk.txt" 2>&1
+rc=$?
+if grep -q "no usable GPU" "$work/chk.txt"; then
+    check "check without a GPU: exit 77 (nothing compared), and how to compare the CPU path" \
+        bash -c "test $rc -eq 77 && grep -q 'baton check --device cpu --reference cpu' '$work/chk.txt'"
+else
+    echo "check without a GPU: not tried (a GPU, real or emulated, is usable here)"
+fi
+check "bench train --help prints the help" bash -c "'$baton' bench train --help | grep -q '^usage: baton bench'"
+
 finish

@@ -38,7 +38,7 @@ check "bf16 dev loss within 3% of fp32's" python3 -c "import sys; a, b = float(s
 "$baton" translate --model "$work/m" --input "$work/test.de" --beam 3 >"$work/hyp.en" 2>"$work/translate.log"
 check "translate: one line per source" test "$(wc -l <"$work/hyp.en")" -eq 50
 check "translate: detokenized (no SentencePiece markers)" sh -c "! grep -q '▁' '$work/hyp.en'"
-"$baton" bleu "$work/hyp.en" "$work/test.en" >"$work/bleu.txt"
+"$baton" bleu "$work/test.en" -i "$work/hyp.en" >"$work/bleu.txt"
 check "bleu prints sacreBLEU's line" grep -q "^BLEU = [0-9.]* " "$work/bleu.txt"
 "$baton" score --model "$work/m" --src "$work/test.de" --tgt "$work/test.en" >"$work/score.txt"
 check "score: a log-probability per pair" sh -c "test \$(grep -c '^-[0-9.]*	[0-9]*\$' '$work/score.txt') -eq 50"

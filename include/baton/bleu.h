@@ -4,8 +4,8 @@
  *   blanks, no smoothing; 0 when some order has no match). Cheap and stable, for dev-set progress.
  * - baton_bleu_add_sentence / baton_bleu_compute: exactly sacreBLEU 2.x's corpus_score defaults,
  *   the number papers report: tokenizer '13a' (or 'none'), optional lowercase (Python's str.lower()),
- *   max order 4, smooth_method 'exp', no effective order, brevity penalty on the corpus sums with the
- *   reference length of one reference per sentence. chrF is in chrf.h.
+ *   max order 4, smooth_method 'exp', no effective order, brevity penalty on the corpus sums, one or
+ *   several references per sentence. chrF is in chrf.h.
  *
  * Both accumulate the same statistics; sentences may be any length. */
 #ifndef BATON_BLEU_H
@@ -50,6 +50,12 @@ baton_status baton_bleu_tokenize(const char *line, const baton_bleu_opts *opts, 
 /* Adds one raw (detokenized) pair the way sacreBLEU does; opts NULL means sacreBLEU's defaults. */
 baton_status baton_bleu_add_sentence(baton_bleu_stats *st, const baton_bleu_opts *opts, const char *hyp,
                                      const char *ref);
+
+/* The same with R references of the hypothesis (1 to 32), as sacreBLEU scores several: n-gram
+ * matches clipped by an n-gram's largest count in one reference, and the reference length closest
+ * to the hypothesis's (the shorter of a tie). */
+baton_status baton_bleu_add_sentence_refs(baton_bleu_stats *st, const baton_bleu_opts *opts, const char *hyp,
+                                          const char *const *refs, int R);
 
 /* sacreBLEU's corpus BLEU (compute_bleu, 'exp' smoothing) from statistics of add_sentence. */
 void baton_bleu_compute(const baton_bleu_stats *st, baton_bleu_result *out);

@@ -25,6 +25,11 @@ typedef struct {
 baton_status baton_chrf_add(baton_chrf_stats *st, const baton_chrf_opts *opts, const char *hyp,
                             const char *ref);
 
+/* The same with R references: the statistics against the one reference whose sentence chrF is
+ * highest (the first of a tie), as sacreBLEU scores several. */
+baton_status baton_chrf_add_refs(baton_chrf_stats *st, const baton_chrf_opts *opts, const char *hyp,
+                                 const char *const *refs, int R);
+
 /* chrF in [0, 100] from the corpus statistics, as sacreBLEU's _compute_f_score (beta 2). */
 double baton_chrf_score(const baton_chrf_stats *st, const baton_chrf_opts *opts);
 

@@ -317,6 +317,11 @@ int cli_bench(int argc, char **argv)
                 bench_usage);
         return 2;
     }
+    for (int i = 3; i < argc; i++) /* `baton bench train --help`: the same help, not a missing value */
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(bench_usage, stdout);
+            return 0;
+        }
     baton_status st = run(what, argc, argv);
     return st == BATON_OK ? 0 : st == BATON_ERR_INVALID ? 2 : 1;
 }

@@ -361,8 +361,16 @@ int cli_check(int argc, char **argv)
     }
     if (cli_settings_check(&s, CLI_CHECK) != BATON_OK)
         return 2;
-    const char *dev = strcmp(s.device, "auto") == 0 ? (baton_backend_gpu_usable() ? "cuda" : "cpu") : s.device;
     int to_cpu = strcmp(s.reference, "cpu") == 0;
+    if (strcmp(s.device, "auto") == 0 && !to_cpu && !baton_backend_gpu_usable()) {
+        /* 77: "skipped", as test harnesses read it; 1 stays for a real mismatch */
+        printf("baton check: no usable GPU here, so no fused GPU kernels to compare with %s; nothing was checked.\n"
+               "To compare the CPU path with itself (the same model code, the CPU backend): baton check --device cpu "
+               "--reference cpu\n",
+               s.reference);
+        return 77;
+    }
+    const char *dev = strcmp(s.device, "auto") == 0 ? (baton_backend_gpu_usable() ? "cuda" : "cpu") : s.device;
     check_path cand = {dev, "fused"}, ref = {to_cpu ? "cpu" : dev, to_cpu ? "fused" : s.reference};
     printf("baton check: fused on %s against %s on %s\n", cand.device, ref.impl, ref.device);
     baton_precision precision;

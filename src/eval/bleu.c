@@ -60,10 +60,28 @@ static void assign_ids(span *t, size_t n, uint32_t *ids)
     }
 }
 
-/* Adds a tokenized pair: lengths, hypothesis n-gram totals and clipped matches for n = 1..4. */
-static baton_status add_tokens(baton_bleu_stats *st, const char *hyp, const char *ref, int unicode)
+/* The reference length BLEU's brevity penalty uses: the one closest to the hypothesis's, the
+ * shorter one of a tie (sacreBLEU's _get_closest_ref_len). */
+static size_t closest(const size_t *nr, int R, size_t nh)
 {
-    size_t nh = split(hyp, unicode, NULL, 0), nr = split(ref, unicode, NULL, 0), n = nh + nr;
+    size_t best = nr[0];
+    for (int r = 1; r < R; r++) {
+        size_t d = nr[r] > nh ? nr[r] - nh : nh - nr[r], bd = best > nh ? best - nh : nh - best;
+        if (d < bd || (d == bd && nr[r] < best))
+            best = nr[r];
+    }
+    return best;
+}
+
+/* Adds a tokenized hypothesis and its R references: lengths, hypothesis n-gram totals and matches
+ * clipped by each n-gram's largest count in one reference, for n = 1..4. */
+static baton_status add_tokens(baton_bleu_stats *st, const char *hyp, const char *const *refs, int R, int unicode)
+{
+    BATON_REQUIRE(R >= 1 && R <= BATON_NGRAM_MAX_REFS, "BLEU: %d references, expected 1 to %d", R,
+                  BATON_NGRAM_MAX_REFS);
+    size_t nh = split(hyp, unicode, NULL, 0), nr[BATON_NGRAM_MAX_REFS], n = nh;
+    for (int r = 0; r < R; r++)
+        n += nr[r] = split(refs[r], unicode, NULL, 0);
     span *t = malloc((n ? n : 1) * sizeof *t);
     uint32_t *ids = malloc((n ? n : 1) * sizeof *ids);
     if (!t || !ids) {
@@ -72,14 +90,18 @@ static baton_status add_tokens(baton_bleu_stats *st, const char *hyp, const char
         return BATON_ERROR(BATON_ERR_OOM, "BLEU: out of memory for %zu tokens", n);
     }
     split(hyp, unicode, t, nh);
-    split(ref, unicode, t + nh, nr);
-    for (size_t i = nh; i < n; i++)
-        t[i].idx += (uint32_t)nh;
+    const uint32_t *units[BATON_NGRAM_MAX_REFS];
+    for (int r = 0, off = (int)nh; r < R; off += (int)nr[r++]) {
+        split(refs[r], unicode, t + off, nr[r]);
+        for (size_t i = 0; i < nr[r]; i++)
+            t[off + i].idx += (uint32_t)off;
+        units[r] = ids + off;
+    }
     assign_ids(t, n, ids);
     long ref_tot[4] = {0, 0, 0, 0};
-    baton_status s = baton_ngram_match(ids, nh, ids + nh, nr, 4, st->total, ref_tot, st->match);
+    baton_status s = baton_ngram_match_refs(ids, nh, units, nr, R, 4, st->total, ref_tot, st->match);
     st->hyp_len += (long)nh;
-    st->ref_len += (long)nr;
+    st->ref_len += (long)closest(nr, R, nh);
     free(t);
     free(ids);
     return s;
@@ -87,7 +109,7 @@ static baton_status add_tokens(baton_bleu_stats *st, const char *hyp, const char
 
 baton_status baton_bleu_add(baton_bleu_stats *st, const char *hyp, const char *ref)
 {
-    return add_tokens(st, hyp, ref, 0);
+    return add_tokens(st, hyp, &ref, 1, 0);
 }
 
 double baton_bleu_score(const baton_bleu_stats *st)
@@ -105,14 +127,23 @@ double baton_bleu_score(const baton_bleu_stats *st)
 baton_status baton_bleu_add_sentence(baton_bleu_stats *st, const baton_bleu_opts *opts, const char *hyp,
                                      const char *ref)
 {
-    char *h = NULL, *r = NULL;
+    return baton_bleu_add_sentence_refs(st, opts, hyp, &ref, 1);
+}
+
+baton_status baton_bleu_add_sentence_refs(baton_bleu_stats *st, const baton_bleu_opts *opts, const char *hyp,
+                                          const char *const *refs, int R)
+{
+    BATON_REQUIRE(R >= 1 && R <= BATON_NGRAM_MAX_REFS, "BLEU: %d references, expected 1 to %d", R,
+                  BATON_NGRAM_MAX_REFS);
+    char *h = NULL, *r[BATON_NGRAM_MAX_REFS] = {NULL};
     baton_status s = baton_bleu_tokenize(hyp, opts, &h);
+    for (int i = 0; s == BATON_OK && i < R; i++)
+        s = baton_bleu_tokenize(refs[i], opts, &r[i]);
     if (s == BATON_OK)
-        s = baton_bleu_tokenize(ref, opts, &r);
-    if (s == BATON_OK)
-        s = add_tokens(st, h, r, 1);
+        s = add_tokens(st, h, (const char *const *)r, R, 1);
     free(h);
-    free(r);
+    for (int i = 0; i < R; i++)
+        free(r[i]);
     return s;
 }
 

@@ -38,6 +38,27 @@ static baton_status code_points(const char *s, int lowercase, uint32_t **out, si
     return BATON_OK;
 }
 
+baton_status baton_chrf_add_refs(baton_chrf_stats *st, const baton_chrf_opts *opts, const char *hyp,
+                                 const char *const *refs, int R)
+{
+    baton_chrf_stats best, one;
+    memset(&best, 0, sizeof best);
+    double best_f = -1.0;
+    for (int r = 0; r < R; r++) {
+        memset(&one, 0, sizeof one);
+        BATON_TRY(baton_chrf_add(&one, opts, hyp, refs[r]));
+        double f = baton_chrf_score(&one, opts);
+        if (f > best_f)
+            best_f = f, best = one;
+    }
+    for (int n = 0; n < BATON_CHRF_ORDER; n++) {
+        st->hyp[n] += best.hyp[n];
+        st->ref[n] += best.ref[n];
+        st->match[n] += best.match[n];
+    }
+    return BATON_OK;
+}
+
 baton_status baton_chrf_add(baton_chrf_stats *st, const baton_chrf_opts *opts, const char *hyp,
                             const char *ref)
 {

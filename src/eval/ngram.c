@@ -11,7 +11,7 @@
 typedef struct {
     uint64_t key;  /* (id of the (n-1)-gram, next unit) */
     uint32_t pos;  /* start position in the concatenation hyp ++ ref */
-    uint32_t side; /* 0 hyp, 1 ref */
+    uint32_t side; /* 0 hyp, 1 + r reference r */
 } ngram_item;
 
 static int cmp_item(const void *a, const void *b)
@@ -32,19 +32,23 @@ static size_t fill_side(ngram_item *items, const uint32_t *ids, const uint32_t *
     return k;
 }
 
-/* Counts one order over the sorted items; writes each n-gram's dense id into ids for order n+1. */
-static long count_runs(const ngram_item *items, size_t m, uint32_t *ids)
+/* Counts one order over the sorted items of R references; writes each n-gram's dense id into ids
+ * for order n+1. */
+static long count_runs(const ngram_item *items, size_t m, uint32_t *ids, int R)
 {
     long match = 0;
     uint32_t id = 0;
     for (size_t a = 0; a < m; id++) {
-        long c[2] = {0, 0};
+        long c[BATON_NGRAM_MAX_REFS + 1] = {0};
         size_t b = a;
         for (; b < m && items[b].key == items[a].key; b++) {
             c[items[b].side]++;
             ids[items[b].pos] = id;
         }
-        match += c[0] < c[1] ? c[0] : c[1];
+        long most = 0;
+        for (int r = 1; r <= R; r++)
+            most = c[r] > most ? c[r] : most;
+        match += c[0] < most ? c[0] : most;
         a = b;
     }
     return match;
@@ -53,26 +57,41 @@ static long count_runs(const ngram_item *items, size_t m, uint32_t *ids)
 baton_status baton_ngram_match(const uint32_t *hyp, size_t nh, const uint32_t *ref, size_t nr,
                                int max_n, long *hyp_tot, long *ref_tot, long *match)
 {
-    if (nh + nr == 0)
+    return baton_ngram_match_refs(hyp, nh, &ref, &nr, 1, max_n, hyp_tot, ref_tot, match);
+}
+
+baton_status baton_ngram_match_refs(const uint32_t *hyp, size_t nh, const uint32_t *const *refs, const size_t *nr,
+                                    int R, int max_n, long *hyp_tot, long *ref_tot, long *match)
+{
+    if (R < 1 || R > BATON_NGRAM_MAX_REFS)
+        return BATON_ERROR(BATON_ERR_INVALID, "n-gram counting: %d references, expected 1 to %d", R,
+                           BATON_NGRAM_MAX_REFS);
+    size_t total = nh;
+    for (int r = 0; r < R; r++)
+        total += nr[r];
+    if (total == 0)
         return BATON_OK;
-    if (nh + nr > UINT32_MAX)
-        return BATON_ERROR(BATON_ERR_INVALID, "n-gram counting: %zu units is too many", nh + nr);
-    ngram_item *items = malloc((nh + nr) * sizeof *items);
-    uint32_t *ids = malloc((nh + nr) * sizeof *ids);
+    if (total > UINT32_MAX)
+        return BATON_ERROR(BATON_ERR_INVALID, "n-gram counting: %zu units is too many", total);
+    ngram_item *items = malloc(total * sizeof *items);
+    uint32_t *ids = malloc(total * sizeof *ids);
     if (!items || !ids) {
         free(items);
         free(ids);
-        return BATON_ERROR(BATON_ERR_OOM, "n-gram counting: out of memory for %zu units", nh + nr);
+        return BATON_ERROR(BATON_ERR_OOM, "n-gram counting: out of memory for %zu units", total);
     }
     for (int n = 1; n <= max_n; n++) {
-        size_t mh = fill_side(items, ids, hyp, 0, nh, n, 0);
-        size_t mr = fill_side(items + mh, ids, ref, nh, nr, n, 1);
-        if (mh + mr == 0)
-            break; /* both sides are shorter than n, so every longer order is empty too */
+        size_t m = fill_side(items, ids, hyp, 0, nh, n, 0), mh = m, off = nh;
+        for (int r = 0; r < R; r++) {
+            m += fill_side(items + m, ids, refs[r], off, nr[r], n, (uint32_t)r + 1);
+            off += nr[r];
+        }
+        if (m == 0)
+            break; /* every side is shorter than n, so every longer order is empty too */
         hyp_tot[n - 1] += (long)mh;
-        ref_tot[n - 1] += (long)mr;
-        qsort(items, mh + mr, sizeof *items, cmp_item);
-        match[n - 1] += count_runs(items, mh + mr, ids);
+        ref_tot[n - 1] += (long)(m - mh);
+        qsort(items, m, sizeof *items, cmp_item);
+        match[n - 1] += count_runs(items, m, ids, R);
     }
     free(items);
     free(ids);

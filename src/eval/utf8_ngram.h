@@ -31,4 +31,13 @@ baton_status baton_utf8_lower(const char *s, char **out);
 baton_status baton_ngram_match(const uint32_t *hyp, size_t nh, const uint32_t *ref, size_t nr,
                                int max_n, long *hyp_tot, long *ref_tot, long *match);
 
+/* Most references a sentence may have. */
+#define BATON_NGRAM_MAX_REFS 32
+
+/* The same against R references refs[r][0..nr[r]) (1 <= R <= BATON_NGRAM_MAX_REFS): an n-gram's
+ * count is clipped by its largest count in any one reference, as sacreBLEU's multi-reference BLEU
+ * does; ref_tot sums every reference's n-grams. */
+baton_status baton_ngram_match_refs(const uint32_t *hyp, size_t nh, const uint32_t *const *refs, const size_t *nr,
+                                    int R, int max_n, long *hyp_tot, long *ref_tot, long *match);
+
 #endif
