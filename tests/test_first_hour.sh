@@ -145,4 +145,14 @@ else
 fi
 check "bench train --help prints the help" bash -c "'$baton' bench train --help | grep -q '^usage: baton bench'"
 
+# ---- the best model and the last, a summary, early stopping on validation loss (item 11) ----
+"$baton" train --model "$work/best" "${tiny[@]}" --steps 30 --valid-every 10 2>"$work/best.log"
+check "the last weights are kept beside the best" test -s "$work/best/model.last.safetensors"
+check "a summary line says which step model.safetensors holds, by which metric, and where the files are" \
+    grep -q "^done: $work/best/model.safetensors holds step [0-9]*, the best of 3 validations by BLEU .*model.last.safetensors the last (step 30)" "$work/best.log"
+# an update of 1e-30 leaves every weight as it was, so no validation loss improves on the first
+"$baton" train --model "$work/pat" "${tiny[@]}" --steps 100 --valid-every 2 --patience 2 --lr 1e-30 2>"$work/pat.log"
+check "--patience watches the validation loss by default, and the log says it stopped early" \
+    grep -q "stopped early at step 6, epoch 1: \-\-patience 2 validations without a better loss" "$work/pat.log"
+
 finish

@@ -36,8 +36,8 @@ static baton_status save_config(const char *dir, const cli_settings *s)
     return BATON_OK;
 }
 
-baton_status cli_model_save(const char *dir, const cli_settings *s, const baton_vocab *sv, const baton_vocab *tv,
-                            const baton_param_table *t, const float *host_params)
+baton_status cli_model_save(const char *dir, const char *file, const cli_settings *s, const baton_vocab *sv,
+                            const baton_vocab *tv, const baton_param_table *t, const float *host_params)
 {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return BATON_ERROR(BATON_ERR_IO, "model directory %s: %s", dir, strerror(errno));
@@ -47,7 +47,7 @@ baton_status cli_model_save(const char *dir, const cli_settings *s, const baton_
     BATON_TRY(cli_path_in(path, sizeof path, dir, "tgt.vocab"));
     BATON_TRY(baton_vocab_save(tv, path));
     BATON_TRY(save_config(dir, s));
-    BATON_TRY(cli_path_in(path, sizeof path, dir, "model.safetensors"));
+    BATON_TRY(cli_path_in(path, sizeof path, dir, file));
     const char *keys[] = {"format", "cell", "attention"}, *values[] = {"baton-seq2seq-1", s->cell, s->attention};
     return baton_safetensors_save(path, t, host_params, keys, values, 3);
 }
@@ -100,9 +100,11 @@ baton_status cli_model_subword(baton_subword **sw, const char *dir, const char *
 /* The files baton writes into a model directory (and removes with --overwrite). */
 static int baton_file(const char *name)
 {
-    static const char *const exact[] = {"config.txt", "src.vocab", "tgt.vocab", "model.safetensors",
-                                        "checkpoint.safetensors", "loss.png", "src.spm.model", "src.spm.vocab",
-                                        "tgt.spm.model", "tgt.spm.vocab", "train.src.txt", "train.tgt.txt"};
+    static const char *const exact[] = {"config.txt",        "src.vocab",     "tgt.vocab",
+                                        "model.safetensors", "model.last.safetensors",
+                                        "checkpoint.safetensors", "loss.png", "src.spm.model",
+                                        "src.spm.vocab",     "tgt.spm.model", "tgt.spm.vocab",
+                                        "train.src.txt",     "train.tgt.txt"};
     for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
         if (strcmp(name, exact[i]) == 0)
             return 1;

@@ -1,7 +1,9 @@
 /* model_dir.h: a trained model on disk, a directory of these files:
  *   config.txt          the settings it was trained with (name = value, as --config reads)
  *   src.vocab, tgt.vocab one token per line, id order
- *   model.safetensors   the weights under design.md's names (readable by safetensors.torch)
+ *   model.safetensors   the weights under design.md's names (readable by safetensors.torch): the
+ *                       best validation's by --keep-best
+ *   model.last.safetensors  the weights at the end of training, beside the best ones
  *   src.spm.model, tgt.spm.model  SentencePiece models when trained on subwords (else the text
  *                       is taken as pre-tokenized, split at whitespace)
  *   checkpoint.safetensors  the training state to resume from (baton train --resume) */
@@ -23,12 +25,13 @@ typedef struct {
     baton_backend *be;
 } cli_loaded_model;
 
-/* Writes the directory (created if missing); each file is written atomically. */
-baton_status cli_model_save(const char *dir, const cli_settings *s, const baton_vocab *sv, const baton_vocab *tv,
-                            const baton_param_table *t, const float *host_params);
+/* Writes the directory (created if missing) with the weights as `file` (model.safetensors, or
+ * model.last.safetensors beside it); each file is written atomically. */
+baton_status cli_model_save(const char *dir, const char *file, const cli_settings *s, const baton_vocab *sv,
+                            const baton_vocab *tv, const baton_param_table *t, const float *host_params);
 
-/* Reads a directory written by cli_model_save; flags given on the command line (overrides)
- * replace the saved settings that do not shape the model (device, threads, input, ...). */
+/* Reads a directory written by cli_model_save: its settings, vocabularies, tokenizers and
+ * model.safetensors. */
 baton_status cli_model_load(cli_loaded_model *lm, const char *dir, baton_backend *be);
 
 /* Opens DIR/<side>.spm.model when it exists, else whitespace mode. */

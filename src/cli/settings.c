@@ -86,6 +86,8 @@ const cli_opt cli_settings_opts[] = {
      "validation also translates (greedy) and scores BLEU", G_VALID},
     {"keep-best", OPT_STR, O(keep_best), "bleu", "bleu,loss,last",
      "which weights model.safetensors keeps: the best validation BLEU or loss, or the last", G_VALID},
+    {"stop-on", OPT_STR, O(stop_on), "loss", "loss,bleu",
+     "what --patience and --lr-decay plateau watch: validation loss, or BLEU", G_VALID},
     {"patience", OPT_INT, O(patience), "0", NULL,
      "stop after this many validations without improvement (0: never)", G_VALID},
     {"plateau-patience", OPT_INT, O(plateau_patience), "2", NULL,
@@ -240,6 +242,8 @@ static baton_status check_training(const cli_settings *s)
     RANGE(s->valid_every >= 0, "valid-every", "%d", s->valid_every, ">= 0");
     RANGE(s->save_every >= 0, "save-every", "%d", s->save_every, ">= 0");
     RANGE(s->patience >= 0, "patience", "%d", s->patience, ">= 0");
+    BATON_REQUIRE(strcmp(s->stop_on, "bleu") != 0 || s->valid_bleu,
+                  "--stop-on bleu: validation computes no BLEU with --no-valid-bleu");
     RANGE(s->plateau_patience >= 1, "plateau-patience", "%d", s->plateau_patience, ">= 1");
     return BATON_OK;
 }

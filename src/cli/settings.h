@@ -21,7 +21,7 @@ typedef struct {
     float lr, weight_decay, clip, decay_rate;
     int warmup, decay_every, batch, batch_tokens, steps, epochs, accumulate, log_every, valid_every;
     int valid_bleu, patience, plateau_patience, save_every, resume, overwrite;
-    const char *keep_best;
+    const char *keep_best, *stop_on;
     /* running */
     const char *model, *device, *rnn_impl, *reference, *input, *src, *tgt, *precision, *kernels;
     int threads, seed, tf32;

@@ -136,8 +136,9 @@ static baton_status dev_bleu(train_loop *L, double *bleu)
     return st;
 }
 
-/* Copies the weights to the host and writes model.safetensors (with config and vocabularies). */
-static baton_status save_model(train_loop *L, const char *why)
+/* Copies the weights to the host and writes `file` (model.safetensors, with config and
+ * vocabularies; or model.last.safetensors). */
+static baton_status save_weights(train_loop *L, const char *file, const char *why)
 {
     baton_trainer *tr = L->tr;
     size_t bytes = baton_param_bytes(&tr->table);
@@ -146,17 +147,37 @@ static baton_status save_model(train_loop *L, const char *why)
         return BATON_ERROR(BATON_ERR_OOM, "saving: cannot allocate %zu bytes", bytes);
     baton_status st = tr->be->ops->download(tr->be, host, tr->params, bytes);
     if (st == BATON_OK)
-        st = cli_model_save(L->s->model, L->s, &L->td->d.sv, &L->td->d.tv, &tr->table, host);
+        st = cli_model_save(L->s->model, file, L->s, &L->td->d.sv, &L->td->d.tv, &tr->table, host);
     free(host);
     if (st == BATON_OK && why)
-        fprintf(stderr, "model written to %s/ (%s)\n", L->s->model, why);
+        baton_progress_message(L->p, "model written to %s/%s (%s)", L->s->model, file, why);
     return st;
 }
 
-/* The validation metric as "larger is better". */
-static double score_of(const train_loop *L, double loss, double bleu)
+static baton_status save_model(train_loop *L, const char *why)
 {
-    return strcmp(L->s->keep_best, "bleu") == 0 && bleu >= 0 ? bleu : -loss;
+    return save_weights(L, "model.safetensors", why);
+}
+
+/* A validation by `metric` (bleu, or else loss) as "larger is better". */
+static double score_by(const char *metric, double loss, double bleu)
+{
+    return strcmp(metric, "bleu") == 0 && bleu >= 0 ? bleu : -loss;
+}
+
+/* Takes validation (loss, bleu) at `step` into the best scores, as validate and a resume do;
+ * returns 1 when it is the best by --keep-best. */
+static int track(train_loop *L, long step, double loss, double bleu)
+{
+    double keep = score_by(L->s->keep_best, loss, bleu), stop = score_by(L->s->stop_on, loss, bleu);
+    if (isnan(L->best_stop) || stop > L->best_stop)
+        L->best_stop = stop, L->bad = 0;
+    else
+        L->bad++;
+    if (!isnan(L->best) && keep <= L->best)
+        return 0;
+    L->best = keep, L->best_step = step;
+    return 1;
 }
 
 /* Validates, records, keeps the best model, decays on plateau; *stop when patience runs out. */
@@ -168,25 +189,18 @@ static baton_status validate(train_loop *L, int *stop)
         BATON_TRY(dev_bleu(L, &bleu));
     baton_progress_eval(L->p, L->step, "dev", loss, exp(loss), bleu);
     BATON_TRY(curve_add(&L->dev_curve, (double)L->step, loss, bleu));
-    double score = score_of(L, loss, bleu);
-    if (isnan(L->best) || score > L->best) {
-        L->best = score;
-        L->bad = 0;
-        if (strcmp(L->s->keep_best, "last") != 0)
-            BATON_TRY(save_model(L, strcmp(L->s->keep_best, "bleu") == 0 && bleu >= 0 ? "best BLEU" : "best loss"));
+    if (track(L, L->step, loss, bleu) && strcmp(L->s->keep_best, "last") != 0)
+        BATON_TRY(save_model(L, strcmp(L->s->keep_best, "bleu") == 0 && bleu >= 0 ? "best BLEU" : "best loss"));
+    if (L->bad == 0)
         return BATON_OK;
-    }
-    L->bad++;
     if (strcmp(L->s->lr_decay, "plateau") == 0 && L->bad % L->s->plateau_patience == 0) {
         L->lr_scale *= L->s->decay_rate;
         L->tr->opt.cfg.lr = L->base_lr * (float)L->lr_scale;
-        fprintf(stderr, "plateau: %ld validations without improvement; learning rate now %g\n", L->bad,
-                (double)L->tr->opt.cfg.lr);
+        baton_progress_message(L->p, "plateau: %ld validations without a better %s; learning rate now %g", L->bad,
+                               L->s->stop_on, (double)L->tr->opt.cfg.lr);
     }
-    if (L->s->patience > 0 && L->bad >= L->s->patience) {
-        fprintf(stderr, "early stopping: %ld validations without improvement\n", L->bad);
+    if (L->s->patience > 0 && L->bad >= L->s->patience)
         *stop = 1;
-    }
     return BATON_OK;
 }
 
@@ -298,7 +312,8 @@ baton_status train_loop_resume(train_loop *L)
                   (unsigned long long)cs.seed, (unsigned long long)L->td->seed);
     L->step = cs.step;
     L->epoch = (int)cs.epoch;
-    L->best = cs.best_score;
+    for (int i = 0; i < L->dev_curve.n; i++) /* the best scores and their steps, from every validation */
+        track(L, (long)L->dev_curve.xyz[3 * i], L->dev_curve.xyz[3 * i + 1], L->dev_curve.xyz[3 * i + 2]);
     L->bad = cs.bad_evals;
     L->lr_scale = cs.lr_scale;
     tr->batches = cs.batches;
@@ -385,13 +400,29 @@ static baton_status report_step(train_loop *L, step_work *w, double *window, lon
     return BATON_OK;
 }
 
+/* The run's last line: which weights model.safetensors holds and why, where the others are. */
+static void summary(const train_loop *L, int last)
+{
+    const char *dir = L->s->model;
+    int bleu = strcmp(L->s->keep_best, "bleu") == 0 && L->best >= 0;
+    if (last)
+        baton_progress_message(L->p, "done: %s/model.safetensors holds the last weights (step %ld); checkpoint %s/"
+                                     "checkpoint.safetensors", dir, L->step, dir);
+    else
+        baton_progress_message(L->p, "done: %s/model.safetensors holds step %ld, the best of %d validations by %s "
+                                     "(%s %.4g); %s/model.last.safetensors the last (step %ld); checkpoint %s/"
+                                     "checkpoint.safetensors", dir, L->best_step, L->dev_curve.n,
+                               bleu ? "BLEU" : "loss", bleu ? "BLEU" : "loss", bleu ? L->best : -L->best, dir,
+                               L->step, dir);
+}
+
 /* One line on what ended the run: the --steps or --epochs limit, or early stopping. */
 static void say_why_stopped(const train_loop *L, int early)
 {
     const cli_settings *s = L->s;
     if (early)
-        baton_progress_message(L->p, "stopped early at step %ld, epoch %d: --patience %d validations without "
-                                     "improvement", L->step, L->epoch + 1, s->patience);
+        baton_progress_message(L->p, "stopped early at step %ld, epoch %d: --patience %d validations without a "
+                                     "better %s", L->step, L->epoch + 1, s->patience, s->stop_on);
     else if (s->epochs > 0 && L->epoch >= s->epochs)
         baton_progress_message(L->p, "stopped at step %ld: --epochs %d done", L->step, s->epochs);
     else
@@ -459,10 +490,13 @@ baton_status train_loop_run(train_loop *L)
         st = validate(L, &stop);
     if (st == BATON_OK && !L->interrupted) {
         st = train_loop_save(L);
-        if (st == BATON_OK && (strcmp(s->keep_best, "last") == 0 || isnan(L->best)))
-            st = save_model(L, "last");
+        int last = strcmp(s->keep_best, "last") == 0 || isnan(L->best);
+        if (st == BATON_OK)
+            st = last ? save_model(L, NULL) : save_weights(L, "model.last.safetensors", NULL);
         if (st == BATON_OK)
             history_plot(L);
+        if (st == BATON_OK)
+            summary(L, last);
     }
     return st;
 }

@@ -22,8 +22,10 @@ typedef struct {
     long max_steps;     /* the --steps limit (none with --epochs alone: LONG_MAX) */
     long step;          /* updates done */
     int epoch;          /* epochs finished */
-    double best;        /* best validation score, larger is better (NAN: none yet) */
-    long bad;           /* validations since the best */
+    double best;        /* best validation score by --keep-best, larger is better (NAN: none yet) */
+    long best_step;     /* the step model.safetensors holds (--keep-best bleu or loss) */
+    double best_stop;   /* best validation score by --stop-on, larger is better (NAN: none yet) */
+    long bad;           /* validations since best_stop */
     double lr_scale;    /* product of plateau decays */
     float base_lr;      /* --lr */
     int interrupted;    /* the signal (SIGINT, SIGTERM) that stopped the run after saving, or 0 */
