@@ -155,4 +155,12 @@ check "a summary line says which step model.safetensors holds, by which metric, 
 check "--patience watches the validation loss by default, and the log says it stopped early" \
     grep -q "stopped early at step 6, epoch 1: \-\-patience 2 validations without a better loss" "$work/pat.log"
 
+# ---- what a run shows (item 12) ----
+check "each validation line says whether it is a new best, and when it was printed" \
+    grep -q "^eval  step 10 | dev | .* | new best loss.* | at [0-9-]* [0-9:]*$" "$work/best.log"
+check "... or how many validations since one" grep -q "| 1 without a better loss | at " "$work/pat.log"
+check "throughput is labelled source + target tokens" grep -q " src+tgt tok/s " "$work/best.log"
+"$baton" train --model "$work/eta" "${corpus[@]}" --epochs 3 --log-every 1 2>"$work/eta.log"
+check "an --epochs run knows its length from the data in its first epoch" grep -q "^train step 1/15 " "$work/eta.log"
+
 finish

@@ -4,8 +4,11 @@
  * in place (at most ~10 times a second, like a tqdm bar in fairseq); elsewhere (a log file, a
  * pipe, TERM=dumb) a plain line is printed every `every` steps, like Marian's and OpenNMT's logs:
  *
- *   train step 200/10000 | epoch 1 | loss 4.5123 | ppl 91.18 | lr 0.001 | 12.3k tok/s | 0:01:23 | eta 1:07:40
- *   eval  step 200 | dev | loss 4.1037 | ppl 60.56 | bleu 12.34
+ *   train step 200/10000 | epoch 1 | loss 4.5123 | ppl 91.18 | lr 0.001 | 12.3k src+tgt tok/s | 0:01:23 | eta 1:07:40
+ *   eval  step 200 | dev | loss 4.1037 | ppl 60.56 | bleu 12.34 | new best loss | at 2026-12-05 14:03:27
+ *
+ * Evaluation lines stay (on a terminal, above the redrawn line), each with the wall-clock time it
+ * was printed and the caller's note (a new best, or how many evaluations since one).
  *
  * Loss is the mean token loss (nats) and ppl its exp over the target tokens of the steps since the
  * last logged step; tok/s counts source + target non-pad tokens over the time spent in those steps
@@ -70,9 +73,11 @@ baton_status baton_progress_open_mode(baton_progress *p, FILE *out, const char *
 void baton_progress_step(baton_progress *p, long step, int epoch, double loss_sum, long tokens, long src_tokens,
                          float lr);
 
-/* Prints one evaluation line (ending the in-place line first) and writes its "eval" object; bleu < 0
- * means absent. Call it after evaluating: the time since the last step is not counted as training. */
-void baton_progress_eval(baton_progress *p, long step, const char *name, double loss, double ppl, double bleu);
+/* Prints one evaluation line (ending the in-place line first) with note (NULL: none) and the time,
+ * and writes its "eval" object; bleu < 0 means absent. Call it after evaluating: the time since the
+ * last step is not counted as training. */
+void baton_progress_eval(baton_progress *p, long step, const char *name, double loss, double ppl, double bleu,
+                         const char *note);
 
 /* Prints one line of text (ending the in-place line first), for events such as an epoch's end. */
 void baton_progress_message(baton_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

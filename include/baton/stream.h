@@ -96,6 +96,11 @@ baton_status baton_stream_seek(baton_stream *stream, const baton_stream_pos *pos
 /* Counts of the epoch in progress (last = 0) or of the last finished one (last = 1; zeros before). */
 baton_stream_counts baton_stream_counts_get(const baton_stream *stream, int last);
 
+/* Batches an epoch is expected to hold, from what the chunks read so far held per byte of the
+ * source file (exact once the chunks have reached its end); 0 when unknown. For a progress
+ * display's estimate of an --epochs run before its first epoch ends. */
+double baton_stream_epoch_batches(const baton_stream *stream);
+
 /* Writes pos as one line of text (no newline) into out; BATON_STREAM_POS_TEXT_MAX bytes suffice. */
 baton_status baton_stream_pos_format(const baton_stream_pos *pos, char *out, size_t n);
 

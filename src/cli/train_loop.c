@@ -187,10 +187,20 @@ static baton_status validate(train_loop *L, int *stop)
     BATON_TRY(baton_trainer_validate(L->tr, &L->td->d, &loss));
     if (L->s->valid_bleu)
         BATON_TRY(dev_bleu(L, &bleu));
-    baton_progress_eval(L->p, L->step, "dev", loss, exp(loss), bleu);
     BATON_TRY(curve_add(&L->dev_curve, (double)L->step, loss, bleu));
-    if (track(L, L->step, loss, bleu) && strcmp(L->s->keep_best, "last") != 0)
-        BATON_TRY(save_model(L, strcmp(L->s->keep_best, "bleu") == 0 && bleu >= 0 ? "best BLEU" : "best loss"));
+    int kept = track(L, L->step, loss, bleu) && strcmp(L->s->keep_best, "last") != 0;
+    const char *keep = strcmp(L->s->keep_best, "bleu") == 0 && bleu >= 0 ? "BLEU" : "loss";
+    const char *watch = strcmp(L->s->stop_on, "bleu") == 0 && bleu >= 0 ? "BLEU" : "loss";
+    char note[128];
+    if (L->bad == 0)
+        snprintf(note, sizeof note, "new best %s", watch);
+    else
+        snprintf(note, sizeof note, "%ld without a better %s", L->bad, watch);
+    if (kept && strcmp(keep, watch) != 0)
+        snprintf(note + strlen(note), sizeof note - strlen(note), "; new best %s", keep);
+    baton_progress_eval(L->p, L->step, "dev", loss, exp(loss), bleu, note);
+    if (kept)
+        BATON_TRY(save_model(L, strcmp(keep, "BLEU") == 0 ? "best BLEU" : "best loss"));
     if (L->bad == 0)
         return BATON_OK;
     if (strcmp(L->s->lr_decay, "plateau") == 0 && L->bad % L->s->plateau_patience == 0) {
@@ -375,6 +385,11 @@ static baton_status one_step(train_loop *L, step_work *w)
                                          "skipped%s",
                                    L->epoch, c.pairs, c.batches, c.skipped_empty, c.skipped_long,
                                    c.partial ? " (counted since the resume)" : "");
+        }
+        if (L->epoch == 0 && L->s->epochs > 0 && !L->td->toy) { /* the first epoch: estimated from the data */
+            double per_epoch = ceil(baton_stream_epoch_batches(L->td->stream) / L->s->accumulate);
+            if (per_epoch > 0)
+                L->p->total_steps = (long)fmin(per_epoch * L->s->epochs, (double)L->max_steps);
         }
         if (ended && L->epoch == 1 && L->s->epochs > 0) { /* now the run's length in steps is known */
             long total = (L->step + 1) * L->s->epochs;

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "baton/rng.h"
 
@@ -50,6 +51,7 @@ struct baton_stream {
     int epoch, cur;
     long long chunk;
     baton_reader_pos start, next_start; /* the chunk's first pair; the pair after its last */
+    long long src_bytes;                /* size of the source file (for the epoch estimate), or 0 */
     baton_stream_counts now, last;
     baton_status failed;
 };
@@ -408,6 +410,8 @@ baton_status baton_stream_open(baton_stream **stream, const baton_stream_config 
         return BATON_ERROR(BATON_ERR_OOM, "stream: out of memory opening %s", c.src_path);
     s->cfg = c;
     s->fingerprint = fingerprint(&c);
+    struct stat sb;
+    s->src_bytes = stat(c.src_path, &sb) == 0 ? (long long)sb.st_size : 0;
     baton_status st = baton_reader_open(&s->reader, c.src_path, c.tgt_path, &c.reader);
     if (st == BATON_OK)
         st = begin_epoch(s, 0);
@@ -417,6 +421,16 @@ baton_status baton_stream_open(baton_stream **stream, const baton_stream_config 
     }
     *stream = s;
     return BATON_OK;
+}
+
+double baton_stream_epoch_batches(const baton_stream *s)
+{
+    if (s->last.batches > 0 && !s->last.partial)
+        return (double)s->last.batches; /* a whole epoch has been seen */
+    long long read = s->next_start.offset[0];
+    if (s->now.partial || s->now.batches <= 0 || read <= 0 || s->src_bytes <= 0)
+        return 0.0; /* a resumed epoch: its first chunks were not counted */
+    return (double)s->now.batches * (double)s->src_bytes / (double)read;
 }
 
 void baton_stream_close(baton_stream *s)

@@ -123,7 +123,7 @@ static void format_line(const baton_progress *p, long step, int epoch, float lr,
     appendf(buf, n, "step %ld", step);
     if (p->total_steps > 0)
         appendf(buf, n, "/%ld", p->total_steps);
-    appendf(buf, n, " | epoch %d | loss %.4f | ppl %s | lr %.3g | %s tok/s | elapsed %s", epoch, s.loss, ppl,
+    appendf(buf, n, " | epoch %d | loss %.4f | ppl %s | lr %.3g | %s src+tgt tok/s | elapsed %s", epoch, s.loss, ppl,
             (double)lr, rate, el);
     long done = step - p->base_step, left = p->total_steps - step;
     if (p->total_steps > 0 && done > 0) {
@@ -272,7 +272,8 @@ void baton_progress_step(baton_progress *p, long step, int epoch, double loss_su
         redraw(p, step, epoch, lr, now);
 }
 
-void baton_progress_eval(baton_progress *p, long step, const char *name, double loss, double ppl, double bleu)
+void baton_progress_eval(baton_progress *p, long step, const char *name, double loss, double ppl, double bleu,
+                         const char *note)
 {
     double now = now_s();
     char ppl_s[32];
@@ -282,7 +283,13 @@ void baton_progress_eval(baton_progress *p, long step, const char *name, double 
     fprintf(p->out, "eval  step %ld | %s | loss %.4f | ppl %s", step, name, loss, ppl_s);
     if (bleu >= 0.0)
         fprintf(p->out, " | bleu %.2f", bleu);
-    fputc('\n', p->out);
+    if (note)
+        fprintf(p->out, " | %s", note);
+    char when[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+    fprintf(p->out, " | at %s\n", when);
     fflush(p->out);
     if (p->metrics) {
         fprintf(p->metrics, "{\"step\":%ld,\"name\":", step);
