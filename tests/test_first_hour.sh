@@ -163,4 +163,14 @@ check "throughput is labelled source + target tokens" grep -q " src+tgt tok/s " 
 "$baton" train --model "$work/eta" "${corpus[@]}" --epochs 3 --log-every 1 2>"$work/eta.log"
 check "an --epochs run knows its length from the data in its first epoch" grep -q "^train step 1/15 " "$work/eta.log"
 
+# ---- the demo's model on one-word inputs (item 15) ----
+"$baton" demo --model "$work/demo" --threads 2 >"$work/demo.txt" 2>/dev/null
+printf 'zero\nseven\neight\nnineteen\n' >"$work/words.txt"
+check "the demo's model translates one-word numbers, greedy" \
+    bash -c "'$baton' translate --model '$work/demo' --beam 1 --input '$work/words.txt' | tr '\n' , | grep -qx '0,7,8,1 9,'"
+check "... and with beam search" \
+    bash -c "'$baton' translate --model '$work/demo' --input '$work/words.txt' | tr '\n' , | grep -qx '0,7,8,1 9,'"
+check "no empty translation of a non-empty line, even from an untrained model" \
+    bash -c "'$baton' translate --model '$work/num' --input '$work/words.txt' --nbest 5 | grep -v '^[0-9]* ||| [^ |]' | wc -l | grep -qx 0"
+
 finish

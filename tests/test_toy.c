@@ -6,6 +6,7 @@
  * determinism, pinned output (the same on every machine), disjoint splits, distinct sources,
  * well-formed text, coverage of every format, and clear errors. */
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -493,11 +494,21 @@ static int common(char **a, int na, char **b, int nb)
     return c;
 }
 
-static int sorted_dups(char **a, int n)
+/* Whether a numbers pair is one of the task's building blocks (below 100: one or two digits). */
+static int numbers_core(const char *tgt)
+{
+    return strlen(tgt) <= 3;
+}
+
+/* Repeated sources among sorted a[0..n); with `numbers`, repeats of a number below 100 (a word
+ * or two without "hundred" or "thousand") are allowed, as the training split holds them. */
+static int sorted_dups(char **a, int n, int numbers)
 {
     int d = 0;
     for (int i = 1; i < n; i++)
-        d += strcmp(a[i - 1], a[i]) == 0;
+        d += strcmp(a[i - 1], a[i]) == 0 &&
+             !(numbers && !strstr(a[i], "hundred") && !strstr(a[i], "thousand") &&
+               strchr(a[i], ' ') == strrchr(a[i], ' '));
     return d;
 }
 
@@ -563,11 +574,24 @@ static void check_task(tu_report *r, const char *task, int min_signatures)
         sorted[s] = sorted_copy(&p[s]);
     int overlap = common(sorted[0], p[0].n, sorted[1], p[1].n) + common(sorted[0], p[0].n, sorted[2], p[2].n) +
                   common(sorted[1], p[1].n, sorted[2], p[2].n);
-    int dups = sorted_dups(sorted[0], p[0].n) + sorted_dups(sorted[1], p[1].n) + sorted_dups(sorted[2], p[2].n);
+    int num = strcmp(task, "numbers") == 0;
+    int dups = sorted_dups(sorted[0], p[0].n, num) + sorted_dups(sorted[1], p[1].n, 0) + sorted_dups(sorted[2], p[2].n, 0);
     snprintf(name, sizeof name, "%s: sources in two splits", task);
     tu_check_abs(r, name, overlap, 0);
     snprintf(name, sizeof name, "%s: repeated sources within a split", task);
     tu_check_abs(r, name, dups, 0);
+    /* The building blocks: train alone, where a third of the draws are (a sixth one digit, a sixth
+     * two) and all of them are kept, against 8 in 10 of the others: a share of (1/3) / (1/3 + 2/3 *
+     * 0.8) = 5/13. Of 2000 pairs its standard deviation is 0.011: 0.03 is almost three. */
+    if (num) {
+        int core[3] = {0, 0, 0};
+        for (int s = 0; s < 3; s++)
+            for (int i = 0; i < p[s].n; i++)
+                core[s] += numbers_core(p[s].tgt[i]) && strlen(p[s].tgt[i]) > 0;
+        tu_check_abs(r, "numbers: numbers below 100 in dev or test", core[1] + core[2], 0);
+        tu_check(r, "numbers: the share of numbers below 100 in train, against 5/13",
+                 fabs((double)core[0] / p[0].n - 5.0 / 13.0), 0.03);
+    }
 
     /* Another seed's test split is still disjoint from this train split: the split is the text's. */
     baton_pairs other;
@@ -618,7 +642,7 @@ static void check_pinned(tu_report *r)
         uint64_t hash; /* pairs_hash of n = 300, seed 1 */
     } pin[] = {
         {"dates", "train", "jan 17 , 2073", "2 0 7 3 - 0 1 - 1 7", 0xf5a7913510878c5cull},
-        {"numbers", "dev", "zero", "0", 0x7642321aff0871c0ull},
+        {"numbers", "dev", "three thousand four hundred fifty three", "3 4 5 3", 0xe976052b78d6169full},
         {"reorder", "test", "a small child helps some black red dogs under a house",
          "rako piti ga doma suba kalo -ta roso -ta nera -ta wo ajuta -u", 0xb2f1440454ab237aull},
     };
@@ -706,7 +730,7 @@ static void check_largest(tu_report *r)
     int dups = 0;
     if (!bad) {
         char **s = sorted_copy(&p);
-        dups = sorted_dups(s, p.n);
+        dups = sorted_dups(s, p.n, 0);
         free(s);
         baton_pairs_free(&p);
     }

@@ -1,6 +1,8 @@
 /* decode.h: translating with a trained model. Greedy decoding runs the encoder once and the
  * decoder one step at a time (baton_s2s_decode with T = 1), the whole batch together, feeding
- * each row its own previous output until every row has produced </s> or the length limit. */
+ * each row its own previous output until every row has produced </s> or the length limit. Both
+ * searches give at least one token (</s> cannot come first, as fairseq's min_len 1): a non-empty
+ * source never gets an empty translation. */
 #ifndef BATON_DECODE_H
 #define BATON_DECODE_H
 
@@ -13,6 +15,7 @@ typedef struct {
     baton_s2s_acts acts;          /* carved for (S_max, 1, B_max) */
     float *h, *c;                 /* (L,B,H) decoder state between steps */
     int *d_ids, *d_ones, *d_best; /* (B) device: step input, lengths of one, step output */
+    float *d_no_eos;              /* (V) device: 0, and -1e30 at </s>: added to the first step's logits */
     int *ids;                     /* (B) host */
     int S_max, B_max;
 } baton_greedy;

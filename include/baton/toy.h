@@ -10,7 +10,9 @@
  * Output is a pure function of (task, split, n, seed), identical on every machine: the only
  * randomness is Philox (rng.h, purpose BATON_RNG_DATA | BATON_TOY_RNG_ID + task, counter = draw).
  * A source sentence belongs to train, dev or test by a hash of its text alone (80/10/10), so the
- * splits are disjoint for any seeds; within one call no source repeats. Sentences are lowercase,
+ * splits are disjoint for any seeds; within one call no source repeats, except a task's few
+ * building blocks (numbers below 100), which train alone holds, as often as they are drawn (a
+ * sixth of the numbers have one digit, a sixth two). Sentences are lowercase,
  * tokens separated by single spaces; punctuation is a token of its own, and targets spell numbers
  * digit by digit so that the target vocabulary stays small. */
 #ifndef BATON_TOY_H
@@ -28,7 +30,8 @@ extern "C" {
 /* Low 24 bits of the Philox purpose of toy task k are BATON_TOY_RNG_ID + k, apart from other data draws. */
 #define BATON_TOY_RNG_ID 0x100u
 
-/* Fills *out with n distinct-source pairs of `task` in `split` ("train", "dev", "test") for `seed`;
+/* Fills *out with n distinct-source pairs (but the building blocks above) of `task` in `split`
+ * ("train", "dev", "test") for `seed`;
  * fails, leaving *out empty, on an unknown task or split or an n beyond what the split can hold. */
 baton_status baton_toy_generate(baton_pairs *out, const char *task, const char *split, int n, uint64_t seed);
 

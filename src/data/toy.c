@@ -401,7 +401,23 @@ typedef struct {
     const char *name, *about;
     void (*gen)(toy_rng *g, text *src, text *tgt);
     double sources; /* distinct source sentences the task can produce, counted low */
+    /* NULL, or whether a pair is one of the task's few building blocks (the numbers below 100):
+     * those belong to train alone, which holds them as often as they are drawn. Distinct sources
+     * would leave them a handful of pairs among thousands (and send some, such as "zero", the
+     * only source with that word, to dev or test, never trained on), so that a model fails on
+     * one-word inputs while it translates long ones. */
+    int (*core)(const text *src, const text *tgt);
 } toy_task;
+
+/* numbers: below 100, i.e. at most two digit tokens. */
+static int numbers_core(const text *src, const text *tgt)
+{
+    (void)src;
+    int tokens = 1;
+    for (size_t i = 0; i < tgt->len; i++)
+        tokens += tgt->s[i] == ' ';
+    return tokens <= 2;
+}
 
 static const toy_task tasks[] = {
     {"dates",
@@ -409,15 +425,15 @@ static const toy_task tasks[] = {
      "'the 3rd of march , 2021' -> '2 0 2 1 - 0 3 - 0 3'",
      /* 73049 days in 13 formats; counted as 11 for "may" being its own abbreviation and the
       * two-digit years covering half the range. */
-     gen_dates, 73049.0 * 11},
+     gen_dates, 73049.0 * 11, NULL},
     {"numbers",
      "English number words for 0-999999 -> digit tokens: 'three hundred forty two thousand seven' -> '3 4 2 0 0 7'",
-     gen_numbers, 1e6},
+     gen_numbers, 1e6, numbers_core},
     {"reorder",
      "English-like SVO -> invented SOV language with adjectives after the noun, case particles and "
      "number agreement: 'the big dogs chased a cat' -> 'kalo -ta umba -ta ga miru wo kuro -un -ri'",
      /* far above 1e9 (12 nouns x 2 numbers x 101 adjective lists per phrase, three phrases) */
-     gen_reorder, 1e9},
+     gen_reorder, 1e9, NULL},
 };
 #define N_TASKS ((int)COUNT(tasks))
 
@@ -522,11 +538,12 @@ baton_status baton_toy_generate(baton_pairs *out, const char *task, const char *
             break;
         }
         uint64_t h = text_hash(src.s);
-        if (split_of(h) != si)
+        int core = T->core && T->core(&src, &tgt);
+        if (core ? si != 0 : split_of(h) != si)
             continue;
         size_t s = (size_t)(h >> 20) & (cap - 1);
         int seen = 0;
-        while (slots[s] && !seen) {
+        while (!core && slots[s] && !seen) {
             int j = slots[s] - 1;
             seen = hashes[j] == h && strcmp(out->src[j], src.s) == 0;
             s = (s + 1) & (cap - 1);
@@ -540,7 +557,8 @@ baton_status baton_toy_generate(baton_pairs *out, const char *task, const char *
             st = BATON_ERROR(BATON_ERR_OOM, "toy task '%s': out of memory after %d pairs", task, out->n);
             break;
         }
-        slots[s] = out->n + 1;
+        if (!core)
+            slots[s] = out->n + 1;
         hashes[out->n] = h;
         out->src[out->n] = a;
         out->tgt[out->n] = b;

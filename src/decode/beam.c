@@ -94,12 +94,16 @@ static void log_softmax(float *x, int R, int V)
     }
 }
 
-/* The k best extensions of rows [r0, r1) with running log-probabilities score[], best first. */
-static int top_k(const baton_beam *bm, const double *score, int r0, int r1, int V, cand *c)
+/* The k best extensions of rows [r0, r1) with running log-probabilities score[], best first; none
+ * ends at step 0 (fairseq's min_len 1): the source is never empty (an empty line is answered
+ * without decoding), so neither is its translation, however likely the model finds </s> there. */
+static int top_k(const baton_beam *bm, const double *score, int r0, int r1, int V, int step, cand *c)
 {
     int n = 0, k = bm->beam;
     for (int r = r0; r < r1; r++)
         for (int v = 0; v < V; v++) {
+            if (step == 0 && v == BATON_EOS) /* a non-empty source gets a non-empty translation */
+                continue;
             double total = score[r] + bm->logp[(size_t)r * V + v];
             if (n == k && total <= c[k - 1].total)
                 continue;
@@ -229,7 +233,7 @@ static int select_rows(baton_beam *bm, scratch *x, int R, int B, int step, float
             r1++;
         if (r1 == r0)
             continue;
-        int n = top_k(bm, x->score, r0, r1, V, x->c), start = nR;
+        int n = top_k(bm, x->score, r0, r1, V, step, x->c), start = nR;
         for (int i = 0; i < n; i++) {
             const cand *c = &x->c[i];
             if (c->tok == BATON_EOS) {

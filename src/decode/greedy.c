@@ -24,9 +24,15 @@ baton_status baton_greedy_create(baton_greedy *g, baton_backend *be, const baton
     int **ids[] = {&g->d_ids, &g->d_ones, &g->d_best};
     for (int i = 0; i < 3; i++)
         BATON_TRY(be->ops->alloc(be, (void **)ids[i], (size_t)B_max * sizeof(int), "decoder ids"));
-    g->ids = malloc((size_t)B_max * sizeof(int));
+    int V = m->cfg.tgt_vocab;
+    g->ids = malloc((size_t)(B_max > V ? B_max : V) * sizeof(float));
     if (!g->ids)
         return BATON_ERROR(BATON_ERR_OOM, "decoder: cannot allocate %d ids", B_max);
+    float *mask = (float *)(void *)g->ids; /* host staging of d_no_eos */
+    for (int v = 0; v < V; v++)
+        mask[v] = v == BATON_EOS ? -1e30f : 0.0f;
+    BATON_TRY(be->ops->alloc(be, (void **)&g->d_no_eos, (size_t)V * sizeof(float), "decoder first-step mask"));
+    BATON_TRY(be->ops->upload(be, g->d_no_eos, mask, (size_t)V * sizeof(float)));
     for (int b = 0; b < B_max; b++)
         g->ids[b] = 1;
     return be->ops->upload(be, g->d_ones, g->ids, (size_t)B_max * sizeof(int));
@@ -36,7 +42,7 @@ void baton_greedy_destroy(baton_greedy *g)
 {
     if (!g->be)
         return;
-    void *bufs[] = {g->h, g->c, g->d_ids, g->d_ones, g->d_best};
+    void *bufs[] = {g->h, g->c, g->d_ids, g->d_ones, g->d_best, g->d_no_eos};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i])
             g->be->ops->free(g->be, bufs[i]);
@@ -87,6 +93,8 @@ baton_status baton_greedy_decode(baton_greedy *g, const float *params, const bat
         const float *h0 = step ? g->h : g->acts.dec_h0, *c0 = step ? g->c : g->acts.dec_c0;
         st = baton_s2s_decode(be, m, &g->acts, params, t, src_len, S, g->d_ids, g->d_ones, 1, B, h0, c0, g->h, g->c,
                               NULL);
+        if (st == BATON_OK && step == 0) /* a non-empty source gets a non-empty translation (fairseq's min_len 1) */
+            st = be->ops->add_bias(be, g->acts.logits, g->d_no_eos, B, m->cfg.tgt_vocab);
         if (st == BATON_OK)
             st = be->ops->argmax_rows(be, g->d_best, g->acts.logits, B, m->cfg.tgt_vocab);
         if (st == BATON_OK)
