@@ -71,6 +71,8 @@ check "... and says it reuses the vocabularies" grep -q "vocabularies: reusing" 
 check "--resume refuses a flag that shapes the model, by name" expect_exit 2 \
     "\-\-hidden 64: the checkpoint in $work/md was trained with \-\-hidden 48" \
     "$baton" train --model "$work/md" --resume --hidden 64
+check "check --model takes the model's shape from its directory" bash -c "'$baton' check --device cpu \
+    --reference cpu --model '$work/md' --threads 1 --max-len 4 --batch 2 | grep -q '^layer: lstm, I=16 H=48 L=1'"
 check "--resume takes a new learning rate" "$baton" train --model "$work/md" --resume --steps 9 --lr 0.001
 check "a non-empty directory without --resume or --overwrite: exit 2, says what to do" expect_exit 2 \
     "\-\-model $work/md: the directory is not empty (.*): \-\-resume continues its training, \-\-overwrite" \

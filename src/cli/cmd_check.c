@@ -30,6 +30,7 @@
 #include "baton/toy.h"
 #include "baton/trainer.h"
 #include "commands.h"
+#include "model_dir.h"
 
 #define LAYER_TOL 1e-4
 #define STEP_TOL 5e-4
@@ -359,6 +360,8 @@ int cli_check(int argc, char **argv)
         cli_opts_help(stdout, &s, cli_settings_opts, &cmd);
         return 0;
     }
+    if (s.model && cli_model_dir_shape(&s, &cmd, argc, argv) != BATON_OK)
+        return 2;
     if (cli_settings_check(&s, CLI_CHECK) != BATON_OK)
         return 2;
     int to_cpu = strcmp(s.reference, "cpu") == 0;

@@ -162,16 +162,33 @@ baton_status cli_model_dir_describe(const cli_settings *s)
     return save_config(s->model, s);
 }
 
-baton_status cli_model_dir_resume_settings(cli_settings *s, const cli_command *cmd, int argc, char **argv)
+/* The settings in dir/config.txt over the defaults into *saved; `what` names the flag in errors. */
+static baton_status read_config(cli_settings *saved, const char *dir, const char *what, const char *instead)
 {
     char path[4096];
-    BATON_TRY(cli_path_in(path, sizeof path, s->model, "config.txt"));
-    BATON_REQUIRE(access(path, F_OK) == 0,
-                  "--resume: %s does not exist; expected a directory that baton train wrote (drop --resume to "
-                  "start a new run)", path);
+    BATON_TRY(cli_path_in(path, sizeof path, dir, "config.txt"));
+    BATON_REQUIRE(access(path, F_OK) == 0, "%s: %s does not exist; expected a directory that baton train wrote%s",
+                  what, path, instead);
+    cli_opts_defaults(saved, cli_settings_opts);
+    return cli_opts_file(saved, cli_settings_opts, path);
+}
+
+baton_status cli_model_dir_shape(cli_settings *s, const cli_command *cmd, int argc, char **argv)
+{
     cli_settings saved;
-    cli_opts_defaults(&saved, cli_settings_opts);
-    BATON_TRY(cli_opts_file(&saved, cli_settings_opts, path));
+    BATON_TRY(read_config(&saved, s->model, "--model", ""));
+    for (const cli_opt *o = cli_settings_opts; o->name; o++)
+        if (o->shapes && (o->cmds & cmd->id))
+            memcpy((char *)s + o->offset, (const char *)&saved + o->offset,
+                   o->type == OPT_STR ? sizeof(const char *) : o->type == OPT_FLOAT ? sizeof(float) : sizeof(int));
+    int help;
+    return cli_opts_argv(s, cli_settings_opts, cmd, argc, argv, 2, &help);
+}
+
+baton_status cli_model_dir_resume_settings(cli_settings *s, const cli_command *cmd, int argc, char **argv)
+{
+    cli_settings saved;
+    BATON_TRY(read_config(&saved, s->model, "--resume", " (drop --resume to start a new run)"));
     *s = saved;
     int help;
     BATON_TRY(cli_opts_argv(s, cli_settings_opts, cmd, argc, argv, 2, &help));

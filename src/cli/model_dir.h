@@ -54,6 +54,10 @@ baton_status cli_model_dir_describe(const cli_settings *s);
  * what shaped the model. BATON_ERR_INVALID then (usage), BATON_ERR_IO for an unreadable file. */
 baton_status cli_model_dir_resume_settings(cli_settings *s, const cli_command *cmd, int argc, char **argv);
 
+/* baton check --model DIR: the options that shaped the model in DIR (its config.txt), then the
+ * command line (argv, for cmd) over them. */
+baton_status cli_model_dir_shape(cli_settings *s, const cli_command *cmd, int argc, char **argv);
+
 /* Frees what cli_model_load made. */
 void cli_model_free(cli_loaded_model *lm);
 

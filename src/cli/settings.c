@@ -26,7 +26,7 @@
 #define G_VALID "validation and checkpoints", CLI_TRAIN | CLI_DEMO, 0
 #define G_VALID_TRAIN "validation and checkpoints", CLI_TRAIN, 0
 #define G_OUTPUT "output", CLI_TRAIN | CLI_DEMO, 0
-#define G_OUTPUT_MODEL "output", CLI_TRAIN | CLI_DEMO | CLI_TRANSLATE | CLI_SCORE, 0
+#define G_OUTPUT_MODEL "output", CLI_ALL, 0
 #define G_DEVICE "device", CLI_ALL, 0
 #define G_DEVICE_CHECK "device", CLI_CHECK, 0
 #define G_INPUT_TRANSLATE "input", CLI_TRANSLATE, 0
@@ -102,7 +102,7 @@ const cli_opt cli_settings_opts[] = {
     {"valid-every", OPT_INT, O(valid_every), "500", NULL, "steps between validations (0: only at the end)", G_VALID},
     {"metrics", OPT_STR, O(metrics), NULL, NULL, "write metrics as JSON lines to this file", G_OUTPUT},
     {"model", OPT_STR, O(model), NULL, NULL,
-     "model directory (written by train, read by translate and score)", G_OUTPUT_MODEL},
+     "model directory (written by train; read by translate and score; check takes its shape)", G_OUTPUT_MODEL},
     {"device", OPT_STR, O(device), "auto", "auto,cpu,cuda", "backend (auto: the GPU when one is usable)", G_DEVICE},
     {"rnn-impl", OPT_STR, O(rnn_impl), "fused",
      "fused,fused-gemm,persistent,wavefront,auto,cudnn,cudnn-persist-static,cudnn-persist-dynamic",
