@@ -75,13 +75,13 @@ int cli_train_run(const cli_settings *s)
         st = train_loop_run(&L);
         baton_progress_close(&p);
     }
-    int signal = L.interrupted;
+    int sig = L.interrupted;
     train_loop_free(&L);
     baton_trainer_destroy(&tr);
     baton_backend_destroy(&be);
     train_data_close(&td);
     /* a stopped run is not a finished one: `train && translate` must not go on (128 + the signal, as shells) */
-    return st != BATON_OK ? 1 : signal ? 128 + signal : 0;
+    return st != BATON_OK ? 1 : sig ? 128 + sig : 0;
 }
 
 int cli_train(int argc, char **argv)
@@ -94,8 +94,10 @@ int cli_train(int argc, char **argv)
         "Trains a translator on a built-in task (--task) or on a parallel corpus (--train-src and\n"
         "--train-tgt aligned by line, or --train-src alone with source<TAB>target lines; the same for\n"
         "--dev-src/--dev-tgt), optionally on SentencePiece subwords (--subwords spm), and writes it to\n"
-        "DIR. Validates every --valid-every steps (loss and greedy BLEU), keeps the best model, saves\n"
-        "DIR/checkpoint.safetensors, and on SIGINT or SIGTERM saves and stops; --resume continues."};
+        "DIR (which must be new or empty, unless --resume or --overwrite). Validates every --valid-every\n"
+        "steps (loss and greedy BLEU), keeps the best model and the last, saves DIR/checkpoint.safetensors,\n"
+        "and on SIGINT or SIGTERM saves and exits 130 or 143; --resume continues, with DIR/config.txt's\n"
+        "settings under the command line's."};
     int help;
     if (cli_opts_argv(&s, cli_settings_opts, &cmd, argc, argv, 2, &help) != BATON_OK)
         return 2;
