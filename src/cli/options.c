@@ -274,7 +274,15 @@ const char *cli_opts_text(char *buf, size_t n, const void *base, const cli_opt *
     const char *slot = (const char *)base + o->offset;
     switch (o->type) {
     case OPT_INT: snprintf(buf, n, "%d", *(const int *)(const void *)slot); break;
-    case OPT_FLOAT: snprintf(buf, n, "%.9g", (double)*(const float *)(const void *)slot); break;
+    case OPT_FLOAT: { /* the shortest text that reads back as the same float: 0.1, not 0.100000001 */
+        float v = *(const float *)(const void *)slot;
+        for (int prec = 6; prec <= 9; prec++) {
+            snprintf(buf, n, "%.*g", prec, (double)v);
+            if (strtof(buf, NULL) == v)
+                break;
+        }
+        break;
+    }
     case OPT_BOOL: snprintf(buf, n, "%s", *(const int *)(const void *)slot ? "true" : "false"); break;
     case OPT_STR: {
         const char *v = *(const char *const *)(const void *)slot;
