@@ -36,6 +36,7 @@ static int make_model(model *x, baton_cell cell, baton_attn_score score, int fee
     baton_s2s_config c = {.cell = cell, .src_vocab = V, .tgt_vocab = V, .emb = 16, .hidden = 16, .layers = 2,
                           .bidirectional = 1, .score = score, .input_feed = feed};
     baton_param_table_init(&x->t);
+    x->params = NULL;
     if (baton_cpu_backend_create(&x->be, 1) != BATON_OK || baton_s2s_init(&x->m, &c, &x->t) != BATON_OK ||
         baton_param_buffer_alloc(&x->be, &x->t, &x->params, "params") != BATON_OK)
         return 0;
@@ -44,6 +45,14 @@ static int make_model(model *x, baton_cell cell, baton_attn_score score, int fee
     /* make </s> likely enough that hypotheses finish at different lengths, and others run to max */
     x->params[x->t.items[x->m.b_out].offset + BATON_EOS] = EOS_BIAS;
     return 1;
+}
+
+static void free_model(model *x)
+{
+    if (x->params)
+        x->be.ops->free(&x->be, x->params);
+    baton_param_table_free(&x->t);
+    baton_backend_destroy(&x->be);
 }
 
 /* Sum of log p the model gives `ids` (len tokens, then </s> if finished) for source b. */
@@ -142,6 +151,7 @@ static void run(tu_report *r, baton_cell cell, baton_attn_score score, int feed)
         baton_beam_destroy(&b1);
         baton_greedy_destroy(&g);
     }
+    free_model(&x);
 }
 
 int main(void)

@@ -100,7 +100,7 @@ static void check_chrf(tu_report *r)
 static void check_long(tu_report *r)
 {
     enum { N = 3000 };
-    char *s = malloc(N * 8);
+    char *s = tu_malloc(N * 8);
     size_t len = 0;
     for (int i = 0; i < N; i++)
         len += (size_t)sprintf(s + len, "%sw%d", i ? " " : "", i % 97);

@@ -218,7 +218,7 @@ static char **random_side(int n, int max_words, uint32_t k)
     char **s = malloc((size_t)n * sizeof *s);
     for (int i = 0; i < n; i++) {
         int words = (int)(baton_rng_uniform(11, BATON_RNG_TEST | k, (uint32_t)i, 0) * (float)(max_words + 1));
-        s[i] = malloc((size_t)words * 4 + 1);
+        s[i] = tu_malloc((size_t)words * 4 + 1);
         char *p = s[i];
         for (int w = 0; w < words; w++) {
             int letter = (int)(baton_rng_uniform(11, BATON_RNG_TEST | k, (uint32_t)i, (uint64_t)w + 1) * 20.0f);

@@ -80,6 +80,7 @@ static void run(tu_report *r, const char *label, baton_optim_config cfg, int acc
     be.ops->free(&be, grads);
     baton_optim_destroy(&o, &be);
     baton_param_table_free(&t);
+    baton_backend_destroy(&be);
 }
 
 static void check_schedule(tu_report *r)

@@ -248,6 +248,7 @@ static void run_file(tu_report *r, const char *dir, const char *name)
     if (grads)
         be.ops->free(&be, grads);
     baton_param_table_free(&t);
+    baton_backend_destroy(&be);
     cJSON_Delete(cfg);
     st_close(&f);
 }

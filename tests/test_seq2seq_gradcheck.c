@@ -125,6 +125,7 @@ static void run_case(tu_report *r, baton_cell cell, baton_attn_score score, int 
     if (c.grads)
         c.be.ops->free(&c.be, c.grads);
     baton_param_table_free(&c.t);
+    baton_backend_destroy(&c.be);
 }
 
 int main(void)

@@ -52,6 +52,7 @@ static int setup(fixture *f, baton_cell cell, baton_attn_score score, int bidir,
                           .bidirectional = bidir, .score = score, .label_smoothing = 0.1f, .input_feed = feed,
                           .dropout = 0.2f}; /* used by the fused-vs-plain check only: the others pass no key */
     baton_param_table_init(&f->t);
+    f->params = NULL;
     if (baton_cpu_backend_create(&f->be, 1) != BATON_OK || baton_s2s_init(&f->m, &c, &f->t) != BATON_OK ||
         baton_param_buffer_alloc(&f->be, &f->t, &f->params, "params") != BATON_OK)
         return 0;
@@ -325,6 +326,7 @@ int main(void)
                 if (f.params)
                     f.be.ops->free(&f.be, f.params);
                 baton_param_table_free(&f.t);
+                baton_backend_destroy(&f.be);
             }
     check_carve(&r, 32000, 128, 50, 192); /* gnmt */
     check_carve(&r, 8000, 64, 50, 768);   /* base */

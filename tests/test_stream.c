@@ -199,7 +199,7 @@ static uint32_t rnd(uint32_t line, uint32_t k)
 /* A line of n words w<k> (prefix p); some runs of two spaces, which whitespace mode collapses. */
 static char *make_line(char p, int n, uint32_t line, uint32_t salt)
 {
-    char *s = malloc((size_t)n * 8 + 1), *o = s;
+    char *s = tu_malloc((size_t)n * 8 + 1), *o = s;
     for (int i = 0; i < n; i++) {
         uint32_t r = rnd(line, salt + (uint32_t)i);
         if (i > 0)

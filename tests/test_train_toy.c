@@ -151,5 +151,6 @@ int main(void)
         baton_trainer_destroy(&b);
     }
     baton_dataset_free(&d);
+    baton_backend_destroy(&be);
     return tu_summary(&r, "train toy");
 }

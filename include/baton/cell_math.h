@@ -102,7 +102,9 @@ BATON_HD static inline float baton_exp(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    return p * baton_f32_from_bits((uint32_t)(((int32_t)n + 127) << 23)); /* bf16.h */
+    /* NaN has no integer value (converting it is undefined); p is NaN then anyway, so any k serves */
+    int32_t k = n == n ? (int32_t)n : 0;
+    return p * baton_f32_from_bits((uint32_t)(k + 127) << 23); /* bf16.h */
 }
 
 /* tanh(x): an odd polynomial for |x| < 0.625, else 1 - 2/(e^{2|x|} + 1) with the sign of x. */

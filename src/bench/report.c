@@ -46,13 +46,14 @@ baton_status baton_report_row(baton_report *r, const char *fmt, ...)
     char **row = r->cells + (size_t)r->nrow * r->ncol, *p = line;
     for (int c = 0; c < r->ncol; c++) {
         char *bar = strchr(p, '|');
-        BATON_REQUIRE(bar || c == r->ncol - 1, "report: row '%s' has %d cells, expected %d", line, c + 1, r->ncol);
         size_t n = bar ? (size_t)(bar - p) : strlen(p);
-        row[c] = malloc(n + 1);
+        row[c] = bar || c == r->ncol - 1 ? malloc(n + 1) : NULL;
         if (!row[c]) {
-            while (c-- > 0)
-                free(row[c]);
-            return BATON_ERROR(BATON_ERR_OOM, "report: out of memory");
+            for (int k = 0; k < c; k++)
+                free(row[k]);
+            if (bar || c == r->ncol - 1)
+                return BATON_ERROR(BATON_ERR_OOM, "report: out of memory");
+            return BATON_ERROR(BATON_ERR_FORMAT, "report: row '%s' has %d cells, expected %d", line, c + 1, r->ncol);
         }
         memcpy(row[c], p, n);
         row[c][n] = 0;

@@ -4,6 +4,7 @@
 
 #include "baton/buildinfo.h"
 #include "commands.h"
+#include "options.h"
 
 static void usage(FILE *out)
 {
@@ -18,7 +19,7 @@ static void usage(FILE *out)
                  "  version    what this build contains\n");
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage(argc < 2 ? stderr : stdout);
@@ -45,4 +46,11 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "baton: error: unknown command '%s'; expected demo, train, translate, score, bleu, bench, check or version\n", cmd);
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = dispatch(argc, argv);
+    cli_opts_release();
+    return rc;
 }

@@ -91,15 +91,53 @@ static char *trim(char *s)
     return s;
 }
 
+/* The text of string options read from config files. Settings structs are copied by value (a
+ * model directory's saved settings over the command line's), so they cannot own their strings;
+ * the text lives here, reachable, until cli_opts_release. */
+static char **kept;
+static size_t n_kept, cap_kept;
+
+static char *keep(const char *text)
+{
+    if (n_kept == cap_kept) {
+        size_t cap = cap_kept ? 2 * cap_kept : 16;
+        char **grown = realloc(kept, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        kept = grown, cap_kept = cap;
+    }
+    char *copy = strdup(text);
+    if (copy)
+        kept[n_kept++] = copy;
+    return copy;
+}
+
+void cli_opts_release(void)
+{
+    for (size_t i = 0; i < n_kept; i++)
+        free(kept[i]);
+    free(kept);
+    kept = NULL, n_kept = cap_kept = 0;
+}
+
+/* Longest config line accepted: options are short; a longer line is not a config file. */
+#define CLI_LINE_MAX 4096
+
 baton_status cli_opts_file(void *base, const cli_opt *opts, const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return BATON_ERROR(BATON_ERR_IO, "config file %s: %s", path, strerror(errno));
-    char line[1024], where[1100];
+    char line[CLI_LINE_MAX + 2], where[1100];
     baton_status st = BATON_OK;
     for (int no = 1; st == BATON_OK && fgets(line, sizeof line, f); no++) {
         snprintf(where, sizeof where, "%s:%d", path, no);
+        size_t len = strlen(line);
+        if (len == sizeof line - 1 && line[len - 1] != '\n') {
+            st = BATON_ERROR(BATON_ERR_FORMAT, "%s: a line longer than %d bytes, expected name = value", where,
+                             CLI_LINE_MAX);
+            break;
+        }
         char *hash = strchr(line, '#');
         if (hash)
             *hash = '\0';
@@ -108,15 +146,16 @@ baton_status cli_opts_file(void *base, const cli_opt *opts, const char *path)
             continue;
         char *eq = strchr(s, '=');
         if (!eq) {
-            st = BATON_ERROR(BATON_ERR_FORMAT, "%s: '%s', expected name = value", where, s);
+            st = BATON_ERROR(BATON_ERR_FORMAT, "%s: '%.60s', expected name = value", where, s);
             break;
         }
         *eq = '\0';
-        /* string options keep a pointer: the value must outlive this buffer */
-        char *value = strdup(trim(eq + 1));
+        char *value = keep(trim(eq + 1));
         st = value ? cli_opts_set(base, opts, trim(s), value, where)
                    : BATON_ERROR(BATON_ERR_OOM, "%s: out of memory", where);
     }
+    if (st == BATON_OK && ferror(f))
+        st = BATON_ERROR(BATON_ERR_IO, "config file %s: %s", path, strerror(errno));
     fclose(f);
     return st;
 }

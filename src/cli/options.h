@@ -50,8 +50,13 @@ void cli_opts_defaults(void *base, const cli_opt *opts);
 /* Sets option `name` from text; `where` names the source in errors ("--lr", "run.cfg:3"). */
 baton_status cli_opts_set(void *base, const cli_opt *opts, const char *name, const char *value, const char *where);
 
-/* Reads name = value lines from path (any option of the table: one file serves every command). */
+/* Reads name = value lines from path (any option of the table: one file serves every command). The
+ * text of string options stays valid until cli_opts_release. */
 baton_status cli_opts_file(void *base, const cli_opt *opts, const char *path);
+
+/* Frees the text of every string option read from config files; settings that point there are
+ * stale afterwards (call at exit). */
+void cli_opts_release(void);
 
 /* Parses argv[first..argc) for command cmd. Every --config FILE is read first, in order, then the
  * other flags, so the command line beats a config file wherever they stand. --verbose adds baton's

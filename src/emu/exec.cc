@@ -899,7 +899,9 @@ extern "C" void __asan_storeN_noabort(uintptr_t a, size_t n)
     if (n)
         check(a, n, true);
 }
+#ifndef __SANITIZE_ADDRESS__ /* under -fsanitize=address the ASan runtime has these, and needs its own */
 extern "C" void __asan_handle_no_return(void) {}
 /* static initialisers of instrumented files announce themselves; the emulation checks no init order */
 extern "C" void __asan_before_dynamic_init(const char *) {}
 extern "C" void __asan_after_dynamic_init(void) {}
+#endif

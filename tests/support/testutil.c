@@ -146,6 +146,16 @@ int testutil_fixture_dir(char *out, size_t n)
     return 0;
 }
 
+void *tu_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "test: out of memory allocating %zu bytes\n", n);
+        exit(1);
+    }
+    return p;
+}
+
 unsigned char *tu_read_file(const char *path, size_t *size)
 {
     FILE *f = fopen(path, "rb");

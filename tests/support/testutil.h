@@ -39,6 +39,9 @@ int tu_check_abs(tu_report *r, const char *name, double err, double tol);
 /* Prints "<what>: N checks, M failed" and returns the process exit status (0 all passed, 1 not). */
 int tu_summary(const tu_report *r, const char *what);
 
+/* malloc that stops the test (exit 1, a line on stderr) instead of returning NULL. */
+void *tu_malloc(size_t n);
+
 /* The whole file as a malloc'd buffer with one spare NUL byte (*size bytes read), or NULL. */
 unsigned char *tu_read_file(const char *path, size_t *size);
 
