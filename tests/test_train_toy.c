@@ -42,7 +42,11 @@ static int make_trainer(baton_trainer *tr, baton_backend *be, const baton_datase
                            .hidden = 64, .layers = 1, .bidirectional = 1, .score = BATON_ATTN_GENERAL,
                            .dropout = 0.1f};
     baton_optim_config oc = baton_optim_defaults();
+    /* a constant rate leaves the last steps' loss spikes in the dev loss measured right after them
+     * (how large depends on rounding: compiler flags change it); decaying it settles the end */
     oc.lr = 3e-3f;
+    oc.warmup = 200;
+    oc.decay = BATON_LR_INVSQRT;
     return baton_trainer_create(tr, be, &mc, &oc, d->hb.S_max, d->hb.T_max, BATCH, 7, 1) == BATON_OK;
 }
 
@@ -114,7 +118,7 @@ int main(void)
     double after = ok ? dev_loss(&a, &d) : NAN;
     printf("numbers task: %d train batches, vocabularies %d / %d; dev loss %.3f -> %.3f after %d steps\n",
            d.train_b.count, d.sv.size, d.tv.size, before, after, STEPS);
-    /* reached: about 0.004 (2.64 -> 0.011); 0.05 leaves a margin of ten */
+    /* reached: about 0.007 (2.64 -> 0.019); 0.05 leaves a margin of seven */
     tu_check_abs(&r, "dev loss after training / before (must fall below 0.05)", ok ? after / before : INFINITY, 0.05);
     char example[256] = "";
     double acc = ok ? dev_accuracy(&a, &d, example, sizeof example) : NAN;
