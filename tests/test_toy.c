@@ -160,12 +160,10 @@ static int month_abbr(const char *w)
 
 static int all_digits(const char *s, size_t len)
 {
-    if (strlen(s) != len)
-        return 0;
-    for (size_t i = 0; i < len; i++)
+    for (size_t i = 0; i < len; i++) /* stops at the terminating NUL too: it is no digit */
         if (s[i] < '0' || s[i] > '9')
             return 0;
-    return 1;
+    return s[len] == '\0';
 }
 
 /* Day of a token "3" or, when `ordinal`, "3rd" (no leading zero either way); 0 when it is not one. */

@@ -315,11 +315,13 @@ const char *cli_opts_text(char *buf, size_t n, const void *base, const cli_opt *
     case OPT_INT: snprintf(buf, n, "%d", *(const int *)(const void *)slot); break;
     case OPT_FLOAT: { /* the shortest text that reads back as the same float: 0.1, not 0.100000001 */
         float v = *(const float *)(const void *)slot;
+        char text[32];
         for (int prec = 6; prec <= 9; prec++) {
-            snprintf(buf, n, "%.*g", prec, (double)v);
-            if (strtof(buf, NULL) == v)
+            snprintf(text, sizeof text, "%.*g", prec, (double)v);
+            if (strtof(text, NULL) == v)
                 break;
         }
+        snprintf(buf, n, "%s", text);
         break;
     }
     case OPT_BOOL: snprintf(buf, n, "%s", *(const int *)(const void *)slot ? "true" : "false"); break;

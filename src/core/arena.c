@@ -1,6 +1,7 @@
 /* arena.c: bump allocation from one block; see arena.h for the measure-then-carve protocol. */
 #include "baton/arena.h"
 
+#include <stdint.h>
 #include <string.h>
 
 baton_arena baton_arena_measuring(void)
@@ -31,8 +32,14 @@ void baton_arena_destroy(baton_arena *a)
 
 baton_status baton_arena_floats(baton_arena *a, float **ptr, size_t count, const char *what)
 {
-    size_t bytes = (count * sizeof(float) + BATON_ARENA_ALIGN - 1) / BATON_ARENA_ALIGN * BATON_ARENA_ALIGN;
     *ptr = NULL;
+    /* kernels and cuBLAS index a tensor with 32-bit ints; refusing here, while the arena is still
+     * being measured, keeps a huge batch shape from wrapping an index anywhere later */
+    BATON_REQUIRE(count <= (size_t)INT32_MAX,
+                  "activations: %s need %zu elements, expected at most 2^31-1 per tensor; "
+                  "lower --batch (or --batch-tokens), --max-len, --hidden or the vocabulary size",
+                  what, count);
+    size_t bytes = (count * sizeof(float) + BATON_ARENA_ALIGN - 1) / BATON_ARENA_ALIGN * BATON_ARENA_ALIGN;
     if (!a->base) {
         a->used += bytes;
         return BATON_OK;

@@ -2,6 +2,7 @@
 #include "baton/param.h"
 
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "baton/rng.h"
@@ -28,6 +29,11 @@ baton_status baton_param_add(baton_param_table *t, int *index, const char *name,
     for (int d = 0; d < ndim; d++) {
         BATON_REQUIRE(shape[d] > 0, "parameter '%s': dimension %d is %lld, expected > 0", name, d,
                       (long long)shape[d]);
+        /* kernels and cuBLAS index a tensor with 32-bit ints (checked per factor: no overflow) */
+        BATON_REQUIRE(shape[d] <= INT32_MAX && numel <= (size_t)INT32_MAX / (size_t)shape[d],
+                      "parameter '%s': more than 2^31-1 elements (dimension %d is %lld), expected fewer; lower "
+                      "--emb, --hidden or the vocabulary size",
+                      name, d, (long long)shape[d]);
         numel *= (size_t)shape[d];
     }
     if (t->count == t->cap) {

@@ -21,7 +21,21 @@ namespace baton_emu {
  * when touched, so a block of 1024 fibers costs about two pages each. */
 static const size_t STACK_BYTES = 64 * 1024;
 
-static std::vector<fiber *> pool;
+/* The free fibers. They live until exit (their slabs stay mapped); the destructor deletes them, so
+ * that a leak checker at exit sees only the fibers a launch never gave back. */
+struct stack_pool {
+    std::vector<fiber *> free;
+    ~stack_pool()
+    {
+        for (fiber *f : free) {
+#if !defined(__x86_64__) && !defined(__aarch64__)
+            delete (ucontext_t *)f->uctx;
+#endif
+            delete f;
+        }
+    }
+};
+static stack_pool pool;
 
 /* Stacks come in slabs of SLAB fibers, one mapping each: a mapping per stack with its own guard
  * page would cost two of the kernel's memory maps per fiber, and a cooperative grid that fills an
@@ -56,7 +70,7 @@ static void map_slab()
 #if !defined(__x86_64__) && !defined(__aarch64__)
         f->uctx = new ucontext_t;
 #endif
-        pool.push_back(f);
+        pool.free.push_back(f);
     }
 }
 
@@ -209,10 +223,10 @@ static void prepare(fiber *f)
 
 fiber *fiber_get(void (*entry)(void *), void *arg)
 {
-    if (pool.empty())
+    if (pool.free.empty())
         map_slab();
-    fiber *f = pool.back();
-    pool.pop_back();
+    fiber *f = pool.free.back();
+    pool.free.pop_back();
     f->entry = entry;
     f->arg = arg;
     prepare(f);
@@ -224,7 +238,7 @@ void fiber_put(fiber *f)
     for (size_t i = 1; i <= CANARY; i++)
         if ((unsigned char)f->stack[-(ptrdiff_t)i] != CANARY_BYTE)
             overflowed(f);
-    pool.push_back(f);
+    pool.free.push_back(f);
 }
 
 void fiber_resume(fiber_host *host, fiber *f)

@@ -253,5 +253,6 @@ int main(void)
 #if !BATON_GPU_EMULATION
     run(&r, &cpu, 64, 50, 50, 1024, 6); /* gnmt-like, half the batch: only a GPU runs it fast */
 #endif
+    baton_backend_destroy(&cpu);
     return tu_summary(&r, "additive gpu");
 }
