@@ -3,7 +3,11 @@
 # The CUDA toolkit is not installed here: where nvcc is on PATH (or in /usr/local/cuda) the build
 # compiles the kernels too; without it the build is CPU-only.
 set -euo pipefail
+# --fuzzing adds clang with its sanitizer and libFuzzer runtimes (the fuzz targets: docs/fuzzing.md).
 pkgs=(meson ninja-build pkg-config gcc g++ libopenblas-dev libcjson-dev libpng-dev libsentencepiece-dev)
+if [ "${1:-}" = "--fuzzing" ]; then
+  pkgs+=(clang libclang-rt-dev)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

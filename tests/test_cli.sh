@@ -71,6 +71,12 @@ printf 'a b\nc\n' >"$work/two.txt"
 printf 'x\n' >"$work/one.txt"
 check "misaligned files: exit 1, names both" expect_exit 1 "has 2 lines but" \
     "$baton" score --model "$work/m" --src "$work/two.txt" --tgt "$work/one.txt"
+awk 'BEGIN { printf "x"; for (i = 0; i < 70000; i++) printf " 3"; print "" }' >"$work/huge.txt"
+check "score: a line of 70001 tokens is refused before it sizes memory, naming file:line" \
+    expect_exit 1 "huge.txt:1: 70001 tokens, expected at most 65536" \
+    "$baton" score --model "$work/m" --src "$work/one.txt" --tgt "$work/huge.txt"
+check "a flag past its limit: exit 2, says the range" expect_exit 2 "--hidden 70000: expected 1 to 65536" \
+    "$baton" train --hidden 70000
 cp -r "$work/m" "$work/broken"
 head -c 100 "$work/m/model.safetensors" >"$work/broken/model.safetensors"
 check "corrupt model file: exit 1, names the file" expect_exit 1 "broken/model.safetensors" \

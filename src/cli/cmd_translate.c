@@ -13,14 +13,18 @@
 #include "translator.h"
 
 /* Longest sentence of lines[0..n) in tokens, at least 1. */
-static int longest(const baton_vocab *v, char **lines, int n)
+/* The most tokens of any line into *most; a line over the limit is refused, naming file and line. */
+static baton_status longest(int *most, const baton_vocab *v, char **lines, int n, const char *path)
 {
     int m = 1;
     for (int i = 0; i < n; i++) {
         int k = baton_vocab_encode(v, lines[i], NULL, 0);
+        BATON_REQUIRE(k <= CLI_LIMIT_LEN, "%s:%d: %d tokens, expected at most %d (score takes whole sentences)",
+                      path, i + 1, k, CLI_LIMIT_LEN);
         m = k > m ? k : m;
     }
-    return m;
+    *most = m;
+    return BATON_OK;
 }
 
 typedef struct {
@@ -62,49 +66,18 @@ static void close_session(session *x)
 }
 
 typedef struct {
-    int nbest;   /* hypotheses per sentence */
-    long offset; /* sentences before this chunk */
+    int nbest; /* hypotheses per sentence */
 } printer;
 
-static void print_hyp(void *ctx, int i, int k, const char *text, float score)
+static void print_hyp(void *ctx, long line, int k, const char *text, float score)
 {
-    (void)k;
     const printer *p = ctx;
     if (p->nbest > 1)
-        printf("%ld ||| %s ||| %.4f\n", p->offset + i, text, (double)score);
+        printf("%ld ||| %s ||| %.4f\n", line - 1, text, (double)score);
     else
         printf("%s\n", text);
-}
-
-/* Translates lines[0..n), which are input lines first..first+n-1 (1-based), and prints them. */
-static baton_status translate_lines(session *x, char **lines, int n, long first)
-{
-    cli_translator tr = {.be = &x->be, .m = &x->lm.m, .t = &x->lm.t, .params = x->lm.params, .sv = &x->lm.sv,
-                         .tv = &x->lm.tv, .ssw = x->lm.ssw, .tsw = x->lm.tsw, .batch = x->s.batch, .beam = x->s.beam,
-                         .nbest = x->s.nbest, .alpha = x->s.alpha, .max_len_ratio = x->s.max_len_ratio,
-                         .rnn_impl = x->s.rnn_impl, .seed = (uint64_t)x->s.seed,
-                         .max_tokens = x->s.max_input_tokens, .first_line = first};
-    printer p = {x->s.beam > 1 ? x->s.nbest : 1, first - 1};
-    return cli_translator_run(&tr, lines, n, print_hyp, &p);
-}
-
-/* Reads up to max lines of in into lines (copies); *n of them, *end at the end of the input. */
-static baton_status read_chunk(baton_line_reader *in, char **lines, int max, int *n, int *end)
-{
-    *n = 0;
-    *end = 0;
-    while (*n < max) {
-        char *line;
-        BATON_TRY(baton_line_reader_next(in, &line));
-        if (!line) {
-            *end = 1;
-            return BATON_OK;
-        }
-        if (!(lines[*n] = strdup(line)))
-            return BATON_ERROR(BATON_ERR_OOM, "%s:%ld: out of memory", in->path, in->line);
-        ++*n;
-    }
-    return BATON_OK;
+    if (k == p->nbest - 1)
+        fflush(stdout); /* a chunk's translations leave before the next chunk is read */
 }
 
 /* Translates the input as it arrives: a line at a time from a terminal, --batch lines at a time
@@ -113,19 +86,14 @@ static baton_status translate_stream(session *x, const char *path)
 {
     baton_line_reader in;
     BATON_TRY(baton_line_reader_open(&in, path));
-    int chunk = isatty(fileno(in.f)) ? 1 : x->s.batch;
-    char **lines = calloc((size_t)chunk, sizeof *lines);
-    baton_status st = lines ? BATON_OK : BATON_ERROR(BATON_ERR_OOM, "translate: out of memory for %d lines", chunk);
-    for (int end = 0, n = 0; st == BATON_OK && !end;) {
-        long first = in.line + 1;
-        st = read_chunk(&in, lines, chunk, &n, &end);
-        if (st == BATON_OK && n > 0)
-            st = translate_lines(x, lines, n, first);
-        fflush(stdout);
-        for (int i = 0; i < n; i++)
-            free(lines[i]);
-    }
-    free(lines);
+    cli_translator tr = {.be = &x->be, .m = &x->lm.m, .t = &x->lm.t, .params = x->lm.params, .sv = &x->lm.sv,
+                         .tv = &x->lm.tv, .ssw = x->lm.ssw, .tsw = x->lm.tsw, .batch = x->s.batch, .beam = x->s.beam,
+                         .nbest = x->s.nbest, .alpha = x->s.alpha, .max_len_ratio = x->s.max_len_ratio,
+                         .rnn_impl = x->s.rnn_impl, .seed = (uint64_t)x->s.seed,
+                         .max_tokens = x->s.max_input_tokens};
+    printer p = {x->s.beam > 1 ? x->s.nbest : 1};
+    baton_status st = cli_translator_stream(&tr, &in, isatty(fileno(in.f)) ? 1 : x->s.batch, print_hyp, &p);
+    fflush(stdout);
     baton_line_reader_close(&in);
     return st;
 }
@@ -154,7 +122,10 @@ static baton_status score_pairs(session *x, char **src, char **tgt, int n)
 {
     baton_backend *be = &x->be;
     const baton_s2s *m = &x->lm.m;
-    int B = x->s.batch, S_max = longest(&x->lm.sv, src, n), T_max = longest(&x->lm.tv, tgt, n) + 1;
+    int B = x->s.batch, S_max = 1, T_max = 1;
+    BATON_TRY(longest(&S_max, &x->lm.sv, src, n, x->s.src));
+    BATON_TRY(longest(&T_max, &x->lm.tv, tgt, n, x->s.tgt));
+    T_max += 1; /* </s> */
     baton_host_batch hb;
     baton_arena measure = baton_arena_measuring(), arena = {0};
     baton_s2s_acts acts;

@@ -98,6 +98,9 @@ const cli_opt cli_settings_opts[] = {
     {"overwrite", OPT_BOOL, O(overwrite), "false", NULL,
      "train into a --model directory that holds another run's files, replacing them", G_VALID},
     {"accumulate", OPT_INT, O(accumulate), "1", NULL, "batches per update (gradient accumulation)", G_TRAINING},
+    {"max-bad-steps", OPT_INT, O(max_bad_steps), "5", NULL,
+     "a step whose loss or gradient norm is NaN or Inf is skipped (no update) and logged; stop, without "
+     "saving over the last checkpoint, after this many in a row (0: never stop)", G_TRAINING},
     {"log-every", OPT_INT, O(log_every), "100", NULL, "steps between log lines when not on a terminal", G_OUTPUT},
     {"valid-every", OPT_INT, O(valid_every), "500", NULL, "steps between validations (0: only at the end)", G_VALID},
     {"metrics", OPT_STR, O(metrics), NULL, NULL, "write metrics as JSON lines to this file", G_OUTPUT},
@@ -190,8 +193,8 @@ baton_status cli_optim_config(baton_optim_config *oc, const cli_settings *s)
 
 static baton_status check_model(const cli_settings *s)
 {
-    RANGE(s->emb >= 1, "emb", "%d", s->emb, ">= 1");
-    RANGE(s->hidden >= 1, "hidden", "%d", s->hidden, ">= 1");
+    RANGE(s->emb >= 1 && s->emb <= CLI_LIMIT_DIM, "emb", "%d", s->emb, "1 to 65536");
+    RANGE(s->hidden >= 1 && s->hidden <= CLI_LIMIT_DIM, "hidden", "%d", s->hidden, "1 to 65536");
     RANGE(s->layers >= 1 && s->layers <= BATON_RNN_MAX_LAYERS, "layers", "%d", s->layers, "1 to 16");
     RANGE(!s->bidirectional || s->hidden % 2 == 0, "hidden", "%d", s->hidden,
           "an even size (a bidirectional encoder has two directions of H/2; or --no-bidirectional)");
@@ -204,13 +207,15 @@ static baton_status check_model(const cli_settings *s)
 
 static baton_status check_data(const cli_settings *s)
 {
-    RANGE(s->train_size >= 1, "train-size", "%d", s->train_size, ">= 1");
-    RANGE(s->dev_size >= 1, "dev-size", "%d", s->dev_size, ">= 1");
-    RANGE(s->max_len >= 1, "max-len", "%d", s->max_len, ">= 1");
-    RANGE(s->vocab_size == 0 || s->vocab_size > 4, "vocab-size", "%d", s->vocab_size,
-          "0 (no limit) or more than the 4 special tokens");
+    RANGE(s->train_size >= 1 && s->train_size <= CLI_LIMIT_PAIRS, "train-size", "%d", s->train_size,
+          "1 to 16777216");
+    RANGE(s->dev_size >= 1 && s->dev_size <= CLI_LIMIT_PAIRS, "dev-size", "%d", s->dev_size, "1 to 16777216");
+    RANGE(s->max_len >= 1 && s->max_len <= CLI_LIMIT_LEN, "max-len", "%d", s->max_len, "1 to 65536");
+    RANGE(s->vocab_size == 0 || (s->vocab_size > 4 && s->vocab_size <= CLI_LIMIT_VOCAB), "vocab-size", "%d",
+          s->vocab_size, "0 (no limit) or 5 (the 4 special tokens and one more) to 16777216");
     RANGE(s->min_count >= 1, "min-count", "%d", s->min_count, ">= 1");
-    RANGE(s->subword_vocab >= 8, "subword-vocab", "%d", s->subword_vocab, ">= 8");
+    RANGE(s->subword_vocab >= 8 && s->subword_vocab <= CLI_LIMIT_VOCAB, "subword-vocab", "%d", s->subword_vocab,
+          "8 to 16777216");
     RANGE(s->subword_sample >= 1, "subword-sample", "%d", s->subword_sample, ">= 1");
     BATON_REQUIRE(!s->train_tgt || s->train_src,
                   "--train-tgt without --train-src: give both files (or --train-src alone with source<TAB>target "
@@ -234,10 +239,12 @@ static baton_status check_training(const cli_settings *s)
     RANGE(s->warmup >= 0, "warmup", "%d", s->warmup, ">= 0");
     RANGE(s->decay_rate > 0.0f && s->decay_rate <= 1.0f, "decay-rate", "%g", (double)s->decay_rate, "0 < r <= 1");
     RANGE(s->decay_every >= 1, "decay-every", "%d", s->decay_every, ">= 1");
-    RANGE(s->batch_tokens >= 0, "batch-tokens", "%d", s->batch_tokens, ">= 0");
+    RANGE(s->batch_tokens >= 0 && s->batch_tokens <= CLI_LIMIT_BATCH * 64, "batch-tokens", "%d", s->batch_tokens,
+          "0 (off) to 67108864");
     RANGE(s->steps >= 0, "steps", "%d", s->steps, ">= 0 (0: no limit with --epochs, else 2000)");
     RANGE(s->epochs >= 0, "epochs", "%d", s->epochs, ">= 0");
-    RANGE(s->accumulate >= 1, "accumulate", "%d", s->accumulate, ">= 1");
+    RANGE(s->accumulate >= 1 && s->accumulate <= 65536, "accumulate", "%d", s->accumulate, "1 to 65536");
+    RANGE(s->max_bad_steps >= 0, "max-bad-steps", "%d", s->max_bad_steps, ">= 0 (0: never stop)");
     RANGE(s->log_every >= 1, "log-every", "%d", s->log_every, ">= 1");
     RANGE(s->valid_every >= 0, "valid-every", "%d", s->valid_every, ">= 0");
     RANGE(s->save_every >= 0, "save-every", "%d", s->save_every, ">= 0");
@@ -250,18 +257,21 @@ static baton_status check_training(const cli_settings *s)
 
 static baton_status check_decoding(const cli_settings *s)
 {
-    RANGE(s->beam >= 1, "beam", "%d", s->beam, ">= 1");
+    RANGE(s->beam >= 1 && s->beam <= 1024, "beam", "%d", s->beam, "1 to 1024");
     RANGE(s->nbest >= 1 && s->nbest <= s->beam, "nbest", "%d", s->nbest, "1 <= nbest <= beam");
     RANGE(s->alpha >= 0.0f, "alpha", "%g", (double)s->alpha, ">= 0");
     RANGE(s->max_len_ratio > 0.0f, "max-len-ratio", "%g", (double)s->max_len_ratio, "> 0");
-    RANGE(s->max_input_tokens >= 1, "max-input-tokens", "%d", s->max_input_tokens, ">= 1");
+    RANGE(s->max_input_tokens >= 1 && s->max_input_tokens <= CLI_LIMIT_LEN, "max-input-tokens", "%d",
+          s->max_input_tokens, "1 to 65536");
     return BATON_OK;
 }
 
 baton_status cli_settings_check(const cli_settings *s, unsigned cmd)
 {
-    RANGE(s->batch >= 1, "batch", "%d", s->batch, ">= 1");
-    RANGE(s->threads >= 0, "threads", "%d", s->threads, ">= 0 (0: all cores)");
+    /* Upper limits keep every size computed from these (in int where the code indexes with int)
+     * from wrapping before the arena and the parameter table check each tensor's element count. */
+    RANGE(s->batch >= 1 && s->batch <= CLI_LIMIT_BATCH, "batch", "%d", s->batch, "1 to 1048576");
+    RANGE(s->threads >= 0 && s->threads <= 4096, "threads", "%d", s->threads, "0 (all cores) to 4096");
     baton_precision p;
     BATON_TRY(cli_precision(&p, s));
     if (cmd & (CLI_TRAIN | CLI_DEMO | CLI_CHECK))
@@ -271,7 +281,7 @@ baton_status cli_settings_check(const cli_settings *s, unsigned cmd)
         BATON_TRY(check_training(s));
     }
     if (cmd & CLI_CHECK)
-        RANGE(s->max_len >= 1, "max-len", "%d", s->max_len, ">= 1");
+        RANGE(s->max_len >= 1 && s->max_len <= CLI_LIMIT_LEN, "max-len", "%d", s->max_len, "1 to 65536");
     if (cmd & CLI_TRANSLATE)
         BATON_TRY(check_decoding(s));
     BATON_REQUIRE(!(cmd & (CLI_TRAIN | CLI_DEMO | CLI_TRANSLATE | CLI_SCORE)) || s->model,

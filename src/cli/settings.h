@@ -21,6 +21,7 @@ typedef struct {
     float lr, weight_decay, clip, decay_rate;
     int warmup, decay_every, batch, batch_tokens, steps, epochs, accumulate, log_every, valid_every;
     int valid_bleu, patience, plateau_patience, save_every, resume, overwrite;
+    int max_bad_steps; /* stop after this many skipped (non-finite) steps in a row; 0: never */
     const char *keep_best, *stop_on;
     /* running */
     const char *model, *device, *rnn_impl, *reference, *input, *src, *tgt, *precision, *kernels;
@@ -28,6 +29,15 @@ typedef struct {
     float max_len_ratio, alpha;
     int beam, nbest, max_input_tokens;
 } cli_settings;
+
+/* The largest sizes flags (and score's input lines) may ask for; each check's error text says the same. */
+enum {
+    CLI_LIMIT_DIM = 1 << 16,   /* --emb, --hidden */
+    CLI_LIMIT_LEN = 1 << 16,   /* --max-len, --max-input-tokens: tokens per sentence */
+    CLI_LIMIT_BATCH = 1 << 20, /* --batch: sentences */
+    CLI_LIMIT_VOCAB = 1 << 24, /* --vocab-size, --subword-vocab */
+    CLI_LIMIT_PAIRS = 1 << 24, /* --train-size, --dev-size of a built-in task */
+};
 
 /* The option table of cli_settings. */
 extern const cli_opt cli_settings_opts[];
