@@ -177,3 +177,54 @@ baton_status cli_translator_run(const cli_translator *x, char *const *lines, int
     free(tok);
     return st;
 }
+
+typedef struct {
+    cli_line_emit_fn emit;
+    void *ctx;
+    long first; /* input line of the chunk's lines[0] */
+} chunk_emit;
+
+static void emit_line(void *ctx, int i, int k, const char *text, float score)
+{
+    const chunk_emit *c = ctx;
+    c->emit(c->ctx, c->first + i, k, text, score);
+}
+
+/* Reads up to max lines of in into lines (copies); *n of them, *end at the end of the input. */
+static baton_status read_chunk(baton_line_reader *in, char **lines, int max, int *n, int *end)
+{
+    *n = 0;
+    *end = 0;
+    while (*n < max) {
+        char *line;
+        BATON_TRY(baton_line_reader_next(in, &line));
+        if (!line) {
+            *end = 1;
+            return BATON_OK;
+        }
+        if (!(lines[*n] = strdup(line)))
+            return BATON_ERROR(BATON_ERR_OOM, "%s:%ld: out of memory", in->path, in->line);
+        ++*n;
+    }
+    return BATON_OK;
+}
+
+baton_status cli_translator_stream(const cli_translator *x, baton_line_reader *in, int chunk, cli_line_emit_fn emit,
+                                   void *ctx)
+{
+    BATON_REQUIRE(chunk >= 1, "translate: chunks of %d lines, expected >= 1", chunk);
+    char **lines = calloc((size_t)chunk, sizeof *lines);
+    baton_status st = lines ? BATON_OK : BATON_ERROR(BATON_ERR_OOM, "translate: out of memory for %d lines", chunk);
+    cli_translator tr = *x;
+    chunk_emit c = {emit, ctx, 0};
+    for (int end = 0, n = 0; st == BATON_OK && !end;) {
+        tr.first_line = c.first = in->line + 1;
+        st = read_chunk(in, lines, chunk, &n, &end);
+        if (st == BATON_OK && n > 0)
+            st = cli_translator_run(&tr, lines, n, emit_line, &c);
+        for (int i = 0; i < n; i++)
+            free(lines[i]);
+    }
+    free(lines);
+    return st;
+}

@@ -7,6 +7,7 @@
 #include "baton/backend.h"
 #include "baton/seq2seq.h"
 #include "baton/subword.h"
+#include "baton/text.h"
 #include "baton/vocab.h"
 
 typedef struct {
@@ -31,6 +32,16 @@ typedef void (*cli_emit_fn)(void *ctx, int i, int k, const char *text, float sco
 /* Translates raw lines[0..n); an empty line translates to an empty line. The device memory is
  * sized from the longest line after cropping (max_tokens), never from the raw input alone. */
 baton_status cli_translator_run(const cli_translator *x, char *const *lines, int n, cli_emit_fn emit, void *ctx);
+
+/* Receives hypothesis k of input line `line` (1-based) as cli_emit_fn does. */
+typedef void (*cli_line_emit_fn)(void *ctx, long line, int k, const char *text, float score);
+
+/* `baton translate`'s input loop: reads in up to chunk lines at a time (baton_line_reader_next),
+ * translates them as cli_translator_run does (x->first_line is set per chunk) and hands each
+ * hypothesis to emit, a chunk's before the next chunk is read, so output follows input as it
+ * arrives. */
+baton_status cli_translator_stream(const cli_translator *x, baton_line_reader *in, int chunk, cli_line_emit_fn emit,
+                                   void *ctx);
 
 /* Encodes tokenized lines[0..B) into time-major ids (S,B) and lengths, returning S; an empty line
  * becomes one <unk> so that every row has a length of at least one (its output is discarded). */
