@@ -1077,15 +1077,19 @@ class Model:
         self.emit(Op('upload', 'memcpy h2d (staged)', 'batch', 'io', '%d B' % nbytes, h2d=nbytes))
 
     def body(self):
-        """forward, backward and the optimizer: what step=graph records once and replays."""
+        """forward, backward and the optimizer: what step=graph records once and replays. Between
+        the last two, the NaN/Inf guard (trainer.c body): grads[0] += 0 * loss, one element, so a
+        non-finite loss reaches the sum of squares the optimizer skips a bad update by."""
         self.forward()
         self.backward()
+        self.phase, self.site = 'optimizer', 'loss guard'
+        self.elementwise('axpby', 1, 12, 2.0)
         self.optimizer()
 
     def step(self):
         """baton_trainer_step (src/train/trainer.c) as `baton bench train` times it, between two
         events: the upload, the body (eager launches, or one graph launch with step=graph) and the
-        loss copied aside on the device. Nothing in the step waits: the bench reads the last loss
+        loss and the update's gradient sum of squares copied aside on the device. Nothing in the step waits: the bench reads the last loss
         once, after the timed steps."""
         self.phase, self.site = 'io', 'batch'
         self.upload_block()
@@ -1097,6 +1101,7 @@ class Model:
             self.emit(Op('graph', 'cudaGraphLaunch', 'step', 'io', '%d nodes' % len(inside), children=inside))
         self.phase, self.site = 'io', 'loss'
         self.copy('loss', 4)
+        self.copy('gradient sum of squares', 4)  # beside the loss: read with it, for the guard
         return self
 
 

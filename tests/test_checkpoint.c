@@ -87,7 +87,8 @@ static int snap_make(snapshot *s, const baton_param_table *t, uint64_t seed, con
     s->p[0] = -0.0f, s->m[0] = 1e-40f; /* bits a careless conversion would change */
     s->st = (baton_ckpt_state){.step = 123456789L + (long)seed, .batches = 987654321L, .epoch = 7 + (long)seed,
                                .seed = 0xfedcba9876543210ull + seed, .best_score = 1.0 / 3.0 + (double)seed,
-                               .bad_evals = 2, .lr_scale = 0.1 * 0.7, .elapsed_ms = 86400000L * 3 + 17};
+                               .bad_evals = 2, .lr_scale = 0.1 * 0.7, .elapsed_ms = 86400000L * 3 + 17,
+                               .skipped_steps = 3 + (long)seed, .bad_steps_in_a_row = 2};
     s->texts[0] = (baton_ckpt_text){"config", "{\n  \"cell\": \"lstm\",\n  \"hidden\": 8\n}\n"};
     s->texts[1] = (baton_ckpt_text){"src_vocab", multi_text};
     s->texts[2] = (baton_ckpt_text){"tgt_vocab", ""};
@@ -119,7 +120,8 @@ static int same_state(const baton_ckpt_state *a, const baton_ckpt_state *b)
 {
     return a->step == b->step && a->batches == b->batches && a->epoch == b->epoch && a->seed == b->seed &&
            memcmp(&a->best_score, &b->best_score, sizeof(double)) == 0 && a->bad_evals == b->bad_evals &&
-           memcmp(&a->lr_scale, &b->lr_scale, sizeof(double)) == 0 && a->elapsed_ms == b->elapsed_ms;
+           memcmp(&a->lr_scale, &b->lr_scale, sizeof(double)) == 0 && a->elapsed_ms == b->elapsed_ms &&
+           a->skipped_steps == b->skipped_steps && a->bad_steps_in_a_row == b->bad_steps_in_a_row;
 }
 
 static uint64_t get_u64le(const unsigned char *p)

@@ -10,6 +10,8 @@
  *     format      "baton-checkpoint"
  *     version     "1"
  *     state.step, state.batches, state.epoch, state.bad_evals, state.elapsed_ms   decimal integers
+ *     state.skipped_steps, state.bad_steps_in_a_row   decimal integers; optional (absent: 0), so
+ *                 checkpoints written before they existed still load
  *     state.seed                                                                   decimal, unsigned 64-bit
  *     state.best_score, state.lr_scale   decimal doubles, printf "%.17g" (exact; "nan", "inf" allowed)
  *     <key>       each free-form text blob of the caller ("config", "src_vocab", ...)
@@ -49,6 +51,8 @@ typedef struct {
     long bad_evals;     /* validations since the best */
     double lr_scale;    /* learning-rate factor from decay on plateau */
     long elapsed_ms;    /* training time so far */
+    long skipped_steps; /* steps skipped for a non-finite loss or gradient norm (0 when the file has none) */
+    long bad_steps_in_a_row; /* of them, the run of such steps that the last step ends (0 when absent) */
 } baton_ckpt_state;
 
 /* A free-form text blob, stored as metadata under key. Keys "format", "version", "checksum" and

@@ -20,6 +20,7 @@
  * run continues its log (a reader keeps the last entry per step):
  *   {"step":200,"epoch":1,"loss":4.51,"ppl":91.2,"lr":0.001,"tokens_per_s":12345.6,"elapsed_s":83.2,"kind":"train"}
  *   {"step":200,"name":"dev","loss":4.10,"ppl":60.6,"bleu":12.34,"elapsed_s":85.0,"kind":"eval"}
+ *   {"step":201,"epoch":1,"loss":null,"grad_norm":null,"kind":"skipped"}   (baton_progress_skipped)
  * JSON has no inf or nan: such values (a diverged loss, a ppl whose exp overflows) are null; "bleu"
  * is left out when absent. Each line is flushed as it is written. No global state: one
  * baton_progress per run. */
@@ -72,6 +73,14 @@ baton_status baton_progress_open_mode(baton_progress *p, FILE *out, const char *
  * the last step; redraws the in-place line when 0.1 s have passed since the last redraw. */
 void baton_progress_step(baton_progress *p, long step, int epoch, double loss_sum, long tokens, long src_tokens,
                          float lr);
+
+/* Reports a step whose update was skipped because its loss or gradient norm (mean-loss gradients,
+ * before the clip) is NaN or Inf: one line "skip  step 5 | loss nan | grad norm nan | <note>" and a
+ * {"step":5,"epoch":1,"loss":null,"grad_norm":null,"kind":"skipped"} metrics object (values that
+ * are finite are printed; grad_norm < 0: unknown, left out), then counts the step as baton_progress_step does with no tokens: its
+ * time goes into the window's throughput, nothing into its loss. */
+void baton_progress_skipped(baton_progress *p, long step, int epoch, float lr, double loss, double grad_norm,
+                            const char *note);
 
 /* Prints one evaluation line (ending the in-place line first) with note (NULL: none) and the time,
  * and writes its "eval" object; bleu < 0 means absent. Call it after evaluating: the time since the

@@ -17,9 +17,17 @@
  * kernels when they run, so that a recorded step replays with this batch's values. */
 typedef struct {
     baton_optim_hyper hyper; /* the update this batch completes, when it completes one */
-    float loss_scale;        /* 1 / tgt_tokens: the mean's factor in dlogits */
+    float loss_scale;        /* 1 / tgt_tokens: the mean's factor in dlogits (NaN: a fault-injected step) */
     uint32_t counter;        /* the batch counter: keys this batch's dropout masks */
+    float poison;            /* added to the batch's loss when the fault hook is on: 0, or +Inf to inject */
 } baton_step_scalars;
+
+/* Faults a test can inject into a batch (baton_trainer.fault, the test hook of docs/faults.md). */
+typedef enum {
+    BATON_FAULT_NONE = 0,
+    BATON_FAULT_NAN_GRAD = 1, /* every gradient NaN (the loss scale is NaN); the loss stays as computed */
+    BATON_FAULT_INF_LOSS = 2, /* the loss +Inf; the gradients stay finite */
+} baton_fault;
 
 /* Batches whose summed loss stays readable after their step (baton_trainer_loss). */
 #define BATON_TRAINER_LOSSES 16
@@ -45,7 +53,8 @@ typedef struct {
     size_t block_bytes;
     baton_step_scalars *d_scalars;  /* (1) in d_block */
     int *d_src, *d_src_len, *d_tgt_in, *d_tgt_out, *d_tgt_len; /* in d_block: (S,B) (B) (T,B) (T,B) (B) */
-    float *d_losses;                /* (BATON_TRAINER_LOSSES) device: batch k's summed loss at k % LOSSES */
+    float *d_losses;                /* (BATON_TRAINER_LOSSES, 2) device: at k % LOSSES, batch k's summed loss and,
+                                     * when batch k completed an update, that update's gradient sum of squares */
     baton_step_graph graphs[BATON_TRAINER_GRAPHS];
     int n_graphs;
     int eager_only;                 /* 1 while the recurrent layers run through cuDNN (host-side lengths) */
@@ -53,6 +62,9 @@ typedef struct {
     int accumulate;                 /* batches per optimizer update */
     int pending;                    /* batches accumulated since the last update */
     long batches;                   /* batches trained on */
+    int fault_hook;                 /* set before the first step: steps add d_scalars->poison to their loss */
+    baton_fault fault;              /* injected into the batches stepped while it is set (needs fault_hook
+                                     * for BATON_FAULT_INF_LOSS) */
 } baton_trainer;
 
 /* Builds the model with fresh weights from seed, the optimizer, and buffers for batches up to
@@ -70,12 +82,22 @@ baton_status baton_trainer_use_rnn_impl(baton_trainer *tr, const char *impl);
 
 /* Trains on one batch: enqueues its work and returns without waiting for the device. Dropout masks
  * are keyed by the batch counter, so a run is repeatable. loss_sum: NULL, or where to put the
- * batch's summed token loss (divide by tgt_tokens for the mean), which waits for the step. */
+ * batch's summed token loss (divide by tgt_tokens for the mean), which waits for the step.
+ * The NaN/Inf guard: the batch's loss is folded into the gradients (the first gradient element
+ * gets 0 * loss added: unchanged for a finite loss, NaN otherwise), so the update's sum of squares
+ * is finite only when every gradient and every loss of its batches is; the optimizer pass skips
+ * the update when it is not (optim_math.h), and the gradients are zeroed either way. Nothing waits:
+ * the caller learns of a skipped update from baton_trainer_health, with the loss it reads anyway. */
 baton_status baton_trainer_step(baton_trainer *tr, const baton_host_batch *hb, float *loss_sum);
 
 /* *loss_sum = the summed token loss of batch number `batch` (0-based, one of the last
  * BATON_TRAINER_LOSSES trained); waits for that batch's step only. */
 baton_status baton_trainer_loss(baton_trainer *tr, long batch, float *loss_sum);
+
+/* *loss_sum as baton_trainer_loss and, in the same wait, *grad_sumsq: the gradient sum of squares
+ * that the update completed by batch `batch` ran with (meaningful only for such a batch). The
+ * update was skipped exactly when baton_optim_sumsq_ok(*grad_sumsq) is 0. */
+baton_status baton_trainer_health(baton_trainer *tr, long batch, float *loss_sum, float *grad_sumsq);
 
 /* Summed loss of one batch without dropout or any update (validation). */
 baton_status baton_trainer_eval(baton_trainer *tr, const baton_host_batch *hb, float *loss_sum);

@@ -59,7 +59,7 @@ int cli_train_run(const cli_settings *s)
     /* --epochs alone trains that many epochs; --steps alone, or neither (2000 steps), a number of updates */
     long max_steps = s->steps > 0 ? s->steps : s->epochs > 0 ? LONG_MAX : 2000;
     train_loop L = {.s = s, .td = &td, .tr = &tr, .p = &p, .max_steps = max_steps, .best = NAN, .best_stop = NAN,
-                    .lr_scale = 1.0, .base_lr = s->lr};
+                    .lr_scale = 1.0, .base_lr = s->lr, .saved_step = -1};
     baton_status st = train_data_open(&td, s);
     if (st == BATON_OK)
         st = cli_backend_create(&be, s, 1);

@@ -136,27 +136,82 @@ static baton_status dev_bleu(train_loop *L, double *bleu)
     return st;
 }
 
-/* Copies the weights to the host and writes `file` (model.safetensors, with config and
- * vocabularies; or model.last.safetensors). */
-static baton_status save_weights(train_loop *L, const char *file, const char *why)
+/* Failures that leave the run able to go on: a write that failed (a full disk, a file-size limit)
+ * or memory for it that was not there. The weights and everything else stay in memory. */
+static int recoverable(baton_status st)
+{
+    return st == BATON_ERR_IO || st == BATON_ERR_OOM;
+}
+
+/* The weights, copied to a malloc'd host buffer. */
+static baton_status download_weights(train_loop *L, float **host)
 {
     baton_trainer *tr = L->tr;
     size_t bytes = baton_param_bytes(&tr->table);
-    float *host = malloc(bytes);
-    if (!host)
+    *host = malloc(bytes);
+    if (!*host)
         return BATON_ERROR(BATON_ERR_OOM, "saving: cannot allocate %zu bytes", bytes);
-    baton_status st = tr->be->ops->download(tr->be, host, tr->params, bytes);
-    if (st == BATON_OK)
-        st = cli_model_save(L->s->model, file, L->s, &L->td->d.sv, &L->td->d.tv, &tr->table, host);
-    free(host);
-    if (st == BATON_OK && why)
-        baton_progress_message(L->p, "model written to %s/%s (%s)", L->s->model, file, why);
+    baton_status st = tr->be->ops->download(tr->be, *host, tr->params, bytes);
+    if (st != BATON_OK) {
+        free(*host);
+        *host = NULL;
+    }
     return st;
 }
 
+/* Writes host weights as `file` (model.safetensors, with config and vocabularies; or
+ * model.last.safetensors). */
+static baton_status write_weights(train_loop *L, const char *file, const float *host, long step, const char *why)
+{
+    baton_status st = cli_model_save(L->s->model, file, L->s, &L->td->d.sv, &L->td->d.tv, &L->tr->table, host);
+    if (st == BATON_OK && why)
+        baton_progress_message(L->p, "model written to %s/%s (%s, step %ld)", L->s->model, file, why, step);
+    return st;
+}
+
+/* Copies the weights to the host and writes `file`. */
+static baton_status save_weights(train_loop *L, const char *file, const char *why)
+{
+    float *host;
+    BATON_TRY(download_weights(L, &host));
+    baton_status st = write_weights(L, file, host, L->step, why);
+    free(host);
+    return st;
+}
+
+/* Writes a new best model. When the write fails (a full disk), training goes on with the weights
+ * kept on the host, and every later checkpoint tries again (write_pending_best) until they are
+ * written or a newer best replaces them. */
 static baton_status save_model(train_loop *L, const char *why)
 {
-    return save_weights(L, "model.safetensors", why);
+    float *host;
+    BATON_TRY(download_weights(L, &host));
+    baton_status st = write_weights(L, "model.safetensors", host, L->step, why);
+    if (st == BATON_OK || !recoverable(st)) {
+        free(host);
+        if (st == BATON_OK) { /* a newer best replaces the one still waiting */
+            free(L->pending_best);
+            L->pending_best = NULL;
+        }
+        return st;
+    }
+    free(L->pending_best);
+    L->pending_best = host, L->pending_best_step = L->step, L->pending_why = why;
+    baton_progress_message(L->p, "%s/model.safetensors: the new best (step %ld) was not written (the error above); "
+                                 "training goes on with it kept in memory, and each checkpoint tries again",
+                           L->s->model, L->step);
+    return BATON_OK;
+}
+
+/* A best model that could not be written before: tries again. */
+static baton_status write_pending_best(train_loop *L)
+{
+    if (!L->pending_best)
+        return BATON_OK;
+    BATON_TRY(write_weights(L, "model.safetensors", L->pending_best, L->pending_best_step, L->pending_why));
+    free(L->pending_best);
+    L->pending_best = NULL;
+    return BATON_OK;
 }
 
 /* A validation by `metric` (bleu, or else loss) as "larger is better". */
@@ -270,7 +325,7 @@ baton_status train_loop_save(train_loop *L)
         st = checkpoint_path(L, path, sizeof path);
     baton_ckpt_state cs = {.step = L->step, .batches = tr->batches, .epoch = L->epoch, .seed = L->td->seed,
                            .best_score = L->best, .bad_evals = L->bad, .lr_scale = L->lr_scale,
-                           .elapsed_ms = 0};
+                           .elapsed_ms = 0, .skipped_steps = L->skipped, .bad_steps_in_a_row = L->bad_run};
     baton_ckpt_text texts[5] = {{"data_position", pos}, {"history", hist}, {"config", cfg}, {"src_vocab", sv},
                                 {"tgt_vocab", tv}};
     if (st == BATON_OK)
@@ -326,10 +381,17 @@ baton_status train_loop_resume(train_loop *L)
         track(L, (long)L->dev_curve.xyz[3 * i], L->dev_curve.xyz[3 * i + 1], L->dev_curve.xyz[3 * i + 2]);
     L->bad = cs.bad_evals;
     L->lr_scale = cs.lr_scale;
+    L->skipped = cs.skipped_steps;
+    L->bad_run = cs.bad_steps_in_a_row;
+    L->saved_step = cs.step;
     tr->batches = cs.batches;
     tr->opt.step = cs.step;
     tr->opt.cfg.lr = L->base_lr * (float)L->lr_scale;
-    fprintf(stderr, "resumed from %s: step %ld, epoch %d\n", path, L->step, L->epoch + 1);
+    if (L->skipped > 0)
+        fprintf(stderr, "resumed from %s: step %ld, epoch %d (%ld step(s) skipped so far for a non-finite loss or "
+                        "gradient)\n", path, L->step, L->epoch + 1, L->skipped);
+    else
+        fprintf(stderr, "resumed from %s: step %ld, epoch %d\n", path, L->step, L->epoch + 1);
     return BATON_OK;
 }
 
@@ -346,18 +408,63 @@ typedef struct {
     int batches, epoch;
     long tgt, src;
     double loss;            /* the summed loss of the batches read so far */
+    float sumsq;            /* the gradient sum of squares its update ran with (read with its last batch) */
     float lr;
 } step_work;
 
+/* ---- the fault-injection hook (docs/faults.md) ---- */
+
+/* "3,4,5" or "3-20,40" into L->faults as `kind`. */
+static baton_status parse_faults(train_loop *L, const char *var, baton_fault kind)
+{
+    const char *text = getenv(var);
+    if (!text || !*text)
+        return BATON_OK;
+    for (const char *p = text; *p;) {
+        char *end;
+        long from = strtol(p, &end, 10), to = from;
+        if (end != p && *end == '-')
+            to = strtol(end + 1, &end, 10);
+        BATON_REQUIRE(end != p && from >= 1 && to >= from && (*end == ',' || !*end) && L->n_faults < 32,
+                      "%s=%s: expected up to 32 step numbers or ranges, as 3,4,5 or 3-20 (a test hook: "
+                      "docs/faults.md)", var, text);
+        L->faults[L->n_faults].from = from, L->faults[L->n_faults].to = to, L->faults[L->n_faults].kind = kind;
+        L->n_faults++;
+        p = *end ? end + 1 : end;
+    }
+    fprintf(stderr, "%s=%s: test hook: the %s of these steps are poisoned\n", var, text,
+            kind == BATON_FAULT_NAN_GRAD ? "gradients" : "losses");
+    return BATON_OK;
+}
+
+baton_status train_loop_faults(train_loop *L)
+{
+    L->n_faults = 0;
+    BATON_TRY(parse_faults(L, "BATON_FAULT_NAN_STEPS", BATON_FAULT_NAN_GRAD));
+    BATON_TRY(parse_faults(L, "BATON_FAULT_INF_LOSS_STEPS", BATON_FAULT_INF_LOSS));
+    L->tr->fault_hook = L->n_faults > 0;
+    return BATON_OK;
+}
+
+static baton_fault fault_at(const train_loop *L, long step)
+{
+    for (int i = 0; i < L->n_faults; i++)
+        if (step >= L->faults[i].from && step <= L->faults[i].to)
+            return L->faults[i].kind;
+    return BATON_FAULT_NONE;
+}
+
 /* Adds the losses of w's batches up to (not including) batch `upto` to w->loss: waits for those
- * batches only. A loss that is not finite stops the run. */
+ * batches only. The step's last batch, which completed its update, comes with the gradient sum of
+ * squares the update ran with, in the same download: the NaN/Inf check costs no wait of its own. */
 static baton_status read_losses(train_loop *L, step_work *w, long upto)
 {
     for (; w->read < upto; w->read++) {
         float l;
-        BATON_TRY(baton_trainer_loss(L->tr, w->read, &l));
-        BATON_REQUIRE(isfinite(l), "training diverged at step %ld: the loss is %g (lower --lr or --clip)", w->step,
-                      (double)l);
+        if (w->read - w->first == L->s->accumulate - 1)
+            BATON_TRY(baton_trainer_health(L->tr, w->read, &l, &w->sumsq));
+        else
+            BATON_TRY(baton_trainer_loss(L->tr, w->read, &l));
         w->loss += l;
     }
     return BATON_OK;
@@ -370,6 +477,7 @@ static baton_status one_step(train_loop *L, step_work *w)
     memset(w, 0, sizeof *w);
     w->first = w->read = L->tr->batches;
     w->step = L->step + 1;
+    L->tr->fault = fault_at(L, w->step);
     for (int a = 0; a < L->s->accumulate; a++) {
         baton_host_batch *hb;
         int ended = 0;
@@ -396,23 +504,95 @@ static baton_status one_step(train_loop *L, step_work *w)
             L->p->total_steps = total < L->max_steps ? total : L->max_steps;
         }
     }
+    L->tr->fault = BATON_FAULT_NONE;
     w->epoch = L->epoch + 1;
     w->lr = baton_optim_lr(&L->tr->opt.cfg, w->step);
     return BATON_OK;
 }
 
+/* Where the last checkpoint on disk stands, for messages. */
+static void checkpoint_note(const train_loop *L, char *buf, size_t n)
+{
+    if (L->saved_step >= 0)
+        snprintf(buf, n, "%s/checkpoint.safetensors holds step %ld", L->s->model, L->saved_step);
+    else
+        snprintf(buf, n, "no checkpoint has been written yet");
+}
+
+/* A step whose update the optimizer skipped (its loss or gradient norm was NaN or Inf): counted,
+ * reported; after --max-bad-steps of them in a row, the run stops without saving, so the last
+ * checkpoint stays as the last good state. */
+static baton_status skipped_step(train_loop *L, step_work *w)
+{
+    L->skipped++, L->bad_run++;
+    /* the norm of the mean-loss gradients, before the clip, as the optimizer computes it */
+    double norm = sqrt((double)w->sumsq) / L->s->accumulate;
+    /* a non-finite loss is folded into the gradients (trainer.h), so it hides their norm */
+    int loss_bad = !isfinite(w->loss);
+    char note[256];
+    snprintf(note, sizeof note, "%s not finite: no update; %ld in a row, %ld in all (--max-bad-steps %d)",
+             loss_bad ? "loss" : "gradient norm", L->bad_run, L->skipped, L->s->max_bad_steps);
+    baton_progress_skipped(L->p, w->step, w->epoch, w->lr, w->loss / (double)w->tgt, loss_bad ? -1.0 : norm, note);
+    if (L->s->max_bad_steps == 0 || L->bad_run < L->s->max_bad_steps)
+        return BATON_OK;
+    char ck[4200];
+    checkpoint_note(L, ck, sizeof ck);
+    return BATON_ERROR(BATON_ERR_INVALID,
+                       "training stopped at step %ld: %ld steps in a row (%ld to %ld) had a NaN or Inf loss or "
+                       "gradient norm (--max-bad-steps %d); their updates were skipped and nothing was saved over "
+                       "the last checkpoint: %s. Continue with the same command and --resume, perhaps with a lower "
+                       "--lr or --clip%s",
+                       w->step, L->bad_run, w->step - L->bad_run + 1, w->step, L->s->max_bad_steps, ck,
+                       strcmp(L->s->precision, "bf16") == 0 ? ", or --precision fp32" : "");
+}
+
 /* Reads a step's losses (waiting for that step only) and reports it: the progress line, the
- * window of the loss curve. */
+ * window of the loss curve; or, for a step whose update was skipped, skipped_step. */
 static baton_status report_step(train_loop *L, step_work *w, double *window, long *window_tokens)
 {
     BATON_TRY(read_losses(L, w, w->first + w->batches));
+    if (!baton_optim_sumsq_ok(w->sumsq))
+        return skipped_step(L, w);
+    L->bad_run = 0;
     baton_progress_step(L->p, w->step, w->epoch, w->loss, w->tgt, w->src, w->lr);
     *window += w->loss, *window_tokens += w->tgt;
-    if (due(w->step, L->s->log_every)) {
+    if (due(w->step, L->s->log_every) && *window_tokens > 0) {
         BATON_TRY(curve_add(&L->train_curve, (double)w->step, *window / (double)*window_tokens, -1.0));
         *window = 0.0, *window_tokens = 0;
     }
     return BATON_OK;
+}
+
+/* Writes the checkpoint (and a best model still waiting to be written). A write that fails for
+ * want of disk or memory does not stop training unless `must` (the end, a signal): the message
+ * says so, the last checkpoint stays as it was, and the next one due tries again. */
+static baton_status checkpoint(train_loop *L, int must)
+{
+    baton_status st = write_pending_best(L);
+    if (st == BATON_OK)
+        st = train_loop_save(L);
+    if (st == BATON_OK) {
+        L->saved_step = L->step;
+        L->save_owed = 0;
+        return BATON_OK;
+    }
+    if (must || !recoverable(st))
+        return st;
+    char ck[4200];
+    checkpoint_note(L, ck, sizeof ck);
+    baton_progress_message(L->p, "step %ld: not saved (the error above); training goes on, %s, and the next "
+                                 "checkpoint tries again", L->step, ck);
+    return BATON_OK;
+}
+
+/* After a save at the end of the run failed: what is on disk and how to carry on. */
+static void say_how_to_resume(const train_loop *L, const char *when)
+{
+    char ck[4200];
+    checkpoint_note(L, ck, sizeof ck);
+    fprintf(stderr, "%s at step %ld, but it could not be saved (the error above): %s. Free some space and run the "
+                    "same command with --resume: it continues from there%s\n",
+            when, L->step, ck, L->saved_step == L->step ? " and writes the models" : "");
 }
 
 /* The run's last line: which weights model.safetensors holds and why, where the others are. */
@@ -420,15 +600,19 @@ static void summary(const train_loop *L, int last)
 {
     const char *dir = L->s->model;
     int bleu = strcmp(L->s->keep_best, "bleu") == 0 && L->best >= 0;
+    char skipped[160] = "";
+    if (L->skipped > 0)
+        snprintf(skipped, sizeof skipped, "; %ld step(s) skipped for a NaN or Inf loss or gradient norm (the skip "
+                                          "lines say which)", L->skipped);
     if (last)
         baton_progress_message(L->p, "done: %s/model.safetensors holds the last weights (step %ld); checkpoint %s/"
-                                     "checkpoint.safetensors", dir, L->step, dir);
+                                     "checkpoint.safetensors%s", dir, L->step, dir, skipped);
     else
         baton_progress_message(L->p, "done: %s/model.safetensors holds step %ld, the best of %d validations by %s "
                                      "(%s %.4g); %s/model.last.safetensors the last (step %ld); checkpoint %s/"
-                                     "checkpoint.safetensors", dir, L->best_step, L->dev_curve.n,
+                                     "checkpoint.safetensors%s", dir, L->best_step, L->dev_curve.n,
                                bleu ? "BLEU" : "loss", bleu ? "BLEU" : "loss", bleu ? L->best : -L->best, dir,
-                               L->step, dir);
+                               L->step, dir, skipped);
 }
 
 /* One line on what ended the run: the --steps or --epochs limit, or early stopping. */
@@ -448,6 +632,7 @@ static void say_why_stopped(const train_loop *L, int early)
 baton_status train_loop_run(train_loop *L)
 {
     const cli_settings *s = L->s;
+    BATON_TRY(train_loop_faults(L));
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -461,7 +646,8 @@ baton_status train_loop_run(train_loop *L)
     int stop = 0, validated = 0;
     /* A step's losses are read while the next one runs: the host prepares and enqueues batch k + 1
      * before it waits for batch k, except where something needs step k finished (validation, a
-     * checkpoint, the end). */
+     * checkpoint, the end). The NaN/Inf guard rides on that read (report_step): the optimizer has
+     * already skipped a bad update on the device, the host only counts and reports it. */
     step_work w, prev;
     int have_prev = 0;
     while (st == BATON_OK && !stop && L->step < L->max_steps && (s->epochs <= 0 || L->epoch < s->epochs)) {
@@ -473,8 +659,9 @@ baton_status train_loop_run(train_loop *L)
             break;
         L->step++;
         validated = 0;
-        int later = !due(L->step, s->valid_every) && !(s->save_every > 0 && due(L->step, s->save_every)) &&
-                    !stop_requested && L->step < L->max_steps && (s->epochs <= 0 || L->epoch < s->epochs);
+        int save_due = s->save_every > 0 ? due(L->step, s->save_every) : due(L->step, s->valid_every);
+        int later = !due(L->step, s->valid_every) && !save_due && !L->save_owed && !stop_requested &&
+                    L->step < L->max_steps && (s->epochs <= 0 || L->epoch < s->epochs);
         if (later)
             prev = w, have_prev = 1;
         else
@@ -483,16 +670,26 @@ baton_status train_loop_run(train_loop *L)
             st = validate(L, &stop);
             validated = 1;
         }
-        if (st == BATON_OK && (s->save_every > 0 ? due(L->step, s->save_every) : validated))
-            st = train_loop_save(L);
+        /* A checkpoint due at a skipped step waits for the next good one: if the skips go on until
+         * --max-bad-steps stops the run, the checkpoint on disk is from before they began. */
+        if (st == BATON_OK && (save_due || L->save_owed)) {
+            if (L->bad_run > 0)
+                L->save_owed = 1;
+            else
+                st = checkpoint(L, 0);
+        }
         if (st == BATON_OK && stop_requested) {
             if (have_prev) /* the signal came after this step was left for later */
                 st = report_step(L, &prev, &window, &window_tokens);
             have_prev = 0;
+            const char *what = stop_requested == SIGINT ? "interrupted" : "terminated";
             if (st == BATON_OK)
-                st = train_loop_save(L);
-            fprintf(stderr, "\n%s: checkpoint saved at step %ld; continue with the same command and --resume\n",
-                    stop_requested == SIGINT ? "interrupted" : "terminated", L->step);
+                st = checkpoint(L, 1);
+            if (st == BATON_OK)
+                fprintf(stderr, "\n%s: checkpoint saved at step %ld; continue with the same command and --resume\n",
+                        what, L->step);
+            else if (recoverable(st))
+                say_how_to_resume(L, what);
             L->interrupted = stop_requested;
             break;
         }
@@ -504,20 +701,24 @@ baton_status train_loop_run(train_loop *L)
     if (st == BATON_OK && !L->interrupted && !validated && L->step > 0)
         st = validate(L, &stop);
     if (st == BATON_OK && !L->interrupted) {
-        st = train_loop_save(L);
+        st = checkpoint(L, 1);
         int last = strcmp(s->keep_best, "last") == 0 || isnan(L->best);
         if (st == BATON_OK)
-            st = last ? save_model(L, NULL) : save_weights(L, "model.last.safetensors", NULL);
+            st = save_weights(L, last ? "model.safetensors" : "model.last.safetensors", NULL);
         if (st == BATON_OK)
             history_plot(L);
         if (st == BATON_OK)
             summary(L, last);
+        else if (recoverable(st))
+            say_how_to_resume(L, "training finished");
     }
     return st;
 }
 
 void train_loop_free(train_loop *L)
 {
+    free(L->pending_best);
+    L->pending_best = NULL;
     free(L->train_curve.xyz);
     free(L->dev_curve.xyz);
 }

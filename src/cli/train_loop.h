@@ -30,6 +30,17 @@ typedef struct {
     float base_lr;      /* --lr */
     int interrupted;    /* the signal (SIGINT, SIGTERM) that stopped the run after saving, or 0 */
     train_curve train_curve, dev_curve;
+    /* faults (docs/faults.md) */
+    long skipped;       /* steps skipped for a non-finite loss or gradient norm, resumed runs' included */
+    long bad_run;       /* of them, the run of consecutive ones that the last reported step ends */
+    long saved_step;    /* the step checkpoint.safetensors holds on disk (-1: none written or read) */
+    int save_owed;      /* a checkpoint fell due at a skipped step or could not be written: the next
+                         * good step that is due writes one */
+    float *pending_best;   /* host weights of a best model that could not be written (a full disk), or NULL */
+    long pending_best_step;
+    const char *pending_why;
+    struct { long from, to; baton_fault kind; } faults[32]; /* the test hook's poisoned steps */
+    int n_faults;
 } train_loop;
 
 /* Trains until --steps, --epochs or early stopping, or a signal, and says which ended it;
@@ -41,6 +52,10 @@ baton_status train_loop_save(train_loop *L);
 
 /* Restores what train_loop_save wrote into the trainer, the data stream and L. */
 baton_status train_loop_resume(train_loop *L);
+
+/* Reads the fault-injection hook (BATON_FAULT_NAN_STEPS, BATON_FAULT_INF_LOSS_STEPS: docs/faults.md)
+ * into L and turns the trainer's hook on when either is set; call before the first step. */
+baton_status train_loop_faults(train_loop *L);
 
 /* Frees the curves. */
 void train_loop_free(train_loop *L);

@@ -32,15 +32,18 @@ static const struct {
     const char *key;
     ck_kind kind;
     size_t offset;
+    int optional; /* added after version 1 was first written: absent reads as 0 */
 } ck_fields[] = {
-    {"state.step", CK_LONG, offsetof(baton_ckpt_state, step)},
-    {"state.batches", CK_LONG, offsetof(baton_ckpt_state, batches)},
-    {"state.epoch", CK_LONG, offsetof(baton_ckpt_state, epoch)},
-    {"state.seed", CK_U64, offsetof(baton_ckpt_state, seed)},
-    {"state.best_score", CK_DOUBLE, offsetof(baton_ckpt_state, best_score)},
-    {"state.bad_evals", CK_LONG, offsetof(baton_ckpt_state, bad_evals)},
-    {"state.lr_scale", CK_DOUBLE, offsetof(baton_ckpt_state, lr_scale)},
-    {"state.elapsed_ms", CK_LONG, offsetof(baton_ckpt_state, elapsed_ms)},
+    {"state.step", CK_LONG, offsetof(baton_ckpt_state, step), 0},
+    {"state.batches", CK_LONG, offsetof(baton_ckpt_state, batches), 0},
+    {"state.epoch", CK_LONG, offsetof(baton_ckpt_state, epoch), 0},
+    {"state.seed", CK_U64, offsetof(baton_ckpt_state, seed), 0},
+    {"state.best_score", CK_DOUBLE, offsetof(baton_ckpt_state, best_score), 0},
+    {"state.bad_evals", CK_LONG, offsetof(baton_ckpt_state, bad_evals), 0},
+    {"state.lr_scale", CK_DOUBLE, offsetof(baton_ckpt_state, lr_scale), 0},
+    {"state.elapsed_ms", CK_LONG, offsetof(baton_ckpt_state, elapsed_ms), 0},
+    {"state.skipped_steps", CK_LONG, offsetof(baton_ckpt_state, skipped_steps), 1},
+    {"state.bad_steps_in_a_row", CK_LONG, offsetof(baton_ckpt_state, bad_steps_in_a_row), 1},
 };
 #define CK_NFIELDS ((int)(sizeof ck_fields / sizeof ck_fields[0]))
 #define CK_NFIXED 2 /* format, version */
@@ -283,6 +286,11 @@ static baton_status parse_state(const baton_st_file *f, const char *path, baton_
 {
     for (int i = 0; i < CK_NFIELDS; i++) {
         const char *s = baton_st_meta_get(f, ck_fields[i].key);
+        if (!s && ck_fields[i].optional) {
+            long zero = 0;
+            memcpy((char *)out + ck_fields[i].offset, &zero, sizeof zero);
+            continue;
+        }
         if (!s)
             return BATON_ERROR(BATON_ERR_FORMAT, "checkpoint %s: metadata '%s' is missing", path, ck_fields[i].key);
         if (!field_parse(s, i, out))

@@ -262,7 +262,8 @@ void baton_progress_step(baton_progress *p, long step, int epoch, double loss_su
     p->cur.all_tokens += tokens + src_tokens;
     p->cur.seconds += now - p->t_prev;
     p->t_prev = now;
-    if (step % p->every == 0 || step == p->total_steps) {
+    /* a window of skipped steps only has no loss to log: its time goes into the next one */
+    if ((step % p->every == 0 || step == p->total_steps) && p->cur.tokens > 0) {
         log_train(p, step, epoch, lr, now);
         p->last = p->cur;
         p->have_last = 1;
@@ -270,6 +271,33 @@ void baton_progress_step(baton_progress *p, long step, int epoch, double loss_su
     }
     if (p->inplace && (now - p->t_drawn >= REDRAW_S || step == p->total_steps))
         redraw(p, step, epoch, lr, now);
+}
+
+void baton_progress_skipped(baton_progress *p, long step, int epoch, float lr, double loss, double grad_norm,
+                            const char *note)
+{
+    char l[32], g[32];
+    fmt_ppl(l, sizeof l, loss);
+    if (grad_norm < 0.0)
+        snprintf(g, sizeof g, "unknown");
+    else
+        fmt_ppl(g, sizeof g, grad_norm);
+    end_line(p);
+    fprintf(p->out, "skip  step %ld | loss %s | grad norm %s", step, l, g);
+    if (note)
+        fprintf(p->out, " | %s", note);
+    fputc('\n', p->out);
+    fflush(p->out);
+    if (p->metrics) {
+        fprintf(p->metrics, "{\"step\":%ld,\"epoch\":%d,", step, epoch);
+        json_num(p->metrics, "loss", loss);
+        if (!(grad_norm < 0.0))
+            json_num(p->metrics, "grad_norm", grad_norm);
+        fputs("\"kind\":\"skipped\"}\n", p->metrics);
+        metrics_flush(p);
+    }
+    /* the step's time counts, its tokens do not: they taught nothing */
+    baton_progress_step(p, step, epoch, 0.0, 0, 0, lr);
 }
 
 void baton_progress_eval(baton_progress *p, long step, const char *name, double loss, double ppl, double bleu,

@@ -2,6 +2,7 @@
 #include "baton/trainer.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,7 +66,8 @@ baton_status baton_trainer_create(baton_trainer *tr, baton_backend *be, const ba
     BATON_TRY(baton_arena_create(&tr->arena, be, measure.used));
     BATON_TRY(baton_s2s_acts_carve_ex(&tr->acts, &tr->arena, &tr->model, S_max, T_max, B_max, be->versions.loss));
     BATON_TRY(block_create(tr));
-    BATON_TRY(be->ops->alloc(be, (void **)&tr->d_losses, BATON_TRAINER_LOSSES * sizeof(float), "batch losses"));
+    BATON_TRY(be->ops->alloc(be, (void **)&tr->d_losses, 2 * BATON_TRAINER_LOSSES * sizeof(float), "batch losses"));
+    BATON_TRY(be->ops->zero(be, tr->d_losses, 2 * BATON_TRAINER_LOSSES * sizeof(float)));
     /* The embedding backward scatters at most B*S_max source and B*T_max target ids in one call;
      * its scratch is reserved now, so that a step allocates nothing. */
     size_t most = (size_t)(S_max > T_max ? S_max : T_max) * (size_t)B_max;
@@ -110,8 +112,9 @@ static baton_status upload(baton_trainer *tr, const baton_host_batch *hb, baton_
                   hb->T, tr->B_max, tr->S_max, tr->T_max);
     BATON_REQUIRE(hb->tgt_tokens > 0, "batch of B=%d, S=%d, T=%d: no target tokens", hb->B, hb->S, hb->T);
     baton_step_scalars sc = {.hyper = baton_optim_next(&tr->opt, tr->accumulate),
-                             .loss_scale = 1.0f / (float)hb->tgt_tokens,
-                             .counter = (uint32_t)tr->batches};
+                             .loss_scale = tr->fault == BATON_FAULT_NAN_GRAD ? NAN : 1.0f / (float)hb->tgt_tokens,
+                             .counter = (uint32_t)tr->batches,
+                             .poison = tr->fault == BATON_FAULT_INF_LOSS ? INFINITY : 0.0f};
     memcpy(in_block(tr, tr->d_scalars), &sc, sizeof sc);
     memcpy(in_block(tr, tr->d_src), hb->src, (size_t)hb->S * hb->B * sizeof(int));
     memcpy(in_block(tr, tr->d_src_len), hb->src_len, (size_t)hb->B * sizeof(int));
@@ -141,6 +144,11 @@ static baton_status body(baton_trainer *tr, const baton_s2s_batch *b, int update
     baton_dropout_key drop = {.seed = tr->seed, .purpose = 0, .counter = &tr->d_scalars->counter};
     BATON_TRY(baton_s2s_forward(be, &tr->model, &tr->acts, tr->params, &tr->table, b, &drop, 1));
     BATON_TRY(baton_s2s_backward(be, &tr->model, &tr->acts, tr->grads, tr->params, &tr->table, b, &drop));
+    if (tr->fault_hook) /* loss += poison: 0, or +Inf in a step a test poisons */
+        BATON_TRY(be->ops->axpby(be, tr->acts.loss, &tr->d_scalars->poison, 1.0f, 1.0f, 1));
+    /* The guard (trainer.h): grads[0] += 0 * loss, one float, so the update's sum of squares sees a
+     * non-finite loss of any of its batches as well as a non-finite gradient. */
+    BATON_TRY(be->ops->axpby(be, tr->grads, tr->acts.loss, 0.0f, 1.0f, 1));
     return update ? baton_optim_step_at(&tr->opt, be, tr->params, tr->grads, &tr->d_scalars->hyper) : BATON_OK;
 }
 
@@ -180,7 +188,10 @@ baton_status baton_trainer_step(baton_trainer *tr, const baton_host_batch *hb, f
     if (be->versions.step == 1 && be->ops->graph_begin && !tr->eager_only)
         BATON_TRY(recorded(tr, &b, update, &graph));
     BATON_TRY(graph ? be->ops->graph_launch(be, graph) : body(tr, &b, update));
-    BATON_TRY(be->ops->copy(be, tr->d_losses + tr->batches % BATON_TRAINER_LOSSES, tr->acts.loss, sizeof(float)));
+    float *slot = tr->d_losses + 2 * (tr->batches % BATON_TRAINER_LOSSES);
+    BATON_TRY(be->ops->copy(be, slot, tr->acts.loss, sizeof(float)));
+    if (update) /* what the update ran with: read beside the loss, in the same wait */
+        BATON_TRY(be->ops->copy(be, slot + 1, tr->opt.sumsq, sizeof(float)));
     tr->batches++;
     tr->pending = update ? 0 : tr->pending + 1;
     tr->opt.step += update;
@@ -189,10 +200,22 @@ baton_status baton_trainer_step(baton_trainer *tr, const baton_host_batch *hb, f
 
 baton_status baton_trainer_loss(baton_trainer *tr, long batch, float *loss_sum)
 {
+    float health[2];
+    BATON_TRY(baton_trainer_health(tr, batch, &health[0], &health[1]));
+    *loss_sum = health[0];
+    return BATON_OK;
+}
+
+baton_status baton_trainer_health(baton_trainer *tr, long batch, float *loss_sum, float *grad_sumsq)
+{
     BATON_REQUIRE(batch >= 0 && batch < tr->batches && batch >= tr->batches - BATON_TRAINER_LOSSES,
                   "loss of batch %ld: the trainer keeps the last %d of its %ld batches", batch, BATON_TRAINER_LOSSES,
                   tr->batches);
-    return tr->be->ops->download(tr->be, loss_sum, tr->d_losses + batch % BATON_TRAINER_LOSSES, sizeof(float));
+    float health[2];
+    BATON_TRY(tr->be->ops->download(tr->be, health, tr->d_losses + 2 * (batch % BATON_TRAINER_LOSSES),
+                                    sizeof health));
+    *loss_sum = health[0], *grad_sumsq = health[1];
+    return BATON_OK;
 }
 
 baton_status baton_trainer_eval(baton_trainer *tr, const baton_host_batch *hb, float *loss_sum)
