@@ -85,6 +85,9 @@ check "missing input file: exit 1, names it" expect_exit 1 "$work/nothing.txt" \
     "$baton" translate --model "$work/m" --input "$work/nothing.txt"
 printf 'lr = 0.01\nnot a setting\n' >"$work/bad.cfg"
 check "bad config line: exit 2, names file:line" expect_exit 2 "bad.cfg:2" "$baton" train --config "$work/bad.cfg"
+awk 'BEGIN { printf "model = "; for (i = 0; i < 5000; i++) printf "x"; print "" }' >"$work/long.cfg"
+check "a config value over 4096 bytes: exit 2, names file:line" \
+    expect_exit 2 "long.cfg:1: a value of 5000 bytes" "$baton" train --config "$work/long.cfg"
 # corpus files that cannot be trained on: one line naming the file and line, exit 1
 cp "$work/train.src" "$work/bad-utf8.src" && printf 'caf\xe9 x\n' >>"$work/bad-utf8.src"
 cp "$work/train.tgt" "$work/bad-utf8.tgt" && echo "x" >>"$work/bad-utf8.tgt"

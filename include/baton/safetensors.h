@@ -16,7 +16,9 @@
 
 /* Writes every tensor of the table from a host parameter buffer (flat layout of param.h) under its table name, F32,
  * plus string metadata (n_meta key/value pairs, may be 0); atomically: path.tmp, fwrite, fflush, fsync, rename, then
- * fsync of the directory; a kill at any moment leaves either the old file or the new one. */
+ * fsync of the directory; a kill at any moment leaves either the old file or the new one. A failed write (a full
+ * disk: ENOSPC; a file-size limit: EFBIG) says which file and why in one line, removes path.tmp and leaves the file
+ * at path as it was; every fwrite, fflush, fsync, fclose and rename is checked. */
 baton_status baton_safetensors_save(const char *path, const baton_param_table *t, const float *host,
                                     const char *const *meta_keys, const char *const *meta_values, int n_meta);
 
@@ -29,5 +31,11 @@ baton_status baton_safetensors_load(const char *path, const baton_param_table *t
 /* Returns a malloc'd copy of metadata value `key` of the file at path, or NULL (with an error line) if the file is
  * unreadable; NULL without a line if the key is absent: use *st to tell them apart. */
 char *baton_safetensors_metadata(const char *path, const char *key, baton_status *st);
+
+/* Test hook (docs/faults.md): with BATON_FAULT_WRITE_PAUSE_MS=N in the environment, every file baton writes
+ * through a temporary file sleeps N milliseconds in the middle of writing it (a safetensors file after its header
+ * and first tensor, config.txt before its flush), before it is flushed and renamed, so that a test's kill -9 lands
+ * inside writes and a test can free a full disk between two attempts. Without the variable, nothing. */
+void baton_fault_write_pause(void);
 
 #endif

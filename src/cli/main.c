@@ -1,4 +1,5 @@
 /* main.c: the baton program: parses the subcommand and dispatches. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,6 +51,10 @@ static int dispatch(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* A file-size limit (ulimit -f, RLIMIT_FSIZE) would kill the process with SIGXFSZ mid-write;
+     * ignored, the write fails with EFBIG and the writer says which file and why, as for a full
+     * disk (docs/faults.md). */
+    signal(SIGXFSZ, SIG_IGN);
     int rc = dispatch(argc, argv);
     cli_opts_release();
     return rc;

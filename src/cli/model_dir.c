@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,7 +19,21 @@ baton_status cli_path_in(char *out, size_t n, const char *dir, const char *file)
     return BATON_OK;
 }
 
-/* config.txt through a temporary file and rename, like every other file of the directory. */
+/* Makes a rename in dir durable (as the safetensors writer does); filesystems that cannot sync a
+ * directory say EINVAL. */
+static baton_status sync_dir(const char *dir, const char *path)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    baton_status st = BATON_OK;
+    if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL))
+        st = BATON_ERROR(BATON_ERR_IO, "wrote %s but cannot sync its directory %s: %s", path, dir, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return st;
+}
+
+/* config.txt through a temporary file in the same directory, fsync and rename, like every other
+ * file of the directory: a kill or a full disk leaves the old one whole. */
 static baton_status save_config(const char *dir, const cli_settings *s)
 {
     char path[4096], tmp[4200];
@@ -26,14 +41,26 @@ static baton_status save_config(const char *dir, const cli_settings *s)
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f)
-        return BATON_ERROR(BATON_ERR_IO, "%s: %s", tmp, strerror(errno));
+        return BATON_ERROR(BATON_ERR_IO, "cannot write %s: cannot create %s: %s; %s is unchanged", path, tmp,
+                           strerror(errno), path);
+    errno = 0;
     fprintf(f, "# baton model settings: the options it was trained with\n");
     cli_opts_write(f, s, cli_settings_opts, CLI_TRAIN);
-    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0)
-        return BATON_ERROR(BATON_ERR_IO, "%s: %s", path, strerror(errno));
-    return BATON_OK;
+    baton_fault_write_pause();
+    int bad = 0, e = 0;
+    /* a failed fprintf sets the stream's error flag, which ferror reports after the flush */
+    if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0)
+        bad = 1, e = errno ? errno : EIO;
+    if (fclose(f) != 0 && !bad)
+        bad = 1, e = errno;
+    if (!bad && rename(tmp, path) != 0)
+        bad = 1, e = errno;
+    if (bad) {
+        remove(tmp);
+        return BATON_ERROR(BATON_ERR_IO, "cannot write %s (through %s): %s; %s is unchanged", path, tmp, strerror(e),
+                           path);
+    }
+    return sync_dir(dir, path);
 }
 
 baton_status cli_model_save(const char *dir, const char *file, const cli_settings *s, const baton_vocab *sv,
@@ -137,9 +164,33 @@ static int dir_entries(const char *dir, char *what, size_t n, int clear)
     return count;
 }
 
+/* On --resume: removes the temporary files (FILE.tmp of one of baton's files) that a write
+ * interrupted by a kill, a crash or a full disk left behind; the next save would replace them, but
+ * a checkpoint's can be large on a disk that is already full. */
+static void remove_stale_tmp(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        char base[256], path[4096];
+        if (n <= 4 || n - 4 >= sizeof base || strcmp(e->d_name + n - 4, ".tmp") != 0)
+            continue;
+        memcpy(base, e->d_name, n - 4);
+        base[n - 4] = '\0';
+        if (baton_file(base) && !(n - 4 > 4 && strcmp(base + n - 8, ".tmp") == 0) &&
+            cli_path_in(path, sizeof path, dir, e->d_name) == BATON_OK && remove(path) == 0)
+            fprintf(stderr, "removed %s: an unfinished write (its file, %s, was never replaced by it)\n", path, base);
+    }
+    closedir(d);
+}
+
 baton_status cli_model_dir_claim(const cli_settings *s)
 {
     char what[600];
+    if (s->resume)
+        remove_stale_tmp(s->model);
     if (!s->resume && s->overwrite) {
         int left = dir_entries(s->model, what, sizeof what, 1);
         if (left)

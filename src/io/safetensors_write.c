@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "baton_config.h"
@@ -95,6 +96,16 @@ uint32_t baton_st_crc32(uint32_t crc, const void *p, size_t n)
 }
 
 /* ---- saving ------------------------------------------------------------------------------------ */
+
+void baton_fault_write_pause(void)
+{
+    const char *ms = getenv("BATON_FAULT_WRITE_PAUSE_MS");
+    long n = ms ? strtol(ms, NULL, 10) : 0;
+    if (n > 0) {
+        struct timespec ts = {n / 1000, (n % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
 
 /* A growing string; an allocation failure is remembered and reported once at the end. */
 typedef struct {
@@ -347,8 +358,10 @@ static baton_status sync_dir(const char *path)
     return st;
 }
 
-/* One part's tensors, in table order, little-endian through chunk. */
-static baton_status write_part(FILE *f, const char *tmp, const baton_st_part *part, unsigned char *chunk)
+/* One part's tensors, in table order, little-endian through chunk; *pause_in counts tensors down to
+ * the test hook's pause (baton_fault_write_pause). */
+static baton_status write_part(FILE *f, const char *path, const char *tmp, const baton_st_part *part,
+                               unsigned char *chunk, int *pause_in)
 {
     const baton_param_table *t = part->t;
     for (int i = 0; i < t->count; i++) {
@@ -359,25 +372,30 @@ static baton_status write_part(FILE *f, const char *tmp, const baton_st_part *pa
             for (size_t k = 0; k < n; k++)
                 put_f32le(chunk + 4 * k, src[at + k]);
             if (fwrite(chunk, sizeof(float), n, f) != n)
-                return BATON_ERROR(BATON_ERR_IO, "safetensors save: cannot write tensor '%s%s' to %s: %s",
-                                   part->prefix, t->items[i].name, tmp, strerror(errno));
+                return BATON_ERROR(BATON_ERR_IO, "cannot write %s (tensor '%s%s' into %s): %s; %s is unchanged", path,
+                                   part->prefix, t->items[i].name, tmp, strerror(errno), path);
         }
+        if (--*pause_in == 0)
+            baton_fault_write_pause();
     }
     return BATON_OK;
 }
 
-static baton_status write_body(FILE *f, const char *tmp, const sbuf *hdr, const baton_st_part *parts, int n_parts)
+static baton_status write_body(FILE *f, const char *path, const char *tmp, const sbuf *hdr, const baton_st_part *parts,
+                               int n_parts)
 {
     unsigned char len[8];
     put_u64le(len, hdr->len);
     if (fwrite(len, 1, sizeof len, f) != sizeof len || fwrite(hdr->p, 1, hdr->len, f) != hdr->len)
-        return BATON_ERROR(BATON_ERR_IO, "safetensors save: cannot write %s: %s", tmp, strerror(errno));
+        return BATON_ERROR(BATON_ERR_IO, "cannot write %s (its header into %s): %s; %s is unchanged", path, tmp,
+                           strerror(errno), path);
     unsigned char *chunk = malloc(ST_CHUNK_FLOATS * sizeof(float));
     if (!chunk)
-        return BATON_ERROR(BATON_ERR_OOM, "safetensors save: cannot allocate a write buffer for %s", tmp);
+        return BATON_ERROR(BATON_ERR_OOM, "cannot write %s: no memory for a write buffer; %s is unchanged", path, path);
+    int pause_in = 1; /* the test hook pauses after the first tensor: a partial file, on any disk with room for one */
     baton_status st = BATON_OK;
     for (int k = 0; k < n_parts && st == BATON_OK; k++)
-        st = write_part(f, tmp, &parts[k], chunk);
+        st = write_part(f, path, tmp, &parts[k], chunk, &pause_in);
     free(chunk);
     return st;
 }
@@ -410,29 +428,34 @@ baton_status baton_st_save_parts(const char *path, const baton_st_part *parts, i
     memcpy(tmp + plen, ".tmp", 5);
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        st = BATON_ERROR(BATON_ERR_IO, "safetensors save: cannot create %s: %s", tmp, strerror(errno));
+        st = BATON_ERROR(BATON_ERR_IO, "cannot write %s: cannot create %s: %s; %s is unchanged", path, tmp,
+                         strerror(errno), path);
         free(tmp);
         free(hdr.p);
         return st;
     }
-    st = write_body(f, tmp, &hdr, parts, n_parts);
+    st = write_body(f, path, tmp, &hdr, parts, n_parts);
     /* the data must be on disk before the rename makes it visible under path, or a crash could leave
-     * an empty or partial checkpoint where the old one was */
-    if (st == BATON_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
-        st = BATON_ERROR(BATON_ERR_IO, "safetensors save: cannot flush %s to disk: %s", tmp, strerror(errno));
+     * an empty or partial file where the old one was; a full disk often shows only here, when the
+     * buffered tail (or, on NFS, the whole file) reaches the filesystem */
+    if (st == BATON_OK && (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0))
+        st = BATON_ERROR(BATON_ERR_IO, "cannot write %s (flushing %s to disk): %s; %s is unchanged", path, tmp,
+                         strerror(errno), path);
     if (fclose(f) != 0 && st == BATON_OK)
-        st = BATON_ERROR(BATON_ERR_IO, "safetensors save: cannot close %s: %s", tmp, strerror(errno));
+        st = BATON_ERROR(BATON_ERR_IO, "cannot write %s (closing %s): %s; %s is unchanged", path, tmp, strerror(errno),
+                         path);
     int renamed = 0;
     if (st == BATON_OK) {
         if (rename(tmp, path) != 0)
-            st = BATON_ERROR(BATON_ERR_IO, "safetensors save: cannot rename %s to %s: %s", tmp, path, strerror(errno));
+            st = BATON_ERROR(BATON_ERR_IO, "cannot write %s (renaming %s to it): %s; %s is unchanged", path, tmp,
+                             strerror(errno), path);
         else
             renamed = 1;
     }
     if (renamed)
         st = sync_dir(path);
     else
-        remove(tmp);
+        remove(tmp); /* no partial file left behind */
     free(tmp);
     free(hdr.p);
     return st;
