@@ -27,6 +27,8 @@ typedef struct {
     void (*destroy)(baton_backend *be);
 
     /* ---- memory: only at setup, never inside a step ---- */
+    /* Out of memory: BATON_ERR_OOM and one line with `what`, the size asked, what is free (cpu:
+     * MemAvailable and any address-space limit; cuda: cudaMemGetInfo) and be->alloc_hint. */
     baton_status (*alloc)(baton_backend *be, void **ptr, size_t bytes, const char *what);
     void (*free)(baton_backend *be, void *ptr);
     baton_status (*upload)(baton_backend *be, void *dst, const void *host_src, size_t bytes);
@@ -218,6 +220,9 @@ struct baton_backend {
     baton_precision precision; /* of every gemm of this backend */
     baton_versions versions;   /* what the model, trainer and kernels run */
     char description[320];     /* what it runs on, for logs: "cuda:0 NVIDIA H200 (132 SMs, 140.4 GiB)" */
+    const char *alloc_hint;    /* set-up context that an alloc failure adds to its line, after the size asked
+                                * and what is free (the trainer: what it needs and the options that set it);
+                                * NULL: none */
 };
 
 /* Options of baton_backend_create beyond the name. */
@@ -248,6 +253,10 @@ baton_status baton_backend_create(baton_backend *be, const char *name, int threa
 /* 1 when this build has CUDA and a real CUDA device is usable now (0 in the emulation build, whose
  * emulated device runs only when named: --device cuda). */
 int baton_backend_gpu_usable(void);
+
+/* What host memory is free, as words for an out-of-memory line: "22.6 GiB available (MemAvailable)",
+ * and, under an address-space limit, "; the address-space limit (ulimit -v) is 4.0 GiB, 2.9 GiB of it left". */
+void baton_host_memory_free(char *buf, size_t n);
 
 /* Releases what baton_backend_create acquired. */
 void baton_backend_destroy(baton_backend *be);

@@ -65,11 +65,13 @@ typedef struct {
     int fault_hook;                 /* set before the first step: steps add d_scalars->poison to their loss */
     baton_fault fault;              /* injected into the batches stepped while it is set (needs fault_hook
                                      * for BATON_FAULT_INF_LOSS) */
+    char alloc_hint[768];           /* what set-up needs and the options that set it (backend.h alloc_hint) */
 } baton_trainer;
 
 /* Builds the model with fresh weights from seed, the optimizer, and buffers for batches up to
  * (S_max, T_max, B_max), the backend's embedding-backward scratch included; accumulate >= 1
- * batches per update. */
+ * batches per update. Out of memory: the failing allocation's line (the size asked, what is free)
+ * ends with what training needs in all, the larger part first, and the options that lower each. */
 baton_status baton_trainer_create(baton_trainer *tr, baton_backend *be, const baton_s2s_config *mcfg,
                                   const baton_optim_config *ocfg, int S_max, int T_max, int B_max, uint64_t seed,
                                   int accumulate);

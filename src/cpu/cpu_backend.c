@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cpu_internal.h"
 
@@ -15,15 +16,76 @@
 #include <cblas.h>
 #endif
 
+/* "1.5 GiB", "58.0 MiB", "512 KiB", "100 bytes". */
+static void fmt_bytes(char *buf, size_t n, double bytes)
+{
+    if (bytes >= 1024.0 * 1024 * 1024)
+        snprintf(buf, n, "%.1f GiB", bytes / (1024.0 * 1024 * 1024));
+    else if (bytes >= 1024.0 * 1024)
+        snprintf(buf, n, "%.1f MiB", bytes / (1024.0 * 1024));
+    else if (bytes >= 1024.0)
+        snprintf(buf, n, "%.0f KiB", bytes / 1024.0);
+    else
+        snprintf(buf, n, "%.0f bytes", bytes);
+}
+
+/* A /proc file's "Key:   123 kB" line, in bytes; -1 when absent. */
+static double proc_kb(const char *file, const char *key)
+{
+    FILE *f = fopen(file, "r");
+    if (!f)
+        return -1.0;
+    char line[256];
+    size_t n = strlen(key);
+    double v = -1.0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, n) == 0 && line[n] == ':') {
+            v = 1024.0 * strtod(line + n + 1, NULL);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+/* What host memory is free, in words: MemAvailable (the kernel's estimate of what can be
+ * allocated without swapping), and the address-space limit (ulimit -v) when one is set, with what
+ * of it this process already maps. */
+void baton_host_memory_free(char *buf, size_t n)
+{
+    char a[32], b[32], c[32];
+    double avail = proc_kb("/proc/meminfo", "MemAvailable");
+    if (avail >= 0.0) {
+        fmt_bytes(a, sizeof a, avail);
+        snprintf(buf, n, "%s available (MemAvailable)", a);
+    } else {
+        long pages = sysconf(_SC_AVPHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+        fmt_bytes(a, sizeof a, pages > 0 && size > 0 ? (double)pages * (double)size : 0.0);
+        snprintf(buf, n, "%s of memory free", a);
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        double used = proc_kb("/proc/self/status", "VmSize");
+        fmt_bytes(b, sizeof b, (double)rl.rlim_cur);
+        fmt_bytes(c, sizeof c, used >= 0.0 ? (double)rl.rlim_cur - used : 0.0);
+        size_t k = strlen(buf);
+        snprintf(buf + k, n - k, "; the address-space limit (ulimit -v) is %s, %s of it left", b,
+                 used >= 0.0 ? c : "an unknown part");
+    }
+}
+
 static baton_status cpu_alloc(baton_backend *be, void **ptr, size_t bytes, const char *what)
 {
-    (void)be;
     *ptr = NULL;
     /* 256-byte alignment, as the parameter table and arena assume, and as AVX-512 loads like. */
     size_t rounded = (bytes + 255) / 256 * 256;
-    if (posix_memalign(ptr, 256, rounded ? rounded : 256) != 0)
-        return BATON_ERROR(BATON_ERR_OOM, "%s: cannot allocate %zu bytes of host memory", what, bytes);
-    return BATON_OK;
+    if (posix_memalign(ptr, 256, rounded ? rounded : 256) == 0)
+        return BATON_OK;
+    *ptr = NULL;
+    char asked[32], free_text[256];
+    fmt_bytes(asked, sizeof asked, (double)bytes);
+    baton_host_memory_free(free_text, sizeof free_text);
+    return BATON_ERROR(BATON_ERR_OOM, "out of memory: %s needs %s (%zu bytes) of host memory; %s%s%s", what, asked,
+                       bytes, free_text, be->alloc_hint ? "; " : "", be->alloc_hint ? be->alloc_hint : "");
 }
 
 static void cpu_free(baton_backend *be, void *ptr)

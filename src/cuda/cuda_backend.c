@@ -24,7 +24,6 @@ static cuda_ctx *ctx(baton_backend *be)
 
 static baton_status cu_alloc(baton_backend *be, void **ptr, size_t bytes, const char *what)
 {
-    (void)be;
     *ptr = NULL;
     cudaError_t e = cudaMalloc(ptr, bytes ? bytes : 256);
     if (e == cudaSuccess)
@@ -34,9 +33,10 @@ static baton_status cu_alloc(baton_backend *be, void **ptr, size_t bytes, const 
     if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess)
         free_b = total_b = 0;
     return BATON_ERROR(e == cudaErrorMemoryAllocation ? BATON_ERR_OOM : BATON_ERR_CUDA,
-                       "%s: cudaMalloc of %.1f MiB failed (%s); %.1f of %.1f MiB free on the device: lower the "
-                       "batch size or the model size",
-                       what, bytes / 1048576.0, cudaGetErrorString(e), free_b / 1048576.0, total_b / 1048576.0);
+                       "out of memory: %s needs %.1f MiB (%zu bytes) of device memory; cudaMalloc failed (%s); %.1f of "
+                       "%.1f MiB free on the device; %s",
+                       what, bytes / 1048576.0, bytes, cudaGetErrorString(e), free_b / 1048576.0, total_b / 1048576.0,
+                       be->alloc_hint ? be->alloc_hint : "lower the batch size or the model size");
 }
 
 static void cu_free(baton_backend *be, void *ptr)

@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,22 +38,80 @@ static baton_status block_create(baton_trainer *tr)
     return baton_backend_stage_reserve(be, off);
 }
 
-baton_status baton_trainer_create(baton_trainer *tr, baton_backend *be, const baton_s2s_config *mcfg,
-                                  const baton_optim_config *ocfg, int S_max, int T_max, int B_max, uint64_t seed,
-                                  int accumulate)
+static void fmt_bytes(char *buf, size_t n, double bytes)
 {
-    memset(tr, 0, sizeof *tr);
-    BATON_REQUIRE(accumulate >= 1, "gradient accumulation over %d batches, expected >= 1", accumulate);
-    tr->be = be;
-    tr->seed = seed;
-    tr->accumulate = accumulate;
-    tr->S_max = S_max, tr->T_max = T_max, tr->B_max = B_max;
-    baton_param_table_init(&tr->table);
+    if (bytes >= 1024.0 * 1024 * 1024)
+        snprintf(buf, n, "%.1f GiB", bytes / (1024.0 * 1024 * 1024));
+    else if (bytes >= 1024.0 * 1024)
+        snprintf(buf, n, "%.1f MiB", bytes / (1024.0 * 1024));
+    else
+        snprintf(buf, n, "%.0f KiB", bytes / 1024.0);
+}
+
+/* What training needs, the larger part first, and the options that set each (baton train's and
+ * bench train's names): the activation arena (one batch of the largest shape: --batch, --max-len;
+ * the output layer's B x T x V logits, when they are a large part, --vocab-size too) and the flat
+ * buffers (weights, gradients, Adam's moments: --hidden, --layers, or --emb and --vocab-size where
+ * the embeddings and the output layer hold most parameters). An out-of-memory line ends with it. */
+static void describe_needs(baton_trainer *tr, const baton_s2s_config *mcfg, const baton_optim_config *ocfg,
+                           size_t arena)
+{
+    size_t P = baton_param_bytes(&tr->table), count = 0, vocab = 0;
+    for (int i = 0; i < tr->table.count; i++) {
+        const baton_param *p = &tr->table.items[i];
+        count += p->numel;
+        if (strstr(p->name, "embedding") || strncmp(p->name, "generator", 9) == 0)
+            vocab += p->numel;
+    }
+    int copies = ocfg->kind == BATON_OPT_ADAM ? 4 : 2, vocab_pct = count ? (int)(100.0 * vocab / count + 0.5) : 0;
+    double logits = tr->be->versions.loss == 0 ? 4.0 * tr->B_max * tr->T_max * mcfg->tgt_vocab : 0.0;
+    int logits_pct = arena ? (int)(100.0 * logits / (double)arena + 0.5) : 0;
+    char all[32], act[32], one[32], acts[320], flat[320];
+    fmt_bytes(all, sizeof all, (double)arena + (double)copies * (double)P);
+    fmt_bytes(act, sizeof act, (double)arena);
+    fmt_bytes(one, sizeof one, (double)P);
+    snprintf(acts, sizeof acts, "%s for the activations of a batch of up to B=%d sentences of S=%d source and T=%d "
+             "target tokens (lower --batch or --max-len%s", act, tr->B_max, tr->S_max, tr->T_max,
+             logits_pct >= 25 ? ", or --vocab-size: the output layer's B x T x V logits are" : ")");
+    if (logits_pct >= 25)
+        snprintf(acts + strlen(acts), sizeof acts - strlen(acts), " %d%% of it)", logits_pct);
+    snprintf(flat, sizeof flat, "%d x %s for the weights, their gradients%s (%zu parameters: lower %s; the "
+             "embeddings and the output layer hold %d%% of them)", copies, one,
+             copies == 4 ? " and Adam's two moments" : "", count,
+             vocab_pct >= 50 ? "--vocab-size or --emb, or --hidden" : "--hidden or --layers, or --emb", vocab_pct);
+    int acts_first = (double)arena >= (double)copies * (double)P;
+    /* cuda in bf16: the weights and the arena have bf16 mirrors, half their size again */
+    double mirrors = tr->be->precision == BATON_PRECISION_BF16 && tr->be->ops->bf16_mirror ? ((double)arena + P) / 2 : 0;
+    char extra[160] = "";
+    if (mirrors > 0) {
+        char m[32];
+        fmt_bytes(m, sizeof m, mirrors);
+        fmt_bytes(all, sizeof all, (double)arena + (double)copies * (double)P + mirrors);
+        snprintf(extra, sizeof extra, "; %s for the bf16 copies of the weights and activations (--precision fp32 "
+                 "has none)", m);
+    }
+    snprintf(tr->alloc_hint, sizeof tr->alloc_hint, "training needs %s in all: %s; %s%s", all,
+             acts_first ? acts : flat, acts_first ? flat : acts, extra);
+}
+
+static baton_status create(baton_trainer *tr, baton_backend *be, const baton_s2s_config *mcfg,
+                           const baton_optim_config *ocfg, int S_max, int T_max, int B_max, uint64_t seed)
+{
     BATON_TRY(baton_s2s_init(&tr->model, mcfg, &tr->table));
+    /* measured first, so that the first allocation that fails can say what all of them need */
+    baton_arena measure = baton_arena_measuring();
+    BATON_TRY(baton_s2s_acts_carve_ex(&tr->acts, &measure, &tr->model, S_max, T_max, B_max, be->versions.loss));
+    describe_needs(tr, mcfg, ocfg, measure.used);
+    be->alloc_hint = tr->alloc_hint;
     size_t bytes = baton_param_bytes(&tr->table);
     float *host = calloc(1, bytes);
-    if (!host)
-        return BATON_ERROR(BATON_ERR_OOM, "initial weights: cannot allocate %zu bytes of host memory", bytes);
+    if (!host) {
+        char free_text[256], asked[32];
+        baton_host_memory_free(free_text, sizeof free_text);
+        fmt_bytes(asked, sizeof asked, (double)bytes);
+        return BATON_ERROR(BATON_ERR_OOM, "out of memory: the initial weights need %s (%zu bytes) of host memory; %s; %s",
+                           asked, bytes, free_text, tr->alloc_hint);
+    }
     baton_s2s_init_weights(&tr->model, &tr->table, host, seed);
     baton_status st = baton_param_weights_alloc(be, &tr->table, &tr->params);
     if (st == BATON_OK)
@@ -61,8 +120,6 @@ baton_status baton_trainer_create(baton_trainer *tr, baton_backend *be, const ba
     BATON_TRY(st);
     BATON_TRY(baton_param_buffer_alloc(be, &tr->table, &tr->grads, "gradients"));
     BATON_TRY(baton_optim_create(&tr->opt, be, ocfg, &tr->table));
-    baton_arena measure = baton_arena_measuring();
-    BATON_TRY(baton_s2s_acts_carve_ex(&tr->acts, &measure, &tr->model, S_max, T_max, B_max, be->versions.loss));
     BATON_TRY(baton_arena_create(&tr->arena, be, measure.used));
     BATON_TRY(baton_s2s_acts_carve_ex(&tr->acts, &tr->arena, &tr->model, S_max, T_max, B_max, be->versions.loss));
     BATON_TRY(block_create(tr));
@@ -74,6 +131,23 @@ baton_status baton_trainer_create(baton_trainer *tr, baton_backend *be, const ba
     BATON_REQUIRE(most <= INT_MAX, "batches of B=%d, S=%d, T=%d: %zu ids in one embedding, more than %d", B_max,
                   S_max, T_max, most, INT_MAX);
     return baton_backend_embed_reserve(be, (int)most);
+}
+
+baton_status baton_trainer_create(baton_trainer *tr, baton_backend *be, const baton_s2s_config *mcfg,
+                                  const baton_optim_config *ocfg, int S_max, int T_max, int B_max, uint64_t seed,
+                                  int accumulate)
+{
+    memset(tr, 0, sizeof *tr);
+    BATON_REQUIRE(accumulate >= 1, "gradient accumulation over %d batches, expected >= 1", accumulate);
+    tr->be = be;
+    tr->seed = seed;
+    tr->accumulate = accumulate;
+    tr->S_max = S_max, tr->T_max = T_max, tr->B_max = B_max;
+    baton_param_table_init(&tr->table);
+    const char *hint = be->alloc_hint;
+    baton_status st = create(tr, be, mcfg, ocfg, S_max, T_max, B_max, seed);
+    be->alloc_hint = hint; /* the trainer's sizes explain only its own allocations */
+    return st;
 }
 
 void baton_trainer_destroy(baton_trainer *tr)
