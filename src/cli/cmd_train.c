@@ -97,7 +97,10 @@ int cli_train(int argc, char **argv)
         "DIR (which must be new or empty, unless --resume or --overwrite). Validates every --valid-every\n"
         "steps (loss and greedy BLEU), keeps the best model and the last, saves DIR/checkpoint.safetensors,\n"
         "and on SIGINT or SIGTERM saves and exits 130 or 143; --resume continues, with DIR/config.txt's\n"
-        "settings under the command line's."};
+        "settings under the command line's, also after a kill -9. A step whose loss or gradient norm is\n"
+        "NaN or Inf is skipped and logged (--max-bad-steps in a row stop the run); a checkpoint that cannot\n"
+        "be written (a full disk) is reported and tried again at the next one while training goes on\n"
+        "(docs/faults.md)."};
     int help;
     if (cli_opts_argv(&s, cli_settings_opts, &cmd, argc, argv, 2, &help) != BATON_OK)
         return 2;
