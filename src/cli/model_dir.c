@@ -79,6 +79,34 @@ baton_status cli_model_save(const char *dir, const char *file, const cli_setting
     return baton_safetensors_save(path, t, host_params, keys, values, 3);
 }
 
+/* A vocabulary of the model: the four specials and at least one token more (baton_s2s_init's rule). */
+static baton_status load_vocab(baton_vocab *v, const char *path)
+{
+    BATON_TRY(baton_vocab_load(v, path));
+    if (v->size <= BATON_SPECIALS)
+        return BATON_ERROR(BATON_ERR_FORMAT, "%s: %d tokens, expected the %d special tokens and at least one more",
+                           path, v->size, BATON_SPECIALS);
+    return BATON_OK;
+}
+
+/* config.txt and the vocabularies size the model; before its weights are allocated, the weights
+ * file must be large enough to hold them (a corrupted config.txt must not ask for gigabytes). */
+static baton_status check_weights_size(const baton_param_table *t, const char *path, const char *dir)
+{
+    unsigned long long need = 0;
+    for (int i = 0; i < t->count; i++)
+        need += (unsigned long long)t->items[i].numel * sizeof(float);
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return BATON_ERROR(BATON_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+    if ((unsigned long long)sb.st_size < need)
+        return BATON_ERROR(BATON_ERR_FORMAT,
+                           "%s: %lld bytes, but %s/config.txt and the vocabularies describe a model of %llu "
+                           "parameters (%llu bytes as F32): expected the weights of that model",
+                           path, (long long)sb.st_size, dir, need / sizeof(float), need);
+    return BATON_OK;
+}
+
 baton_status cli_model_load(cli_loaded_model *lm, const char *dir, baton_backend *be)
 {
     memset(lm, 0, sizeof *lm);
@@ -92,22 +120,23 @@ baton_status cli_model_load(cli_loaded_model *lm, const char *dir, baton_backend
     cli_opts_defaults(&lm->s, cli_settings_opts);
     BATON_TRY(cli_path_in(path, sizeof path, dir, "config.txt"));
     BATON_TRY(cli_opts_file(&lm->s, cli_settings_opts, path));
+    BATON_TRY(cli_settings_check_model(&lm->s, path)); /* sizes from a file: checked before they size anything */
     BATON_TRY(cli_path_in(path, sizeof path, dir, "src.vocab"));
-    BATON_TRY(baton_vocab_load(&lm->sv, path));
+    BATON_TRY(load_vocab(&lm->sv, path));
     BATON_TRY(cli_path_in(path, sizeof path, dir, "tgt.vocab"));
-    BATON_TRY(baton_vocab_load(&lm->tv, path));
+    BATON_TRY(load_vocab(&lm->tv, path));
     BATON_TRY(cli_model_subword(&lm->ssw, dir, "src"));
     BATON_TRY(cli_model_subword(&lm->tsw, dir, "tgt"));
     baton_s2s_config mc;
     BATON_TRY(cli_model_config(&mc, &lm->s, lm->sv.size, lm->tv.size));
     BATON_TRY(baton_s2s_init(&lm->m, &mc, &lm->t));
+    BATON_TRY(cli_path_in(path, sizeof path, dir, "model.safetensors"));
+    BATON_TRY(check_weights_size(&lm->t, path, dir));
     size_t bytes = baton_param_bytes(&lm->t);
     float *host = calloc(1, bytes);
     if (!host)
         return BATON_ERROR(BATON_ERR_OOM, "model weights: cannot allocate %zu bytes", bytes);
-    baton_status st = cli_path_in(path, sizeof path, dir, "model.safetensors");
-    if (st == BATON_OK)
-        st = baton_safetensors_load(path, &lm->t, host);
+    baton_status st = baton_safetensors_load(path, &lm->t, host);
     if (st == BATON_OK)
         st = baton_param_weights_alloc(be, &lm->t, &lm->params);
     if (st == BATON_OK)

@@ -29,6 +29,12 @@ static int in_choices(const char *choices, const char *value)
     return 0;
 }
 
+/* Longest text of a string option: a path (PATH_MAX); quoted and escaped, its config line still
+ * fits CLI_LINE_MAX. */
+#define CLI_VALUE_MAX 4096
+/* Longest config line accepted: options are short; a longer line is not a config file. */
+#define CLI_LINE_MAX (2 * CLI_VALUE_MAX + 128)
+
 static baton_status set_one(void *base, const cli_opt *o, const char *value, const char *where)
 {
     char *slot = (char *)base + o->offset, *end;
@@ -45,6 +51,8 @@ static baton_status set_one(void *base, const cli_opt *o, const char *value, con
         double v = strtod(value, &end);
         BATON_REQUIRE(end != value && *end == '\0' && errno == 0 && isfinite(v), "%s: '%s', expected a number",
                       where, value);
+        /* a double beyond float's range would be stored as inf, which config.txt could not read back */
+        BATON_REQUIRE(isfinite((float)v), "%s: '%s', expected a number of at most 3.4e38 in magnitude", where, value);
         *(float *)(void *)slot = (float)v;
         return BATON_OK;
     }
@@ -57,6 +65,8 @@ static baton_status set_one(void *base, const cli_opt *o, const char *value, con
     case OPT_STR:
         BATON_REQUIRE(!o->choices || in_choices(o->choices, value), "%s: '%s', expected one of %s", where, value,
                       o->choices);
+        BATON_REQUIRE(strlen(value) <= CLI_VALUE_MAX, "%s: a value of %zu bytes ('%.40s...'), expected at most %d",
+                      where, strlen(value), value, CLI_VALUE_MAX);
         *(const char **)(void *)slot = value;
         return BATON_OK;
     }
@@ -120,8 +130,47 @@ void cli_opts_release(void)
     kept = NULL, n_kept = cap_kept = 0;
 }
 
-/* Longest config line accepted: options are short; a longer line is not a config file. */
-#define CLI_LINE_MAX 4096
+/* A value that cli_opts_write puts in double quotes: one that plain `name = value` would not give
+ * back (a '#' would start a comment, blanks at either end would be trimmed, a line break would end
+ * the line), or that starts with a quote itself. */
+static int needs_quotes(const char *v)
+{
+    size_t n = strlen(v);
+    return n && (v[0] == ' ' || v[0] == '\t' || v[0] == '"' || v[n - 1] == ' ' || v[n - 1] == '\t' ||
+                 strpbrk(v, "#\n\r"));
+}
+
+/* Unquotes the value that starts at the '"' at s, in place: \\, \", \n and \r are its escapes;
+ * after the closing quote only blanks and a # comment may follow. NULL with *why on error. */
+static char *unquote(char *s, const char **why)
+{
+    char *w = s;
+    for (char *r = s + 1;; r++) {
+        if (*r == '\0' || *r == '\n' || *r == '\r') {
+            *why = "a quoted value without its closing '\"'";
+            return NULL;
+        }
+        if (*r == '"') {
+            *w = '\0';
+            r = trim(r + 1);
+            if (*r && *r != '#') {
+                *why = "text after a quoted value's closing '\"'";
+                return NULL;
+            }
+            return s;
+        }
+        if (*r == '\\') {
+            r++;
+            if (*r != '\\' && *r != '"' && *r != 'n' && *r != 'r') {
+                *why = "an escape other than \\\\, \\\", \\n or \\r in a quoted value";
+                return NULL;
+            }
+            *w++ = *r == 'n' ? '\n' : *r == 'r' ? '\r' : *r;
+        } else {
+            *w++ = *r;
+        }
+    }
+}
 
 baton_status cli_opts_file(void *base, const cli_opt *opts, const char *path)
 {
@@ -138,19 +187,33 @@ baton_status cli_opts_file(void *base, const cli_opt *opts, const char *path)
                              CLI_LINE_MAX);
             break;
         }
-        char *hash = strchr(line, '#');
-        if (hash)
-            *hash = '\0';
+        char *hash = strchr(line, '#'), *eq = strchr(line, '=');
+        if (hash && (!eq || hash < eq)) /* a comment line, or one that has no '=' before its comment */
+            *hash = '\0', eq = NULL;
         char *s = trim(line);
         if (!*s)
             continue;
-        char *eq = strchr(s, '=');
         if (!eq) {
             st = BATON_ERROR(BATON_ERR_FORMAT, "%s: '%.60s', expected name = value", where, s);
             break;
         }
         *eq = '\0';
-        char *value = keep(trim(eq + 1));
+        char *text = eq + 1;
+        while (*text == ' ' || *text == '\t')
+            text++;
+        const char *why = NULL;
+        if (*text == '"') {
+            text = unquote(text, &why);
+        } else {
+            if ((hash = strchr(text, '#')) != NULL)
+                *hash = '\0';
+            text = trim(text);
+        }
+        if (!text) {
+            st = BATON_ERROR(BATON_ERR_FORMAT, "%s: %s; expected name = value or name = \"value\"", where, why);
+            break;
+        }
+        char *value = keep(text);
         st = value ? cli_opts_set(base, opts, trim(s), value, where)
                    : BATON_ERROR(BATON_ERR_OOM, "%s: out of memory", where);
     }
@@ -336,6 +399,11 @@ const char *cli_opts_text(char *buf, size_t n, const void *base, const cli_opt *
 
 int cli_opts_equal(const void *a, const void *b, const cli_opt *o)
 {
+    if (o->type == OPT_STR) { /* whole strings: cli_opts_text would cut long ones */
+        const char *x = *(const char *const *)(const void *)((const char *)a + o->offset);
+        const char *y = *(const char *const *)(const void *)((const char *)b + o->offset);
+        return strcmp(x ? x : "", y ? y : "") == 0;
+    }
     char x[512], y[512];
     return strcmp(cli_opts_text(x, sizeof x, a, o), cli_opts_text(y, sizeof y, b, o)) == 0;
 }
@@ -380,8 +448,23 @@ void cli_opts_write(FILE *out, const void *base, const cli_opt *opts, unsigned c
     for (const cli_opt *o = opts; o->name; o++) {
         if (!(o->cmds & cmds))
             continue;
-        cli_opts_text(value, sizeof value, base, o);
-        if (o->type != OPT_STR || *(const char *const *)(const void *)((const char *)base + o->offset))
-            fprintf(out, "%s = %s\n", o->name, value);
+        if (o->type != OPT_STR) {
+            fprintf(out, "%s = %s\n", o->name, cli_opts_text(value, sizeof value, base, o));
+            continue;
+        }
+        const char *v = *(const char *const *)(const void *)((const char *)base + o->offset);
+        if (!v)
+            continue;
+        if (!needs_quotes(v)) { /* the whole string, however long: cli_opts_text would cut it */
+            fprintf(out, "%s = %s\n", o->name, v);
+            continue;
+        }
+        fprintf(out, "%s = \"", o->name);
+        for (const char *p = v; *p; p++) {
+            if (*p == '\\' || *p == '"')
+                fputc('\\', out);
+            fputs(*p == '\n' ? "\\n" : *p == '\r' ? "\\r" : (char[2]){*p, '\0'}, out);
+        }
+        fputs("\"\n", out);
     }
 }

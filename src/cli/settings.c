@@ -191,17 +191,26 @@ baton_status cli_optim_config(baton_optim_config *oc, const cli_settings *s)
 #define RANGE(cond, name, fmt, value, expected) \
     BATON_REQUIRE(cond, "--%s " fmt ": expected %s", name, value, expected)
 
-static baton_status check_model(const cli_settings *s)
+/* The same for an option read from a file (a model directory's config.txt): "FILE: name = value: expected ...". */
+#define RANGE_IN(file, cond, name, fmt, value, expected)                                                       \
+    do {                                                                                                       \
+        if (file)                                                                                              \
+            BATON_REQUIRE(cond, "%s: %s = " fmt ": expected %s", file, name, value, expected);                 \
+        else                                                                                                   \
+            RANGE(cond, name, fmt, value, expected);                                                           \
+    } while (0)
+
+baton_status cli_settings_check_model(const cli_settings *s, const char *file)
 {
-    RANGE(s->emb >= 1 && s->emb <= CLI_LIMIT_DIM, "emb", "%d", s->emb, "1 to 65536");
-    RANGE(s->hidden >= 1 && s->hidden <= CLI_LIMIT_DIM, "hidden", "%d", s->hidden, "1 to 65536");
-    RANGE(s->layers >= 1 && s->layers <= BATON_RNN_MAX_LAYERS, "layers", "%d", s->layers, "1 to 16");
-    RANGE(!s->bidirectional || s->hidden % 2 == 0, "hidden", "%d", s->hidden,
-          "an even size (a bidirectional encoder has two directions of H/2; or --no-bidirectional)");
-    RANGE(s->dropout >= 0.0f && s->dropout < 1.0f, "dropout", "%g", (double)s->dropout, "0 <= p < 1");
-    RANGE(s->label_smoothing >= 0.0f && s->label_smoothing < 1.0f, "label-smoothing", "%g",
-          (double)s->label_smoothing, "0 <= eps < 1");
-    RANGE(!s->tie || s->emb == s->hidden, "tie", "%s", "true", "--emb equal to --hidden");
+    RANGE_IN(file, s->emb >= 1 && s->emb <= CLI_LIMIT_DIM, "emb", "%d", s->emb, "1 to 65536");
+    RANGE_IN(file, s->hidden >= 1 && s->hidden <= CLI_LIMIT_DIM, "hidden", "%d", s->hidden, "1 to 65536");
+    RANGE_IN(file, s->layers >= 1 && s->layers <= BATON_RNN_MAX_LAYERS, "layers", "%d", s->layers, "1 to 16");
+    RANGE_IN(file, !s->bidirectional || s->hidden % 2 == 0, "hidden", "%d", s->hidden,
+             "an even size (a bidirectional encoder has two directions of H/2; or --no-bidirectional)");
+    RANGE_IN(file, s->dropout >= 0.0f && s->dropout < 1.0f, "dropout", "%g", (double)s->dropout, "0 <= p < 1");
+    RANGE_IN(file, s->label_smoothing >= 0.0f && s->label_smoothing < 1.0f, "label-smoothing", "%g",
+             (double)s->label_smoothing, "0 <= eps < 1");
+    RANGE_IN(file, !s->tie || s->emb == s->hidden, "tie", "%s", "true", "--emb equal to --hidden");
     return BATON_OK;
 }
 
@@ -275,7 +284,7 @@ baton_status cli_settings_check(const cli_settings *s, unsigned cmd)
     baton_precision p;
     BATON_TRY(cli_precision(&p, s));
     if (cmd & (CLI_TRAIN | CLI_DEMO | CLI_CHECK))
-        BATON_TRY(check_model(s));
+        BATON_TRY(cli_settings_check_model(s, NULL));
     if (cmd & (CLI_TRAIN | CLI_DEMO)) {
         BATON_TRY(check_data(s));
         BATON_TRY(check_training(s));

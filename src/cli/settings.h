@@ -46,6 +46,11 @@ extern const cli_opt cli_settings_opts[];
  * together, before any work starts: one line naming the option, the value and what was expected. */
 baton_status cli_settings_check(const cli_settings *s, unsigned cmd);
 
+/* Checks the options that shape a model (sizes, layers, dropout, tying), as cli_settings_check
+ * does for train, demo and check; with file (not NULL) the error line names the file the settings
+ * came from and the option as it is written there (a model directory's config.txt). */
+baton_status cli_settings_check_model(const cli_settings *s, const char *file);
+
 /* The precision --precision names (--tf32, kept for older scripts, means tf32). */
 baton_status cli_precision(baton_precision *p, const cli_settings *s);
 
