@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "baton/decode.h"
+#include "settings.h"
 
 baton_status cli_tokenize_lines(baton_subword *sw, char **lines, int n)
 {
@@ -50,7 +51,7 @@ typedef struct {
     int *ids, *len, *tmp, *out, *out_len, *d_ids, *d_len;
     baton_hyp *hyps;
     char *text, *detok;
-    size_t detok_cap;
+    size_t text_cap, detok_cap;
     int S_max, max_len, k;
 } work;
 
@@ -63,7 +64,10 @@ static baton_status work_create(work *w, const cli_translator *x, char *const *t
         int len = baton_vocab_encode(x->sv, tok[i], NULL, 0);
         w->S_max = len > w->S_max ? len : w->S_max;
     }
-    w->max_len = (int)(x->max_len_ratio * w->S_max) + 5;
+    /* in double and capped: a large --max-len-ratio must not overflow int (nor ask for more than a
+     * sentence may hold) */
+    double max_len = (double)x->max_len_ratio * w->S_max + 5;
+    w->max_len = max_len < CLI_LIMIT_LEN ? (int)max_len : CLI_LIMIT_LEN;
     w->k = x->beam > 1 ? x->nbest : 1;
     w->ids = malloc((size_t)w->S_max * B * sizeof(int));
     w->len = malloc((size_t)B * sizeof(int));
@@ -71,8 +75,7 @@ static baton_status work_create(work *w, const cli_translator *x, char *const *t
     w->out = malloc((size_t)B * w->k * w->max_len * sizeof(int));
     w->out_len = malloc((size_t)B * sizeof(int));
     w->hyps = malloc((size_t)B * w->k * sizeof(baton_hyp));
-    w->text = malloc((size_t)w->max_len * 256 + 1);
-    BATON_REQUIRE(w->ids && w->len && w->tmp && w->out && w->out_len && w->hyps && w->text,
+    BATON_REQUIRE(w->ids && w->len && w->tmp && w->out && w->out_len && w->hyps,
                   "translate: out of memory for batches of %d", B);
     baton_backend *be = x->be;
     BATON_TRY(x->beam > 1 ? baton_beam_create(&w->bm, be, x->m, w->S_max, B, x->beam, w->max_len, 0)
@@ -99,12 +102,19 @@ static void work_free(work *w, baton_backend *be)
 static baton_status emit_batch(const cli_translator *x, work *w, char *const *tok, int first, int nb, cli_emit_fn emit,
                                void *ctx)
 {
-    size_t text_cap = (size_t)w->max_len * 256 + 1;
     for (int b = 0; b < nb; b++)
         for (int i = 0; i < w->k; i++) {
             int empty = baton_vocab_encode(x->sv, tok[first + b], NULL, 0) == 0;
             int len = empty ? 0 : x->beam > 1 ? w->hyps[b * w->k + i].len : w->out_len[b];
-            baton_vocab_decode(x->tv, w->out + (size_t)(b * w->k + i) * w->max_len, len, w->text, text_cap);
+            const int *ids = w->out + (size_t)(b * w->k + i) * w->max_len;
+            size_t need = baton_vocab_decode(x->tv, ids, len, w->text, w->text_cap) + 1;
+            if (need > w->text_cap) { /* the tokens' text, as long as it is */
+                char *grown = realloc(w->text, need);
+                if (!grown)
+                    return BATON_ERROR(BATON_ERR_OOM, "translate: out of memory for a %zu-byte translation", need);
+                w->text = grown, w->text_cap = need;
+                baton_vocab_decode(x->tv, ids, len, w->text, w->text_cap);
+            }
             BATON_TRY(baton_subword_decode(x->tsw, w->text, &w->detok, &w->detok_cap));
             emit(ctx, first + b, i, w->detok, x->beam > 1 ? w->hyps[b * w->k + i].score : 0.0f);
         }
