@@ -271,7 +271,7 @@ baton_status baton_draw_write_png(const char *path, const canvas *c)
     if (!png_image_write_to_stdio(&img, f, 0, c->px, 0, NULL))
         st = BATON_ERROR(BATON_ERR_IO, "plot %s: libpng cannot write %s: %s", path, tmp, img.message);
     png_image_free(&img);
-    if (st == BATON_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+    if (st == BATON_OK && (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0))
         st = BATON_ERROR(BATON_ERR_IO, "plot %s: cannot flush %s to disk: %s", path, tmp, strerror(errno));
     if (fclose(f) != 0 && st == BATON_OK)
         st = BATON_ERROR(BATON_ERR_IO, "plot %s: cannot close %s: %s", path, tmp, strerror(errno));
