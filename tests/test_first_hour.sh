@@ -42,7 +42,7 @@ check "--dropout 1.5: exit 2 at once, naming the option and the range" \
 check "... and nothing is left behind" test ! -e "$work/bad"
 check "--train-tgt without --train-src: exit 2" expect_exit 2 "\-\-train-tgt without \-\-train-src" \
     "$baton" train --model "$work/bad" --train-tgt "$work/train.tgt"
-check "translate --beam 0: exit 2" expect_exit 2 "\-\-beam 0: expected >= 1" "$baton" translate --model x --beam 0
+check "translate --beam 0: exit 2" expect_exit 2 "\-\-beam 0: expected 1 to 1024" "$baton" translate --model x --beam 0
 
 # ---- --epochs alone, and what ended a run (item 9) ----
 "$baton" train --model "$work/ep" "${corpus[@]}" --epochs 3 2>"$work/ep.log"
