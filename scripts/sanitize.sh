@@ -16,7 +16,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 # run's job (scripts/test.sh, four schedules); this run looks for the host code's memory errors
 # and leaks, which one schedule exercises as fully, four times faster.
 export BATON_EMU_SCHEDULES=${BATON_EMU_SCHEDULES:-forward}
-sanitize=(-Db_sanitize=address,undefined -Dbuildtype=debugoptimized)
+# b_ndebug: the same error lines as a release build (debug builds add baton's source positions)
+sanitize=(-Db_sanitize=address,undefined -Dbuildtype=debugoptimized -Db_ndebug=true)
 for suite in ${SUITES:-cpu gpu}; do
   case $suite in
     cpu) BUILD_DIR="$build" bash scripts/build.sh -Dcuda=disabled "${sanitize[@]}"

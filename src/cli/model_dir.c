@@ -107,9 +107,8 @@ static baton_status check_weights_size(const baton_param_table *t, const char *p
     return BATON_OK;
 }
 
-baton_status cli_model_load(cli_loaded_model *lm, const char *dir, baton_backend *be)
+static baton_status load_parts(cli_loaded_model *lm, const char *dir, baton_backend *be)
 {
-    memset(lm, 0, sizeof *lm);
     lm->be = be;
     baton_param_table_init(&lm->t);
     char path[4096];
@@ -142,6 +141,15 @@ baton_status cli_model_load(cli_loaded_model *lm, const char *dir, baton_backend
     if (st == BATON_OK)
         st = be->ops->upload(be, lm->params, host, bytes);
     free(host);
+    return st;
+}
+
+baton_status cli_model_load(cli_loaded_model *lm, const char *dir, baton_backend *be)
+{
+    memset(lm, 0, sizeof *lm);
+    baton_status st = load_parts(lm, dir, be);
+    if (st != BATON_OK)
+        cli_model_free(lm); /* what was read before the failure */
     return st;
 }
 

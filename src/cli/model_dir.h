@@ -31,7 +31,7 @@ baton_status cli_model_save(const char *dir, const char *file, const cli_setting
                             const baton_vocab *tv, const baton_param_table *t, const float *host_params);
 
 /* Reads a directory written by cli_model_save: its settings, vocabularies, tokenizers and
- * model.safetensors. */
+ * model.safetensors. On failure nothing is left to free. */
 baton_status cli_model_load(cli_loaded_model *lm, const char *dir, baton_backend *be);
 
 /* Opens DIR/<side>.spm.model when it exists, else whitespace mode. */
