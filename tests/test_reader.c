@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "baton/reader.h"
+#include "baton/text.h"
 #include "testutil.h"
 
 static tu_report rep;
@@ -220,6 +221,27 @@ static void test_long_line(void)
     free(big);
 }
 
+/* A line over BATON_LINE_MAX bytes is an error naming file:line, read no further than the limit. */
+static void test_line_limit(void)
+{
+    size_t n = (size_t)BATON_LINE_MAX + 1;
+    char *big = malloc(n + 16);
+    memcpy(big, "ok\n", 3);
+    memset(big + 3, 'x', n);
+    memcpy(big + 3 + n, "\nafter\n", 7);
+    const char *src = write_file(0, "huge.de", big, n + 10);
+    const char *tgt = WRITE(1, "huge.en", "ok\nhuge\nafter\n");
+    baton_reader *r;
+    const char *s, *t;
+    CHECK(baton_reader_open(&r, src, tgt, NULL) == BATON_OK, "open huge");
+    CHECK(baton_reader_next(r, &s, &t) == 1 && strcmp(s, "ok") == 0, "the line before the huge one");
+    CHECK(baton_reader_next(r, &s, &t) == -BATON_ERR_FORMAT, "a line over BATON_LINE_MAX is refused");
+    CHECK(contains(baton_error_last(), "huge.de:2: a line of more than 16777216 bytes"), "message '%s'",
+          baton_error_last());
+    baton_reader_close(r);
+    free(big);
+}
+
 /* Streams a real corpus and checks it yields want pairs with nothing skipped. */
 static void check_real(const char *src, const char *tgt, long long want)
 {
@@ -267,6 +289,7 @@ int main(void)
     test_replace();
     test_seek();
     test_long_line();
+    test_line_limit();
     test_real();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -671,6 +671,25 @@ static void test_damaged(tu_report *r, const char *dir)
     }
     free(good);
 
+    /* a header of more than a million JSON values is refused before cJSON builds a node for each */
+    size_t many = 1000001;
+    char *huge = malloc(2 * many + 64);
+    if (huge) {
+        char *w = huge + sprintf(huge, "{" A_OK ", " B_OK ", \"__metadata__\": {\"k\": \"v\"}, \"x\": [");
+        for (size_t i = 0; i < many; i++) {
+            if (i)
+                *w++ = ',';
+            *w++ = '0';
+        }
+        strcpy(w, "]}");
+    }
+    tu_fill_nan(buf, t.total);
+    baton_status vst = huge && write_st(path, huge, 44) ? baton_safetensors_load(path, &t, buf) : BATON_OK;
+    check(r, "damaged: a header of more than 1000000 JSON values is refused, naming the file",
+          vst == BATON_ERR_FORMAT && strstr(baton_error_last(), "more than 1000000 JSON values") &&
+              strstr(baton_error_last(), path) && memcmp(buf, poison, baton_param_bytes(&t)) == 0);
+    free(huge);
+
     remove(path);
     capture c;
     int one_line = capture_begin(&c, dir);

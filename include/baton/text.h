@@ -4,8 +4,26 @@
 #define BATON_TEXT_H
 
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "baton/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest line baton reads from a text file (a corpus line, an input line to translate or score, a
+ * vocabulary token): 16 MiB, far beyond any sentence. A longer line is refused, naming file:line,
+ * before more memory than that is taken for it (a binary file without line breaks must not be
+ * read whole into memory). */
+#define BATON_LINE_MAX (1 << 24)
+
+/* getline with a limit: reads the next line of f, its '\n' included, into *buf (NUL-terminated,
+ * grown as getline grows it but never beyond max + 2 bytes) and returns its length; -1 at the end
+ * of the file or on an error (ferror(f); errno is ENOMEM when *buf could not grow); -2 when the
+ * line holds more than max bytes before its '\n': *buf then holds the first max + 1 of them and
+ * the rest is left unread. */
+ssize_t baton_text_getline(char **buf, size_t *cap, FILE *f, size_t max);
 
 /* A file read one line at a time, as it arrives (standard input included). */
 typedef struct {
@@ -49,5 +67,9 @@ baton_status baton_text_read_pairs(baton_pairs *p, const char *src_path, const c
 
 /* Frees the sentences and leaves *p empty; safe on an empty or already freed set. */
 void baton_pairs_free(baton_pairs *p);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,5 +1,5 @@
-/* corpus.c: the streamed parallel-corpus reader of reader.h. Each file is read with getline into
- * one growing buffer (so any line length works and memory stays one line per file), checked for
+/* reader.c: the streamed parallel-corpus reader of reader.h. Each file is read a line at a time into
+ * one growing buffer (lines up to BATON_LINE_MAX, so memory stays one line per file), checked for
  * NUL bytes and UTF-8 validity before anything else looks at it, and tracked by byte offset and
  * line number, which is all a resume position needs. */
 #include "baton/reader.h"
@@ -16,7 +16,7 @@
 typedef struct {
     FILE *f;
     char *path;
-    char *buf;        /* getline's buffer: the raw line */
+    char *buf;        /* the raw line (baton_text_getline's buffer) */
     size_t cap;
     char *fix;        /* the line with invalid bytes replaced (replace_invalid mode) */
     size_t fix_cap;
@@ -121,9 +121,12 @@ static baton_status utf8_replace(corpus_file *fl, const char *line, size_t n)
 static long long count_rest(corpus_file *fl)
 {
     long long n = 0;
-    while (getline(&fl->buf, &fl->cap, fl->f) >= 0)
-        n++;
-    return n;
+    int c, last = '\n';
+    flockfile(fl->f);
+    while ((c = getc_unlocked(fl->f)) != EOF) /* no line is held: a binary file needs no memory */
+        n += (last = c) == '\n';
+    funlockfile(fl->f);
+    return n + (last != '\n');
 }
 
 /* Strips trailing whitespace; in TSV mode a trailing tab stays (it separates an empty target). */
@@ -140,9 +143,14 @@ static size_t strip_trailing(char *s, size_t n, int keep_tab)
 static int read_line(baton_reader *r, corpus_file *fl, char **line)
 {
     errno = 0;
-    ssize_t got = getline(&fl->buf, &fl->cap, fl->f);
+    ssize_t got = baton_text_getline(&fl->buf, &fl->cap, fl->f, BATON_LINE_MAX);
+    if (got == -2)
+        return -(int)BATON_ERROR(BATON_ERR_FORMAT,
+                                 "%s:%lld: a line of more than %d bytes; expected one sentence per line (is this a "
+                                 "binary file?)",
+                                 fl->path, fl->line + 1, BATON_LINE_MAX);
     if (got < 0) {
-        if (errno == ENOMEM) /* getline could not grow its buffer: not the end of the file */
+        if (errno == ENOMEM) /* the buffer could not grow: not the end of the file */
             return -(int)BATON_ERROR(BATON_ERR_OOM, "%s:%lld: out of memory reading the line", fl->path, fl->line + 1);
         if (ferror(fl->f))
             return -(int)BATON_ERROR(BATON_ERR_IO, "%s:%lld: read error: %s", fl->path, fl->line + 1,

@@ -18,6 +18,39 @@ size_t baton_text_bom(const char *s, size_t n)
     return n >= 3 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF ? 3 : 0;
 }
 
+ssize_t baton_text_getline(char **buf, size_t *cap, FILE *f, size_t max)
+{
+    size_t n = 0;
+    int c, over = 0;
+    flockfile(f);
+    while ((c = getc_unlocked(f)) != EOF) {
+        if (n + 2 > *cap) { /* room for c and the NUL, never more than max + 2 bytes in all */
+            size_t grown = *cap < 128 ? 128 : 2 * *cap;
+            grown = grown < max + 2 ? grown : max + 2;
+            char *p = realloc(*buf, grown);
+            if (!p) {
+                funlockfile(f);
+                errno = ENOMEM;
+                return -1;
+            }
+            *buf = p;
+            *cap = grown;
+        }
+        (*buf)[n++] = (char)c;
+        if (c == '\n')
+            break;
+        if (n > max) {
+            over = 1;
+            break;
+        }
+    }
+    funlockfile(f);
+    if (n == 0)
+        return -1;
+    (*buf)[n] = '\0';
+    return over ? -2 : (ssize_t)n;
+}
+
 baton_status baton_line_reader_open(baton_line_reader *r, const char *path)
 {
     memset(r, 0, sizeof *r);
@@ -32,7 +65,10 @@ baton_status baton_line_reader_next(baton_line_reader *r, char **line)
 {
     *line = NULL;
     errno = 0;
-    ssize_t len = getline(&r->buf, &r->cap, r->f);
+    ssize_t len = baton_text_getline(&r->buf, &r->cap, r->f, BATON_LINE_MAX);
+    if (len == -2)
+        return BATON_ERROR(BATON_ERR_FORMAT, "%s:%ld: a line of more than %d bytes; expected one sentence per line",
+                           r->path, r->line + 1, BATON_LINE_MAX);
     if (len < 0) {
         if (ferror(r->f) || errno == ENOMEM)
             return BATON_ERROR(BATON_ERR_IO, "%s: read error after line %ld: %s", r->path, r->line,

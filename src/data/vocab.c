@@ -13,6 +13,7 @@
  *   the return value is the full length without the NUL, and ids outside the vocabulary are written
  *   as <unk>. */
 #include "baton/vocab.h"
+#include "baton/text.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -402,11 +403,16 @@ baton_status baton_vocab_load(baton_vocab *v, const char *path)
     baton_status st = BATON_OK;
     for (;;) {
         errno = 0;
-        ssize_t got = getline(&line, &line_cap, f);
+        ssize_t got = baton_text_getline(&line, &line_cap, f, BATON_LINE_MAX);
+        if (got == -2) {
+            st = BATON_ERROR(BATON_ERR_FORMAT, "%s:%ld: a line of more than %d bytes; expected one token per line",
+                             path, lineno + 1, BATON_LINE_MAX);
+            break;
+        }
         if (got < 0) {
-            if (ferror(f))
-                st = BATON_ERROR(BATON_ERR_IO, "vocabulary: cannot read %s after line %ld: %s", path, lineno,
-                                 strerror(errno));
+            if (ferror(f) || errno == ENOMEM)
+                st = BATON_ERROR(errno == ENOMEM ? BATON_ERR_OOM : BATON_ERR_IO,
+                                 "vocabulary: cannot read %s after line %ld: %s", path, lineno, strerror(errno));
             break;
         }
         lineno++;

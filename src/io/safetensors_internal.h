@@ -16,7 +16,8 @@
  * - Load refuses what the reference implementation (Rust safetensors with serde_json) refuses, even
  *   where cJSON alone would accept it and read something else: a header that does not start with
  *   '{', invalid UTF-8, control bytes, malformed string escapes, a header over 100 MB; and a name
- *   given twice, which the format forbids. Offsets are checked as the reference does: sorted by
+ *   given twice, which the format forbids. Beyond the reference, a header of more than a million
+ *   JSON values is refused before it is parsed (cJSON would take ~80 bytes for each). Offsets are checked as the reference does: sorted by
  *   begin, the tensors must tile the data section exactly, so gaps and trailing bytes are errors.
  *   Dtypes other than F32 are understood only far enough to check their sizes.
  * - Metadata reading validates the header exactly as load does (but reads no tensor data); st may

@@ -51,6 +51,10 @@ char *baton_safetensors_metadata(const char *path, const char *key, baton_status
 /* The reference implementation refuses longer headers; a corrupted length must not make us
  * allocate gigabytes either. */
 #define ST_MAX_HEADER 100000000ull
+/* Most JSON values a header may hold: cJSON takes some 80 bytes for each, so a 100 MB header of
+ * tiny values ("[0,0,0,...]") would become gigabytes of nodes; baton's largest checkpoints hold a
+ * few thousand, a model of 100000 tensors under a million. */
+#define ST_MAX_VALUES 1000000
 /* Largest integer a JSON number (a double in cJSON) carries exactly. */
 #define ST_MAX_EXACT 9007199254740992.0
 
@@ -279,7 +283,9 @@ static baton_status check_tiling(const st_header *h)
 /* Catches what cJSON would let through but the reference implementation (serde_json) refuses:
  * a first byte other than '{' (which also rules out a byte-order mark), invalid UTF-8, control
  * bytes (outside strings JSON allows only \t, \n and \r; inside, none), and string escapes other
- * than \" \\ \/ \b \f \n \r \t and \u with four hex digits, which cJSON reads as something else. */
+ * than \" \\ \/ \b \f \n \r \t and \u with four hex digits, which cJSON reads as something else.
+ * It also counts the values (more than ST_MAX_VALUES are refused before cJSON allocates a node for
+ * each). */
 static baton_status check_header_bytes(const st_header *h)
 {
     const char *t = h->text;
@@ -292,8 +298,14 @@ static baton_status check_header_bytes(const st_header *h)
         return BATON_ERROR(BATON_ERR_FORMAT, "safetensors %s: the header is not valid UTF-8 (at byte %zu of %zu)",
                            h->path, bad, n);
     int in_string = 0;
+    size_t values = 1;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)t[i];
+        if (!in_string && (c == ',' || c == '[' || c == '{') && ++values > ST_MAX_VALUES)
+            return BATON_ERROR(BATON_ERR_FORMAT,
+                               "safetensors %s: the header holds more than %d JSON values (at byte %zu); expected "
+                               "tensor entries and metadata",
+                               h->path, ST_MAX_VALUES, i);
         if (c < 0x20 && (in_string || (c != '\t' && c != '\n' && c != '\r')))
             return BATON_ERROR(BATON_ERR_FORMAT,
                                "safetensors %s: the header holds the control byte 0x%02x at byte %zu%s", h->path, c, i,
