@@ -4,6 +4,8 @@
 // is undefined behaviour; so every entry point catches everything and returns a code + message.
 #include "spm_shim.h"
 
+#include "baton/text.h" /* BATON_LINE_MAX */
+
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
@@ -41,6 +43,16 @@ int from_status(const sentencepiece::util::Status &st, char *err, size_t err_n)
     else if (st.code() == StatusCode::kInvalidArgument)
         code = BATON_SPM_EINVALID;
     return fail(code, err, err_n, st.error_message());
+}
+
+// At most n bytes of s, cut at a character boundary (for messages).
+std::string utf8_prefix(const std::string &s, size_t n)
+{
+    if (s.size() <= n)
+        return s;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80)
+        n--;
+    return s.substr(0, n) + "...";
 }
 
 // Copies s into the caller's growable malloc'd buffer (C frees it, so C's realloc, not new).
@@ -84,6 +96,7 @@ class FileLines : public sentencepiece::SentenceIterator {
     size_t next_ = 0;
     std::FILE *f_ = nullptr;
     std::string line_;
+    long line_no_ = 0; // lines read of the current file
     bool done_ = false;
     sentencepiece::util::Status status_;
 
@@ -101,6 +114,7 @@ class FileLines : public sentencepiece::SentenceIterator {
             return false;
         }
         const char *path = paths_[next_++];
+        line_no_ = 0;
         f_ = std::fopen(path, "rb");
         if (!f_) {
             status_ = sentencepiece::util::Status(sentencepiece::util::StatusCode::kNotFound,
@@ -110,13 +124,24 @@ class FileLines : public sentencepiece::SentenceIterator {
         return f_ != nullptr;
     }
 
-    // Reads one line into line_ (trailing whitespace stripped); false at the end of the file.
+    // Reads one line into line_ (trailing whitespace stripped); false at the end of the file, or
+    // with status_ set at a line longer than the corpus reader takes (BATON_LINE_MAX).
     bool read_line()
     {
         line_.clear();
         int c;
-        while ((c = std::getc(f_)) != EOF && c != '\n')
+        while ((c = std::getc(f_)) != EOF && c != '\n' && line_.size() <= BATON_LINE_MAX)
             line_.push_back(static_cast<char>(c));
+        line_no_++;
+        if (line_.size() > BATON_LINE_MAX) {
+            status_ = sentencepiece::util::Status(
+                sentencepiece::util::StatusCode::kOutOfRange,
+                std::string(paths_[next_ - 1]) + ":" + std::to_string(line_no_) + ": a line of more than " +
+                    std::to_string(BATON_LINE_MAX) + " bytes; expected one sentence per line");
+            done_ = true;
+            close();
+            return false;
+        }
         if (c == EOF && line_.empty()) {
             close();
             return false;
@@ -166,6 +191,13 @@ int encode(baton_spm *spm, const char *text, char **out, size_t *cap, char *err,
         return from_status(st, err, err_n);
     std::string joined;
     for (const std::string &p : pieces) {
+        // A model that does not escape whitespace (a damaged or foreign one) gives pieces holding
+        // spaces, which the vocabulary would split: refused rather than tokens that do not round-trip.
+        if (p.empty() || p.find_first_of(" \t\n\r\v\f") != std::string::npos)
+            return fail(BATON_SPM_EFORMAT, err, err_n,
+                        "the model gives the piece '" + utf8_prefix(p, 40) +
+                            "', which is empty or holds whitespace; expected a model that escapes whitespace as "
+                            "U+2581 (as SentencePiece's trainer does)");
         if (!joined.empty())
             joined.push_back(' ');
         joined += p;
