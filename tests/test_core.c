@@ -1,5 +1,5 @@
 /* test_core.c: the parameter table (names, alignment, errors) and the arena (measure-then-carve,
- * and a clear failure when a real arena is too small). */
+ * and a clear failure when a real arena is too small), and quiet error lines. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,10 +52,22 @@ static void check_arena(tu_report *r)
     baton_backend_destroy(&be);
 }
 
+/* baton_error_set_quiet: a quiet error is recorded but not printed; the setting is restored. */
+static void check_quiet(tu_report *r)
+{
+    int was = baton_error_set_quiet(1);
+    baton_status st = BATON_ERROR(BATON_ERR_FORMAT, "quiet %d", 7);
+    int quiet_again = baton_error_set_quiet(was);
+    tu_check_abs(r, "errors: a quiet error is recorded with its status",
+                 (double)(st != BATON_ERR_FORMAT) + (strcmp(baton_error_last(), "quiet 7") != 0), 0);
+    tu_check_abs(r, "errors: set_quiet returns the previous setting", (double)(was != 0) + (quiet_again != 1), 0);
+}
+
 int main(void)
 {
     tu_report r = {0, 0};
     check_table(&r);
     check_arena(&r);
+    check_quiet(&r);
     return tu_summary(&r, "core");
 }

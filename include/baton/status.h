@@ -37,6 +37,11 @@ void baton_error_show_source(int on);
  * before any: lets tests assert on what a failure said without capturing stderr. */
 const char *baton_error_last(void);
 
+/* On this thread, quiet (1) makes error lines recorded (baton_error_last) but not printed, for a
+ * caller that reports a failure itself as one line with its own context (the file the bad values
+ * came from); returns the previous setting, which the caller restores. */
+int baton_error_set_quiet(int quiet);
+
 /* Returns st after printing the message with the caller's source position. */
 #define BATON_ERROR(st, ...) baton_error_at((st), __FILE__, __LINE__, __VA_ARGS__)
 

@@ -128,7 +128,15 @@ static baton_status load_parts(cli_loaded_model *lm, const char *dir, baton_back
     BATON_TRY(cli_model_subword(&lm->tsw, dir, "tgt"));
     baton_s2s_config mc;
     BATON_TRY(cli_model_config(&mc, &lm->s, lm->sv.size, lm->tv.size));
-    BATON_TRY(baton_s2s_init(&lm->m, &mc, &lm->t));
+    /* config.txt's sizes with the vocabularies' may still give a tensor the library refuses: one line
+     * that says where they came from */
+    int was_quiet = baton_error_set_quiet(1);
+    baton_status init = baton_s2s_init(&lm->m, &mc, &lm->t);
+    baton_error_set_quiet(was_quiet);
+    if (init != BATON_OK)
+        return BATON_ERROR(init, "%s/config.txt with vocabularies of %d and %d tokens describes a model that cannot be "
+                                 "built: %s",
+                           dir, lm->sv.size, lm->tv.size, baton_error_last());
     BATON_TRY(cli_path_in(path, sizeof path, dir, "model.safetensors"));
     BATON_TRY(check_weights_size(&lm->t, path, dir));
     size_t bytes = baton_param_bytes(&lm->t);

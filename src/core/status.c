@@ -34,6 +34,14 @@ void baton_error_show_source(int on)
 
 /* Per thread, so a worker's error never overwrites the one its caller is looking at. */
 static _Thread_local char last_msg[1024];
+static _Thread_local int quiet;
+
+int baton_error_set_quiet(int q)
+{
+    int was = quiet;
+    quiet = q;
+    return was;
+}
 
 const char *baton_error_last(void)
 {
@@ -52,6 +60,8 @@ baton_status baton_error_at(baton_status st, const char *file, int line, const c
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     memcpy(last_msg, msg, sizeof msg);
+    if (quiet)
+        return st;
     if (show_source)
         fprintf(stderr, "baton: error: %s (%s:%d)\n", msg, base, line);
     else
