@@ -39,6 +39,8 @@ printf 'three hundred five\n\nseven\n' >"$work/in.txt"
 "$baton" translate --model "$work/m" --input "$work/in.txt" >"$work/out.txt"
 check "translate: exit 0" test $? -eq 0
 check "translate: one output line per input line" test "$(wc -l <"$work/out.txt")" -eq 3
+check "translate --max-len-ratio 1e30: the output length is capped, not overflowed" \
+    bash -c "'$baton' translate --model '$work/m' --input '$work/in.txt' --beam 1 --max-len-ratio 1e30 | wc -l | grep -qx 3"
 check "translate: reads standard input too" \
     bash -c "printf 'nine\n' | '$baton' translate --model '$work/m' | wc -l | grep -qx 1"
 check "translate --nbest 3: three 'i ||| text ||| score' lines per input" \
