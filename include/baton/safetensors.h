@@ -32,10 +32,4 @@ baton_status baton_safetensors_load(const char *path, const baton_param_table *t
  * unreadable; NULL without a line if the key is absent: use *st to tell them apart. */
 char *baton_safetensors_metadata(const char *path, const char *key, baton_status *st);
 
-/* Test hook (docs/faults.md): with BATON_FAULT_WRITE_PAUSE_MS=N in the environment, every file baton writes
- * through a temporary file sleeps N milliseconds in the middle of writing it (a safetensors file after its header
- * and first tensor, config.txt before its flush), before it is flushed and renamed, so that a test's kill -9 lands
- * inside writes and a test can free a full disk between two attempts. Without the variable, nothing. */
-void baton_fault_write_pause(void);
-
 #endif

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "baton/atomic_file.h"
 #include "baton/safetensors.h"
 
 baton_status cli_path_in(char *out, size_t n, const char *dir, const char *file)
@@ -19,48 +19,18 @@ baton_status cli_path_in(char *out, size_t n, const char *dir, const char *file)
     return BATON_OK;
 }
 
-/* Makes a rename in dir durable (as the safetensors writer does); filesystems that cannot sync a
- * directory say EINVAL. */
-static baton_status sync_dir(const char *dir, const char *path)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    baton_status st = BATON_OK;
-    if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL))
-        st = BATON_ERROR(BATON_ERR_IO, "wrote %s but cannot sync its directory %s: %s", path, dir, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    return st;
-}
-
-/* config.txt through a temporary file in the same directory, fsync and rename, like every other
- * file of the directory: a kill or a full disk leaves the old one whole. */
+/* config.txt through the atomic writer, like every other file of the directory: a kill or a full
+ * disk leaves the old one whole. */
 static baton_status save_config(const char *dir, const cli_settings *s)
 {
-    char path[4096], tmp[4200];
+    char path[4096];
     BATON_TRY(cli_path_in(path, sizeof path, dir, "config.txt"));
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return BATON_ERROR(BATON_ERR_IO, "cannot write %s: cannot create %s: %s; %s is unchanged", path, tmp,
-                           strerror(errno), path);
-    errno = 0;
-    fprintf(f, "# baton model settings: the options it was trained with\n");
-    cli_opts_write(f, s, cli_settings_opts, CLI_TRAIN);
+    baton_atomic_file a;
+    BATON_TRY(baton_atomic_open(&a, path, "w"));
+    fprintf(a.f, "# baton model settings: the options it was trained with\n");
+    cli_opts_write(a.f, s, cli_settings_opts, CLI_TRAIN);
     baton_fault_write_pause();
-    int bad = 0, e = 0;
-    /* a failed fprintf sets the stream's error flag, which ferror reports after the flush */
-    if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0)
-        bad = 1, e = errno ? errno : EIO;
-    if (fclose(f) != 0 && !bad)
-        bad = 1, e = errno;
-    if (!bad && rename(tmp, path) != 0)
-        bad = 1, e = errno;
-    if (bad) {
-        remove(tmp);
-        return BATON_ERROR(BATON_ERR_IO, "cannot write %s (through %s): %s; %s is unchanged", path, tmp, strerror(e),
-                           path);
-    }
-    return sync_dir(dir, path);
+    return baton_atomic_commit(&a); /* a failed fprintf shows there, in the stream's error flag */
 }
 
 baton_status cli_model_save(const char *dir, const char *file, const cli_settings *s, const baton_vocab *sv,

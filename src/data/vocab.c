@@ -15,13 +15,14 @@
 #include "baton/vocab.h"
 #include "baton/text.h"
 
+#include "baton/atomic_file.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char *const specials[BATON_SPECIALS] = {"<pad>", "<unk>", "<s>", "</s>"};
 
@@ -360,34 +361,13 @@ baton_status baton_vocab_save(const baton_vocab *v, const char *path)
         BATON_REQUIRE(!bad, "vocabulary: token %d ('%.64s') is empty or holds whitespace; cannot save to %s", id, t,
                       path);
     }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp)
-        return BATON_ERROR(BATON_ERR_OOM, "vocabulary: cannot allocate a file name");
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    baton_status st = BATON_OK;
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        st = BATON_ERROR(BATON_ERR_IO, "vocabulary: cannot create %s: %s", tmp, strerror(errno));
-        free(tmp);
-        return st;
+    baton_atomic_file a;
+    BATON_TRY(baton_atomic_open(&a, path, "w"));
+    for (int id = 0; id < v->size; id++) {
+        fputs(v->tokens[id], a.f);
+        fputc('\n', a.f);
     }
-    for (int id = 0; id < v->size && st == BATON_OK; id++)
-        if (fputs(v->tokens[id], f) == EOF || fputc('\n', f) == EOF)
-            st = BATON_ERROR(BATON_ERR_IO, "vocabulary: cannot write %s: %s", tmp, strerror(errno));
-    /* the data must be on disk before the rename makes it visible under path, or a crash could leave
-     * an empty or partial file where the old vocabulary was */
-    if (st == BATON_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
-        st = BATON_ERROR(BATON_ERR_IO, "vocabulary: cannot flush %s to disk: %s", tmp, strerror(errno));
-    if (fclose(f) != 0 && st == BATON_OK)
-        st = BATON_ERROR(BATON_ERR_IO, "vocabulary: cannot close %s: %s", tmp, strerror(errno));
-    if (st == BATON_OK && rename(tmp, path) != 0)
-        st = BATON_ERROR(BATON_ERR_IO, "vocabulary: cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    if (st != BATON_OK)
-        remove(tmp);
-    free(tmp);
-    return st;
+    return baton_atomic_commit(&a); /* a failed write shows there, in the stream's error flag */
 }
 
 baton_status baton_vocab_load(baton_vocab *v, const char *path)

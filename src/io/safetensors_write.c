@@ -2,15 +2,11 @@
 #include "baton/safetensors.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "baton_config.h"
 
@@ -18,6 +14,7 @@
 #include <cJSON.h> /* pkg-config libcjson puts its cjson/ directory on the include path */
 #endif
 
+#include "baton/atomic_file.h"
 #include "safetensors_internal.h"
 
 /* ---- shared helpers ---------------------------------------------------------------------------- */
@@ -96,16 +93,6 @@ uint32_t baton_st_crc32(uint32_t crc, const void *p, size_t n)
 }
 
 /* ---- saving ------------------------------------------------------------------------------------ */
-
-void baton_fault_write_pause(void)
-{
-    const char *ms = getenv("BATON_FAULT_WRITE_PAUSE_MS");
-    long n = ms ? strtol(ms, NULL, 10) : 0;
-    if (n > 0) {
-        struct timespec ts = {n / 1000, (n % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-}
 
 /* A growing string; an allocation failure is remembered and reported once at the end. */
 typedef struct {
@@ -328,36 +315,6 @@ static baton_status build_header(sbuf *b, const char *path, const baton_st_part 
     return BATON_OK;
 }
 
-/* Makes the rename itself durable: without it, a crash right after save returns could bring back
- * the old directory entry. Filesystems that cannot sync a directory say EINVAL; nothing more can
- * be done there. */
-static baton_status sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (!slash) {
-        dir = strdup(".");
-    } else {
-        size_t n = slash == path ? 1 : (size_t)(slash - path);
-        dir = malloc(n + 1);
-        if (dir) {
-            memcpy(dir, path, n);
-            dir[n] = '\0';
-        }
-    }
-    if (!dir)
-        return BATON_ERROR(BATON_ERR_OOM, "safetensors save %s: cannot allocate a directory name", path);
-    baton_status st = BATON_OK;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL))
-        st = BATON_ERROR(BATON_ERR_IO, "safetensors save %s: wrote the file but cannot sync its directory %s: %s",
-                         path, dir, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    free(dir);
-    return st;
-}
-
 /* One part's tensors, in table order, little-endian through chunk; *pause_in counts tensors down to
  * the test hook's pause (baton_fault_write_pause). */
 static baton_status write_part(FILE *f, const char *path, const char *tmp, const baton_st_part *part,
@@ -418,45 +375,15 @@ baton_status baton_st_save_parts(const char *path, const baton_st_part *parts, i
         free(hdr.p);
         return st;
     }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp) {
-        free(hdr.p);
-        return BATON_ERROR(BATON_ERR_OOM, "safetensors save %s: cannot allocate a file name", path);
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        st = BATON_ERROR(BATON_ERR_IO, "cannot write %s: cannot create %s: %s; %s is unchanged", path, tmp,
-                         strerror(errno), path);
-        free(tmp);
-        free(hdr.p);
-        return st;
-    }
-    st = write_body(f, path, tmp, &hdr, parts, n_parts);
-    /* the data must be on disk before the rename makes it visible under path, or a crash could leave
-     * an empty or partial file where the old one was; a full disk often shows only here, when the
-     * buffered tail (or, on NFS, the whole file) reaches the filesystem */
-    if (st == BATON_OK && (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0))
-        st = BATON_ERROR(BATON_ERR_IO, "cannot write %s (flushing %s to disk): %s; %s is unchanged", path, tmp,
-                         strerror(errno), path);
-    if (fclose(f) != 0 && st == BATON_OK)
-        st = BATON_ERROR(BATON_ERR_IO, "cannot write %s (closing %s): %s; %s is unchanged", path, tmp, strerror(errno),
-                         path);
-    int renamed = 0;
+    baton_atomic_file a;
+    st = baton_atomic_open(&a, path, "wb");
     if (st == BATON_OK) {
-        if (rename(tmp, path) != 0)
-            st = BATON_ERROR(BATON_ERR_IO, "cannot write %s (renaming %s to it): %s; %s is unchanged", path, tmp,
-                             strerror(errno), path);
+        st = write_body(a.f, path, a.tmp, &hdr, parts, n_parts);
+        if (st == BATON_OK)
+            st = baton_atomic_commit(&a);
         else
-            renamed = 1;
+            baton_atomic_abort(&a); /* no partial file left behind */
     }
-    if (renamed)
-        st = sync_dir(path);
-    else
-        remove(tmp); /* no partial file left behind */
-    free(tmp);
     free(hdr.p);
     return st;
 }

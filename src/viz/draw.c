@@ -5,13 +5,12 @@
  * (png_image_write_to_stdio) into "<path>.tmp", which is synced and renamed to path. Without
  * libpng everything but the encoding is still compiled (and checked by the compiler); the write
  * step then reports BATON_ERR_UNSUPPORTED. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "baton/atomic_file.h"
 #include "baton/plot.h"
 #include "baton_config.h"
 #include "plot_internal.h"
@@ -249,18 +248,8 @@ int baton_draw_text_width(const char *s)
 baton_status baton_draw_write_png(const char *path, const canvas *c)
 {
 #if BATON_HAVE_PNG
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp)
-        return BATON_ERROR(BATON_ERR_OOM, "plot %s: cannot allocate a file name", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        baton_status st = BATON_ERROR(BATON_ERR_IO, "plot %s: cannot create %s: %s", path, tmp, strerror(errno));
-        free(tmp);
-        return st;
-    }
+    baton_atomic_file a;
+    BATON_TRY(baton_atomic_open(&a, path, "wb"));
     baton_status st = BATON_OK;
     png_image img;
     memset(&img, 0, sizeof img);
@@ -268,19 +257,15 @@ baton_status baton_draw_write_png(const char *path, const canvas *c)
     img.width = (png_uint_32)c->w;
     img.height = (png_uint_32)c->h;
     img.format = PNG_FORMAT_RGB;
-    if (!png_image_write_to_stdio(&img, f, 0, c->px, 0, NULL))
-        st = BATON_ERROR(BATON_ERR_IO, "plot %s: libpng cannot write %s: %s", path, tmp, img.message);
+    if (!png_image_write_to_stdio(&img, a.f, 0, c->px, 0, NULL))
+        st = BATON_ERROR(BATON_ERR_IO, "cannot write %s (libpng into %s): %s; %s is unchanged", path, a.tmp,
+                         img.message, path);
     png_image_free(&img);
-    if (st == BATON_OK && (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0))
-        st = BATON_ERROR(BATON_ERR_IO, "plot %s: cannot flush %s to disk: %s", path, tmp, strerror(errno));
-    if (fclose(f) != 0 && st == BATON_OK)
-        st = BATON_ERROR(BATON_ERR_IO, "plot %s: cannot close %s: %s", path, tmp, strerror(errno));
-    if (st == BATON_OK && rename(tmp, path) != 0)
-        st = BATON_ERROR(BATON_ERR_IO, "plot %s: cannot rename %s to it: %s", path, tmp, strerror(errno));
-    if (st != BATON_OK)
-        remove(tmp);
-    free(tmp);
-    return st;
+    if (st != BATON_OK) {
+        baton_atomic_abort(&a);
+        return st;
+    }
+    return baton_atomic_commit(&a);
 #else
     (void)c;
     return BATON_ERROR(BATON_ERR_UNSUPPORTED,
