@@ -85,7 +85,7 @@ for t in "${targets[@]}"; do
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -n 1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/log" | tail -n 1)
     files=$(find "$dir/corpus" -type f | wc -l)
-    kb=$(du -sk "$dir/corpus" | cut -f1)
+    kb=$(du -sk --apparent-size "$dir/corpus" | cut -f1)
     report=$(grep -E '^(==[0-9]+== ?ERROR|SUMMARY|fuzz: |.*runtime error)' "$dir/log" | head -n 4)
     artifact=$(sed -n "s/.*Test unit written to //p" "$dir/log" | head -n 1)
     if [ "$rc" = 0 ] && [ -z "$report" ]; then
