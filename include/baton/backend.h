@@ -258,6 +258,9 @@ int baton_backend_gpu_usable(void);
  * and, under an address-space limit, "; the address-space limit (ulimit -v) is 4.0 GiB, 2.9 GiB of it left". */
 void baton_host_memory_free(char *buf, size_t n);
 
+/* A size in words for such a line: "1.5 GiB", "58.0 MiB", "512 KiB", "100 bytes". */
+void baton_format_bytes(char *buf, size_t n, double bytes);
+
 /* Releases what baton_backend_create acquired. */
 void baton_backend_destroy(baton_backend *be);
 

@@ -16,8 +16,7 @@
 #include <cblas.h>
 #endif
 
-/* "1.5 GiB", "58.0 MiB", "512 KiB", "100 bytes". */
-static void fmt_bytes(char *buf, size_t n, double bytes)
+void baton_format_bytes(char *buf, size_t n, double bytes)
 {
     if (bytes >= 1024.0 * 1024 * 1024)
         snprintf(buf, n, "%.1f GiB", bytes / (1024.0 * 1024 * 1024));
@@ -55,18 +54,18 @@ void baton_host_memory_free(char *buf, size_t n)
     char a[32], b[32], c[32];
     double avail = proc_kb("/proc/meminfo", "MemAvailable");
     if (avail >= 0.0) {
-        fmt_bytes(a, sizeof a, avail);
+        baton_format_bytes(a, sizeof a, avail);
         snprintf(buf, n, "%s available (MemAvailable)", a);
     } else {
         long pages = sysconf(_SC_AVPHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-        fmt_bytes(a, sizeof a, pages > 0 && size > 0 ? (double)pages * (double)size : 0.0);
+        baton_format_bytes(a, sizeof a, pages > 0 && size > 0 ? (double)pages * (double)size : 0.0);
         snprintf(buf, n, "%s of memory free", a);
     }
     struct rlimit rl;
     if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
         double used = proc_kb("/proc/self/status", "VmSize");
-        fmt_bytes(b, sizeof b, (double)rl.rlim_cur);
-        fmt_bytes(c, sizeof c, used >= 0.0 ? (double)rl.rlim_cur - used : 0.0);
+        baton_format_bytes(b, sizeof b, (double)rl.rlim_cur);
+        baton_format_bytes(c, sizeof c, used >= 0.0 ? (double)rl.rlim_cur - used : 0.0);
         size_t k = strlen(buf);
         snprintf(buf + k, n - k, "; the address-space limit (ulimit -v) is %s, %s of it left", b,
                  used >= 0.0 ? c : "an unknown part");
@@ -82,7 +81,7 @@ static baton_status cpu_alloc(baton_backend *be, void **ptr, size_t bytes, const
         return BATON_OK;
     *ptr = NULL;
     char asked[32], free_text[256];
-    fmt_bytes(asked, sizeof asked, (double)bytes);
+    baton_format_bytes(asked, sizeof asked, (double)bytes);
     baton_host_memory_free(free_text, sizeof free_text);
     return BATON_ERROR(BATON_ERR_OOM, "out of memory: %s needs %s (%zu bytes) of host memory; %s%s%s", what, asked,
                        bytes, free_text, be->alloc_hint ? "; " : "", be->alloc_hint ? be->alloc_hint : "");

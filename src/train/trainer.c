@@ -38,16 +38,6 @@ static baton_status block_create(baton_trainer *tr)
     return baton_backend_stage_reserve(be, off);
 }
 
-static void fmt_bytes(char *buf, size_t n, double bytes)
-{
-    if (bytes >= 1024.0 * 1024 * 1024)
-        snprintf(buf, n, "%.1f GiB", bytes / (1024.0 * 1024 * 1024));
-    else if (bytes >= 1024.0 * 1024)
-        snprintf(buf, n, "%.1f MiB", bytes / (1024.0 * 1024));
-    else
-        snprintf(buf, n, "%.0f KiB", bytes / 1024.0);
-}
-
 /* What training needs, the larger part first, and the options that set each (baton train's and
  * bench train's names): the activation arena (one batch of the largest shape: --batch, --max-len;
  * the output layer's B x T x V logits, when they are a large part, --vocab-size too) and the flat
@@ -67,9 +57,9 @@ static void describe_needs(baton_trainer *tr, const baton_s2s_config *mcfg, cons
     double logits = tr->be->versions.loss == 0 ? 4.0 * tr->B_max * tr->T_max * mcfg->tgt_vocab : 0.0;
     int logits_pct = arena ? (int)(100.0 * logits / (double)arena + 0.5) : 0;
     char all[32], act[32], one[32], acts[320], flat[320];
-    fmt_bytes(all, sizeof all, (double)arena + (double)copies * (double)P);
-    fmt_bytes(act, sizeof act, (double)arena);
-    fmt_bytes(one, sizeof one, (double)P);
+    baton_format_bytes(all, sizeof all, (double)arena + (double)copies * (double)P);
+    baton_format_bytes(act, sizeof act, (double)arena);
+    baton_format_bytes(one, sizeof one, (double)P);
     snprintf(acts, sizeof acts, "%s for the activations of a batch of up to B=%d sentences of S=%d source and T=%d "
              "target tokens (lower --batch or --max-len%s", act, tr->B_max, tr->S_max, tr->T_max,
              logits_pct >= 25 ? ", or --vocab-size: the output layer's B x T x V logits are" : ")");
@@ -85,8 +75,8 @@ static void describe_needs(baton_trainer *tr, const baton_s2s_config *mcfg, cons
     char extra[160] = "";
     if (mirrors > 0) {
         char m[32];
-        fmt_bytes(m, sizeof m, mirrors);
-        fmt_bytes(all, sizeof all, (double)arena + (double)copies * (double)P + mirrors);
+        baton_format_bytes(m, sizeof m, mirrors);
+        baton_format_bytes(all, sizeof all, (double)arena + (double)copies * (double)P + mirrors);
         snprintf(extra, sizeof extra, "; %s for the bf16 copies of the weights and activations (--precision fp32 "
                  "has none)", m);
     }
@@ -108,7 +98,7 @@ static baton_status create(baton_trainer *tr, baton_backend *be, const baton_s2s
     if (!host) {
         char free_text[256], asked[32];
         baton_host_memory_free(free_text, sizeof free_text);
-        fmt_bytes(asked, sizeof asked, (double)bytes);
+        baton_format_bytes(asked, sizeof asked, (double)bytes);
         return BATON_ERROR(BATON_ERR_OOM, "out of memory: the initial weights need %s (%zu bytes) of host memory; %s; %s",
                            asked, bytes, free_text, tr->alloc_hint);
     }
