@@ -32,7 +32,17 @@ typedef struct {
     baton_rnn enc, dec;
     baton_attention attn;
     int emb_src, emb_tgt, w_c, w_out, b_out; /* parameter-table indices; w_out == emb_tgt when tied */
+    int enc_rnn;                             /* the table index of the encoder RNN's first tensor */
 } baton_s2s;
+
+/* Told by backward as it finishes parts of the model: the gradients of flat-buffer floats [off,
+ * end) are final for this batch (off falls from the generator's start to 0, the source
+ * embedding's, since the table lays the model out in forward order). Data-parallel training starts
+ * a gradient sum there (dist.h); the trainer also folds the loss into the gradients at off 0. */
+typedef struct {
+    baton_status (*ready)(void *ctx, size_t off);
+    void *ctx;
+} baton_grad_hook;
 
 /* One batch on the device, time-major; the host keeps the token count. */
 typedef struct {
@@ -90,6 +100,7 @@ typedef struct {
     float *d_state_h, *d_state_c;    /* (L,B,H) its gradient between steps */
     float *feed_keys, *feed_dkeys;   /* (S,B,H) additive: the steps' shared keys W_k m and their gradient */
     float *feed_dk;                  /* (S,B,H) additive: one step's key gradient (scratch) */
+    baton_grad_hook grad_hook;       /* told as backward finishes each part (ready NULL: nobody listens) */
 } baton_s2s_acts;
 
 /* Checks the configuration and registers every parameter under design.md's names. */

@@ -10,6 +10,7 @@
 
 #include "baton/batch.h"
 #include "baton/dataset.h"
+#include "baton/dist.h"
 #include "baton/optim.h"
 #include "baton/seq2seq.h"
 
@@ -66,6 +67,8 @@ typedef struct {
     baton_fault fault;              /* injected into the batches stepped while it is set (needs fault_hook
                                      * for BATON_FAULT_INF_LOSS) */
     char alloc_hint[768];           /* what set-up needs and the options that set it (backend.h alloc_hint) */
+    baton_dist *dist;               /* data parallel: gradients summed over its ranks at each update; NULL: alone */
+    int reducing;                   /* the batch being stepped completes an update that sums over ranks */
 } baton_trainer;
 
 /* Builds the model with fresh weights from seed, the optimizer, and buffers for batches up to
@@ -82,6 +85,11 @@ void baton_trainer_destroy(baton_trainer *tr);
 /* Runs the recurrent layers through `impl` ("fused", the default, or "cudnn[-ALGO]"; rnn.h). */
 baton_status baton_trainer_use_rnn_impl(baton_trainer *tr, const char *impl);
 
+/* Trains data-parallel over d's ranks (dist.h) from now on: each update's gradients are summed
+ * over them in buckets as backward goes, through `transport` (auto, mpi, nccl); steps run eagerly
+ * (a bucket's start is a host decision); each rank's batches draw their own dropout masks. */
+baton_status baton_trainer_use_dist(baton_trainer *tr, baton_dist *d, const char *transport);
+
 /* Trains on one batch: enqueues its work and returns without waiting for the device. Dropout masks
  * are keyed by the batch counter, so a run is repeatable. loss_sum: NULL, or where to put the
  * batch's summed token loss (divide by tgt_tokens for the mean), which waits for the step.
@@ -91,6 +99,12 @@ baton_status baton_trainer_use_rnn_impl(baton_trainer *tr, const char *impl);
  * the update when it is not (optim_math.h), and the gradients are zeroed either way. Nothing waits:
  * the caller learns of a skipped update from baton_trainer_health, with the loss it reads anyway. */
 baton_status baton_trainer_step(baton_trainer *tr, const baton_host_batch *hb, float *loss_sum);
+
+/* baton_trainer_step for one rank's share of a data-parallel step: hb is this rank's batch, or
+ * NULL where the rank has none (the end of an epoch: it adds nothing, but takes part in the
+ * update); tgt_tokens is the step's target tokens over all ranks, the mean's denominator. */
+baton_status baton_trainer_step_shared(baton_trainer *tr, const baton_host_batch *hb, long tgt_tokens,
+                                       float *loss_sum);
 
 /* *loss_sum = the summed token loss of batch number `batch` (0-based, one of the last
  * BATON_TRAINER_LOSSES trained); waits for that batch's step only. */

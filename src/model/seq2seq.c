@@ -35,6 +35,7 @@ baton_status baton_s2s_init(baton_s2s *m, const baton_s2s_config *cfg, baton_par
     dec.input_size = cfg->input_feed ? cfg->emb + cfg->hidden : cfg->emb; /* [E_tgt y; h~] with feeding */
     int H = cfg->hidden;
     BATON_TRY(add2(t, &m->emb_src, "encoder.embedding.weight", cfg->src_vocab, cfg->emb));
+    m->enc_rnn = t->count;
     BATON_TRY(baton_rnn_init(&m->enc, &enc, t, "encoder.rnn"));
     BATON_TRY(add2(t, &m->emb_tgt, "decoder.embedding.weight", cfg->tgt_vocab, cfg->emb));
     BATON_TRY(baton_rnn_init(&m->dec, &dec, t, "decoder.rnn"));
@@ -296,6 +297,13 @@ static baton_status decoder_backward(baton_backend *be, const baton_s2s *m, bato
     return ops->embed_scatter_add(be, dW(grads, t, m->emb_tgt), batch->tgt_in, acts->d_emb_tgt, TB, E);
 }
 
+/* Tells the hook that the gradients from tensor `index` to the end of the table are final. */
+static baton_status grads_final(const baton_s2s_acts *acts, const baton_param_table *t, int index)
+{
+    const baton_grad_hook *h = &acts->grad_hook;
+    return h->ready ? h->ready(h->ctx, t->items[index].offset) : BATON_OK;
+}
+
 baton_status baton_s2s_backward(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, float *grads,
                                 const float *params, const baton_param_table *t, const baton_s2s_batch *batch,
                                 const baton_dropout_key *drop)
@@ -313,8 +321,11 @@ baton_status baton_s2s_backward(baton_backend *be, const baton_s2s *m, baton_s2s
         BATON_TRY(ops->gemm(be, 1, 0, V, H, TB, 1.0f, dlogits, V, hd, H, 1.0f, dW(grads, t, m->w_out), H));
         BATON_TRY(ops->gemm(be, 0, 0, TB, H, V, 1.0f, dlogits, V, W(params, t, m->w_out), H, 0.0f, acts->d_th, H));
     }
+    /* tied, the output layer's weight is the target embedding, which the decoder still adds to */
+    BATON_TRY(grads_final(acts, t, m->w_out == m->emb_tgt ? m->b_out : m->w_out));
     BATON_TRY(m->cfg.input_feed ? baton_s2s_feed_backward(be, m, acts, grads, params, t, batch, drop)
                                 : decoder_backward(be, m, acts, grads, params, t, batch, drop));
+    BATON_TRY(grads_final(acts, t, m->emb_tgt));
 
     BATON_TRY(bridge(be, m, acts->d_dec_h0, acts->d_enc_h, B, 1));
     if (lstm)
@@ -322,7 +333,9 @@ baton_status baton_s2s_backward(baton_backend *be, const baton_s2s *m, baton_s2s
     BATON_TRY(baton_rnn_backward(be, &m->enc, &acts->enc, acts->d_emb_src, NULL, NULL, grads, acts->d_enc,
                                  acts->d_enc_h, lstm ? acts->d_enc_c : NULL, acts->emb_src, batch->src_len, params,
                                  t, S, B, drop ? &kenc : NULL));
+    BATON_TRY(grads_final(acts, t, m->enc_rnn));
     if (dr)
         BATON_TRY(site_dropout(be, m, drop, SITE_EMB_SRC, acts->d_emb_src, acts->d_emb_src, (size_t)S * B * E));
-    return ops->embed_scatter_add(be, dW(grads, t, m->emb_src), batch->src, acts->d_emb_src, S * B, E);
+    BATON_TRY(ops->embed_scatter_add(be, dW(grads, t, m->emb_src), batch->src, acts->d_emb_src, S * B, E));
+    return grads_final(acts, t, m->emb_src);
 }

@@ -9,6 +9,8 @@
 
 #include "baton/rng.h"
 
+static baton_status grads_final(void *ctx, size_t off);
+
 /* Carves n items of `size` bytes at *off (256-byte aligned) of the block layout. */
 static size_t carve(size_t *off, size_t n, size_t size)
 {
@@ -113,6 +115,7 @@ static baton_status create(baton_trainer *tr, baton_backend *be, const baton_s2s
     BATON_TRY(baton_arena_create(&tr->arena, be, measure.used));
     BATON_TRY(baton_s2s_acts_carve_ex(&tr->acts, &tr->arena, &tr->model, S_max, T_max, B_max, be->versions.loss));
     BATON_TRY(block_create(tr));
+    tr->acts.grad_hook = (baton_grad_hook){grads_final, tr};
     BATON_TRY(be->ops->alloc(be, (void **)&tr->d_losses, 2 * BATON_TRAINER_LOSSES * sizeof(float), "batch losses"));
     BATON_TRY(be->ops->zero(be, tr->d_losses, 2 * BATON_TRAINER_LOSSES * sizeof(float)));
     /* The embedding backward scatters at most B*S_max source and B*T_max target ids in one call;
@@ -165,27 +168,37 @@ static void *in_block(const baton_trainer *tr, const void *dev)
     return (char *)tr->h_block + ((const char *)dev - (const char *)tr->d_block);
 }
 
-/* Packs a host batch's ids and this batch's scalars into the block, uploads it in one
- * asynchronous copy, and describes the batch for the model. */
-static baton_status upload(baton_trainer *tr, const baton_host_batch *hb, baton_s2s_batch *b)
+/* Packs this batch's scalars and, for a batch (hb not NULL), its ids into the block, uploads it
+ * in one asynchronous copy, and describes the batch for the model; tgt_tokens is the mean's
+ * denominator (the batch's own, or a data-parallel step's over all ranks). */
+static baton_status upload(baton_trainer *tr, const baton_host_batch *hb, long tgt_tokens, baton_s2s_batch *b)
 {
     baton_backend *be = tr->be;
-    BATON_REQUIRE(hb->B >= 1 && hb->B <= tr->B_max && hb->S >= 1 && hb->S <= tr->S_max && hb->T >= 1 &&
-                      hb->T <= tr->T_max,
+    BATON_REQUIRE(!hb || (hb->B >= 1 && hb->B <= tr->B_max && hb->S >= 1 && hb->S <= tr->S_max && hb->T >= 1 &&
+                          hb->T <= tr->T_max),
                   "batch of B=%d, S=%d, T=%d; the trainer was set up for at most B=%d, S=%d, T=%d", hb->B, hb->S,
                   hb->T, tr->B_max, tr->S_max, tr->T_max);
-    BATON_REQUIRE(hb->tgt_tokens > 0, "batch of B=%d, S=%d, T=%d: no target tokens", hb->B, hb->S, hb->T);
+    BATON_REQUIRE(!hb || hb->tgt_tokens > 0, "batch of B=%d, S=%d, T=%d: no target tokens", hb->B, hb->S, hb->T);
+    BATON_REQUIRE(tgt_tokens > 0 && (!hb || tgt_tokens >= hb->tgt_tokens),
+                  "a step of %ld target tokens, expected at least this batch's %ld", tgt_tokens,
+                  hb ? hb->tgt_tokens : 1L);
+    /* data parallel: batch k of rank r is the (k N + r)-th of the run, and keys its own masks */
+    long N = tr->dist ? tr->dist->env.size : 1, r = tr->dist ? tr->dist->env.rank : 0;
     baton_step_scalars sc = {.hyper = baton_optim_next(&tr->opt, tr->accumulate),
-                             .loss_scale = tr->fault == BATON_FAULT_NAN_GRAD ? NAN : 1.0f / (float)hb->tgt_tokens,
-                             .counter = (uint32_t)tr->batches,
+                             .loss_scale = tr->fault == BATON_FAULT_NAN_GRAD ? NAN : 1.0f / (float)tgt_tokens,
+                             .counter = (uint32_t)(tr->batches * N + r),
                              .poison = tr->fault == BATON_FAULT_INF_LOSS ? INFINITY : 0.0f};
     memcpy(in_block(tr, tr->d_scalars), &sc, sizeof sc);
-    memcpy(in_block(tr, tr->d_src), hb->src, (size_t)hb->S * hb->B * sizeof(int));
-    memcpy(in_block(tr, tr->d_src_len), hb->src_len, (size_t)hb->B * sizeof(int));
-    memcpy(in_block(tr, tr->d_tgt_in), hb->tgt_in, (size_t)hb->T * hb->B * sizeof(int));
-    memcpy(in_block(tr, tr->d_tgt_out), hb->tgt_out, (size_t)hb->T * hb->B * sizeof(int));
-    memcpy(in_block(tr, tr->d_tgt_len), hb->tgt_len, (size_t)hb->B * sizeof(int));
+    if (hb) {
+        memcpy(in_block(tr, tr->d_src), hb->src, (size_t)hb->S * hb->B * sizeof(int));
+        memcpy(in_block(tr, tr->d_src_len), hb->src_len, (size_t)hb->B * sizeof(int));
+        memcpy(in_block(tr, tr->d_tgt_in), hb->tgt_in, (size_t)hb->T * hb->B * sizeof(int));
+        memcpy(in_block(tr, tr->d_tgt_out), hb->tgt_out, (size_t)hb->T * hb->B * sizeof(int));
+        memcpy(in_block(tr, tr->d_tgt_len), hb->tgt_len, (size_t)hb->B * sizeof(int));
+    }
     BATON_TRY(be->ops->upload_async(be, tr->d_block, tr->h_block, tr->block_bytes));
+    if (!hb)
+        return BATON_OK;
     *b = (baton_s2s_batch){.B = hb->B, .S = hb->S, .T = hb->T, .src = tr->d_src, .src_len = tr->d_src_len,
                            .tgt_in = tr->d_tgt_in, .tgt_out = tr->d_tgt_out, .tgt_len = tr->d_tgt_len,
                            .tgt_tokens = hb->tgt_tokens, .loss_scale = &tr->d_scalars->loss_scale};
@@ -195,24 +208,56 @@ static baton_status upload(baton_trainer *tr, const baton_host_batch *hb, baton_
     return BATON_OK;
 }
 
+/* The model's grad hook (seq2seq.h): at off 0, every gradient of the batch is in, and the loss
+ * is folded into them (the guard, trainer.h) before the last bucket leaves; data parallel, the
+ * buckets of what is final start. */
+static baton_status grads_final(void *ctx, size_t off)
+{
+    baton_trainer *tr = ctx;
+    baton_backend *be = tr->be;
+    if (off == 0 && tr->fault_hook) /* loss += poison: 0, or +Inf in a step a test poisons */
+        BATON_TRY(be->ops->axpby(be, tr->acts.loss, &tr->d_scalars->poison, 1.0f, 1.0f, 1));
+    /* The guard: grads[0] += 0 * loss, one float, so the update's sum of squares sees a non-finite
+     * loss of any of its batches (on any rank) as well as a non-finite gradient. */
+    if (off == 0)
+        BATON_TRY(be->ops->axpby(be, tr->grads, tr->acts.loss, 0.0f, 1.0f, 1));
+    return tr->reducing ? baton_dist_grads_ready(tr->dist, tr->grads, off) : BATON_OK;
+}
+
+baton_status baton_trainer_use_dist(baton_trainer *tr, baton_dist *d, const char *transport)
+{
+    tr->dist = d;
+    if (baton_dist_single(d))
+        return BATON_OK;
+    tr->eager_only = 1;
+    return baton_dist_attach(d, tr->be, tr->table.total, transport);
+}
+
 baton_status baton_trainer_use_rnn_impl(baton_trainer *tr, const char *impl)
 {
-    tr->eager_only = strncmp(impl, "cudnn", 5) == 0; /* cuDNN's calls read host lengths per batch */
+    /* cuDNN's calls read host lengths per batch; data parallel, a bucket's start is a host decision */
+    tr->eager_only = strncmp(impl, "cudnn", 5) == 0 || !baton_dist_single(tr->dist);
     return baton_s2s_acts_use_impl(&tr->acts, tr->be, &tr->model, impl, tr->seed, 1);
 }
 
-/* The work of one batch: forward, backward and, with update, the optimizer; enqueues only. */
+/* The work of one batch (b NULL: this rank has none this step): forward, backward and, with
+ * update, the sum over ranks and the optimizer; enqueues only. */
 static baton_status body(baton_trainer *tr, const baton_s2s_batch *b, int update)
 {
     baton_backend *be = tr->be;
-    baton_dropout_key drop = {.seed = tr->seed, .purpose = 0, .counter = &tr->d_scalars->counter};
-    BATON_TRY(baton_s2s_forward(be, &tr->model, &tr->acts, tr->params, &tr->table, b, &drop, 1));
-    BATON_TRY(baton_s2s_backward(be, &tr->model, &tr->acts, tr->grads, tr->params, &tr->table, b, &drop));
-    if (tr->fault_hook) /* loss += poison: 0, or +Inf in a step a test poisons */
-        BATON_TRY(be->ops->axpby(be, tr->acts.loss, &tr->d_scalars->poison, 1.0f, 1.0f, 1));
-    /* The guard (trainer.h): grads[0] += 0 * loss, one float, so the update's sum of squares sees a
-     * non-finite loss of any of its batches as well as a non-finite gradient. */
-    BATON_TRY(be->ops->axpby(be, tr->grads, tr->acts.loss, 0.0f, 1.0f, 1));
+    tr->reducing = update && !baton_dist_single(tr->dist);
+    if (tr->reducing)
+        baton_dist_grads_begin(tr->dist);
+    if (b) {
+        baton_dropout_key drop = {.seed = tr->seed, .purpose = 0, .counter = &tr->d_scalars->counter};
+        BATON_TRY(baton_s2s_forward(be, &tr->model, &tr->acts, tr->params, &tr->table, b, &drop, 1));
+        BATON_TRY(baton_s2s_backward(be, &tr->model, &tr->acts, tr->grads, tr->params, &tr->table, b, &drop));
+    } else { /* nothing to add: a loss of 0, and the gradients so far go into the sum as they are */
+        BATON_TRY(be->ops->zero(be, tr->acts.loss, sizeof(float)));
+        BATON_TRY(grads_final(tr, 0));
+    }
+    if (tr->reducing)
+        BATON_TRY(baton_dist_grads_end(tr->dist));
     return update ? baton_optim_step_at(&tr->opt, be, tr->params, tr->grads, &tr->d_scalars->hyper) : BATON_OK;
 }
 
@@ -242,16 +287,17 @@ static baton_status recorded(baton_trainer *tr, const baton_s2s_batch *b, int up
     return BATON_OK;
 }
 
-baton_status baton_trainer_step(baton_trainer *tr, const baton_host_batch *hb, float *loss_sum)
+baton_status baton_trainer_step_shared(baton_trainer *tr, const baton_host_batch *hb, long tgt_tokens,
+                                       float *loss_sum)
 {
     baton_backend *be = tr->be;
     baton_s2s_batch b;
-    BATON_TRY(upload(tr, hb, &b));
+    BATON_TRY(upload(tr, hb, tgt_tokens, &b));
     int update = tr->pending + 1 == tr->accumulate;
     void *graph = NULL;
-    if (be->versions.step == 1 && be->ops->graph_begin && !tr->eager_only)
+    if (hb && be->versions.step == 1 && be->ops->graph_begin && !tr->eager_only)
         BATON_TRY(recorded(tr, &b, update, &graph));
-    BATON_TRY(graph ? be->ops->graph_launch(be, graph) : body(tr, &b, update));
+    BATON_TRY(graph ? be->ops->graph_launch(be, graph) : body(tr, hb ? &b : NULL, update));
     float *slot = tr->d_losses + 2 * (tr->batches % BATON_TRAINER_LOSSES);
     BATON_TRY(be->ops->copy(be, slot, tr->acts.loss, sizeof(float)));
     if (update) /* what the update ran with: read beside the loss, in the same wait */
@@ -260,6 +306,11 @@ baton_status baton_trainer_step(baton_trainer *tr, const baton_host_batch *hb, f
     tr->pending = update ? 0 : tr->pending + 1;
     tr->opt.step += update;
     return loss_sum ? baton_trainer_loss(tr, tr->batches - 1, loss_sum) : BATON_OK;
+}
+
+baton_status baton_trainer_step(baton_trainer *tr, const baton_host_batch *hb, float *loss_sum)
+{
+    return baton_trainer_step_shared(tr, hb, hb->tgt_tokens, loss_sum);
 }
 
 baton_status baton_trainer_loss(baton_trainer *tr, long batch, float *loss_sum)
@@ -285,7 +336,7 @@ baton_status baton_trainer_health(baton_trainer *tr, long batch, float *loss_sum
 baton_status baton_trainer_eval(baton_trainer *tr, const baton_host_batch *hb, float *loss_sum)
 {
     baton_s2s_batch b;
-    BATON_TRY(upload(tr, hb, &b));
+    BATON_TRY(upload(tr, hb, hb->tgt_tokens, &b));
     BATON_TRY(baton_s2s_forward(tr->be, &tr->model, &tr->acts, tr->params, &tr->table, &b, NULL, 0));
     return tr->be->ops->download(tr->be, loss_sum, tr->acts.loss, sizeof(float));
 }

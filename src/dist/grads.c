@@ -1,0 +1,184 @@
+/* grads.c: the gradient sum over ranks, in buckets (dist.h), and the MPI transport.
+ *
+ * The parameter table lays the model out in forward order (source embedding first, generator
+ * last) and backward finishes it in reverse, so "final" is a watermark: grads[off, total) are
+ * final once backward has passed `off`. A bucket is everything final and not yet started, started
+ * when it reaches --bucket-mb and at the end (off 0): bucket edges fall on layer edges, and the
+ * last bucket holds what backward finishes last (the source embedding and the encoder's first
+ * layers), the only part that cannot overlap backward.
+ *
+ * The MPI transport sums with MPI_Iallreduce in place. CPU gradients are host memory and are
+ * summed where they are; a device backend's are copied to a host staging buffer, summed there and
+ * copied back (the path the emulation build tests; on GPUs NCCL is the fast path). Open MPI moves
+ * a nonblocking collective forward only inside MPI calls, so every later bucket start tests the
+ * earlier ones: the overlap is as good as the number of buckets allows. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/dist.h"
+#include "baton_config.h"
+#include "dist_internal.h"
+
+#if BATON_HAVE_MPI
+#include <mpi.h>
+#endif
+
+/* One MPI call sums at most this many floats (its count is an int). */
+#define BUCKET_MAX_FLOATS ((size_t)1 << 30)
+
+baton_status baton_dist_attach(baton_dist *d, baton_backend *be, size_t total, const char *transport)
+{
+    d->be = be;
+    d->total = d->started = total;
+    if (baton_dist_single(d))
+        return BATON_OK;
+    int cuda = strcmp(be->ops->name, "cuda") == 0;
+    if (strcmp(transport, "nccl") == 0 || (strcmp(transport, "auto") == 0 && cuda && BATON_HAVE_NCCL))
+        return baton_dist_nccl_transport(d);
+    BATON_REQUIRE(strcmp(transport, "mpi") == 0 || strcmp(transport, "auto") == 0,
+                  "--dist-transport %s: expected auto, mpi or nccl", transport);
+    return baton_dist_mpi_transport(d);
+}
+
+void baton_dist_grads_begin(baton_dist *d)
+{
+    if (d)
+        d->started = d->total;
+}
+
+baton_status baton_dist_grads_ready(baton_dist *d, float *grads, size_t off)
+{
+    if (baton_dist_single(d) || off >= d->started)
+        return BATON_OK;
+    if (off > 0 && d->started - off < d->bucket_floats)
+        return BATON_OK;
+    while (d->started > off) {
+        size_t n = d->started - off < BUCKET_MAX_FLOATS ? d->started - off : BUCKET_MAX_FLOATS;
+        BATON_TRY(d->transport->bucket_start(d, grads, d->started - n, n));
+        d->started -= n;
+        d->stats.buckets++;
+        d->stats.bytes += (double)n * sizeof(float);
+    }
+    return BATON_OK;
+}
+
+baton_status baton_dist_grads_end(baton_dist *d)
+{
+    if (baton_dist_single(d))
+        return BATON_OK;
+    BATON_REQUIRE(d->started == 0, "gradient sum: backward left grads[0, %zu) unfinished (a model part did not "
+                  "report its gradients)", d->started);
+    double t0 = baton_dist_now();
+    BATON_TRY(d->transport->buckets_wait(d));
+    d->stats.wait_s += baton_dist_now() - t0;
+    d->stats.reductions++;
+    return BATON_OK;
+}
+
+#if BATON_HAVE_MPI
+
+typedef struct {
+    MPI_Comm comm;       /* the gradients' own communicator */
+    int host;            /* 1: the backend's memory is host memory (cpu): summed in place */
+    float *staging;      /* (total) device backends: the host copy the sum runs on */
+    MPI_Request *reqs;   /* (cap) this step's buckets */
+    size_t *off, *len;   /* (cap) where each lies */
+    int n, cap;
+    float *grads;        /* the device buffer the staged buckets go back to */
+} mpi_grads;
+
+static baton_status mpi_bucket_start(baton_dist *d, float *grads, size_t off, size_t n)
+{
+    mpi_grads *g = d->transport_impl;
+    if (g->n == g->cap) {
+        int cap = g->cap ? 2 * g->cap : 16;
+        MPI_Request *r = realloc(g->reqs, (size_t)cap * sizeof *r);
+        size_t *o = r ? realloc(g->off, (size_t)cap * sizeof *o) : NULL, *l = o ? realloc(g->len, (size_t)cap * sizeof *l) : NULL;
+        g->reqs = r ? r : g->reqs, g->off = o ? o : g->off, g->len = l ? l : g->len;
+        BATON_REQUIRE(r && o && l, "gradient sum: out of memory for %d buckets", cap);
+        g->cap = cap;
+    }
+    float *at = grads + off;
+    if (!g->host) { /* the copy waits for backward so far: the price of the staged path */
+        BATON_TRY(d->be->ops->download(d->be, g->staging + off, grads + off, n * sizeof(float)));
+        at = g->staging + off;
+        g->grads = grads;
+    }
+    BATON_TRY(baton_dist_mpi_check(MPI_Iallreduce(MPI_IN_PLACE, at, (int)n, MPI_FLOAT, MPI_SUM, g->comm, &g->reqs[g->n]),
+                                   "gradient sum (MPI_Iallreduce)"));
+    g->off[g->n] = off, g->len[g->n] = n, g->n++;
+    int flag; /* moves the earlier buckets forward: Open MPI progresses them only inside MPI calls */
+    MPI_Testall(g->n, g->reqs, &flag, MPI_STATUSES_IGNORE);
+    return BATON_OK;
+}
+
+static baton_status mpi_buckets_wait(baton_dist *d)
+{
+    mpi_grads *g = d->transport_impl;
+    double deadline = baton_dist_now() + d->timeout_s;
+    for (int polls = 0;; polls++) {
+        int done = 0;
+        BATON_TRY(baton_dist_mpi_check(MPI_Testall(g->n, g->reqs, &done, MPI_STATUSES_IGNORE),
+                                       "gradient sum (MPI_Testall)"));
+        if (done)
+            break;
+        if (baton_dist_now() > deadline) {
+            char line[256];
+            snprintf(line, sizeof line, "the gradient sum of update %ld did not complete within --dist-timeout %g s "
+                     "(every rank had started it: one died or hangs inside it)", d->stats.reductions + 1, d->timeout_s);
+            baton_dist_give_up(d, line);
+        }
+        baton_dist_pause(polls);
+    }
+    for (int i = 0; !g->host && i < g->n; i++)
+        BATON_TRY(d->be->ops->upload(d->be, g->grads + g->off[i], g->staging + g->off[i], g->len[i] * sizeof(float)));
+    g->n = 0;
+    return BATON_OK;
+}
+
+static void mpi_destroy(baton_dist *d)
+{
+    mpi_grads *g = d->transport_impl;
+    if (!g)
+        return;
+    if (g->comm != MPI_COMM_NULL)
+        MPI_Comm_free(&g->comm);
+    free(g->staging), free(g->reqs), free(g->off), free(g->len), free(g);
+    d->transport_impl = NULL;
+}
+
+static const baton_dist_transport mpi_transport = {"mpi", 0, mpi_bucket_start, mpi_buckets_wait, mpi_destroy};
+
+baton_status baton_dist_mpi_transport(baton_dist *d)
+{
+    mpi_grads *g = calloc(1, sizeof *g);
+    BATON_REQUIRE(g, "gradient sum: out of memory");
+    g->comm = MPI_COMM_NULL;
+    d->transport = &mpi_transport, d->transport_impl = g;
+    g->host = strcmp(d->be->ops->name, "cpu") == 0;
+    if (!g->host) {
+        g->staging = malloc(d->total * sizeof(float));
+        BATON_REQUIRE(g->staging, "gradient sum: cannot allocate %zu bytes of host staging", d->total * sizeof(float));
+    }
+    return baton_dist_mpi_check(MPI_Comm_dup(MPI_COMM_WORLD, &g->comm), "MPI_Comm_dup");
+}
+
+#else
+
+baton_status baton_dist_mpi_transport(baton_dist *d)
+{
+    (void)d;
+    return BATON_ERROR(BATON_ERR_UNSUPPORTED, "gradient sum over MPI: this baton was built without Open MPI");
+}
+
+#endif
+
+#if !BATON_HAVE_NCCL
+baton_status baton_dist_nccl_transport(baton_dist *d)
+{
+    (void)d;
+    return BATON_ERROR(BATON_ERR_UNSUPPORTED, "--dist-transport nccl: this baton was built without NCCL (it needs the "
+                       "CUDA backend and nccl.h: -Dnccl=enabled, or -Dnccl_root=DIR for Python's nvidia-nccl package)");
+}
+#endif
