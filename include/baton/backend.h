@@ -254,6 +254,10 @@ baton_status baton_backend_create(baton_backend *be, const char *name, int threa
  * emulated device runs only when named: --device cuda). */
 int baton_backend_gpu_usable(void);
 
+/* Makes GPU local_rank (modulo the GPUs here) the one later CUDA backends of this process use:
+ * data-parallel ranks on one machine take one GPU each. note: "GPU 1 of 8", or "no GPU". */
+baton_status baton_backend_use_gpu(int local_rank, int local_size, char *note, size_t n);
+
 /* What host memory is free, as words for an out-of-memory line: "22.6 GiB available (MemAvailable)",
  * and, under an address-space limit, "; the address-space limit (ulimit -v) is 4.0 GiB, 2.9 GiB of it left". */
 void baton_host_memory_free(char *buf, size_t n);

@@ -4,6 +4,8 @@
 #ifndef BATON_STATUS_H
 #define BATON_STATUS_H
 
+#include <stdio.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -32,6 +34,13 @@ baton_status baton_error_at(baton_status st, const char *file, int line, const c
  * builds, off otherwise until a program asks (baton's --verbose). Users need the option, file and
  * line of their input, which the messages carry; the source position is for baton's developers. */
 void baton_error_show_source(int on);
+
+/* Sends error lines to out (NULL: stderr), each message starting with prefix ("rank 1 of 2: "):
+ * a data-parallel rank that keeps quiet still reports its failures. Not thread-safe: set it first. */
+void baton_error_route(FILE *out, const char *prefix);
+
+/* The stream error lines go to. */
+FILE *baton_error_stream(void);
 
 /* The message of the last error reported on this thread (no prefix, no source position), or ""
  * before any: lets tests assert on what a failure said without capturing stderr. */

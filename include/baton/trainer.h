@@ -118,7 +118,8 @@ baton_status baton_trainer_health(baton_trainer *tr, long batch, float *loss_sum
 /* Summed loss of one batch without dropout or any update (validation). */
 baton_status baton_trainer_eval(baton_trainer *tr, const baton_host_batch *hb, float *loss_sum);
 
-/* Mean token loss over the dataset's validation batches (no dropout, no update). */
+/* Mean token loss over the dataset's validation batches (no dropout, no update); data parallel,
+ * each rank evaluates every N-th batch and the sums are exchanged. */
 baton_status baton_trainer_validate(baton_trainer *tr, baton_dataset *d, double *mean_loss);
 
 #endif

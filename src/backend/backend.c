@@ -106,6 +106,28 @@ baton_status baton_versions_parse(baton_versions *v, const char *spec)
     return BATON_OK;
 }
 
+baton_status baton_backend_use_gpu(int local_rank, int local_size, char *note, size_t n)
+{
+    snprintf(note, n, "no GPU");
+#if BATON_HAVE_CUDA
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+        cudaGetLastError();
+        return BATON_OK;
+    }
+    int dev = local_rank % count;
+    cudaError_t e = cudaSetDevice(dev);
+    if (e != cudaSuccess)
+        return BATON_ERROR(BATON_ERR_CUDA, "local rank %d: cudaSetDevice(%d): %s", local_rank, dev,
+                           cudaGetErrorString(e));
+    snprintf(note, n, "GPU %d of %d%s", dev, count,
+             local_size > count ? " (more ranks than GPUs on this machine: ranks share GPUs)" : "");
+#else
+    (void)local_rank, (void)local_size;
+#endif
+    return BATON_OK;
+}
+
 static baton_status create_named(baton_backend *be, const char *name, const baton_backend_options *opt)
 {
     if (strcmp(name, "auto") == 0)

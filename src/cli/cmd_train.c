@@ -1,9 +1,11 @@
 /* cmd_train.c: `baton train`: the data (train_data.c), the model and trainer on the chosen device,
  * the loop (train_loop.c), and the model directory at the end. */
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "baton/progress.h"
 #include "baton/rnn.h"
@@ -33,6 +35,57 @@ static baton_status make_trainer(baton_trainer *tr, baton_backend *be, const cli
     return BATON_OK;
 }
 
+/* Joins the launcher's ranks. Every rank but 0 keeps quiet: its stderr goes to /dev/null and only
+ * its error lines, which name the rank, reach the terminal; rank 0's name it too. */
+static baton_status join_ranks(baton_dist *d, const cli_settings *s)
+{
+    BATON_TRY(baton_dist_init(d, s->dist_timeout, s->bucket_mb));
+    if (baton_dist_single(d))
+        return BATON_OK;
+    char prefix[48];
+    snprintf(prefix, sizeof prefix, "rank %d of %d: ", d->env.rank, d->env.size);
+    if (baton_dist_leader(d)) {
+        baton_error_route(NULL, prefix);
+        return BATON_OK;
+    }
+    int keep = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY);
+    FILE *err = keep >= 0 ? fdopen(keep, "w") : NULL;
+    BATON_REQUIRE(err && null >= 0, "rank %d: cannot set up its quiet output", d->env.rank);
+    setvbuf(err, NULL, _IOLBF, 0);
+    fflush(stderr);
+    dup2(null, STDERR_FILENO);
+    close(null);
+    baton_error_route(err, prefix);
+    return BATON_OK;
+}
+
+/* Rank 0 first (it prepares subwords and vocabularies in the model directory), then the others
+ * read what it wrote: the model directory must be one that every rank sees. */
+static baton_status open_data(baton_dist *d, train_data *td, const cli_settings *s)
+{
+    if (baton_dist_leader(d))
+        BATON_TRY(train_data_open(td, s));
+    BATON_TRY(baton_dist_barrier(d, "the data rank 0 prepares", 0.0));
+    return baton_dist_leader(d) ? BATON_OK : train_data_open(td, s);
+}
+
+/* Rank 0's line on the ranks, the transport and what a step holds. */
+static void describe_ranks(const baton_dist *d, const cli_settings *s, const char *gpu)
+{
+    if (baton_dist_single(d))
+        return;
+    char budget[160];
+    if (s->batch_tokens > 0)
+        snprintf(budget, sizeof budget, "--batch-tokens %d per rank: %ld target tokens a step in all", s->batch_tokens,
+                 (long)s->batch_tokens * d->env.size);
+    else
+        snprintf(budget, sizeof budget, "--batch %d per rank: %ld sentences a step in all", s->batch,
+                 (long)s->batch * d->env.size);
+    fprintf(stderr, "data parallel: %d ranks (%s, %d on this machine: %s); gradients summed over %s in %g MB buckets; "
+            "%s\n", d->env.size, d->env.launcher, d->env.local_size, gpu, d->transport ? d->transport->name : "-",
+            (double)s->bucket_mb, budget);
+}
+
 /* Known before any data is read: a task's or a corpus's batches hold sentences of different
  * lengths (and the targets' lengths differ too), so a persistent cuDNN algorithm would fail at the
  * first step. */
@@ -47,30 +100,45 @@ int cli_train_run(const cli_settings *s)
 {
     if (check_ragged(s) != BATON_OK)
         return 1;
-    baton_status claim = cli_model_dir_claim(s);
-    if (claim != BATON_OK)
-        return claim == BATON_ERR_INVALID ? 2 : 1; /* a directory in use is a usage error */
+    baton_dist dist;
+    if (join_ranks(&dist, s) != BATON_OK)
+        return 1;
     train_data td;
     baton_backend be;
     baton_trainer tr;
     baton_progress p;
+    memset(&td, 0, sizeof td);
     memset(&tr, 0, sizeof tr);
     memset(&be, 0, sizeof be);
     /* --epochs alone trains that many epochs; --steps alone, or neither (2000 steps), a number of updates */
     long max_steps = s->steps > 0 ? s->steps : s->epochs > 0 ? LONG_MAX : 2000;
     train_loop L = {.s = s, .td = &td, .tr = &tr, .p = &p, .max_steps = max_steps, .best = NAN, .best_stop = NAN,
-                    .lr_scale = 1.0, .base_lr = s->lr, .saved_step = -1};
-    baton_status st = train_data_open(&td, s);
+                    .lr_scale = 1.0, .base_lr = s->lr, .saved_step = -1, .dist = &dist};
+    char gpu[160];
+    baton_status st = baton_dist_leader(&dist) ? cli_model_dir_claim(s) : BATON_OK;
+    if (st != BATON_OK) {
+        baton_dist_abort(&dist, 2);
+        baton_dist_finalize(&dist);
+        return st == BATON_ERR_INVALID ? 2 : 1; /* a directory in use is a usage error */
+    }
+    st = open_data(&dist, &td, s);
+    if (st == BATON_OK)
+        st = baton_backend_use_gpu(dist.env.local_rank, dist.env.local_size, gpu, sizeof gpu);
     if (st == BATON_OK)
         st = cli_backend_create(&be, s, 1);
     if (st == BATON_OK)
         st = make_trainer(&tr, &be, s, &td);
+    if (st == BATON_OK)
+        st = baton_trainer_use_dist(&tr, &dist, s->dist_transport);
+    if (st == BATON_OK)
+        describe_ranks(&dist, s, gpu);
     if (st == BATON_OK && s->resume)
         st = train_loop_resume(&L);
-    if (st == BATON_OK)
+    if (st == BATON_OK && baton_dist_leader(&dist))
         st = cli_model_dir_describe(s);
     if (st == BATON_OK)
-        st = baton_progress_open(&p, stderr, s->metrics, max_steps == LONG_MAX ? 0 : max_steps, s->log_every);
+        st = baton_progress_open(&p, stderr, baton_dist_leader(&dist) ? s->metrics : NULL,
+                                 max_steps == LONG_MAX ? 0 : max_steps, s->log_every);
     if (st == BATON_OK) {
         st = train_loop_run(&L);
         baton_progress_close(&p);
@@ -80,6 +148,9 @@ int cli_train_run(const cli_settings *s)
     baton_trainer_destroy(&tr);
     baton_backend_destroy(&be);
     train_data_close(&td);
+    if (st != BATON_OK) /* the others would wait for this rank until their deadline: stop them now */
+        baton_dist_abort(&dist, 1);
+    baton_dist_finalize(&dist);
     /* a stopped run is not a finished one: `train && translate` must not go on (128 + the signal, as shells) */
     return st != BATON_OK ? 1 : sig ? 128 + sig : 0;
 }

@@ -32,6 +32,7 @@
 #define G_INPUT_TRANSLATE "input", CLI_TRANSLATE, 0
 #define G_INPUT_SCORE "input", CLI_SCORE, 0
 #define G_DECODING "decoding", CLI_TRANSLATE, 0
+#define G_PARALLEL "data parallel (under mpirun or srun)", CLI_TRAIN, 0
 
 const cli_opt cli_settings_opts[] = {
     {"cell", OPT_STR, O(cell), "lstm", "rnn_tanh,lstm,gru", "recurrent cell", G_MODEL},
@@ -101,6 +102,14 @@ const cli_opt cli_settings_opts[] = {
     {"max-bad-steps", OPT_INT, O(max_bad_steps), "5", NULL,
      "a step whose loss or gradient norm is NaN or Inf is skipped (no update) and logged; stop, without "
      "saving over the last checkpoint, after this many in a row (0: never stop)", G_TRAINING},
+    {"dist-transport", OPT_STR, O(dist_transport), "auto", "auto,mpi,nccl",
+     "how gradients are summed over ranks: auto is nccl on GPUs where built, else mpi", G_PARALLEL},
+    {"bucket-mb", OPT_FLOAT, O(bucket_mb), "25", NULL,
+     "gradient sum buckets: one starts once this many MB of gradients are final in backward", G_PARALLEL},
+    {"dist-timeout", OPT_FLOAT, O(dist_timeout), "600", NULL,
+     "seconds a rank waits for the others before it names the late ones and stops the job", G_PARALLEL},
+    {"check-every", OPT_INT, O(check_every), "100", NULL,
+     "steps between comparisons of every rank's weights by checksum (0: never)", G_PARALLEL},
     {"log-every", OPT_INT, O(log_every), "100", NULL, "steps between log lines when not on a terminal", G_OUTPUT},
     {"valid-every", OPT_INT, O(valid_every), "500", NULL, "steps between validations (0: only at the end)", G_VALID},
     {"metrics", OPT_STR, O(metrics), NULL, NULL, "write metrics as JSON lines to this file", G_OUTPUT},
@@ -254,6 +263,10 @@ static baton_status check_training(const cli_settings *s)
     RANGE(s->epochs >= 0, "epochs", "%d", s->epochs, ">= 0");
     RANGE(s->accumulate >= 1 && s->accumulate <= 65536, "accumulate", "%d", s->accumulate, "1 to 65536");
     RANGE(s->max_bad_steps >= 0, "max-bad-steps", "%d", s->max_bad_steps, ">= 0 (0: never stop)");
+    RANGE(s->bucket_mb > 0 && s->bucket_mb <= 4096, "bucket-mb", "%g", (double)s->bucket_mb, "0 < MB <= 4096");
+    RANGE(s->dist_timeout > 0 && s->dist_timeout <= 86400, "dist-timeout", "%g", (double)s->dist_timeout,
+          "0 < seconds <= 86400");
+    RANGE(s->check_every >= 0, "check-every", "%d", s->check_every, ">= 0 (0: never)");
     RANGE(s->log_every >= 1, "log-every", "%d", s->log_every, ">= 1");
     RANGE(s->valid_every >= 0, "valid-every", "%d", s->valid_every, ">= 0");
     RANGE(s->save_every >= 0, "save-every", "%d", s->save_every, ">= 0");

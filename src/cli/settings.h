@@ -23,6 +23,10 @@ typedef struct {
     int valid_bleu, patience, plateau_patience, save_every, resume, overwrite;
     int max_bad_steps; /* stop after this many skipped (non-finite) steps in a row; 0: never */
     const char *keep_best, *stop_on;
+    /* data parallel (mpirun, srun: docs/distributed.md) */
+    const char *dist_transport;
+    float dist_timeout, bucket_mb;
+    int check_every;
     /* running */
     const char *model, *device, *rnn_impl, *reference, *input, *src, *tgt, *precision, *kernels;
     int threads, seed, tf32;

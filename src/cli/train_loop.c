@@ -108,23 +108,43 @@ static void collect(void *ctx, int i, int k, const char *text, float score)
     c->out[i] = strdup(text);
 }
 
-/* Greedy translations of the validation sources against their references, as sacreBLEU scores. */
+/* Every rank's n-gram counts summed (exact in doubles below 2^53). */
+static baton_status sum_bleu_stats(train_loop *L, baton_bleu_stats *bs)
+{
+    double v[10];
+    for (int k = 0; k < 4; k++)
+        v[k] = (double)bs->match[k], v[4 + k] = (double)bs->total[k];
+    v[8] = (double)bs->hyp_len, v[9] = (double)bs->ref_len;
+    char what[64];
+    snprintf(what, sizeof what, "step %ld's validation BLEU counts", L->step);
+    BATON_TRY(baton_dist_sum(L->dist, what, v, 10, v));
+    for (int k = 0; k < 4; k++)
+        bs->match[k] = (long)v[k], bs->total[k] = (long)v[4 + k];
+    bs->hyp_len = (long)v[8], bs->ref_len = (long)v[9];
+    return BATON_OK;
+}
+
+/* Greedy translations of the validation sources against their references, as sacreBLEU scores;
+ * data parallel, each rank translates a slice and the n-gram counts are summed. */
 static baton_status dev_bleu(train_loop *L, double *bleu)
 {
     train_data *td = L->td;
     baton_trainer *tr = L->tr;
-    int n = td->dev_raw.n;
-    collected c = {calloc((size_t)n, sizeof(char *))};
+    int N = L->dist ? L->dist->env.size : 1, r = L->dist ? L->dist->env.rank : 0;
+    int from = (int)((long)td->dev_raw.n * r / N), n = (int)((long)td->dev_raw.n * (r + 1) / N) - from;
+    collected c = {calloc((size_t)n + 1, sizeof(char *))};
     BATON_REQUIRE(c.out, "validation: out of memory");
     cli_translator x = {.be = tr->be, .m = &tr->model, .t = &tr->table, .params = tr->params, .sv = &td->d.sv,
                         .tv = &td->d.tv, .ssw = td->ssw, .tsw = td->tsw, .batch = L->s->batch, .beam = 1, .nbest = 1,
                         .alpha = 0.0f, .max_len_ratio = L->s->max_len_ratio, .rnn_impl = L->s->rnn_impl,
                         .seed = td->seed};
-    baton_status st = cli_translator_run(&x, td->dev_raw.src, n, collect, &c);
+    baton_status st = n > 0 ? cli_translator_run(&x, td->dev_raw.src + from, n, collect, &c) : BATON_OK;
     baton_bleu_stats bs;
     memset(&bs, 0, sizeof bs);
     for (int i = 0; st == BATON_OK && i < n; i++)
-        st = baton_bleu_add_sentence(&bs, NULL, c.out[i] ? c.out[i] : "", td->dev_raw.tgt[i]);
+        st = baton_bleu_add_sentence(&bs, NULL, c.out[i] ? c.out[i] : "", td->dev_raw.tgt[from + i]);
+    if (st == BATON_OK && N > 1)
+        st = sum_bleu_stats(L, &bs);
     if (st == BATON_OK) {
         baton_bleu_result res;
         baton_bleu_compute(&bs, &res);
@@ -184,6 +204,8 @@ static baton_status save_weights(train_loop *L, const char *file, const char *wh
  * written or a newer best replaces them. */
 static baton_status save_model(train_loop *L, const char *why)
 {
+    if (!baton_dist_leader(L->dist))
+        return BATON_OK;
     float *host;
     BATON_TRY(download_weights(L, &host));
     baton_status st = write_weights(L, "model.safetensors", host, L->step, why);
@@ -326,13 +348,30 @@ baton_status train_loop_save(train_loop *L)
     baton_ckpt_state cs = {.step = L->step, .batches = tr->batches, .epoch = L->epoch, .seed = L->td->seed,
                            .best_score = L->best, .bad_evals = L->bad, .lr_scale = L->lr_scale,
                            .elapsed_ms = 0, .skipped_steps = L->skipped, .bad_steps_in_a_row = L->bad_run};
-    baton_ckpt_text texts[5] = {{"data_position", pos}, {"history", hist}, {"config", cfg}, {"src_vocab", sv},
-                                {"tgt_vocab", tv}};
+    char ranks[16];
+    snprintf(ranks, sizeof ranks, "%d", L->dist ? L->dist->env.size : 1);
+    baton_ckpt_text texts[6] = {{"data_position", pos}, {"history", hist}, {"config", cfg}, {"src_vocab", sv},
+                                {"tgt_vocab", tv}, {"ranks", ranks}};
     if (st == BATON_OK)
-        st = baton_ckpt_save(path, &tr->table, buf, m, v, &cs, texts, 5);
+        st = baton_ckpt_save(path, &tr->table, buf, m, v, &cs, texts, 6);
     free(buf);
     free(hist), free(cfg), free(sv), free(tv);
     return st;
+}
+
+/* A checkpoint resumes exactly only with the number of ranks that wrote it: the data position
+ * counts whole steps of that many batches, and each rank's dropout masks follow its rank. */
+static baton_status check_ranks(const train_loop *L, const char *path)
+{
+    baton_status st;
+    char *text = baton_ckpt_text_get(path, "ranks", &st);
+    BATON_TRY(st);
+    long saved = text ? strtol(text, NULL, 10) : 1, now = L->dist ? L->dist->env.size : 1;
+    free(text);
+    BATON_REQUIRE(saved == now, "%s: written by a run of %ld process(es), and this run has %ld: a resume continues "
+                  "exactly only with the same number (each step held %ld batches, one per rank); start it with %s",
+                  path, saved, now, saved, saved > 1 ? "mpirun -np <that number> (or srun -n)" : "no launcher");
+    return BATON_OK;
 }
 
 baton_status train_loop_resume(train_loop *L)
@@ -362,6 +401,8 @@ baton_status train_loop_resume(train_loop *L)
                              side ? "target" : "source", L->s->model, side ? "tgt" : "src");
         free(saved), free(now);
     }
+    if (st == BATON_OK)
+        st = check_ranks(L, path);
     char *pos = st == BATON_OK ? baton_ckpt_text_get(path, "data_position", &st) : NULL;
     char *hist = st == BATON_OK ? baton_ckpt_text_get(path, "history", &st) : NULL;
     if (st == BATON_OK && !pos)
@@ -400,6 +441,27 @@ baton_status train_loop_resume(train_loop *L)
 static int due(long step, int every)
 {
     return every > 0 && step % every == 0;
+}
+
+/* The signal that stops the run now, or 0. Data parallel, only the one every rank agreed on at the
+ * last step's exchange counts, so that all save and stop after the same step. */
+static int stop_signal(const train_loop *L)
+{
+    if (baton_dist_single(L->dist))
+        return stop_requested;
+    return L->signalled ? (stop_requested ? stop_requested : SIGTERM) : 0;
+}
+
+/* --check-every: every rank's weights must be the same bits, or the ranks train different models. */
+static baton_status check_weights(train_loop *L)
+{
+    if (baton_dist_single(L->dist) || !due(L->step, L->s->check_every))
+        return BATON_OK;
+    float *host;
+    BATON_TRY(download_weights(L, &host));
+    baton_status st = baton_dist_check_weights(L->dist, host, L->tr->table.total, L->step);
+    free(host);
+    return st;
 }
 
 /* One optimizer update's batches, enqueued, and what its report needs once their losses are read. */
@@ -470,38 +532,87 @@ static baton_status read_losses(train_loop *L, step_work *w, long upto)
     return BATON_OK;
 }
 
-/* Enqueues one optimizer update over --accumulate batches; nothing waits for the device unless
- * the update has more batches than the trainer keeps losses of. */
+/* Counts an epoch's end, says so on a corpus, and updates the run's length in steps. */
+static void epoch_ended(train_loop *L)
+{
+    L->epoch++;
+    if (!L->td->toy) {
+        baton_stream_counts c = baton_stream_counts_get(L->td->stream, 1);
+        baton_progress_message(L->p, "epoch %d done: %lld pairs in %lld batches; %lld empty and %lld over --max-len "
+                                     "skipped%s",
+                               L->epoch, c.pairs, c.batches, c.skipped_empty, c.skipped_long,
+                               c.partial ? " (counted since the resume)" : "");
+    }
+    if (L->epoch == 1 && L->s->epochs > 0) { /* now the run's length in steps is known */
+        long total = (L->step + 1) * L->s->epochs;
+        L->p->total_steps = total < L->max_steps ? total : L->max_steps;
+    }
+}
+
+/* Reads the batches of a data-parallel round up to this rank's, or up to the epoch's end: every
+ * rank reads the same stream in the same order and keeps batch number `rank` of each round of N
+ * (*mine NULL where the epoch ended before it); *ended: the epoch ended at the last one read. */
+static baton_status draw_mine(train_loop *L, int *read, baton_host_batch **mine, int *ended)
+{
+    int rank = L->dist ? L->dist->env.rank : 0;
+    baton_host_batch *hb = NULL;
+    *ended = 0;
+    for (*read = 0; *read <= rank && !*ended; ++*read)
+        BATON_TRY(train_data_next(L->td, &hb, ended));
+    *mine = *read == rank + 1 ? hb : NULL;
+    return BATON_OK;
+}
+
+/* Reads (and skips) the round's batches after this rank's, up to N or the epoch's end. */
+static baton_status skip_rest(train_loop *L, int read, int *ended)
+{
+    int N = L->dist ? L->dist->env.size : 1;
+    baton_host_batch *hb;
+    for (; read < N && !*ended; read++)
+        BATON_TRY(train_data_next(L->td, &hb, ended));
+    return BATON_OK;
+}
+
+/* Trains on this rank's batch of one round (or on none) after agreeing with the other ranks on the
+ * round's target and source tokens, and on whether any of them was asked to stop. */
+static baton_status one_round(train_loop *L, step_work *w)
+{
+    baton_host_batch *mine;
+    int read, ended;
+    BATON_TRY(draw_mine(L, &read, &mine, &ended));
+    double in[3] = {mine ? (double)mine->tgt_tokens : 0.0, mine ? (double)mine->src_tokens : 0.0,
+                    stop_requested ? 1.0 : 0.0}, all[3];
+    char what[64];
+    snprintf(what, sizeof what, "step %ld's batch sizes", w->step);
+    BATON_TRY(baton_dist_sum(L->dist, what, in, 3, all));
+    L->signalled = baton_dist_single(L->dist) ? 0 : all[2] > 0; /* alone, the flag is read where it is needed */
+    BATON_REQUIRE(all[0] > 0, "step %ld: no rank has a batch with target tokens", w->step);
+    BATON_TRY(baton_trainer_step_shared(L->tr, mine, (long)all[0], NULL));
+    BATON_TRY(skip_rest(L, read, &ended));
+    w->batches++, w->tgt += (long)all[0], w->src += (long)all[1];
+    if (ended)
+        epoch_ended(L);
+    return BATON_OK;
+}
+
+/* Enqueues one optimizer update over --accumulate rounds of batches (one batch each alone; one per
+ * rank, data parallel); nothing waits for the device unless the update has more batches than the
+ * trainer keeps losses of. */
 static baton_status one_step(train_loop *L, step_work *w)
 {
     memset(w, 0, sizeof *w);
     w->first = w->read = L->tr->batches;
     w->step = L->step + 1;
     L->tr->fault = fault_at(L, w->step);
+    int N = L->dist ? L->dist->env.size : 1;
     for (int a = 0; a < L->s->accumulate; a++) {
-        baton_host_batch *hb;
-        int ended = 0;
-        BATON_TRY(train_data_next(L->td, &hb, &ended));
-        BATON_TRY(baton_trainer_step(L->tr, hb, NULL));
-        w->batches++, w->tgt += hb->tgt_tokens, w->src += hb->src_tokens;
+        BATON_TRY(one_round(L, w));
         if (L->tr->batches - w->read >= BATON_TRAINER_LOSSES / 2) /* read before the trainer forgets them */
             BATON_TRY(read_losses(L, w, L->tr->batches));
-        L->epoch += ended;
-        if (ended && !L->td->toy) {
-            baton_stream_counts c = baton_stream_counts_get(L->td->stream, 1);
-            baton_progress_message(L->p, "epoch %d done: %lld pairs in %lld batches; %lld empty and %lld over --max-len "
-                                         "skipped%s",
-                                   L->epoch, c.pairs, c.batches, c.skipped_empty, c.skipped_long,
-                                   c.partial ? " (counted since the resume)" : "");
-        }
         if (L->epoch == 0 && L->s->epochs > 0 && !L->td->toy) { /* the first epoch: estimated from the data */
-            double per_epoch = ceil(baton_stream_epoch_batches(L->td->stream) / L->s->accumulate);
+            double per_epoch = ceil(baton_stream_epoch_batches(L->td->stream) / ((double)L->s->accumulate * N));
             if (per_epoch > 0)
                 L->p->total_steps = (long)fmin(per_epoch * L->s->epochs, (double)L->max_steps);
-        }
-        if (ended && L->epoch == 1 && L->s->epochs > 0) { /* now the run's length in steps is known */
-            long total = (L->step + 1) * L->s->epochs;
-            L->p->total_steps = total < L->max_steps ? total : L->max_steps;
         }
     }
     L->tr->fault = BATON_FAULT_NONE;
@@ -551,6 +662,11 @@ static baton_status skipped_step(train_loop *L, step_work *w)
 static baton_status report_step(train_loop *L, step_work *w, double *window, long *window_tokens)
 {
     BATON_TRY(read_losses(L, w, w->first + w->batches));
+    if (!baton_dist_single(L->dist)) { /* the step's loss over every rank's batch */
+        char what[64];
+        snprintf(what, sizeof what, "step %ld's loss", w->step);
+        BATON_TRY(baton_dist_sum(L->dist, what, &w->loss, 1, &w->loss));
+    }
     if (!baton_optim_sumsq_ok(w->sumsq))
         return skipped_step(L, w);
     L->bad_run = 0;
@@ -568,6 +684,10 @@ static baton_status report_step(train_loop *L, step_work *w, double *window, lon
  * says so, the last checkpoint stays as it was, and the next one due tries again. */
 static baton_status checkpoint(train_loop *L, int must)
 {
+    if (!baton_dist_leader(L->dist)) { /* rank 0 writes; what it writes is every rank's state */
+        L->saved_step = L->step, L->save_owed = 0;
+        return BATON_OK;
+    }
     baton_status st = write_pending_best(L);
     if (st == BATON_OK)
         st = train_loop_save(L);
@@ -660,12 +780,14 @@ baton_status train_loop_run(train_loop *L)
         L->step++;
         validated = 0;
         int save_due = s->save_every > 0 ? due(L->step, s->save_every) : due(L->step, s->valid_every);
-        int later = !due(L->step, s->valid_every) && !save_due && !L->save_owed && !stop_requested &&
+        int later = !due(L->step, s->valid_every) && !save_due && !L->save_owed && !stop_signal(L) &&
                     L->step < L->max_steps && (s->epochs <= 0 || L->epoch < s->epochs);
         if (later)
             prev = w, have_prev = 1;
         else
             st = report_step(L, &w, &window, &window_tokens);
+        if (st == BATON_OK)
+            st = check_weights(L);
         if (st == BATON_OK && due(L->step, s->valid_every)) {
             st = validate(L, &stop);
             validated = 1;
@@ -678,11 +800,12 @@ baton_status train_loop_run(train_loop *L)
             else
                 st = checkpoint(L, 0);
         }
-        if (st == BATON_OK && stop_requested) {
+        if (st == BATON_OK && stop_signal(L)) {
             if (have_prev) /* the signal came after this step was left for later */
                 st = report_step(L, &prev, &window, &window_tokens);
             have_prev = 0;
-            const char *what = stop_requested == SIGINT ? "interrupted" : "terminated";
+            int sig = stop_signal(L);
+            const char *what = sig == SIGINT ? "interrupted" : "terminated";
             if (st == BATON_OK)
                 st = checkpoint(L, 1);
             if (st == BATON_OK)
@@ -690,7 +813,7 @@ baton_status train_loop_run(train_loop *L)
                         what, L->step);
             else if (recoverable(st))
                 say_how_to_resume(L, what);
-            L->interrupted = stop_requested;
+            L->interrupted = sig;
             break;
         }
     }
@@ -703,6 +826,8 @@ baton_status train_loop_run(train_loop *L)
     if (st == BATON_OK && !L->interrupted) {
         st = checkpoint(L, 1);
         int last = strcmp(s->keep_best, "last") == 0 || isnan(L->best);
+        if (!baton_dist_leader(L->dist))
+            return st;
         if (st == BATON_OK)
             st = save_weights(L, last ? "model.safetensors" : "model.last.safetensors", NULL);
         if (st == BATON_OK)

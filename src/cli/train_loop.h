@@ -41,6 +41,9 @@ typedef struct {
     const char *pending_why;
     struct { long from, to; baton_fault kind; } faults[32]; /* the test hook's poisoned steps */
     int n_faults;
+    /* data parallel (dist.h): every rank runs this loop in step; rank 0 alone writes files */
+    baton_dist *dist;   /* NULL or one process: alone */
+    int signalled;      /* a rank got SIGINT or SIGTERM: agreed at each step's exchange, so all stop together */
 } train_loop;
 
 /* Trains until --steps, --epochs or early stopping, or a signal, and says which ended it;

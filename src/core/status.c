@@ -32,6 +32,21 @@ void baton_error_show_source(int on)
     show_source = on;
 }
 
+/* Where error lines go (NULL: stderr) and what they start with: one rank of several names itself. */
+static FILE *err_out;
+static char err_prefix[48];
+
+void baton_error_route(FILE *out, const char *prefix)
+{
+    err_out = out;
+    snprintf(err_prefix, sizeof err_prefix, "%s", prefix ? prefix : "");
+}
+
+FILE *baton_error_stream(void)
+{
+    return err_out ? err_out : stderr;
+}
+
 /* Per thread, so a worker's error never overwrites the one its caller is looking at. */
 static _Thread_local char last_msg[1024];
 static _Thread_local int quiet;
@@ -63,8 +78,8 @@ baton_status baton_error_at(baton_status st, const char *file, int line, const c
     if (quiet)
         return st;
     if (show_source)
-        fprintf(stderr, "baton: error: %s (%s:%d)\n", msg, base, line);
+        fprintf(baton_error_stream(), "baton: error: %s%s (%s:%d)\n", err_prefix, msg, base, line);
     else
-        fprintf(stderr, "baton: error: %s\n", msg);
+        fprintf(baton_error_stream(), "baton: error: %s%s\n", err_prefix, msg);
     return st;
 }

@@ -124,9 +124,10 @@ double baton_dist_peer_deadline(const baton_dist *d)
 
 void baton_dist_give_up(baton_dist *d, const char *line)
 {
-    fprintf(stderr, "baton: rank %d of %d: %s; stopping every rank (the last checkpoint on disk stays as it was)\n",
-            d->env.rank, d->env.size, line);
-    fflush(stderr);
+    FILE *err = baton_error_stream();
+    fprintf(err, "baton: error: rank %d of %d: %s; stopping every rank (the last checkpoint on disk stays as it "
+            "was)\n", d->env.rank, d->env.size, line);
+    fflush(err);
     MPI_Abort(MPI_COMM_WORLD, 3);
     exit(3);
 }
@@ -209,7 +210,7 @@ void baton_dist_abort(baton_dist *d, int code)
 {
     if (baton_dist_single(d))
         return;
-    fflush(stderr);
+    fflush(baton_error_stream());
     MPI_Abort(MPI_COMM_WORLD, code);
 }
 

@@ -343,15 +343,16 @@ baton_status baton_trainer_eval(baton_trainer *tr, const baton_host_batch *hb, f
 
 baton_status baton_trainer_validate(baton_trainer *tr, baton_dataset *d, double *mean_loss)
 {
-    double sum = 0.0;
-    long tokens = 0;
-    for (int i = 0; i < d->dev_b.count; i++) {
+    int N = tr->dist ? tr->dist->env.size : 1, r = tr->dist ? tr->dist->env.rank : 0;
+    double sums[2] = {0.0, 0.0}; /* loss, target tokens: of this rank's share of the batches */
+    for (int i = r; i < d->dev_b.count; i += N) {
         float loss;
         BATON_TRY(baton_host_batch_fill(&d->hb, &d->dev, &d->dev_b, i));
         BATON_TRY(baton_trainer_eval(tr, &d->hb, &loss));
-        sum += loss;
-        tokens += d->hb.tgt_tokens;
+        sums[0] += loss;
+        sums[1] += (double)d->hb.tgt_tokens;
     }
-    *mean_loss = tokens ? sum / (double)tokens : 0.0;
+    BATON_TRY(baton_dist_sum(tr->dist, "the validation loss", sums, 2, sums));
+    *mean_loss = sums[1] > 0 ? sums[0] / sums[1] : 0.0;
     return BATON_OK;
 }
