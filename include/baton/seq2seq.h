@@ -164,6 +164,11 @@ baton_status baton_s2s_forward(baton_backend *be, const baton_s2s *m, baton_s2s_
                                const baton_param_table *t, const baton_s2s_batch *batch,
                                const baton_dropout_key *drop, int want_grad);
 
+/* A backward that adds nothing, for a data-parallel rank without a batch: tells acts->grad_hook
+ * that each part is final in the order baton_s2s_backward does, so every rank cuts the same
+ * gradient buckets (their sizes must match rank for rank). */
+baton_status baton_s2s_backward_none(const baton_s2s *m, baton_s2s_acts *acts, const baton_param_table *t);
+
 /* Backward after a want_grad forward with the same batch and drop: accumulates (+=) the gradient
  * of the mean loss into grads. With the fused loss (be->versions.loss = 1) it first runs the
  * generator and the loss chunk by chunk (src/model/generator.c): acts->loss and acts->logp are

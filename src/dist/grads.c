@@ -29,6 +29,9 @@
 
 baton_status baton_dist_attach(baton_dist *d, baton_backend *be, size_t total, const char *transport)
 {
+    if (d->transport) /* a later trainer on the same ranks: a transport for its buffer */
+        d->transport->destroy(d);
+    d->transport = NULL;
     d->be = be;
     d->total = d->started = total;
     if (baton_dist_single(d))

@@ -304,6 +304,14 @@ static baton_status grads_final(const baton_s2s_acts *acts, const baton_param_ta
     return h->ready ? h->ready(h->ctx, t->items[index].offset) : BATON_OK;
 }
 
+baton_status baton_s2s_backward_none(const baton_s2s *m, baton_s2s_acts *acts, const baton_param_table *t)
+{
+    BATON_TRY(grads_final(acts, t, m->w_out == m->emb_tgt ? m->b_out : m->w_out));
+    BATON_TRY(grads_final(acts, t, m->emb_tgt));
+    BATON_TRY(grads_final(acts, t, m->enc_rnn));
+    return grads_final(acts, t, m->emb_src);
+}
+
 baton_status baton_s2s_backward(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, float *grads,
                                 const float *params, const baton_param_table *t, const baton_s2s_batch *batch,
                                 const baton_dropout_key *drop)

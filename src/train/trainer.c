@@ -254,7 +254,7 @@ static baton_status body(baton_trainer *tr, const baton_s2s_batch *b, int update
         BATON_TRY(baton_s2s_backward(be, &tr->model, &tr->acts, tr->grads, tr->params, &tr->table, b, &drop));
     } else { /* nothing to add: a loss of 0, and the gradients so far go into the sum as they are */
         BATON_TRY(be->ops->zero(be, tr->acts.loss, sizeof(float)));
-        BATON_TRY(grads_final(tr, 0));
+        BATON_TRY(baton_s2s_backward_none(&tr->model, &tr->acts, &tr->table));
     }
     if (tr->reducing)
         BATON_TRY(baton_dist_grads_end(tr->dist));
