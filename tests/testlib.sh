@@ -1,7 +1,7 @@
 # testlib.sh: what the shell tests share (sourced): a scratch directory removed on exit, check and
 # expect_exit, and the summary line. Each test sets `name` before sourcing it.
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
 fails=0
 check() { # check NAME CONDITION...
     local what=$1; shift

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,6 +43,8 @@ static baton_status join_ranks(baton_dist *d, const cli_settings *s)
     BATON_TRY(baton_dist_init(d, s->dist_timeout, s->bucket_mb));
     if (baton_dist_single(d))
         return BATON_OK;
+    /* a rank whose launcher went away must not die of a log line before it can save */
+    signal(SIGPIPE, SIG_IGN);
     char prefix[48];
     snprintf(prefix, sizeof prefix, "rank %d of %d: ", d->env.rank, d->env.size);
     if (baton_dist_leader(d)) {

@@ -1,6 +1,6 @@
 /* train_loop.c: the training loop of `baton train` (train_loop.h): steps or epochs, validation
  * (loss, perplexity and greedy BLEU), the best model kept in model.safetensors, learning-rate decay
- * on plateau, early stopping, checkpoints every --save-every steps and when SIGINT or SIGTERM
+ * on plateau, early stopping, checkpoints every --save-every steps and when SIGINT, SIGTERM or SIGUSR1
  * arrives, and the loss curves. Everything a later step depends on (weights, Adam's moments, the
  * update and batch counters that key the schedule and the dropout masks, the data position, the
  * plateau and early-stopping counters) is in the checkpoint, so a resumed run continues exactly. */
@@ -753,12 +753,13 @@ baton_status train_loop_run(train_loop *L)
 {
     const cli_settings *s = L->s;
     BATON_TRY(train_loop_faults(L));
-    struct sigaction sa, old_int, old_term;
+    struct sigaction sa, old_int, old_term, old_usr1;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGUSR1, &sa, &old_usr1); /* what mpirun passes on to every rank and keeps running (and Slurm's --signal) */
     stop_requested = 0;
     baton_status st = BATON_OK;
     double window = 0.0;
@@ -805,7 +806,7 @@ baton_status train_loop_run(train_loop *L)
                 st = report_step(L, &prev, &window, &window_tokens);
             have_prev = 0;
             int sig = stop_signal(L);
-            const char *what = sig == SIGINT ? "interrupted" : "terminated";
+            const char *what = sig == SIGINT ? "interrupted" : sig == SIGUSR1 ? "stopped by SIGUSR1" : "terminated";
             if (st == BATON_OK)
                 st = checkpoint(L, 1);
             if (st == BATON_OK)
@@ -819,6 +820,7 @@ baton_status train_loop_run(train_loop *L)
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGUSR1, &old_usr1, NULL);
     if (st == BATON_OK && !L->interrupted)
         say_why_stopped(L, stop);
     if (st == BATON_OK && !L->interrupted && !validated && L->step > 0)

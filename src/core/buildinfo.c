@@ -2,6 +2,7 @@
 #include "baton/buildinfo.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "baton_config.h"
 
@@ -17,6 +18,12 @@
 #endif
 #if BATON_HAVE_BLAS
 #include <cblas.h>
+#endif
+#if BATON_HAVE_MPI
+#include <mpi.h>
+#endif
+#if BATON_HAVE_NCCL
+#include <nccl.h>
 #endif
 
 void baton_buildinfo_print(FILE *out)
@@ -60,4 +67,17 @@ void baton_buildinfo_print(FILE *out)
 #else
     fprintf(out, "  cudnn: not built\n");
 #endif
+#if BATON_HAVE_MPI
+    char lib[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    MPI_Get_library_version(lib, &len); /* callable before MPI_Init */
+    lib[strcspn(lib, ",\n")] = 0;
+    fprintf(out, "  data parallel: mpi (%s)", lib);
+#else
+    fprintf(out, "  data parallel: one process only (built without Open MPI)");
+#endif
+#if BATON_HAVE_NCCL
+    fprintf(out, ", nccl %d.%d.%d", NCCL_MAJOR, NCCL_MINOR, NCCL_PATCH);
+#endif
+    fputc('\n', out);
 }

@@ -26,6 +26,9 @@
 
 /* One MPI call sums at most this many floats (its count is an int). */
 #define BUCKET_MAX_FLOATS ((size_t)1 << 30)
+/* The tag of "this rank waits for update k's sum" on the exchanges' communicator (dist.c's
+ * exchanges use tags below 30000). */
+#define TAG_ARRIVED 32000
 
 baton_status baton_dist_attach(baton_dist *d, baton_backend *be, size_t total, const char *transport)
 {
@@ -89,6 +92,8 @@ typedef struct {
     size_t *off, *len;   /* (cap) where each lies */
     int n, cap;
     float *grads;        /* the device buffer the staged buckets go back to */
+    MPI_Request *arrived; /* (N) rank 0: each rank's word that it waits for the sum; others: their own word */
+    long *word;           /* (N) the update numbers those words carry */
 } mpi_grads;
 
 static baton_status mpi_bucket_start(baton_dist *d, float *grads, size_t off, size_t n)
@@ -116,22 +121,62 @@ static baton_status mpi_bucket_start(baton_dist *d, float *grads, size_t off, si
     return BATON_OK;
 }
 
+/* Each rank tells rank 0 that it waits for this update's sum, so that a sum that never completes
+ * can be blamed on the ranks that never came: the words are the only extra messages, N - 1 an update. */
+static void post_arrivals(baton_dist *d, mpi_grads *g)
+{
+    MPI_Comm host = *(MPI_Comm *)d->host_comm;
+    int N = d->env.size;
+    g->word[0] = d->stats.reductions + 1;
+    g->arrived[0] = MPI_REQUEST_NULL;
+    if (d->env.rank != 0) {
+        MPI_Isend(&g->word[0], 1, MPI_LONG, 0, TAG_ARRIVED, host, &g->arrived[0]);
+        return;
+    }
+    for (int r = 1; r < N; r++)
+        MPI_Irecv(&g->word[r], 1, MPI_LONG, r, TAG_ARRIVED, host, &g->arrived[r]);
+}
+
+/* The line of a sum that did not complete in time: rank 0 names the ranks whose word is missing. */
+static void give_up_on_sum(baton_dist *d, mpi_grads *g)
+{
+    char line[512];
+    long k = d->stats.reductions + 1;
+    int len = snprintf(line, sizeof line, "update %ld's gradient sum: ", k), missing = 0;
+    for (int r = 1; d->env.rank == 0 && r < d->env.size && len < (int)sizeof line - 64; r++) {
+        int done = 1;
+        if (g->arrived[r] != MPI_REQUEST_NULL)
+            MPI_Test(&g->arrived[r], &done, MPI_STATUS_IGNORE);
+        if (!done)
+            len += snprintf(line + len, sizeof line - len, "%s %d", missing++ ? "," : "no word from rank", r);
+    }
+    if (missing)
+        snprintf(line + len, sizeof line - len, " within --dist-timeout %g s (it died or hangs)", d->timeout_s);
+    else if (d->env.rank == 0)
+        snprintf(line + len, sizeof line - len, "every rank came, but it did not complete within --dist-timeout %g s",
+                 d->timeout_s);
+    else
+        snprintf(line + len, sizeof line - len, "not complete within --dist-timeout %g s, and rank 0 said nothing (it "
+                 "died or hangs)", d->timeout_s);
+    baton_dist_give_up(d, line);
+}
+
 static baton_status mpi_buckets_wait(baton_dist *d)
 {
     mpi_grads *g = d->transport_impl;
-    double deadline = baton_dist_now() + d->timeout_s;
+    int N = d->env.size, words = d->env.rank == 0 ? N : 1;
+    post_arrivals(d, g);
+    /* rank 0 gives up first, so that its line, which names the late ranks, is the one printed */
+    double deadline = d->env.rank == 0 ? baton_dist_now() + d->timeout_s : baton_dist_peer_deadline(d);
     for (int polls = 0;; polls++) {
-        int done = 0;
+        int done = 0, heard = 0;
         BATON_TRY(baton_dist_mpi_check(MPI_Testall(g->n, g->reqs, &done, MPI_STATUSES_IGNORE),
                                        "gradient sum (MPI_Testall)"));
-        if (done)
+        MPI_Testall(words, g->arrived, &heard, MPI_STATUSES_IGNORE);
+        if (done && heard)
             break;
-        if (baton_dist_now() > deadline) {
-            char line[256];
-            snprintf(line, sizeof line, "the gradient sum of update %ld did not complete within --dist-timeout %g s "
-                     "(every rank had started it: one died or hangs inside it)", d->stats.reductions + 1, d->timeout_s);
-            baton_dist_give_up(d, line);
-        }
+        if (baton_dist_now() > deadline)
+            give_up_on_sum(d, g);
         baton_dist_pause(polls);
     }
     for (int i = 0; !g->host && i < g->n; i++)
@@ -147,7 +192,7 @@ static void mpi_destroy(baton_dist *d)
         return;
     if (g->comm != MPI_COMM_NULL)
         MPI_Comm_free(&g->comm);
-    free(g->staging), free(g->reqs), free(g->off), free(g->len), free(g);
+    free(g->staging), free(g->reqs), free(g->off), free(g->len), free(g->arrived), free(g->word), free(g);
     d->transport_impl = NULL;
 }
 
@@ -160,6 +205,9 @@ baton_status baton_dist_mpi_transport(baton_dist *d)
     g->comm = MPI_COMM_NULL;
     d->transport = &mpi_transport, d->transport_impl = g;
     g->host = strcmp(d->be->ops->name, "cpu") == 0;
+    g->arrived = malloc((size_t)d->env.size * sizeof *g->arrived);
+    g->word = malloc((size_t)d->env.size * sizeof *g->word);
+    BATON_REQUIRE(g->arrived && g->word, "gradient sum: out of memory");
     if (!g->host) {
         g->staging = malloc(d->total * sizeof(float));
         BATON_REQUIRE(g->staging, "gradient sum: cannot allocate %zu bytes of host staging", d->total * sizeof(float));
