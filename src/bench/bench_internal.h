@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "baton/bench.h"
+#include "baton/dist.h"
 #include "baton/report.h"
 
 #define BENCH_MAX_LIST 16
@@ -32,6 +33,7 @@ typedef struct {
     bench_ints batches, hiddens, steps, layers;
     /* attention: shapes as (B, T, S) triples */
     int att[BENCH_MAX_LIST][3], n_att;
+    baton_dist *dist; /* train under mpirun or srun: every rank steps its own batch, rank 0 reports all */
 } bench_opts;
 
 /* Columns of the train report: the first 12 as bench/pytorch_baseline.py's, then the issued work per step. */

@@ -82,6 +82,12 @@ static void issued_cells(char *buf, size_t size, const baton_backend *be, const 
 #endif
 }
 
+/* A step's target tokens over the ranks: every rank's batches have the same lengths. */
+static long step_tokens(const baton_trainer *tr, const baton_host_batch *hb)
+{
+    return (long)hb[0].tgt_tokens * (tr->dist ? tr->dist->env.size : 1);
+}
+
 /* Warm-up, then timed steps; *median_ms, *mem (bytes in use afterwards), issued: report cells. */
 static baton_status time_steps(baton_trainer *tr, baton_host_batch *hb, const bench_opts *o, double *median_ms,
                                size_t *mem, char *issued, size_t issued_size, const char *what)
@@ -107,7 +113,7 @@ static baton_status time_steps(baton_trainer *tr, baton_host_batch *hb, const be
 #endif
         st = be->ops->timer_mark(be, 0);
         if (st == BATON_OK) /* the loss stays on the device: a step waits for nothing */
-            st = baton_trainer_step(tr, &hb[k % BATON_BENCH_ROTATE], NULL);
+            st = baton_trainer_step_shared(tr, &hb[k % BATON_BENCH_ROTATE], step_tokens(tr, hb), NULL);
 #if BATON_GPU_EMULATION
         baton_emu_counters_get(&in1);
         if (k >= o->warmup)
@@ -154,6 +160,10 @@ static baton_status bench_one(baton_report *r, const bench_opts *o, const baton_
 {
     baton_backend be;
     baton_backend_options bo = {.threads = o->threads, .precision = o->precision, .versions = o->kernels};
+    int ranks = o->dist ? o->dist->env.size : 1, rank = o->dist ? o->dist->env.rank : 0;
+    char gpu[160];
+    if (ranks > 1)
+        BATON_TRY(baton_backend_use_gpu(o->dist->env.local_rank, o->dist->env.local_size, gpu, sizeof gpu));
     BATON_TRY(baton_backend_create_ex(&be, o->device, &bo));
     baton_trainer tr;
     memset(&tr, 0, sizeof tr);
@@ -163,18 +173,26 @@ static baton_status bench_one(baton_report *r, const bench_opts *o, const baton_
     baton_optim_config oc = baton_optim_defaults(); /* Adam, lr 1e-3, clip 5: as pytorch_baseline.py */
     double median = 0.0;
     size_t mem = 0;
-    baton_status st = make_batches(hb, m, (uint64_t)o->seed);
+    baton_status st = make_batches(hb, m, (uint64_t)o->seed + (uint64_t)rank); /* each rank its own sentences */
     if (st == BATON_OK)
         st = baton_trainer_create(&tr, &be, &mc, &oc, m->S, m->T, m->batch, (uint64_t)o->seed, 1);
     if (st == BATON_OK)
         st = baton_trainer_use_rnn_impl(&tr, impl);
+    if (st == BATON_OK && ranks > 1)
+        st = baton_trainer_use_dist(&tr, o->dist, "auto");
     char what[160], issued[320] = "";
     snprintf(what, sizeof what, "%s (input feeding %s, %s)", m->name, feed ? "on" : "off", impl);
     if (st == BATON_OK)
         st = time_steps(&tr, hb, o, &median, &mem, issued, sizeof issued, what);
     if (st == BATON_OK) {
-        int tokens = hb[0].src_tokens + hb[0].tgt_tokens; /* every batch of the rotation has the same lengths */
-        st = baton_report_row(r, "baton-%s|%s|%s|%s|%s|%d|%d|%d|%d|%.3f|%.0f|%.0f|%s", impl, m->name, feed ? "on" : "off",
+        /* every batch of the rotation has the same lengths; data parallel, a step is every rank's */
+        long tokens = (long)(hb[0].src_tokens + hb[0].tgt_tokens) * ranks;
+        char system[64]; /* the batch column stays one rank's */
+        if (ranks > 1)
+            snprintf(system, sizeof system, "baton-%s x%d ranks", impl, ranks);
+        else
+            snprintf(system, sizeof system, "baton-%s", impl);
+        st = baton_report_row(r, "%s|%s|%s|%s|%s|%d|%d|%d|%ld|%.3f|%.0f|%.0f|%s", system, m->name, feed ? "on" : "off",
                               be.ops->name, baton_precision_name(o->precision), m->batch, m->S, m->T, tokens, median,
                               tokens / (median * 1e-3), (double)mem / 1048576.0, issued);
     }

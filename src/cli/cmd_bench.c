@@ -9,6 +9,7 @@
 #include "../bench/bench_internal.h"
 #include "baton/rnn.h"
 #include "commands.h"
+#include "ranks.h"
 
 typedef struct {
     const char *csv, *json, *plot;
@@ -275,11 +276,17 @@ static baton_status run(const char *what, int argc, char **argv)
         for (int i = 0; i < o.n_impls; i++)
             BATON_TRY(baton_rnn_impl_check_ragged(o.impls[i], "bench train's batches have ragged lengths, as "
                                                               "real training batches do"));
+        baton_dist dist; /* under mpirun or srun: data parallel, and rank 0 alone reports and writes */
+        BATON_TRY(cli_ranks_join(&dist, 600.0, 25.0));
+        o.dist = &dist;
+        if (!baton_dist_leader(&dist))
+            out = (bench_outputs){0};
         st = bench_train(&r, &o);
         if (st == BATON_OK)
             st = finish(&r, &out, 1);
         if (st == BATON_OK && out.plot)
             st = bench_plot_train(out.plot, (const baton_report *const[]){&r}, 1);
+        cli_ranks_leave(&dist, st);
     } else if (strcmp(what, "layer") == 0) {
         st = bench_layer(&r, &o);
         if (st == BATON_OK)

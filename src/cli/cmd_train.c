@@ -1,18 +1,16 @@
 /* cmd_train.c: `baton train`: the data (train_data.c), the model and trainer on the chosen device,
  * the loop (train_loop.c), and the model directory at the end. */
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "baton/progress.h"
 #include "baton/rnn.h"
 #include "baton/trainer.h"
 #include "commands.h"
 #include "model_dir.h"
+#include "ranks.h"
 #include "train_data.h"
 #include "train_loop.h"
 
@@ -33,32 +31,6 @@ static baton_status make_trainer(baton_trainer *tr, baton_backend *be, const cli
             s->hidden, s->attention, count);
     fprintf(stderr, "recurrent layers: encoder %s; decoder %s\n", tr->acts.enc.impl_note,
             tr->model.cfg.input_feed ? "step by step (input feeding: fused)" : tr->acts.dec.impl_note);
-    return BATON_OK;
-}
-
-/* Joins the launcher's ranks. Every rank but 0 keeps quiet: its stderr goes to /dev/null and only
- * its error lines, which name the rank, reach the terminal; rank 0's name it too. */
-static baton_status join_ranks(baton_dist *d, const cli_settings *s)
-{
-    BATON_TRY(baton_dist_init(d, s->dist_timeout, s->bucket_mb));
-    if (baton_dist_single(d))
-        return BATON_OK;
-    /* a rank whose launcher went away must not die of a log line before it can save */
-    signal(SIGPIPE, SIG_IGN);
-    char prefix[48];
-    snprintf(prefix, sizeof prefix, "rank %d of %d: ", d->env.rank, d->env.size);
-    if (baton_dist_leader(d)) {
-        baton_error_route(NULL, prefix);
-        return BATON_OK;
-    }
-    int keep = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY);
-    FILE *err = keep >= 0 ? fdopen(keep, "w") : NULL;
-    BATON_REQUIRE(err && null >= 0, "rank %d: cannot set up its quiet output", d->env.rank);
-    setvbuf(err, NULL, _IOLBF, 0);
-    fflush(stderr);
-    dup2(null, STDERR_FILENO);
-    close(null);
-    baton_error_route(err, prefix);
     return BATON_OK;
 }
 
@@ -104,7 +76,7 @@ int cli_train_run(const cli_settings *s)
     if (check_ragged(s) != BATON_OK)
         return 1;
     baton_dist dist;
-    if (join_ranks(&dist, s) != BATON_OK)
+    if (cli_ranks_join(&dist, s->dist_timeout, s->bucket_mb) != BATON_OK)
         return 1;
     train_data td;
     baton_backend be;
@@ -120,8 +92,7 @@ int cli_train_run(const cli_settings *s)
     char gpu[160];
     baton_status st = baton_dist_leader(&dist) ? cli_model_dir_claim(s) : BATON_OK;
     if (st != BATON_OK) {
-        baton_dist_abort(&dist, 2);
-        baton_dist_finalize(&dist);
+        cli_ranks_leave(&dist, st);
         return st == BATON_ERR_INVALID ? 2 : 1; /* a directory in use is a usage error */
     }
     st = open_data(&dist, &td, s);
@@ -151,9 +122,7 @@ int cli_train_run(const cli_settings *s)
     baton_trainer_destroy(&tr);
     baton_backend_destroy(&be);
     train_data_close(&td);
-    if (st != BATON_OK) /* the others would wait for this rank until their deadline: stop them now */
-        baton_dist_abort(&dist, 1);
-    baton_dist_finalize(&dist);
+    cli_ranks_leave(&dist, st);
     /* a stopped run is not a finished one: `train && translate` must not go on (128 + the signal, as shells) */
     return st != BATON_OK ? 1 : sig ? 128 + sig : 0;
 }
