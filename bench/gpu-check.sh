@@ -3,7 +3,7 @@
 # It configures and builds baton with whatever that machine has (cuDNN and NCCL found in the Python
 # environment's nvidia-* wheels when the system has none; OpenBLAS, cJSON, libpng used where present),
 # then runs, most important first:
-#   correctness: the gpu test suite; baton check, fused kernels against cuDNN and against the CPU (fp32,
+#   correctness: the gpu test suite (with the 1-GPU NCCL smoke test, nccl_gpu); baton check, fused kernels against cuDNN and against the CPU (fp32,
 #                bf16, and the plain versions of the parts);
 #   the headline: `baton bench train` gnmt in bf16 (fused recurrent kernels, newest part versions) and
 #                PyTorch's cuDNN LSTM under AMP bf16 autocast on the same configuration (pytorch_baseline.py);
