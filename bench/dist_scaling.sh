@@ -45,7 +45,7 @@ out, ranks, commit = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 def tps(name):
     rows = {}
     for path in sorted(glob.glob(os.path.join(out, name + ".*.csv"))):
-        for row in csv.DictReader(open(path)):
+        for row in csv.DictReader(line for line in open(path) if not line.startswith("#")):
             rows.setdefault(row["config"], []).append(float(row["tokens_per_s"]))
     return {k: statistics.median(v) for k, v in rows.items()}
 one, rk, th = tps("one"), tps("ranks"), tps("threads")

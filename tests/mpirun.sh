@@ -6,4 +6,6 @@ np=$1; shift
 command -v mpirun >/dev/null || { echo "skip: no mpirun (install openmpi-bin)"; exit 77; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl=self,vader OMPI_MCA_rmaps_base_oversubscribe=1
+# containers often forbid the cross-process reads (CMA) vader would use for large messages
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
 exec mpirun -np "$np" "$@"

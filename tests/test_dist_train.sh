@@ -21,11 +21,7 @@ command -v mpirun >/dev/null || { echo "skip: no mpirun (install openmpi-bin)"; 
 mpi() { bash "$here/mpirun.sh" 2 "$baton" train "$@"; }
 
 # 416 pairs of 3..8 words, target = source reversed: --batch 32 cuts 13 batches, an odd number
-awk 'BEGIN { srand(11); for (i = 0; i < 416; i++) { n = 3 + int(rand() * 6); s = ""; t = "";
-       for (j = 0; j < n; j++) { w = "w" int(rand() * 40); s = s (j ? " " : "") w; t = w (j ? " " : "") t }
-       print s > "'"$work"'/train.src"; print t > "'"$work"'/train.tgt" } }'
-head -20 "$work/train.src" >"$work/dev.src"
-head -20 "$work/train.tgt" >"$work/dev.tgt"
+corpus "$work" 416 11
 common=(--train-src "$work/train.src" --train-tgt "$work/train.tgt" --dev-src "$work/dev.src" --dev-tgt "$work/dev.tgt"
         --emb 16 --hidden 32 --batch 32 --valid-every 10 --log-every 1 --threads 1 --dropout 0.2 --device cpu
         --check-every 5)
@@ -79,17 +75,26 @@ step=$(sed -n 's/.*checkpoint saved at step \([0-9]*\).*/\1/p' "$work/c.log")
 mpi --model "$work/c" "${common[@]}" --steps $((step + 2)) --valid-every 0 --resume 2>"$work/c2.log"
 check "SIGUSR1 to mpirun: the run resumes from there" grep -q "resumed from .*: step $step" "$work/c2.log"
 
+# disrupt DIR SIGNAL LINE ARGS...: starts a 2-rank run in DIR, sends SIGNAL to rank 1 once the log
+# shows LINE, and waits for the job: $status is its exit status, $took the seconds it lived on
+disrupt() {
+    local dir=$1 sig=$2 line=$3 pid victim start
+    shift 3
+    bash "$here/mpirun.sh" 2 "$baton" train --model "$dir" "${common[@]}" --steps 100000 --valid-every 0 "$@" \
+        2>"$dir.log" &
+    pid=$!
+    wait_for "$dir.log" "$line" 60
+    victim=$(rank_pid "$dir" 1)
+    start=$(date +%s)
+    kill "-$sig" "$victim"
+    wait "$pid"
+    status=$?
+    took=$(($(date +%s) - start))
+    kill -KILL "$victim" 2>/dev/null # a stopped rank outlives an aborted job until killed
+}
+
 # kill -9 one rank: the job ends, naming it; the checkpoint on disk resumes
-bash "$here/mpirun.sh" 2 "$baton" train --model "$work/d" "${common[@]}" --steps 100000 --save-every 5 --valid-every 0 \
-    2>"$work/d.log" &
-pid=$!
-wait_for "$work/d.log" "^train step 12" 60
-victim=$(rank_pid "$work/d" 1)
-start=$(date +%s)
-kill -KILL "$victim"
-wait "$pid"
-status=$?
-took=$(($(date +%s) - start))
+disrupt "$work/d" KILL "^train step 12" --save-every 5
 check "a killed rank: the job fails" test "$status" -ne 0
 check "a killed rank: it ends within 30 s (took ${took}s)" test "$took" -le 30
 check "a killed rank: a line names rank 1" grep -q "rank 1" "$work/d.log"
@@ -99,17 +104,7 @@ check "after a killed rank, the last checkpoint (step $step) resumes" \
     sh -c "test $? -eq 0 && grep -q 'resumed from .*: step $step' '$work/d2.log'"
 
 # SIGSTOP one rank: rank 0 gives up on it after --dist-timeout and names it
-bash "$here/mpirun.sh" 2 "$baton" train --model "$work/e" "${common[@]}" --steps 100000 --valid-every 0 --dist-timeout 3 \
-    2>"$work/e.log" &
-pid=$!
-wait_for "$work/e.log" "^train step 3" 60
-victim=$(rank_pid "$work/e" 1)
-start=$(date +%s)
-kill -STOP "$victim"
-wait "$pid"
-status=$?
-took=$(($(date +%s) - start))
-kill -KILL "$victim" 2>/dev/null
+disrupt "$work/e" STOP "^train step 3" --dist-timeout 3
 check "a hung rank: the job fails" test "$status" -ne 0
 check "a hung rank: it ends within 30 s of --dist-timeout 3 (took ${took}s)" test "$took" -le 30
 check "a hung rank: rank 0 names it" grep -q "rank 0 of 2: .*: no word from rank 1 within --dist-timeout 3 s" "$work/e.log"

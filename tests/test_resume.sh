@@ -12,11 +12,7 @@ baton=$1
 name=resume
 . "$(dirname "$0")/testlib.sh"
 # a small parallel corpus: target = source reversed, from a fixed pseudo-random word stream
-awk 'BEGIN { srand(7); for (i = 0; i < 400; i++) { n = 3 + int(rand() * 6); s = ""; t = "";
-       for (j = 0; j < n; j++) { w = "w" int(rand() * 40); s = s (j ? " " : "") w; t = w (j ? " " : "") t }
-       print s > "'"$work"'/train.src"; print t > "'"$work"'/train.tgt" } }'
-head -20 "$work/train.src" >"$work/dev.src"
-head -20 "$work/train.tgt" >"$work/dev.tgt"
+corpus "$work" 400 7
 common=(--train-src "$work/train.src" --train-tgt "$work/train.tgt" --dev-src "$work/dev.src" --dev-tgt "$work/dev.tgt"
         --emb 16 --hidden 32 --batch 16 --valid-every 10 --log-every 1 --threads 1 --dropout 0.2 --device cpu)
 losses() { grep '"kind":"train"' "$1" | sed 's/.*"step":\([0-9]*\).*"loss":\([^,]*\),.*/\1 \2/' | awk -v a="$2" '$1 > a'; }

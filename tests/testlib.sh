@@ -13,6 +13,13 @@ expect_exit() { # expect_exit STATUS PATTERN CMD...: status and one stderr line 
     local got=$?
     [ "$got" -eq "$want" ] && grep -q -- "$pattern" "$work/err"
 }
+corpus() { # corpus DIR PAIRS SEED: DIR/train.{src,tgt} (target = source reversed, 3..8 words of 40), dev = first 20
+    awk -v n="$2" -v seed="$3" -v dir="$1" 'BEGIN { srand(seed); for (i = 0; i < n; i++) { m = 3 + int(rand() * 6);
+        s = ""; t = ""; for (j = 0; j < m; j++) { w = "w" int(rand() * 40); s = s (j ? " " : "") w; t = w (j ? " " : "") t }
+        print s > (dir "/train.src"); print t > (dir "/train.tgt") } }'
+    head -20 "$1/train.src" >"$1/dev.src"
+    head -20 "$1/train.tgt" >"$1/dev.tgt"
+}
 finish() { # the summary line and the exit status
     echo "$name: $fails failed"
     [ "$fails" -eq 0 ]

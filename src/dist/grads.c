@@ -29,6 +29,8 @@
 /* The tag of "this rank waits for update k's sum" on the exchanges' communicator (dist.c's
  * exchanges use tags below 30000). */
 #define TAG_ARRIVED 32000
+/* The tag of "still waiting" words, sent every heartbeat while a rank waits for a sum. */
+#define TAG_ALIVE 32001
 
 baton_status baton_dist_attach(baton_dist *d, baton_backend *be, size_t total, const char *transport)
 {
@@ -94,7 +96,31 @@ typedef struct {
     float *grads;        /* the device buffer the staged buckets go back to */
     MPI_Request *arrived; /* (N) rank 0: each rank's word that it waits for the sum; others: their own word */
     long *word;           /* (N) the update numbers those words carry */
+    double *seen;         /* (N) rank 0: when each rank last said it still waits */
+    long beat;            /* the payload of a "still waiting" word */
 } mpi_grads;
+
+/* Seconds between "still waiting" words: a rank silent for three of them hangs. */
+static double heartbeat(const baton_dist *d)
+{
+    return d->timeout_s / 6 < 1.0 ? d->timeout_s / 6 : 1.0;
+}
+
+/* Rank 0 takes every "still waiting" word that has come, noting when each rank was last heard. */
+static void hear_alive(baton_dist *d, mpi_grads *g)
+{
+    MPI_Comm host = *(MPI_Comm *)d->host_comm;
+    for (;;) {
+        int flag = 0;
+        MPI_Status status;
+        MPI_Iprobe(MPI_ANY_SOURCE, TAG_ALIVE, host, &flag, &status);
+        if (!flag)
+            return;
+        long word;
+        MPI_Recv(&word, 1, MPI_LONG, status.MPI_SOURCE, TAG_ALIVE, host, MPI_STATUS_IGNORE);
+        g->seen[status.MPI_SOURCE] = baton_dist_now();
+    }
+}
 
 static baton_status mpi_bucket_start(baton_dist *d, float *grads, size_t off, size_t n)
 {
@@ -150,6 +176,10 @@ static void give_up_on_sum(baton_dist *d, mpi_grads *g)
         if (!done)
             len += snprintf(line + len, sizeof line - len, "%s %d", missing++ ? "," : "no word from rank", r);
     }
+    double now = baton_dist_now();
+    for (int r = 1; !missing && d->env.rank == 0 && r < d->env.size && len < (int)sizeof line - 64; r++)
+        if (now - g->seen[r] > 3 * heartbeat(d))
+            len += snprintf(line + len, sizeof line - len, "%s %d", missing++ ? "," : "no word from rank", r);
     if (missing)
         snprintf(line + len, sizeof line - len, " within --dist-timeout %g s (it died or hangs)", d->timeout_s);
     else if (d->env.rank == 0)
@@ -168,7 +198,19 @@ static baton_status mpi_buckets_wait(baton_dist *d)
     post_arrivals(d, g);
     /* rank 0 gives up first, so that its line, which names the late ranks, is the one printed */
     double deadline = d->env.rank == 0 ? baton_dist_now() + d->timeout_s : baton_dist_peer_deadline(d);
+    double next_beat = baton_dist_now() + heartbeat(d);
+    for (int r = 0; d->env.rank == 0 && r < N; r++)
+        g->seen[r] = baton_dist_now(); /* the arrival words speak for the start */
     for (int polls = 0;; polls++) {
+        if (d->env.rank == 0)
+            hear_alive(d, g);
+        else if (baton_dist_now() >= next_beat) { /* a rank stopped inside the sum falls silent */
+            MPI_Request beat;
+            g->beat = d->stats.reductions + 1;
+            MPI_Isend(&g->beat, 1, MPI_LONG, 0, TAG_ALIVE, *(MPI_Comm *)d->host_comm, &beat);
+            MPI_Request_free(&beat);
+            next_beat = baton_dist_now() + heartbeat(d);
+        }
         int done = 0, heard = 0;
         BATON_TRY(baton_dist_mpi_check(MPI_Testall(g->n, g->reqs, &done, MPI_STATUSES_IGNORE),
                                        "gradient sum (MPI_Testall)"));
@@ -190,9 +232,11 @@ static void mpi_destroy(baton_dist *d)
     mpi_grads *g = d->transport_impl;
     if (!g)
         return;
+    if (d->env.rank == 0 && d->host_comm)
+        hear_alive(d, g); /* words sent after the last sum completed */
     if (g->comm != MPI_COMM_NULL)
         MPI_Comm_free(&g->comm);
-    free(g->staging), free(g->reqs), free(g->off), free(g->len), free(g->arrived), free(g->word), free(g);
+    free(g->staging), free(g->reqs), free(g->off), free(g->len), free(g->arrived), free(g->word), free(g->seen), free(g);
     d->transport_impl = NULL;
 }
 
@@ -207,7 +251,8 @@ baton_status baton_dist_mpi_transport(baton_dist *d)
     g->host = strcmp(d->be->ops->name, "cpu") == 0;
     g->arrived = malloc((size_t)d->env.size * sizeof *g->arrived);
     g->word = malloc((size_t)d->env.size * sizeof *g->word);
-    BATON_REQUIRE(g->arrived && g->word, "gradient sum: out of memory");
+    g->seen = calloc((size_t)d->env.size, sizeof *g->seen);
+    BATON_REQUIRE(g->arrived && g->word && g->seen, "gradient sum: out of memory");
     if (!g->host) {
         g->staging = malloc(d->total * sizeof(float));
         BATON_REQUIRE(g->staging, "gradient sum: cannot allocate %zu bytes of host staging", d->total * sizeof(float));
