@@ -8,6 +8,9 @@
 #include "baton/bench.h"
 #include "baton/dist.h"
 #include "baton/report.h"
+#include "baton/seq2seq.h"
+#include "baton/subword.h"
+#include "baton/vocab.h"
 
 #define BENCH_MAX_LIST 16
 
@@ -34,7 +37,23 @@ typedef struct {
     /* attention: shapes as (B, T, S) triples */
     int att[BENCH_MAX_LIST][3], n_att;
     baton_dist *dist; /* train under mpirun or srun: every rank steps its own batch, rank 0 reports all */
+    /* translate (also --batch, --rnn-impl's first value) */
+    const char *model, *input, *write_ids;
+    bench_ints beams;
+    float alpha, max_len_ratio;
+    int limit; /* sentences, 0: all */
 } bench_opts;
+
+/* A trained model loaded for `bench translate` (the command line loads the model directory). */
+typedef struct {
+    baton_backend *be;
+    const baton_s2s *m;
+    const baton_param_table *t;
+    const float *params; /* device */
+    const baton_vocab *sv;
+    baton_subword *ssw;
+    const char *model_dir;
+} bench_translate_model;
 
 /* Columns of the train report: the first 12 as bench/pytorch_baseline.py's, then the issued work per step. */
 #define BENCH_TRAIN_NCOL 23
@@ -43,6 +62,13 @@ extern const char *const bench_train_cols[BENCH_TRAIN_NCOL];
 /* Columns of `baton bench layer`'s report (bench_layer.c). */
 #define BENCH_LAYER_NCOL 14
 extern const char *const bench_layer_cols[BENCH_LAYER_NCOL];
+
+/* Columns of `baton bench translate`'s report, as bench/pytorch_translate.py writes them. */
+#define BENCH_TRANSLATE_NCOL 10
+extern const char *const bench_translate_cols[BENCH_TRANSLATE_NCOL];
+
+/* Decodes o->input with model x, greedy or beam per o->beams, at each of o->batches: one row each. */
+baton_status bench_translate(baton_report *r, const bench_opts *o, const bench_translate_model *x);
 
 /* Whole training steps of each configuration x input feeding x implementation. */
 baton_status bench_train(baton_report *r, const bench_opts *o);

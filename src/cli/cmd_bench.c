@@ -9,6 +9,7 @@
 #include "../bench/bench_internal.h"
 #include "baton/rnn.h"
 #include "commands.h"
+#include "model_dir.h"
 #include "ranks.h"
 
 typedef struct {
@@ -16,7 +17,7 @@ typedef struct {
 } bench_outputs;
 
 static const char *const bench_usage =
-    "usage: baton bench train|layer|attention [options]    measure (tables on stdout, progress on stderr)\n"
+    "usage: baton bench train|layer|attention|translate [options]  measure (tables on stdout, progress on stderr)\n"
     "       baton bench compare A.csv B.csv ... [--plot P]  join train reports of several systems\n"
     "       baton bench configs                             the train configurations as JSON\n"
     "common:   --device auto|cpu|cuda  --threads N  --precision fp32|tf32|bf16  --seed N  --warmup N  --reps N\n"
@@ -31,6 +32,9 @@ static const char *const bench_usage =
     "          --layers 1,4  --bidirectional  --rnn-impl fused,cudnn,fused-gemm,persistent,wavefront,...\n"
     "          (cpu default: --batch 32 --hidden 256 --steps 50 --layers 1, fused only)\n"
     "attention: --shapes 128x50x50,64x2048x2048 (B x T x S; cpu default 32x50x50,8x512x512)\n"
+    "translate: --model DIR --input FILE  --batch 64  --beam 1,5  --alpha 0.6  --max-len-ratio 2\n"
+    "          --limit N (sentences)  --write-ids DIR (sources in decode order, outputs and meta.json for\n"
+    "          bench/pytorch_translate.py and bench/compare_translate.sh)\n"
     "Counting rules (tokens, FLOPs, bytes) are in include/baton/bench.h and bench/README.md.\n";
 
 /* Splits a comma list into at most BENCH_MAX_LIST pieces (pointers into s, which is modified). */
@@ -70,7 +74,7 @@ static baton_status parse_shapes(bench_opts *o, char *s)
 }
 
 /* The defaults of one benchmark, sized for the device the run lands on. */
-static void defaults(bench_opts *o, int gpu)
+static void defaults(bench_opts *o, const char *what, int gpu)
 {
     memset(o, 0, sizeof *o);
     o->device = gpu ? "cuda" : "cpu";
@@ -99,6 +103,11 @@ static void defaults(bench_opts *o, int gpu)
     bench_ints b_gpu = {4, {8, 32, 128, 256}}, h_gpu = {3, {256, 512, 1024}}, t_gpu = {3, {25, 50, 100}};
     bench_ints l_gpu = {2, {1, 4}}, b_cpu = {1, {32}}, h_cpu = {1, {256}}, t_cpu = {1, {50}}, l_cpu = {1, {1}};
     o->batches = gpu ? b_gpu : b_cpu;
+    if (strcmp(what, "translate") == 0)
+        o->batches = (bench_ints){1, {64}};
+    o->beams = (bench_ints){2, {1, 5}};
+    o->alpha = 0.6f;
+    o->max_len_ratio = 2.0f;
     o->hiddens = gpu ? h_gpu : h_cpu;
     o->steps = gpu ? t_gpu : t_cpu;
     o->layers = gpu ? l_gpu : l_cpu;
@@ -124,7 +133,7 @@ static int *int_flag(bench_opts *o, const char *flag, int *min)
         const char *name;
         int *field, min;
     } ints[] = {{"--threads", &o->threads, 0}, {"--seed", &o->seed, 0}, {"--warmup", &o->warmup, 0},
-                {"--reps", &o->reps, 1}};
+                {"--reps", &o->reps, 1}, {"--limit", &o->limit, 0}};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         if (strcmp(flag, ints[i].name) == 0) {
             *min = ints[i].min;
@@ -179,7 +188,22 @@ static baton_status parse_flag(bench_opts *o, bench_outputs *out, const char *fl
         return parse_ints(&o->steps, val, flag);
     else if (strcmp(flag, "--layers") == 0)
         return parse_ints(&o->layers, val, flag);
-    else if (strcmp(flag, "--shapes") == 0)
+    else if (strcmp(flag, "--beam") == 0)
+        return parse_ints(&o->beams, val, flag);
+    else if (strcmp(flag, "--model") == 0)
+        o->model = val;
+    else if (strcmp(flag, "--input") == 0)
+        o->input = val;
+    else if (strcmp(flag, "--write-ids") == 0)
+        o->write_ids = val;
+    else if (strcmp(flag, "--alpha") == 0 || strcmp(flag, "--max-len-ratio") == 0) {
+        char *end;
+        float x = strtof(val, &end);
+        int alpha = strcmp(flag, "--alpha") == 0;
+        BATON_REQUIRE(*end == 0 && (alpha ? x >= 0.0f : x > 0.0f) && x <= 100.0f, "%s: '%s', expected a number %s",
+                      flag, val, alpha ? "in [0, 100]" : "in (0, 100]");
+        *(alpha ? &o->alpha : &o->max_len_ratio) = x;
+    } else if (strcmp(flag, "--shapes") == 0)
         return parse_shapes(o, val);
     else if (strcmp(flag, "--precision") == 0)
         return baton_precision_parse(&o->precision, val, flag);
@@ -260,13 +284,35 @@ static baton_status compare(baton_report *joined, const bench_outputs *out, char
     return st;
 }
 
+/* Loads --model on --device and decodes --input (bench_translate). */
+static baton_status translate(baton_report *r, const bench_opts *o, const bench_outputs *out)
+{
+    BATON_REQUIRE(o->model, "bench translate: --model DIR (a trained model directory) is required");
+    for (int i = 0; i < o->beams.n; i++)
+        BATON_REQUIRE(o->beams.v[i] <= 64, "--beam: %d, expected 1..64", o->beams.v[i]);
+    baton_backend be;
+    baton_backend_options bo = {.threads = o->threads, .precision = o->precision, .versions = o->kernels};
+    BATON_TRY(baton_backend_create_ex(&be, o->device, &bo));
+    cli_loaded_model lm;
+    baton_status st = cli_model_load(&lm, o->model, &be);
+    if (st == BATON_OK) {
+        bench_translate_model x = {&be, &lm.m, &lm.t, lm.params, &lm.sv, lm.ssw, o->model};
+        st = bench_translate(r, o, &x);
+        if (st == BATON_OK)
+            st = finish(r, out, 0);
+        cli_model_free(&lm);
+    }
+    baton_backend_destroy(&be);
+    return st;
+}
+
 static baton_status run(const char *what, int argc, char **argv)
 {
     bench_opts o;
     bench_outputs out = {0};
     char *files[BENCH_MAX_LIST];
     int nfiles = 0;
-    defaults(&o, wants_gpu(argc, argv));
+    defaults(&o, what, wants_gpu(argc, argv));
     BATON_TRY(parse(&o, &out, argc, argv, 3, files, &nfiles));
     BATON_REQUIRE(nfiles == 0 || strcmp(what, "compare") == 0, "bench %s: unexpected argument '%s'", what, files[0]);
     baton_report r = {0};
@@ -293,6 +339,8 @@ static baton_status run(const char *what, int argc, char **argv)
             st = finish(&r, &out, 0);
         if (st == BATON_OK && out.plot)
             st = bench_plot_layer(out.plot, &r);
+    } else if (strcmp(what, "translate") == 0) {
+        st = translate(&r, &o, &out);
     } else if (strcmp(what, "attention") == 0) {
         st = bench_attention(&r, &o);
         if (st == BATON_OK)
@@ -315,12 +363,12 @@ int cli_bench(int argc, char **argv)
         baton_bench_models_json(stdout);
         return 0;
     }
-    static const char *known[] = {"train", "layer", "attention", "compare"};
+    static const char *known[] = {"train", "layer", "attention", "translate", "compare"};
     int ok = 0;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         ok |= strcmp(what, known[i]) == 0;
     if (!ok) {
-        fprintf(stderr, "baton: error: bench: '%s': expected train, layer, attention, compare or configs\n%s", what,
+        fprintf(stderr, "baton: error: bench: '%s': expected train, layer, attention, translate, compare or configs\n%s", what,
                 bench_usage);
         return 2;
     }
