@@ -41,6 +41,11 @@ baton_status baton_kernel_xent_forward_backward(float *loss_sum, float *logp, fl
                                                 float *row_loss, const float *logits, const int *targets, int N,
                                                 int V, float eps, const float *scale, cudaStream_t stream);
 
+/* topk_rows of backend.h for x (rows, cols): lse (rows), the k best of each row, best first and the
+ * smaller column first on ties: val, idx (rows, k). 1 <= k <= min(cols, BATON_TOPK_MAX). */
+baton_status baton_kernel_topk_rows(float *val, int *idx, float *lse, const float *x, int rows, int cols, int k,
+                                    cudaStream_t stream);
+
 /* Bahdanau scores (B,T,S) = sum_h v tanh(q (T,B,H) + k (S,B,H)); see additive_attn.cu. */
 baton_status baton_kernel_additive_forward(float *scores, const float *q, const float *k, const float *v, int B, int T,
                                            int S, int H, cudaStream_t stream);

@@ -1,4 +1,5 @@
-/* softmax_xent.cu: fused softmax + label-smoothed cross-entropy, loss and logit gradient.
+/* softmax_xent.cu: fused softmax + label-smoothed cross-entropy, loss and logit gradient; and
+ * beam search's row top-k with the row's log-sum-exp (topk_rows, at the end of the file).
  *
  * Computes what xent_forward_backward of include/baton/backend.h defines, with the element
  * functions of include/baton/attn_math.h (baton_softmax_term, baton_xent_loss, baton_xent_grad),
@@ -145,6 +146,95 @@ extern "C" baton_status baton_kernel_xent_forward_backward(float *loss_sum, floa
     }
     /* launched for N = 0 too, so that *loss_sum is written (0) as the CPU op writes it */
     BATON_LAUNCH(1, XENT_SUM_THREADS, 0, stream, xent_sum_kernel)(loss_sum, row_loss, N);
+    BATON_CUDA_CHECK_LAUNCH();
+    return BATON_OK;
+}
+
+/* ---- topk_rows: beam search's k best logits of a row and its log-sum-exp ----
+ * One block per row (as the cross-entropy, the smallest power of two >= 32 covering the row, at
+ * most 1024 threads). lse: block max, then the block's double sum of baton_softmax_term. The top
+ * k, version "plain": k rounds; round r is a block-wide arg-best (baton_topk_before) over the
+ * entries that rank after round r-1's pick, so each round reads the row once (k reads of the row;
+ * for a beam of 5 over 32k logits, 160k loads per row from L2: small beside the generator GEMM
+ * that wrote them). Ties pick the smaller column, as the CPU's insertion does. */
+
+/* The better of two (value, column) candidates; column -1 is "none" and loses to any other. */
+static __device__ __forceinline__ void topk_pick(float *v, int *j, float ov, int oj)
+{
+    if (oj >= 0 && (*j < 0 || baton_topk_before(ov, oj, *v, *j))) {
+        *v = ov;
+        *j = oj;
+    }
+}
+
+/* Block-wide best candidate; every thread gets it. shv, shj hold 32 entries each. */
+static __device__ void topk_block_best(float *v, int *j, float *shv, int *shj)
+{
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    for (int o = 16; o > 0; o >>= 1)
+        topk_pick(v, j, __shfl_xor_sync(0xffffffffu, *v, o), __shfl_xor_sync(0xffffffffu, *j, o));
+    if (lane == 0)
+        shv[warp] = *v, shj[warp] = *j;
+    __syncthreads();
+    if (warp == 0) {
+        *v = lane < nw ? shv[lane] : 0.0f;
+        *j = lane < nw ? shj[lane] : -1;
+        for (int o = 16; o > 0; o >>= 1)
+            topk_pick(v, j, __shfl_xor_sync(0xffffffffu, *v, o), __shfl_xor_sync(0xffffffffu, *j, o));
+        if (lane == 0)
+            shv[0] = *v, shj[0] = *j;
+    }
+    __syncthreads();
+    *v = shv[0];
+    *j = shj[0];
+    __syncthreads(); /* shv, shj are reused by the next round */
+}
+
+static __global__ void __launch_bounds__(XENT_MAX_THREADS)
+    topk_rows_kernel(float *val, int *idx, float *lse, const float *x, int cols, int k)
+{
+    BATON_SHARED(float, shf, 32);
+    BATON_SHARED(double, shd, 32);
+    BATON_SHARED(int, shj, 32);
+    int i = blockIdx.x;
+    const float *row = x + (size_t)i * (size_t)cols;
+    float m = -INFINITY;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x)
+        m = pick_max(m, row[c]);
+    m = block_max(m, shf);
+    double part = 0.0;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x)
+        part += baton_softmax_term(row[c], m);
+    double sum = block_sum(part, shd);
+    if (threadIdx.x == 0)
+        lse[i] = m + logf((float)sum);
+    float prev_v = INFINITY;
+    int prev_j = -1; /* round 0: everything ranks after "nothing yet" */
+    for (int r = 0; r < k; r++) {
+        float bv = 0.0f;
+        int bj = -1;
+        for (int c = threadIdx.x; c < cols; c += blockDim.x)
+            if (prev_j < 0 || baton_topk_before(prev_v, prev_j, row[c], c))
+                topk_pick(&bv, &bj, row[c], c);
+        topk_block_best(&bv, &bj, shf, shj);
+        if (threadIdx.x == 0)
+            val[(size_t)i * k + r] = bv, idx[(size_t)i * k + r] = bj;
+        prev_v = bv, prev_j = bj;
+    }
+}
+
+extern "C" baton_status baton_kernel_topk_rows(float *val, int *idx, float *lse, const float *x, int rows, int cols,
+                                               int k, cudaStream_t stream)
+{
+    const char *who = "baton_kernel_topk_rows";
+    BATON_REQUIRE(rows >= 0 && k >= 1 && k <= cols && k <= BATON_TOPK_MAX,
+                  "%s: rows %d, cols %d, k %d: expected rows >= 0 and 1 <= k <= min(cols, %d)", who, rows, cols, k,
+                  BATON_TOPK_MAX);
+    if (rows == 0)
+        return BATON_OK;
+    BATON_REQUIRE(val && idx && lse && x, "%s: NULL pointer (val %p, idx %p, lse %p, x %p)", who, (void *)val,
+                  (void *)idx, (void *)lse, (const void *)x);
+    BATON_LAUNCH((unsigned)rows, xent_threads(cols), 0, stream, topk_rows_kernel)(val, idx, lse, x, cols, k);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }

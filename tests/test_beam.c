@@ -160,5 +160,6 @@ int main(void)
     run(&r, BATON_CELL_LSTM, BATON_ATTN_ADDITIVE, 0);
     run(&r, BATON_CELL_GRU, BATON_ATTN_GENERAL, 0);
     run(&r, BATON_CELL_LSTM, BATON_ATTN_DOT, 1);
+    run(&r, BATON_CELL_LSTM, BATON_ATTN_ADDITIVE, 1); /* the shared keys follow the rows */
     return tu_summary(&r, "beam");
 }

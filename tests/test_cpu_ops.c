@@ -173,6 +173,60 @@ static void check_embedding(tu_report *r)
                  baton_backend_embed_reserve(&be, -1) == BATON_ERR_INVALID ? 0 : 1, 0);
 }
 
+/* topk_rows against a selection by full comparison and a double log-sum-exp. The values are
+ * quantized to 16 levels so that ties are common: ranks must follow (value desc, column asc)
+ * exactly, the values are copies (bit-exact). lse sums float blocks of at most 256 terms in
+ * (0, 1] (relative rounding <= 256 * 6e-8 = 1.5e-5 per block, far less in practice), then adds
+ * the maximum: 1e-5 relative. Wide rows (V = 1000) cross several blocks. */
+static void check_topk(tu_report *r)
+{
+    enum { ROWS = 7, COLS = 1000, K = 6 };
+    static float x[ROWS * COLS];
+    float val[ROWS * K], lse[ROWS];
+    int idx[ROWS * K];
+    tu_fill_uniform(x, ROWS * COLS, 0, 16, 4, 7);
+    for (int i = 0; i < ROWS * COLS; i++)
+        x[i] = floorf(x[i]) * 0.75f - 4.0f;
+    int ks[] = {1, 5, K}, cols[] = {COLS, 7, 6};
+    for (int c = 0; c < 3; c++)
+        for (int q = 0; q < 3; q++) {
+            int k = ks[q], n = cols[c];
+            if (k > n)
+                continue;
+            tu_fill_nan(val, ROWS * K);
+            tu_fill_nan(lse, ROWS);
+            memset(idx, 0xff, sizeof idx);
+            baton_status st = be.ops->topk_rows(&be, val, idx, lse, x, ROWS, n, k); /* rows of n, packed */
+            double bad = st == BATON_OK ? 0.0 : INFINITY, err = 0.0;
+            for (int i = 0; i < ROWS && st == BATON_OK; i++) {
+                const float *row = x + (size_t)i * n;
+                double sum = 0.0, mx = row[0];
+                for (int j = 1; j < n; j++)
+                    mx = row[j] > mx ? row[j] : mx;
+                for (int j = 0; j < n; j++)
+                    sum += exp(row[j] - mx);
+                double want = mx + log(sum), e = fabs(lse[i] - want) / fmax(1.0, fabs(want));
+                err = e > err || e != e ? e : err;
+                for (int t = 0; t < k; t++) { /* rank t: exactly t entries rank before it */
+                    int j = idx[i * k + t], before = 0;
+                    if (j < 0 || j >= n || val[i * k + t] != row[j]) {
+                        bad = 1.0;
+                        continue;
+                    }
+                    for (int u = 0; u < n; u++)
+                        before += row[u] > row[j] || (row[u] == row[j] && u < j);
+                    bad = before != t ? 1.0 : bad;
+                }
+            }
+            char name[64];
+            snprintf(name, sizeof name, "topk_rows %dx%d k=%d: ranks and values", ROWS, n, k);
+            tu_check(r, name, bad, 0.0);
+            snprintf(name, sizeof name, "topk_rows %dx%d k=%d: log-sum-exp", ROWS, n, k);
+            tu_check(r, name, st == BATON_OK ? err : INFINITY, 1e-5);
+        }
+    tu_check(r, "topk_rows k > cols is refused", be.ops->topk_rows(&be, val, idx, lse, x, 1, 3, 4) == BATON_ERR_INVALID ? 0.0 : 1.0, 0.0);
+}
+
 int main(void)
 {
     tu_report r = {0, 0};
@@ -183,6 +237,7 @@ int main(void)
     check_elementwise(&r);
     check_dropout(&r);
     check_embedding(&r);
+    check_topk(&r);
     baton_backend_destroy(&be);
     return tu_summary(&r, "cpu ops");
 }

@@ -230,4 +230,52 @@ BATON_HD static inline BATON_ROW_INLINE float baton_xent_row(float *d, float *lo
     return loss;
 }
 
+/* ---- decoding: a row of logits ---- */
+
+/* The widest top-k of the backends' topk_rows (beam widths up to this). */
+#define BATON_TOPK_MAX 64
+
+/* log sum_v e^x[v] over n >= 1 entries: the maximum plus the log of the max-shifted sum, summed
+ * as the cross-entropy sums (float within blocks, double across), so beam search's log p = x -
+ * lse is the training loss's log p. */
+BATON_HD static inline BATON_ROW_INLINE float baton_row_logsumexp(const float *x, int n)
+{
+    float m = baton_row_max(x, n);
+    double sum = 0.0;
+    for (int v0 = 0; v0 < n; v0 += BATON_ROW_BLOCK) {
+        int v1 = v0 + BATON_ROW_BLOCK < n ? v0 + BATON_ROW_BLOCK : n;
+        float part = 0.0f;
+        BATON_SIMD_REDUCE(+, part)
+        for (int v = v0; v < v1; v++)
+            part += baton_softmax_term(x[v], m);
+        sum += part;
+    }
+    return m + logf((float)sum);
+}
+
+/* Whether (a at column ia) ranks before (b at column ib) in a top-k: the larger value, and on a
+ * tie the smaller column, so every backend keeps the same k of equal logits. */
+BATON_HD static inline int baton_topk_before(float a, int ia, float b, int ib)
+{
+    return a > b || (a == b && ia < ib);
+}
+
+/* The k (<= n) best of x[0..n), best first, by insertion: val[i], idx[i]. */
+BATON_HD static inline void baton_row_topk(float *val, int *idx, const float *x, int n, int k)
+{
+    int have = 0;
+    for (int j = 0; j < n; j++) {
+        float v = x[j];
+        if (have == k && !baton_topk_before(v, j, val[k - 1], idx[k - 1]))
+            continue;
+        int i = have < k ? have++ : k - 1;
+        for (; i > 0 && baton_topk_before(v, j, val[i - 1], idx[i - 1]); i--) {
+            val[i] = val[i - 1];
+            idx[i] = idx[i - 1];
+        }
+        val[i] = v;
+        idx[i] = j;
+    }
+}
+
 #endif

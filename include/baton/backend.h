@@ -153,6 +153,11 @@ typedef struct {
 
     /* idx[i] = the column of row i's largest value (the first on ties) for x (rows, cols). */
     baton_status (*argmax_rows)(baton_backend *be, int *idx, const float *x, int rows, int cols);
+    /* Beam search's view of x (rows, cols): lse[i] = log sum_j e^x[i,j] (baton_row_logsumexp) and
+     * the k best of row i, best first, smaller column first on ties: val[i*k + r], idx[i*k + r].
+     * 1 <= k <= min(cols, BATON_TOPK_MAX of attn_math.h). */
+    baton_status (*topk_rows)(baton_backend *be, float *val, int *idx, float *lse, const float *x, int rows, int cols,
+                              int k);
 
     /* ---- optimizer ---- */
     /* One update of n elements of the flat buffers (optim_math.h): Adam (m, v its moments) or SGD (m,

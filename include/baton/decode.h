@@ -38,8 +38,11 @@ baton_status baton_greedy_decode(baton_greedy *g, const float *params, const bat
  * moves those ending in </s> to its finished list (they leave the batch) and reorders the decoder
  * state to the survivors. A source stops when it has `beam` finished hypotheses or at max_len;
  * its n best, by the GNMT length-normalised score logprob / ((5 + n)^alpha / 6^alpha) with n the
- * output length counting </s>, are returned. The selection runs on the host from the step's
- * log-probabilities (rows x V floats): simple and exact; a device top-k can replace it. */
+ * output length counting </s>, are returned. The device reduces each live row to its log-sum-exp
+ * and its K = beam best logits (beam + 1 at the first step, where </s> is dropped), topk_rows; the
+ * host merges a source's rows' candidates, log p = logit - lse: the same selection as a scan of
+ * every row's whole log-softmax (a source's best `beam` are among its rows' best `beam`), with
+ * R x (K + 1) floats crossing to the host per step instead of R x V. */
 typedef struct {
     baton_backend *be;
     const baton_s2s *m;
@@ -50,7 +53,11 @@ typedef struct {
     float *h, *c, *h2, *c2;     /* (L, R_max, H) decoder states, and the reorder targets */
     int *d_ids, *d_ones, *d_len, *d_gather; /* device: step input (R), ones (R), lengths (R), row maps */
     int *ids, *gather, *lens;   /* host mirrors */
-    float *logp;                /* (R_max, V) host log-probabilities of a step */
+    int K;                      /* candidates per row: beam + 1 */
+    float *d_val, *d_lse;       /* device: (R_max, K) best logits of a step, (R_max) log-sum-exp */
+    int *d_idx;                 /* device: (R_max, K) their tokens */
+    float *val, *lse;           /* host mirrors */
+    int *idx;
     float *attn_step;           /* (R_max, S_max) host attention of a step */
     int *tok_hist, *par_hist;   /* (max_len, R_max) token and parent row of every row created */
     float *attn_hist;           /* (max_len, R_max, S_max) or NULL */

@@ -86,6 +86,8 @@ baton_status baton_cpu_xent_forward_backward(baton_backend *be, float *loss_sum,
 
 /* Index of each row's largest value. */
 baton_status baton_cpu_argmax_rows(baton_backend *be, int *idx, const float *x, int rows, int cols);
+baton_status baton_cpu_topk_rows(baton_backend *be, float *val, int *idx, float *lse, const float *x, int rows,
+                                 int cols, int k);
 /* One optimizer update over the flat buffers. */
 baton_status baton_cpu_optim_update(baton_backend *be, baton_opt_kind kind, const baton_optim_hyper *h, float *params,
                                     uint16_t *params_bf16, const float *grads, float *m, float *v, size_t n,

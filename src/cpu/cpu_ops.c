@@ -231,3 +231,20 @@ baton_status baton_cpu_argmax_rows(baton_backend *be, int *idx, const float *x, 
     }
     return BATON_OK;
 }
+
+BATON_CPU_CLONES
+baton_status baton_cpu_topk_rows(baton_backend *be, float *val, int *idx, float *lse, const float *x, int rows,
+                                 int cols, int k)
+{
+    (void)be;
+    BATON_REQUIRE(k >= 1 && k <= cols && k <= BATON_TOPK_MAX, "topk_rows: k %d, expected 1..%d (columns %d, at most %d)",
+                  k, cols < BATON_TOPK_MAX ? cols : BATON_TOPK_MAX, cols, BATON_TOPK_MAX);
+    long work = (long)rows * cols * 4;
+    BATON_PARALLEL_FOR
+    for (int i = 0; i < rows; i++) {
+        const float *row = x + (size_t)i * cols;
+        lse[i] = baton_row_logsumexp(row, cols);
+        baton_row_topk(val + (size_t)i * k, idx + (size_t)i * k, row, cols, k);
+    }
+    return BATON_OK;
+}

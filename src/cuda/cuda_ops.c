@@ -99,6 +99,12 @@ static baton_status cu_argmax(baton_backend *be, int *idx, const float *x, int r
     return baton_kernel_argmax_rows(idx, x, rows, cols, stream(be));
 }
 
+static baton_status cu_topk(baton_backend *be, float *val, int *idx, float *lse, const float *x, int rows, int cols,
+                            int k)
+{
+    return baton_kernel_topk_rows(val, idx, lse, x, rows, cols, k, stream(be));
+}
+
 static baton_status cu_optim(baton_backend *be, baton_opt_kind kind, const baton_optim_hyper *h, float *params,
                              uint16_t *params_bf16, const float *grads, float *m, float *v, size_t n,
                              const float *grad_sumsq)
@@ -165,6 +171,7 @@ baton_status baton_cuda_backend_create(baton_backend *be, baton_precision precis
         cuda_ops.additive_scores_backward = cu_additive_backward;
         cuda_ops.xent_forward_backward = cu_xent;
         cuda_ops.argmax_rows = cu_argmax;
+        cuda_ops.topk_rows = cu_topk;
         cuda_ops.optim_update = cu_optim;
         cuda_ops.embed_gather = cu_gather;
         cuda_ops.embed_scatter_add = cu_scatter;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "baton/attn_math.h"
 #include "baton/decode.h"
 #include "baton/vocab.h"
 
@@ -22,11 +23,13 @@ baton_status baton_beam_create(baton_beam *bm, baton_backend *be, const baton_s2
                                int beam, int max_len, int with_attn)
 {
     memset(bm, 0, sizeof *bm);
-    BATON_REQUIRE(beam >= 1 && S_max >= 1 && B_max >= 1 && max_len >= 1,
-                  "beam search: beam %d, S_max %d, B_max %d, max_len %d, expected each >= 1", beam, S_max, B_max,
-                  max_len);
+    BATON_REQUIRE(beam >= 1 && beam < BATON_TOPK_MAX && beam < m->cfg.tgt_vocab && S_max >= 1 && B_max >= 1 &&
+                      max_len >= 1,
+                  "beam search: beam %d, S_max %d, B_max %d, max_len %d, expected each >= 1 and a beam below %d and "
+                  "the target vocabulary (%d)",
+                  beam, S_max, B_max, max_len, BATON_TOPK_MAX, m->cfg.tgt_vocab);
     bm->be = be, bm->m = m, bm->beam = beam, bm->S_max = S_max, bm->B_max = B_max, bm->max_len = max_len;
-    int R = bm->R_max = B_max * beam, L = m->cfg.layers, H = m->cfg.hidden, V = m->cfg.tgt_vocab;
+    int R = bm->R_max = B_max * beam, L = m->cfg.layers, H = m->cfg.hidden, K = bm->K = beam + 1;
     int G = S_max > L ? S_max : L;
     baton_arena measure = baton_arena_measuring();
     BATON_TRY(baton_s2s_acts_carve(&bm->acts, &measure, m, S_max, 1, R));
@@ -40,15 +43,20 @@ baton_status baton_beam_create(baton_beam *bm, baton_backend *be, const baton_s2
     for (int i = 0; i < 3; i++)
         BATON_TRY(be->ops->alloc(be, (void **)dev[i], (size_t)R * sizeof(int), "beam ids"));
     BATON_TRY(be->ops->alloc(be, (void **)&bm->d_gather, (size_t)G * R * sizeof(int), "beam row maps"));
+    BATON_TRY(be->ops->alloc(be, (void **)&bm->d_val, (size_t)R * K * sizeof(float), "beam candidates"));
+    BATON_TRY(be->ops->alloc(be, (void **)&bm->d_idx, (size_t)R * K * sizeof(int), "beam candidates"));
+    BATON_TRY(be->ops->alloc(be, (void **)&bm->d_lse, (size_t)R * sizeof(float), "beam log-sum-exp"));
     bm->ids = malloc((size_t)R * sizeof(int));
     bm->lens = malloc((size_t)R * sizeof(int));
     bm->gather = malloc((size_t)G * R * sizeof(int));
-    bm->logp = malloc((size_t)R * V * sizeof(float));
+    bm->val = malloc((size_t)R * K * sizeof(float));
+    bm->idx = malloc((size_t)R * K * sizeof(int));
+    bm->lse = malloc((size_t)R * sizeof(float));
     bm->attn_step = malloc((size_t)R * S_max * sizeof(float));
     bm->tok_hist = malloc((size_t)max_len * R * sizeof(int));
     bm->par_hist = malloc((size_t)max_len * R * sizeof(int));
     bm->attn_hist = with_attn ? malloc((size_t)max_len * R * S_max * sizeof(float)) : NULL;
-    if (!bm->ids || !bm->lens || !bm->gather || !bm->logp || !bm->attn_step || !bm->tok_hist || !bm->par_hist ||
+    if (!bm->ids || !bm->lens || !bm->gather || !bm->val || !bm->idx || !bm->lse || !bm->attn_step || !bm->tok_hist || !bm->par_hist ||
         (with_attn && !bm->attn_hist))
         return BATON_ERROR(BATON_ERR_OOM, "beam search: out of host memory for %d rows x %d steps", R, max_len);
     for (int r = 0; r < R; r++)
@@ -60,13 +68,15 @@ void baton_beam_destroy(baton_beam *bm)
 {
     if (!bm->be)
         return;
-    void *dev[] = {bm->mem, bm->h, bm->c, bm->h2, bm->c2, bm->d_ids, bm->d_ones, bm->d_len, bm->d_gather};
+    void *dev[] = {bm->mem,  bm->h,      bm->c,     bm->h2,    bm->c2,    bm->d_ids,
+                   bm->d_ones, bm->d_len, bm->d_gather, bm->d_val, bm->d_idx, bm->d_lse};
     for (size_t i = 0; i < sizeof dev / sizeof *dev; i++)
         if (dev[i])
             bm->be->ops->free(bm->be, dev[i]);
     baton_s2s_acts_release(&bm->acts);
     baton_arena_destroy(&bm->arena);
-    void *host[] = {bm->ids, bm->lens, bm->gather, bm->logp, bm->attn_step, bm->tok_hist, bm->par_hist, bm->attn_hist};
+    void *host[] = {bm->ids,       bm->lens,     bm->gather,   bm->val,      bm->idx,
+                    bm->lse,       bm->attn_step, bm->tok_hist, bm->par_hist, bm->attn_hist};
     for (size_t i = 0; i < sizeof host / sizeof *host; i++)
         free(host[i]);
     memset(bm, 0, sizeof *bm);
@@ -78,33 +88,30 @@ static float length_penalty(int n, float alpha)
     return (float)pow((5.0 + n) / 6.0, alpha);
 }
 
-/* log-softmax of each of R rows of V logits, in place (double sums: V may be large). */
-static void log_softmax(float *x, int R, int V)
+/* The k best extensions of rows [r0, r1) with running log-probabilities score[], best first, from
+ * each row's K best logits: log p = logit - lse. A row's candidates are taken in column order, as
+ * a scan of the whole row would meet them, so equal totals keep the same one. None ends at step 0
+ * (fairseq's min_len 1): the source is never empty (an empty line is answered without decoding),
+ * so neither is its translation, however likely the model finds </s> there. */
+static int top_k(const baton_beam *bm, const double *score, int r0, int r1, int step, cand *c)
 {
-    for (int r = 0; r < R; r++) {
-        float *row = x + (size_t)r * V, mx = row[0];
-        for (int v = 1; v < V; v++)
-            mx = row[v] > mx ? row[v] : mx;
-        double sum = 0.0;
-        for (int v = 0; v < V; v++)
-            sum += exp((double)row[v] - mx);
-        float lse = mx + (float)log(sum);
-        for (int v = 0; v < V; v++)
-            row[v] -= lse;
-    }
-}
-
-/* The k best extensions of rows [r0, r1) with running log-probabilities score[], best first; none
- * ends at step 0 (fairseq's min_len 1): the source is never empty (an empty line is answered
- * without decoding), so neither is its translation, however likely the model finds </s> there. */
-static int top_k(const baton_beam *bm, const double *score, int r0, int r1, int V, int step, cand *c)
-{
-    int n = 0, k = bm->beam;
-    for (int r = r0; r < r1; r++)
-        for (int v = 0; v < V; v++) {
+    int n = 0, k = bm->beam, K = bm->K;
+    for (int r = r0; r < r1; r++) {
+        const float *val = bm->val + (size_t)r * K;
+        const int *idx = bm->idx + (size_t)r * K;
+        int order[BATON_TOPK_MAX];
+        for (int i = 0; i < K; i++) { /* column order: insertion sort of K small */
+            int j = i;
+            for (; j > 0 && idx[order[j - 1]] > idx[i]; j--)
+                order[j] = order[j - 1];
+            order[j] = i;
+        }
+        for (int q = 0; q < K; q++) {
+            int v = idx[order[q]];
             if (step == 0 && v == BATON_EOS) /* a non-empty source gets a non-empty translation */
                 continue;
-            double total = score[r] + bm->logp[(size_t)r * V + v];
+            float logp = val[order[q]] - bm->lse[r];
+            double total = score[r] + logp;
             if (n == k && total <= c[k - 1].total)
                 continue;
             int i = n < k ? n++ : k - 1;
@@ -114,6 +121,7 @@ static int top_k(const baton_beam *bm, const double *score, int r0, int r1, int 
             }
             c[i] = (cand){total, r, v};
         }
+    }
     return n;
 }
 
@@ -157,12 +165,16 @@ static baton_status step_rows(baton_beam *bm, const float *params, const baton_p
     }
     BATON_TRY(be->ops->upload(be, bm->d_gather, bm->gather, (size_t)S * R * sizeof(int)));
     BATON_TRY(be->ops->embed_gather(be, bm->acts.enc_out, bm->d_gather, bm->mem, S * R, H));
+    if (bm->m->cfg.input_feed) /* the steps' shared keys (additive scores) must follow the rows' memory */
+        BATON_TRY(baton_attention_keys(be, &bm->m->attn, bm->acts.feed_keys, bm->acts.enc_out, params, t, S, R));
     BATON_TRY(be->ops->upload(be, bm->d_len, bm->lens, (size_t)R * sizeof(int)));
     BATON_TRY(be->ops->upload(be, bm->d_ids, bm->ids, (size_t)R * sizeof(int)));
     BATON_TRY(baton_s2s_decode(be, bm->m, &bm->acts, params, t, bm->d_len, S, bm->d_ids, bm->d_ones, 1, R, bm->h,
                                bm->c, bm->h, bm->c, NULL));
-    BATON_TRY(be->ops->download(be, bm->logp, bm->acts.logits, (size_t)R * V * sizeof(float)));
-    log_softmax(bm->logp, R, V);
+    BATON_TRY(be->ops->topk_rows(be, bm->d_val, bm->d_idx, bm->d_lse, bm->acts.logits, R, V, bm->K));
+    BATON_TRY(be->ops->download(be, bm->val, bm->d_val, (size_t)R * bm->K * sizeof(float)));
+    BATON_TRY(be->ops->download(be, bm->idx, bm->d_idx, (size_t)R * bm->K * sizeof(int)));
+    BATON_TRY(be->ops->download(be, bm->lse, bm->d_lse, (size_t)R * sizeof(float)));
     if (!bm->attn_hist)
         return BATON_OK;
     BATON_TRY(be->ops->download(be, bm->attn_step, bm->acts.attn.p, (size_t)R * S * sizeof(float)));
@@ -226,14 +238,14 @@ static baton_status scratch_alloc(scratch *x, int R, int B, int beam)
  * rows (none once the source has `beam` finished). Returns the new row count. */
 static int select_rows(baton_beam *bm, scratch *x, int R, int B, int step, float alpha)
 {
-    int V = bm->m->cfg.tgt_vocab, nR = 0, r0 = 0;
+    int nR = 0, r0 = 0;
     for (int b = 0; b < B; b++) {
         int r1 = r0;
         while (r1 < R && x->row_src[r1] == b)
             r1++;
         if (r1 == r0)
             continue;
-        int n = top_k(bm, x->score, r0, r1, V, step, x->c), start = nR;
+        int n = top_k(bm, x->score, r0, r1, step, x->c), start = nR;
         for (int i = 0; i < n; i++) {
             const cand *c = &x->c[i];
             if (c->tok == BATON_EOS) {

@@ -1,12 +1,14 @@
 /* test_misc_gpu.c: the elementwise, optimizer and embedding kernels (kernels/elementwise.cu,
- * kernels/optim.cu, kernels/embedding.cu, launchers in kernels/misc_launch.h) against the CPU
- * backend's ops of the same name (baton_cpu_backend_create, be.ops->...).
+ * kernels/optim.cu, kernels/embedding.cu, launchers in kernels/misc_launch.h; topk_rows of
+ * kernels/softmax_xent.cu) against the CPU backend's ops of the same name
+ * (baton_cpu_backend_create, be.ops->...).
  *
  * Every case draws fresh inputs (tu_fill_uniform, a new purpose per tensor), poisons outputs with
  * NaN on both sides (so an element the kernel never writes fails), and sweeps odd sizes that do
  * not fill a block or a warp. What is compared how:
  *   bit-identical (the kernels take the CPU's order and roundings): dropout (values and masks),
- *     copy2d, add_bias, colsum_add plain, argmax_rows (with many ties), embed_gather;
+ *     copy2d, add_bias, colsum_add plain, argmax_rows and topk_rows' picks (with many ties),
+ *     embed_gather; topk_rows' log-sum-exp within ROUND_TOL;
  *   colsum_add, both versions, with and without the second output, onto random nonzero outputs
  *     (+=): plain bit-identical to the CPU; tiled within a per-element bound of the exact sum
  *     (COLSUM_BOUND below), and twice from the same start bit-identical (determinism);
@@ -42,6 +44,7 @@
 #include "baton_config.h"
 #include "baton/rng.h"
 #include "baton/status.h"
+#include "kernels/attn_launch.h"
 #include "kernels/misc_launch.h"
 #include "testutil.h"
 
@@ -263,6 +266,31 @@ static void test_elementwise(void)
         if (memcmp(gidx, hidx, (size_t)rows * sizeof(int)) != 0) {
             rep.failures++;
             printf("argmax_rows %dx%d: indices differ FAIL\n", rows, cols);
+        }
+        /* topk_rows on the same tied values: indices and values bit-identical to the CPU's (both
+         * rank by value, then column); lse within ROUND_TOL (the GPU sums in double per thread,
+         * the CPU float blocks of 256 terms in (0, 1]: both far inside 2e-6 relative) */
+        for (int k = 1; k <= 5 && k <= cols; k += 4) {
+            size_t rk = (size_t)rows * k;
+            tu_fill_nan(hr, rk), tu_fill_nan(hr2, (size_t)rows);
+            memset(hidx, 0xff, rk * sizeof(int));
+            poison_dev(db, rk), poison_dev(dc, (size_t)rows);
+            CK(cudaMemset(dids, 0xff, rk * sizeof(int)));
+            OK(cpu.ops->topk_rows(&cpu, hr, hidx, hr2, ha, rows, cols, k));
+            OK(baton_kernel_topk_rows(db, dids, dc, da, rows, cols, k, 0));
+            down(hg, db, rk);
+            down(hg2, dc, (size_t)rows);
+            CK(cudaMemcpy(gidx, dids, rk * sizeof(int), cudaMemcpyDeviceToHost));
+            snprintf(name, sizeof name, "topk_rows %dx%d k=%d values", rows, cols, k);
+            check_finite(name, hr, rk);
+            check_bits(name, hg, hr, rk);
+            snprintf(name, sizeof name, "topk_rows %dx%d k=%d log-sum-exp", rows, cols, k);
+            check_rel(name, hg2, hr2, (size_t)rows, ROUND_TOL);
+            rep.checks++;
+            if (memcmp(gidx, hidx, rk * sizeof(int)) != 0) {
+                rep.failures++;
+                printf("topk_rows %dx%d k=%d: indices differ FAIL\n", rows, cols, k);
+            }
         }
     }
     sync_dev();
@@ -699,6 +727,7 @@ static void test_arguments(void)
         {"dropout NULL counter", baton_kernel_dropout(da, da, 4, 0.5f, 0, 0, NULL, 0)},
         {"copy2d ld<cols", baton_kernel_copy2d(da, 2, da, 4, 2, 3, 0)},
         {"argmax cols=0", baton_kernel_argmax_rows(dids, da, 2, 0, 0)},
+        {"topk k > cols", baton_kernel_topk_rows(db, dids, dc, da, 2, 3, 4, 0)},
         {"adam without moments", baton_kernel_optim_update(BATON_OPT_ADAM, (const baton_optim_hyper *)dsmall, da, NULL,
                                                            db, NULL, NULL, 4, (float *)dscratch, 0)},
         {"sumsq NULL scratch", baton_kernel_sumsq(da, db, 4, NULL, 0)},
