@@ -105,7 +105,7 @@ static void run(tu_report *r, baton_cell cell, baton_attn_score score, int feed)
     tu_fill_nan(attn, sizeof attn / sizeof *attn);
     ok = ok && baton_beam_decode(&bm, x.params, &x.t, src, src_len, src_len, S, B, ALPHA, NBEST, hyps, out, attn) == BATON_OK &&
          baton_beam_decode(&b1, x.params, &x.t, src, src_len, src_len, S, B, ALPHA, 1, h1, out1, NULL) == BATON_OK &&
-         baton_greedy_decode(&g, x.params, &x.t, src, src_len, S, B, MAXLEN, gout, glen, NULL) == BATON_OK;
+         baton_greedy_decode(&g, x.params, &x.t, src, src_len, src_len, S, B, MAXLEN, gout, glen, NULL) == BATON_OK;
     double greedy_diff = ok ? 0 : INFINITY, lp_err = ok ? 0 : INFINITY, score_err = 0, attn_err = 0;
     int unsorted = 0;
     for (int b = 0; ok && b < B; b++) {

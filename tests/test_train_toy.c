@@ -67,7 +67,7 @@ static double dev_accuracy(baton_trainer *tr, baton_dataset *d, char *example, s
     int ok = out && out_len && baton_greedy_create(&g, tr->be, &tr->model, d->hb.S_max, BATCH) == BATON_OK;
     for (int i = 0; ok && i < d->dev_b.count; i++) {
         ok = baton_host_batch_fill(&d->hb, &d->dev, &d->dev_b, i) == BATON_OK &&
-             baton_greedy_decode(&g, tr->params, &tr->table, d->hb.src, d->hb.src_len, d->hb.S, d->hb.B, max_len,
+             baton_greedy_decode(&g, tr->params, &tr->table, d->hb.src, d->hb.src_len, d->hb.src_len, d->hb.S, d->hb.B, max_len,
                                  out, out_len, NULL) == BATON_OK;
         for (int b = 0; ok && b < d->hb.B; b++, total++) {
             int same = out_len[b] == d->hb.tgt_len[b] - 1;

@@ -13,10 +13,13 @@ typedef struct {
     const baton_s2s *m;
     baton_arena arena;
     baton_s2s_acts acts;          /* carved for (S_max, 1, B_max) */
-    float *h, *c;                 /* (L,B,H) decoder state between steps */
-    int *d_ids, *d_ones, *d_best; /* (B) device: step input, lengths of one, step output */
+    float *h, *c, *h2, *c2;       /* (L,B,H) decoder state between steps, and the gather targets */
+    float *mem;                   /* (S,B,H) encoder outputs of the batch's sentences */
+    int *d_ids, *d_ones, *d_best, *d_len; /* (B) device: step input, lengths of one, step output, live rows' source lengths */
+    int *d_gather;                /* ((max(S_max, L) + 1) * B_max) device row maps */
     float *d_no_eos;              /* (V) device: 0, and -1e30 at </s>: added to the first step's logits */
-    int *ids;                     /* (B) host */
+    int *ids;                     /* (B) host: the live rows' tokens */
+    int *row, *lens, *gather;     /* host: live row -> sentence, their source lengths, row maps */
     int S_max, B_max;
 } baton_greedy;
 
@@ -26,11 +29,13 @@ baton_status baton_greedy_create(baton_greedy *g, baton_backend *be, const baton
 /* Frees what baton_greedy_create made. */
 void baton_greedy_destroy(baton_greedy *g);
 
-/* Decodes sources src (S,B) with lengths src_len (device) for at most max_len steps: out (host,
- * B x max_len) receives each row's ids, out_len (host, B) their count without </s>; attn (host,
- * B x max_len x S, may be NULL) the attention weights of every output token. */
+/* Decodes sources src (S,B) with lengths src_len (device) and src_len_host (host) for at most
+ * max_len steps: out (host, B x max_len) receives each row's ids, out_len (host, B) their count
+ * without </s>; attn (host, B x max_len x S, may be NULL) the attention weights of every output
+ * token. Rows leave the batch as they finish. */
 baton_status baton_greedy_decode(baton_greedy *g, const float *params, const baton_param_table *t, const int *src,
-                                 const int *src_len, int S, int B, int max_len, int *out, int *out_len, float *attn);
+                                 const int *src_len, const int *src_len_host, int S, int B, int max_len, int *out,
+                                 int *out_len, float *attn);
 
 /* ---- beam search ----
  * Every source keeps up to `beam` live hypotheses as rows of one decoder batch; each step scores
@@ -53,6 +58,7 @@ typedef struct {
     float *h, *c, *h2, *c2;     /* (L, R_max, H) decoder states, and the reorder targets */
     int *d_ids, *d_ones, *d_len, *d_gather; /* device: step input (R), ones (R), lengths (R), row maps */
     int *ids, *gather, *lens;   /* host mirrors */
+    int *mem_src, mem_R;        /* the sources of the mem_R rows whose memory acts.enc_out holds */
     int K;                      /* candidates per row: beam + 1 */
     float *d_val, *d_lse;       /* device: (R_max, K) best logits of a step, (R_max) log-sum-exp */
     int *d_idx;                 /* device: (R_max, K) their tokens */

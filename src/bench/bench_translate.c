@@ -167,7 +167,7 @@ static baton_status decode_batch(decoder *d, const bench_translate_model *x, con
         BATON_TRY(baton_beam_decode(&d->bm, x->params, x->t, d->d_ids, d->d_len, d->len, S, nb, o->alpha, 1, d->hyps,
                                     d->out, NULL));
     else
-        BATON_TRY(baton_greedy_decode(&d->g, x->params, x->t, d->d_ids, d->d_len, S, nb, c->max_len, d->out,
+        BATON_TRY(baton_greedy_decode(&d->g, x->params, x->t, d->d_ids, d->d_len, d->len, S, nb, c->max_len, d->out,
                                       d->out_len, NULL));
     for (int b = 0; b < nb; b++) {
         int i = first + b, len = d->beam > 1 ? d->hyps[b].len : d->out_len[b];

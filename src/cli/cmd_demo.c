@@ -74,7 +74,7 @@ static baton_status show(const cli_settings *s)
     for (int i = 0; st == BATON_OK && i < dev.n; i++) {
         len = baton_vocab_encode(&lm.sv, dev.src[i], src, S_MAX);
         len = len > S_MAX ? S_MAX : len;
-        st = baton_greedy_decode(&g, lm.params, &lm.t, src, &len, len, 1, MAX_LEN, out, &out_len, attn);
+        st = baton_greedy_decode(&g, lm.params, &lm.t, src, &len, &len, len, 1, MAX_LEN, out, &out_len, attn);
         baton_vocab_decode(&lm.tv, out, out_len, text, sizeof text);
         int ok = strcmp(text, dev.tgt[i]) == 0;
         baton_bleu_add(&bleu, text, dev.tgt[i]);

@@ -133,7 +133,7 @@ static baton_status run_batches(const cli_translator *x, work *w, char *const *t
             BATON_TRY(baton_beam_decode(&w->bm, x->params, x->t, w->d_ids, w->d_len, w->len, S, nb, x->alpha, w->k,
                                         w->hyps, w->out, NULL));
         else
-            BATON_TRY(baton_greedy_decode(&w->g, x->params, x->t, w->d_ids, w->d_len, S, nb, w->max_len, w->out,
+            BATON_TRY(baton_greedy_decode(&w->g, x->params, x->t, w->d_ids, w->d_len, w->len, S, nb, w->max_len, w->out,
                                           w->out_len, NULL));
         BATON_TRY(emit_batch(x, w, tok, first, nb, emit, ctx));
     }

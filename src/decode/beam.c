@@ -17,6 +17,7 @@ typedef struct {
     double logprob;
     float score;
     int finished;
+    int order; /* position in the source's list: the tie-break */
 } fin;
 
 baton_status baton_beam_create(baton_beam *bm, baton_backend *be, const baton_s2s *m, int S_max, int B_max,
@@ -48,6 +49,7 @@ baton_status baton_beam_create(baton_beam *bm, baton_backend *be, const baton_s2
     BATON_TRY(be->ops->alloc(be, (void **)&bm->d_lse, (size_t)R * sizeof(float), "beam log-sum-exp"));
     bm->ids = malloc((size_t)R * sizeof(int));
     bm->lens = malloc((size_t)R * sizeof(int));
+    bm->mem_src = malloc((size_t)R * sizeof(int));
     bm->gather = malloc((size_t)G * R * sizeof(int));
     bm->val = malloc((size_t)R * K * sizeof(float));
     bm->idx = malloc((size_t)R * K * sizeof(int));
@@ -56,7 +58,7 @@ baton_status baton_beam_create(baton_beam *bm, baton_backend *be, const baton_s2
     bm->tok_hist = malloc((size_t)max_len * R * sizeof(int));
     bm->par_hist = malloc((size_t)max_len * R * sizeof(int));
     bm->attn_hist = with_attn ? malloc((size_t)max_len * R * S_max * sizeof(float)) : NULL;
-    if (!bm->ids || !bm->lens || !bm->gather || !bm->val || !bm->idx || !bm->lse || !bm->attn_step || !bm->tok_hist || !bm->par_hist ||
+    if (!bm->ids || !bm->lens || !bm->mem_src || !bm->gather || !bm->val || !bm->idx || !bm->lse || !bm->attn_step || !bm->tok_hist || !bm->par_hist ||
         (with_attn && !bm->attn_hist))
         return BATON_ERROR(BATON_ERR_OOM, "beam search: out of host memory for %d rows x %d steps", R, max_len);
     for (int r = 0; r < R; r++)
@@ -75,7 +77,7 @@ void baton_beam_destroy(baton_beam *bm)
             bm->be->ops->free(bm->be, dev[i]);
     baton_s2s_acts_release(&bm->acts);
     baton_arena_destroy(&bm->arena);
-    void *host[] = {bm->ids,       bm->lens,     bm->gather,   bm->val,      bm->idx,
+    void *host[] = {bm->ids,       bm->lens,     bm->mem_src,     bm->gather,   bm->val,      bm->idx,
                     bm->lse,       bm->attn_step, bm->tok_hist, bm->par_hist, bm->attn_hist};
     for (size_t i = 0; i < sizeof host / sizeof *host; i++)
         free(host[i]);
@@ -149,25 +151,40 @@ static baton_status reorder(baton_beam *bm, const int *par, int R, int nR)
     return BATON_OK;
 }
 
+/* The rows' memory, shared keys and source lengths, gathered from their sources' only when the
+ * rows' sources changed: a source's rows share its memory, so reordering survivors within sources
+ * (most steps) moves no memory (S x R x H floats, the largest copy a step could make). */
+static baton_status rows_memory(baton_beam *bm, const float *params, const baton_param_table *t, const int *row_src,
+                                const int *src_len_host, int S, int B, int R)
+{
+    if (R == bm->mem_R && memcmp(row_src, bm->mem_src, (size_t)R * sizeof(int)) == 0)
+        return BATON_OK;
+    baton_backend *be = bm->be;
+    for (int s = 0; s < S; s++)
+        for (int r = 0; r < R; r++)
+            bm->gather[s * R + r] = s * B + row_src[r];
+    for (int r = 0; r < R; r++)
+        bm->lens[r] = src_len_host[row_src[r]];
+    BATON_TRY(be->ops->upload(be, bm->d_gather, bm->gather, (size_t)S * R * sizeof(int)));
+    BATON_TRY(be->ops->embed_gather(be, bm->acts.enc_out, bm->d_gather, bm->mem, S * R, bm->m->cfg.hidden));
+    if (bm->m->cfg.input_feed) /* the steps' shared keys (additive scores) must follow the rows' memory */
+        BATON_TRY(baton_attention_keys(be, &bm->m->attn, bm->acts.feed_keys, bm->acts.enc_out, params, t, S, R));
+    BATON_TRY(be->ops->upload(be, bm->d_len, bm->lens, (size_t)R * sizeof(int)));
+    memcpy(bm->mem_src, row_src, (size_t)R * sizeof(int));
+    bm->mem_R = R;
+    return BATON_OK;
+}
+
 /* One decoder step over the R live rows: memory and lengths of their sources, the previous
- * tokens, then log-probabilities (and attention) on the host. */
+ * tokens, then each row's best candidates (and attention) on the host. */
 static baton_status step_rows(baton_beam *bm, const float *params, const baton_param_table *t, const int *row_src,
                               const int *src_len_host, int S, int B, int R, int step)
 {
     baton_backend *be = bm->be;
-    int H = bm->m->cfg.hidden, V = bm->m->cfg.tgt_vocab;
-    for (int s = 0; s < S; s++)
-        for (int r = 0; r < R; r++)
-            bm->gather[s * R + r] = s * B + row_src[r];
-    for (int r = 0; r < R; r++) {
-        bm->lens[r] = src_len_host[row_src[r]];
+    int V = bm->m->cfg.tgt_vocab;
+    BATON_TRY(rows_memory(bm, params, t, row_src, src_len_host, S, B, R));
+    for (int r = 0; r < R; r++)
         bm->ids[r] = step ? bm->tok_hist[(size_t)(step - 1) * bm->R_max + r] : BATON_BOS;
-    }
-    BATON_TRY(be->ops->upload(be, bm->d_gather, bm->gather, (size_t)S * R * sizeof(int)));
-    BATON_TRY(be->ops->embed_gather(be, bm->acts.enc_out, bm->d_gather, bm->mem, S * R, H));
-    if (bm->m->cfg.input_feed) /* the steps' shared keys (additive scores) must follow the rows' memory */
-        BATON_TRY(baton_attention_keys(be, &bm->m->attn, bm->acts.feed_keys, bm->acts.enc_out, params, t, S, R));
-    BATON_TRY(be->ops->upload(be, bm->d_len, bm->lens, (size_t)R * sizeof(int)));
     BATON_TRY(be->ops->upload(be, bm->d_ids, bm->ids, (size_t)R * sizeof(int)));
     BATON_TRY(baton_s2s_decode(be, bm->m, &bm->acts, params, t, bm->d_len, S, bm->d_ids, bm->d_ones, 1, R, bm->h,
                                bm->c, bm->h, bm->c, NULL));
@@ -198,10 +215,11 @@ static void backtrack(const baton_beam *bm, const fin *f, int S, int *ids, float
     }
 }
 
+/* Best score first; equal scores keep the order they were found in (qsort is not stable). */
 static int by_score(const void *a, const void *b)
 {
-    float x = ((const fin *)a)->score, y = ((const fin *)b)->score;
-    return (x < y) - (x > y);
+    const fin *p = a, *q = b;
+    return p->score != q->score ? (p->score < q->score) - (p->score > q->score) : (p->order > q->order) - (p->order < q->order);
 }
 
 /* Host scratch of one decode call. */
@@ -249,9 +267,11 @@ static int select_rows(baton_beam *bm, scratch *x, int R, int B, int step, float
         for (int i = 0; i < n; i++) {
             const cand *c = &x->c[i];
             if (c->tok == BATON_EOS) {
-                if (x->nfin[b] < bm->beam)
-                    x->fins[(size_t)b * 2 * bm->beam + x->nfin[b]++] =
-                        (fin){step, c->row, c->total, (float)(c->total / length_penalty(step + 1, alpha)), 1};
+                if (x->nfin[b] < bm->beam) {
+                    int k = x->nfin[b]++;
+                    x->fins[(size_t)b * 2 * bm->beam + k] =
+                        (fin){step, c->row, c->total, (float)(c->total / length_penalty(step + 1, alpha)), 1, k};
+                }
                 continue;
             }
             size_t at = (size_t)step * bm->R_max + nR;
@@ -289,6 +309,7 @@ baton_status baton_beam_decode(baton_beam *bm, const float *params, const baton_
         st = be->ops->copy(be, bm->c, bm->acts.dec_c0, (size_t)L * B * H * sizeof(float));
     for (int r = 0; r < R; r++)
         x.row_src[r] = r, x.score[r] = 0.0;
+    bm->mem_R = -1; /* a new batch: no row has its memory yet */
     int step = 0;
     for (; st == BATON_OK && step < bm->max_len && R > 0; step++) {
         st = step_rows(bm, params, t, x.row_src, src_len_host, S, B, R, step);
@@ -303,7 +324,7 @@ baton_status baton_beam_decode(baton_beam *bm, const float *params, const baton_
     for (int r = 0; st == BATON_OK && r < R; r++) {
         int b = x.row_src[r], k = x.nfin[b]++;
         x.fins[(size_t)b * 2 * beam + k] =
-            (fin){step, r, x.score[r], (float)(x.score[r] / length_penalty(step, alpha)), 0};
+            (fin){step, r, x.score[r], (float)(x.score[r] / length_penalty(step, alpha)), 0, k};
     }
     for (int b = 0; st == BATON_OK && b < B; b++) {
         fin *f = x.fins + (size_t)b * 2 * beam;
