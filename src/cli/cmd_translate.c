@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "baton/batch.h"
@@ -81,7 +82,7 @@ static void print_hyp(void *ctx, long line, int k, const char *text, float score
 }
 
 /* Translates the input as it arrives: a line at a time from a terminal, --batch lines at a time
- * from a file or pipe, each chunk printed and flushed before the next is read. */
+ * from a pipe, 16 x --batch from a file, each chunk printed and flushed before the next is read. */
 static baton_status translate_stream(session *x, const char *path)
 {
     baton_line_reader in;
@@ -92,7 +93,12 @@ static baton_status translate_stream(session *x, const char *path)
                          .rnn_impl = x->s.rnn_impl, .seed = (uint64_t)x->s.seed,
                          .max_tokens = x->s.max_input_tokens};
     printer p = {x->s.beam > 1 ? x->s.nbest : 1};
-    baton_status st = cli_translator_stream(&tr, &in, isatty(fileno(in.f)) ? 1 : x->s.batch, print_hyp, &p);
+    /* a file: 16 batches at a time, sorted by length within them (Marian's maxi-batch); a pipe: a
+     * batch at a time, so that answers follow questions; a terminal: a line at a time */
+    struct stat info;
+    int fd = fileno(in.f), file = fstat(fd, &info) == 0 && S_ISREG(info.st_mode);
+    int chunk = isatty(fd) ? 1 : !file ? x->s.batch : x->s.batch > CLI_LIMIT_BATCH / 16 ? CLI_LIMIT_BATCH : 16 * x->s.batch;
+    baton_status st = cli_translator_stream(&tr, &in, chunk, print_hyp, &p);
     fflush(stdout);
     baton_line_reader_close(&in);
     return st;

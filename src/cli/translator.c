@@ -140,6 +140,64 @@ static baton_status run_batches(const cli_translator *x, work *w, char *const *t
     return BATON_OK;
 }
 
+/* The hypotheses of a run, kept until every batch is done, to be handed over in input order. */
+typedef struct {
+    const int *order; /* sorted position -> input index */
+    int k;
+    char **text;  /* (n, k) */
+    float *score; /* (n, k) */
+    baton_status st;
+} held;
+
+static void hold(void *ctx, int i, int k, const char *text, float score)
+{
+    held *h = ctx;
+    size_t at = (size_t)h->order[i] * h->k + k;
+    if (!(h->text[at] = strdup(text)) && h->st == BATON_OK)
+        h->st = BATON_ERROR(BATON_ERR_OOM, "translate: out of memory for a translation");
+    h->score[at] = score;
+}
+
+/* Longest first; equal lengths keep input order. */
+static int by_length(const void *a, const void *b)
+{
+    const int *x = a, *y = b; /* (tokens, index) */
+    return x[0] != y[0] ? (x[0] < y[0]) - (x[0] > y[0]) : (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+/* Decodes tokenized lines tok[0..n) longest first, in batches (less padding, and rows of a batch
+ * finish together: Marian's maxi-batch sorting), then hands every hypothesis to emit in input order. */
+static baton_status run_sorted(const cli_translator *x, char **tok, int n, cli_emit_fn emit, void *ctx)
+{
+    int k = x->beam > 1 ? x->nbest : 1, *key = malloc((size_t)n * 2 * sizeof(int)), *order = malloc((size_t)n * sizeof(int));
+    char **sorted = malloc((size_t)n * sizeof *sorted);
+    held h = {order, k, calloc((size_t)n * k, sizeof(char *)), malloc((size_t)n * k * sizeof(float)), BATON_OK};
+    baton_status st = key && order && sorted && h.text && h.score
+                          ? BATON_OK
+                          : BATON_ERROR(BATON_ERR_OOM, "translate: out of memory for %d lines", n);
+    for (int i = 0; st == BATON_OK && i < n; i++)
+        key[2 * i] = baton_vocab_encode(x->sv, tok[i], NULL, 0), key[2 * i + 1] = i;
+    if (st == BATON_OK)
+        qsort(key, (size_t)n, 2 * sizeof(int), by_length);
+    for (int i = 0; st == BATON_OK && i < n; i++)
+        order[i] = key[2 * i + 1], sorted[i] = tok[order[i]];
+    work w;
+    if (st == BATON_OK) {
+        st = work_create(&w, x, sorted, n);
+        if (st == BATON_OK)
+            st = run_batches(x, &w, sorted, n, hold, &h);
+        work_free(&w, x->be);
+    }
+    st = st == BATON_OK ? h.st : st;
+    for (int i = 0; st == BATON_OK && i < n; i++)
+        for (int j = 0; j < k; j++)
+            emit(ctx, i, j, h.text[(size_t)i * k + j], h.score[(size_t)i * k + j]);
+    for (int i = 0; h.text && i < n * k; i++)
+        free(h.text[i]);
+    free(h.text), free(h.score), free(key), free(order), free(sorted);
+    return st;
+}
+
 /* Cuts tokenized line (tokens separated by single spaces) after max tokens, saying so. */
 static void crop(char *line, int max, long line_no)
 {
@@ -175,13 +233,8 @@ baton_status cli_translator_run(const cli_translator *x, char *const *lines, int
         st = cli_tokenize_lines(x->ssw, tok, n);
     for (int i = 0; st == BATON_OK && x->max_tokens > 0 && i < n; i++)
         crop(tok[i], x->max_tokens, x->first_line + i);
-    work w;
-    if (st == BATON_OK) {
-        st = work_create(&w, x, tok, n);
-        if (st == BATON_OK)
-            st = run_batches(x, &w, tok, n, emit, ctx);
-        work_free(&w, x->be);
-    }
+    if (st == BATON_OK)
+        st = run_sorted(x, tok, n, emit, ctx);
     for (int i = 0; i < copied; i++)
         free(tok[i]);
     free(tok);

@@ -29,8 +29,10 @@ typedef struct {
  * (length-normalised log-probability for beam search, 0 for greedy). */
 typedef void (*cli_emit_fn)(void *ctx, int i, int k, const char *text, float score);
 
-/* Translates raw lines[0..n); an empty line translates to an empty line. The device memory is
- * sized from the longest line after cropping (max_tokens), never from the raw input alone. */
+/* Translates raw lines[0..n); an empty line translates to an empty line. Lines are decoded longest
+ * first in batches of x->batch, and the hypotheses handed to emit in input order once all are done.
+ * The device memory is sized from the longest line after cropping (max_tokens), never from the raw
+ * input alone. */
 baton_status cli_translator_run(const cli_translator *x, char *const *lines, int n, cli_emit_fn emit, void *ctx);
 
 /* Receives hypothesis k of input line `line` (1-based) as cli_emit_fn does. */
