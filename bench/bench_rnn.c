@@ -7,8 +7,9 @@
  * PyTorch's nn.LSTM without packing, so both sides do the same arithmetic. dx is computed, as in a
  * seq2seq encoder whose input is a trainable embedding (the PyTorch script sets x.requires_grad).
  *
- * --impl picks the layer implementation on the GPU: baton's fused layers (default) or cuDNN's RNN
- * API with one of its algorithms (src/cudnn/, builds with cuDNN only), on the same weights and
+ * --impl picks the layer implementation: baton's fused layers (default; on the CPU the packed
+ * recurrence where built, --kernels cpurnn=sgemm for the per-step sgemm), "packed" (CPU), or cuDNN's
+ * RNN API with one of its algorithms (src/cudnn/, builds with cuDNN only), on the same weights and
  * inputs. cuDNN's forward runs in training mode, keeping what backward needs, as the fused forward
  * always does, so both time the same forward. */
 #include <errno.h>
@@ -45,7 +46,8 @@ typedef struct {
     int hidden[MAX_SIZES], n_hidden;
     int layers, bidirectional, threads, warmup, reps, profile;
     const char *csv;
-    const char *impl; /* "fused" or "cudnn-<algorithm>" */
+    const char *impl; /* "fused", "packed" or "cudnn-<algorithm>" */
+    const char *kernels; /* --kernels: part=version list for the backend, or NULL */
     int cudnn;        /* 1 for a cudnn-* implementation */
     int algo;         /* its baton_cudnn_algo */
 } options;
@@ -60,8 +62,9 @@ static void usage(FILE *out)
             "usage: " PROG " [flags]\n"
             "Times forward and forward+backward of one recurrent layer stack (time-major, full batch).\n"
             "  --device NAME       backend (%s; default cpu)\n"
-            "  --impl NAME         fused | cudnn-standard | cudnn-persist-static | cudnn-persist-dynamic\n"
-            "                      (default fused; cudnn-* need --device cuda and a build with cuDNN%s)\n"
+            "  --impl NAME         fused | packed | cudnn-standard | cudnn-persist-static | cudnn-persist-dynamic\n"
+            "                      (default fused; packed: cpu; cudnn-* need --device cuda and a build with cuDNN%s)\n"
+            "  --kernels SPEC      part=version,... as baton's --kernels (cpurnn=sgemm: the cpu's per-step sgemm)\n"
             "  --cell C            lstm | gru | rnn_tanh (default lstm)\n"
             "  --batch B           batch rows (default 32)\n"
             "  --steps T           time steps (default 50)\n"
@@ -150,8 +153,9 @@ static void parse_impl(options *o, const char *val)
     o->impl = val;
     o->cudnn = strncmp(val, "cudnn-", 6) == 0;
     if (!o->cudnn) {
-        if (strcmp(val, "fused") != 0)
-            bad_usage("--impl: '%s', expected fused, cudnn-standard, cudnn-persist-static or cudnn-persist-dynamic",
+        if (strcmp(val, "fused") != 0 && strcmp(val, "packed") != 0)
+            bad_usage("--impl: '%s', expected fused, packed, cudnn-standard, cudnn-persist-static or "
+                      "cudnn-persist-dynamic",
                       val);
         return;
     }
@@ -197,7 +201,7 @@ static void parse_args(options *o, int argc, char **argv)
         }
         static const char *const valued[] = {"--device", "--cell",   "--batch",  "--steps", "--input", "--hidden",
                                              "--layers", "--threads", "--warmup", "--reps",  "--csv",
-                                             "--impl"};
+                                             "--impl",   "--kernels"};
         int known = 0;
         for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
             known |= strcmp(flag, valued[k]) == 0;
@@ -236,6 +240,11 @@ static void parse_args(options *o, int argc, char **argv)
             o->reps = parse_int(flag, val, 1);
         } else if (strcmp(flag, "--impl") == 0) {
             parse_impl(o, val);
+        } else if (strcmp(flag, "--kernels") == 0) {
+            baton_versions v;
+            if (baton_versions_parse(&v, val) != BATON_OK)
+                bad_usage("--kernels: '%s' (the line above says why)", val);
+            o->kernels = val;
         } else if (strcmp(flag, "--csv") == 0) {
             if (*val == '\0')
                 bad_usage("--csv: expected a file name");
@@ -300,9 +309,10 @@ static baton_status upload_new(baton_backend *be, float **dst, const float *host
  * of op, the time it took. The per-step GEMMs (M = B rows: h W_hh^T forward, dgh W_hh backward) are
  * told apart from the bulk ones (M or K = T*B: input projection, weight and input gradients)
  * because they are latency-bound and the bulk ones are throughput-bound. ---- */
-enum { P_GEMM_STEP, P_GEMM_BULK, P_CELL_FWD, P_CELL_BWD, P_COLSUM, P_COPY_ZERO, P_OTHER, P_KINDS };
-static const char *const prof_names[P_KINDS] = {"gemm/step", "gemm/bulk", "cell fwd", "cell bwd",
-                                                "colsum", "copy+zero", "other"};
+enum { P_GEMM_STEP, P_GEMM_BULK, P_CELL_FWD, P_CELL_BWD, P_RECUR_FWD, P_RECUR_BWD, P_COLSUM, P_COPY_ZERO, P_OTHER,
+       P_KINDS };
+static const char *const prof_names[P_KINDS] = {"gemm/step", "gemm/bulk", "cell fwd",  "cell bwd", "recur fwd",
+                                                "recur bwd", "colsum",    "copy+zero", "other"};
 static struct {
     const baton_ops *inner;
     baton_ops ops;
@@ -351,6 +361,23 @@ static baton_status prof_cell_backward(baton_backend *be, baton_cell cell, const
     double t0 = now_ms();
     baton_status st = prof.inner->cell_backward(be, cell, a);
     prof_add(be, P_CELL_BWD, t0);
+    return st;
+}
+
+/* A whole recurrence (--impl packed): all steps' products and cells of a layer in one op. */
+static baton_status prof_recur_forward(baton_backend *be, baton_recur_version v, const baton_recur_args *a)
+{
+    double t0 = now_ms();
+    baton_status st = prof.inner->recur_forward(be, v, a);
+    prof_add(be, P_RECUR_FWD, t0);
+    return st;
+}
+
+static baton_status prof_recur_backward(baton_backend *be, baton_recur_version v, const baton_recur_args *a)
+{
+    double t0 = now_ms();
+    baton_status st = prof.inner->recur_backward(be, v, a);
+    prof_add(be, P_RECUR_BWD, t0);
     return st;
 }
 
@@ -405,6 +432,10 @@ static void prof_install(baton_backend *be, int step_rows)
     prof.ops.cell_forward = prof_cell_forward;
     prof.ops.cell_backward = prof_cell_backward;
     prof.ops.colsum_add = prof_colsum_add;
+    if (be->ops->recur_forward) {
+        prof.ops.recur_forward = prof_recur_forward;
+        prof.ops.recur_backward = prof_recur_backward;
+    }
     prof.ops.copy = prof_copy;
     prof.ops.zero = prof_zero;
     prof.ops.axpby = prof_axpby;
@@ -452,7 +483,8 @@ static baton_status layer_init_impl(baton_backend *be, layer *ly, const options 
     baton_arena measure = baton_arena_measuring();
     BATON_TRY(baton_rnn_acts_carve(&ly->acts, &measure, &ly->rnn, T, B));
     BATON_TRY(baton_arena_create(&ly->arena, be, measure.used));
-    return baton_rnn_acts_carve(&ly->acts, &ly->arena, &ly->rnn, T, B);
+    BATON_TRY(baton_rnn_acts_carve(&ly->acts, &ly->arena, &ly->rnn, T, B));
+    return baton_rnn_acts_use_impl(&ly->acts, be, &ly->rnn, o->impl, WEIGHT_SEED);
 }
 
 static baton_status layer_init(baton_backend *be, layer *ly, const options *o, const baton_rnn_config *cfg, int T,
@@ -626,7 +658,8 @@ int main(int argc, char **argv)
     parse_args(&o, argc, argv);
 
     baton_backend be;
-    if (baton_backend_create(&be, o.device, o.threads) != BATON_OK)
+    baton_backend_options bo = {.threads = o.threads, .versions = o.kernels};
+    if (baton_backend_create_ex(&be, o.device, &bo) != BATON_OK)
         return 1;
 
     FILE *csv = NULL;
@@ -652,6 +685,12 @@ int main(int argc, char **argv)
            "dirs", "thr", "fwd ms", "[min, max]", "fwd tok/s", "f+b ms", "[min, max]", "f+b tok/s");
     fflush(stdout);
 
+    /* the CSV's impl column: "baton" for the defaults, else what differs (compare_cpu.sh's variants) */
+    char label[160];
+    int plain = o.cudnn || strcmp(o.impl, "fused") == 0;
+    snprintf(label, sizeof label, "%s%s%s", o.cudnn ? o.impl : "baton", plain ? "" : "-", plain ? "" : o.impl);
+    if (o.kernels)
+        snprintf(label + strlen(label), sizeof label - strlen(label), "-%s", o.kernels);
     double *ms = malloc((size_t)o.reps * sizeof *ms);
     double *fwd_kinds = o.profile ? calloc((size_t)o.reps * P_KINDS, sizeof(double)) : NULL;
     double *fb_kinds = o.profile ? calloc((size_t)o.reps * P_KINDS, sizeof(double)) : NULL;
@@ -665,6 +704,10 @@ int main(int argc, char **argv)
         layer ly;
         stats fwd = {0}, fb = {0};
         baton_status st = layer_init(&be, &ly, &o, &cfg, T, B);
+        if (st == BATON_OK && !o.cudnn) {
+            printf("# H=%d: %s\n", H, ly.acts.impl_note);
+            fflush(stdout);
+        }
         if (st == BATON_OK)
             st = time_calls(&be, &ly, T, B, 0, NULL, NULL, o.warmup);
         if (st == BATON_OK)
@@ -698,7 +741,7 @@ int main(int argc, char **argv)
                 fprintf(csv,
                         "%s,%s,%s,%d,%d,%d,%d,%d,%d,%d,%d,%d,"
                         "%.4f,%.4f,%.4f,%.4f,%.4f,%.1f,%.4f,%.4f,%.4f,%.4f,%.4f,%.1f\n",
-                        o.cudnn ? o.impl : "baton", o.device, baton_cell_name(o.cell), B, T, I, H, o.layers,
+                        label, o.device, baton_cell_name(o.cell), B, T, I, H, o.layers,
                         ly.rnn.dirs, be.threads, o.warmup, o.reps, fwd.median, fwd.min, fwd.q1, fwd.q3, fwd.max,
                         tokens / (fwd.median * 1e-3), fb.median, fb.min, fb.q1, fb.q3, fb.max,
                         tokens / (fb.median * 1e-3));

@@ -79,7 +79,8 @@ typedef struct {
     baton_status (*cell_forward)(baton_backend *be, baton_cell cell, const baton_cell_fwd_args *args);
     baton_status (*cell_backward)(baton_backend *be, baton_cell cell, const baton_cell_bwd_args *args);
 
-    /* ---- whole recurrences (recur.h): a layer's time loop on the device; NULL where absent (cpu) ---- */
+    /* ---- whole recurrences (recur.h): a layer's time loop on the device; NULL where absent (a cpu
+     * build without libxsmm) ---- */
     /* Setup: *units = the units of Hd each block owns when version v runs a layer of (cell, Hd,
      * dirs) here, or *units = 0 and `why` (a sentence, why_len bytes) where v cannot run it. */
     baton_status (*recur_plan)(baton_backend *be, baton_recur_version v, baton_cell cell, int Hd, int dirs,
@@ -215,6 +216,8 @@ typedef struct {
     int step;   /* training step: 0 eager launches, 1 one CUDA Graph per batch shape (src/train/trainer.c) */
     int recur;  /* --rnn-impl persistent's sums in bf16: 0 simt (fp32 FMAs on CUDA cores), 1 tensor
                  * (bf16 warp matrix operations, kernels/recurrence.cu); fp32 and tf32 always run simt */
+    int cpurnn; /* --rnn-impl fused on the cpu: 0 sgemm (per step an OpenBLAS sgemm, which re-packs W_hh,
+                 * and the cell op), 1 packed (the packed recurrence, recur.h, where the build has libxsmm) */
 } baton_versions;
 
 /* A device: its ops and its private state (handles, streams, workspaces). */
@@ -245,7 +248,7 @@ const char *baton_precision_name(baton_precision p);
 
 /* *v = the defaults, then each "part=version" of the comma-separated spec (NULL or "" keeps the
  * defaults): colsum=plain|tiled, dv=plain|tiled, embed=plain|split, loss=plain|fused, step=eager|graph,
- * recur=simt|tensor. */
+ * recur=simt|tensor, cpurnn=sgemm|packed. */
 baton_status baton_versions_parse(baton_versions *v, const char *spec);
 
 /* Creates the backend named `name`: "cpu", "cuda" where built, or "auto" (cuda when a GPU is usable,

@@ -5,6 +5,9 @@
  * and then runs the cell's own `_at` function on them, so the formulas are the ones the CPU tests
  * check. The input projection before and the weight gradients after stay GEMMs (src/nn/rnn.c).
  *
+ * The CPU backend runs one version of its own, "packed" (src/cpu/cpu_recur.c), through the same
+ * arguments: units are then the units of Hd that each thread's chunk owns.
+ *
  * Dimension legend as rnn.h: T steps, B rows, Hd units per direction, G gate blocks, S saved blocks.
  * The state slots follow rnn.c: forward direction slot 0 = h0 and slot t+1 = the state after step
  * t; reverse direction slot T = h0 and slot t = the state after step t. */
@@ -24,6 +27,8 @@ typedef enum {
     BATON_RECUR_PERSISTENT = 2, /* "persistent": one cooperative kernel per layer, W_hh held in shared memory */
     BATON_RECUR_WAVEFRONT = 3,  /* "wavefront": fused-gemm's steps over a stack of unidirectional layers, layer
                                  * l's step t in the launch of layer l-1's step t+1 (baton_recur_wave) */
+    BATON_RECUR_PACKED = 4,     /* "packed" (cpu): W_hh packed once per call, per step libxsmm kernels on the
+                                 * packed panels, each thread's units' cell right after (src/cpu/cpu_recur.c) */
 } baton_recur_version;
 
 /* Layers one wavefront runs at most (its launch arguments hold every layer's tensors). */
@@ -77,7 +82,7 @@ typedef struct {
     const uint32_t *counter;                 /* (1) device; NULL where dropout is 0 */
 } baton_recur_wave;
 
-/* "fused-gemm", "persistent" or "wavefront". */
+/* "fused-gemm", "persistent", "wavefront" or "packed". */
 const char *baton_recur_version_name(baton_recur_version v);
 
 #ifdef __cplusplus

@@ -56,7 +56,7 @@ typedef struct {
     float *dh, *dc;                       /* dirs x (B, Hd) carried state gradients */
     float *dxl[2];                        /* (T, B, H) input gradients between layers */
     baton_recur_version recur;            /* 0: per-step ops ("fused"); else the whole-recurrence version */
-    int recur_units;                      /* of Hd per block, the backend's recur_plan for recur */
+    int recur_units;                      /* of Hd per block (cpu: per thread's chunk), recur_plan's for recur */
     /* wavefront (recur == BATON_RECUR_WAVEFRONT): what its layers need at once beyond the above,
      * allocated by baton_rnn_acts_use_impl for T_max, B_max (rnn.c, wave_layer) */
     float *wave_dg;                       /* (L-1) x (T, B, G*Hd) gate gradients of layers 1..L-1 (GRU: dgx, then dgh) */
@@ -77,7 +77,9 @@ void baton_rnn_init_weights(const baton_rnn *rnn, const baton_param_table *t, fl
 baton_status baton_rnn_acts_carve(baton_rnn_acts *acts, baton_arena *a, const baton_rnn *rnn, int T_max, int B_max);
 
 /* Chooses the implementation behind these activations: "fused" (per step a GEMM and a cell op, every
- * backend, the default), "fused-gemm" or "persistent" (whole recurrences, recur.h; cuda),
+ * backend, the default; on the cpu the packed recurrence where built, unless be->versions.cpurnn is
+ * 0), "packed" (the cpu's whole recurrence with W_hh packed once per call, recur.h; builds with
+ * libxsmm, fp32), "fused-gemm" or "persistent" (whole recurrences, recur.h; cuda),
  * "wavefront" (fused-gemm over all layers at once where they are unidirectional; cuda), "auto"
  * (baton_rnn_auto_pick, falling back where a shape does not fit), or "cudnn", "cudnn-persist-static",
  * "cudnn-persist-dynamic" (cuDNN's RNN with that algorithm, on the cuda backend of a build with cuDNN;

@@ -63,6 +63,7 @@ static const struct {
     {"loss", offsetof(baton_versions, loss), {"plain", "fused"}, 0}, /* see backend.h */
     {"step", offsetof(baton_versions, step), {"eager", "graph"}, 1},
     {"recur", offsetof(baton_versions, recur), {"simt", "tensor"}, 1},
+    {"cpurnn", offsetof(baton_versions, cpurnn), {"sgemm", "packed"}, 1},
 };
 #define N_PARTS (sizeof version_parts / sizeof *version_parts)
 
@@ -89,7 +90,7 @@ static baton_status version_item(baton_versions *v, const char *item, size_t len
                            version_parts[k].names[1]);
     }
     return BATON_ERROR(BATON_ERR_INVALID,
-                       "--kernels: '%.*s', expected part=version with part colsum, dv, embed, loss, step or recur",
+                       "--kernels: '%.*s', expected part=version with part colsum, dv, embed, loss, step, recur or cpurnn",
                        (int)len, item);
 }
 

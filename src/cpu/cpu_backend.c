@@ -118,9 +118,11 @@ static baton_status cpu_sync(baton_backend *be)
 static void cpu_destroy(baton_backend *be)
 {
     cpu_ctx *c = be->impl;
-    if (c)
+    if (c) {
         for (int i = 0; i < 2; i++)
             free(c->rounded[i]);
+        free(c->packed);
+    }
     free(be->impl);
     be->impl = NULL;
 }
@@ -167,6 +169,11 @@ static const baton_ops cpu_ops = {
     .gemm_batched = baton_cpu_gemm_batched,
     .cell_forward = baton_cpu_cell_forward,
     .cell_backward = baton_cpu_cell_backward,
+#if BATON_HAVE_XSMM
+    .recur_plan = baton_cpu_recur_plan,
+    .recur_forward = baton_cpu_recur_forward,
+    .recur_backward = baton_cpu_recur_backward,
+#endif
     .axpby = baton_cpu_axpby,
     .colsum_add = baton_cpu_colsum_add,
     .sumsq = baton_cpu_sumsq,
@@ -228,7 +235,8 @@ baton_status baton_cpu_backend_create(baton_backend *be, int threads)
         return BATON_ERROR(BATON_ERR_OOM, "cpu backend: out of host memory");
     be->ops = &cpu_ops;
     be->threads = threads > 0 ? threads : 1;
-    snprintf(be->description, sizeof be->description, "cpu (%d thread%s, %s)", be->threads,
-             be->threads == 1 ? "" : "s", BATON_HAVE_BLAS ? "OpenBLAS sgemm" : "plain C sgemm");
+    snprintf(be->description, sizeof be->description, "cpu (%d thread%s, %s%s)", be->threads,
+             be->threads == 1 ? "" : "s", BATON_HAVE_BLAS ? "OpenBLAS sgemm" : "plain C sgemm",
+             BATON_HAVE_XSMM ? ", libxsmm recurrence" : "");
     return BATON_OK;
 }

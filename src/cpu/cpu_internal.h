@@ -27,6 +27,8 @@ typedef struct {
     double marks[BATON_TIMER_SLOTS]; /* seconds, CLOCK_MONOTONIC */
     float *rounded[2];               /* bf16 precision: the GEMM's A and B rounded (bf16.h), grown as needed */
     size_t rounded_n[2];             /* their capacity in floats */
+    float *packed;                   /* the packed recurrence's W_hh panels (cpu_recur.c), sized by its plans */
+    size_t packed_n;                 /* its capacity in floats */
 } cpu_ctx;
 
 /* C (M,N) = alpha op(A) op(B) + beta C through OpenBLAS, or a plain loop in builds without BLAS. */
@@ -41,6 +43,21 @@ baton_status baton_cpu_gemm_batched(baton_backend *be, int trans_a, int trans_b,
 baton_status baton_cpu_cell_forward(baton_backend *be, baton_cell cell, const baton_cell_fwd_args *a);
 /* The backward of one time step, through cell_math.h. */
 baton_status baton_cpu_cell_backward(baton_backend *be, baton_cell cell, const baton_cell_bwd_args *a);
+/* The forward cell of one step over units j0 <= j < j1 of every row, on the calling thread
+ * (cell checked by the caller). */
+void baton_cpu_cell_forward_units(baton_cell cell, const baton_cell_fwd_args *a, int j0, int j1);
+/* The backward cell of one step over units j0 <= j < j1 of every row, on the calling thread. */
+void baton_cpu_cell_backward_units(baton_cell cell, const baton_cell_bwd_args *a, int j0, int j1);
+
+/* cpu_recur.c (builds with libxsmm): the whole recurrence of a layer (recur.h) with W_hh packed once
+ * per call. The plan: units per chunk, or 0 and why where the version or shape is not this backend's. */
+baton_status baton_cpu_recur_plan(baton_backend *be, baton_recur_version v, baton_cell cell, int Hd, int dirs,
+                                  int *units, char *why, size_t why_len);
+/* All T forward steps of both directions (BATON_RECUR_PACKED). */
+baton_status baton_cpu_recur_forward(baton_backend *be, baton_recur_version v, const baton_recur_args *a);
+/* All T backward steps of both directions, after baton_cpu_recur_forward on the same tensors. */
+baton_status baton_cpu_recur_backward(baton_backend *be, baton_recur_version v, const baton_recur_args *a);
+
 /* y = alpha x + beta y. */
 baton_status baton_cpu_axpby(baton_backend *be, float *y, const float *x, float alpha, float beta, size_t n);
 /* out[j] += column sums of in (rows, cols); out2[j] += the same unless out2 is NULL. */

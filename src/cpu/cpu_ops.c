@@ -52,6 +52,42 @@ baton_status baton_cpu_cell_backward(baton_backend *be, baton_cell cell, const b
     return BATON_OK;
 }
 
+/* The cell of one step over units j0 <= j < j1 of every row, on the calling thread: the packed
+ * recurrence (cpu_recur.c) runs each thread's units right after their recurrent product. */
+#define CELL_UNITS(a, step, pad, j0, j1)                             \
+    do {                                                             \
+        for (int b = 0; b < (a)->B; b++) {                           \
+            if (baton_cell_valid((a)->lengths, b, (a)->t)) {         \
+                BATON_OMP_PRAGMA(omp simd)                           \
+                for (int j = (j0); j < (j1); j++)                    \
+                    step((a), b, j);                                 \
+            } else {                                                 \
+                for (int j = (j0); j < (j1); j++)                    \
+                    pad;                                             \
+            }                                                        \
+        }                                                            \
+    } while (0)
+
+BATON_CPU_CLONES
+void baton_cpu_cell_forward_units(baton_cell cell, const baton_cell_fwd_args *a, int j0, int j1)
+{
+    switch (cell) {
+    case BATON_CELL_RNN_TANH: CELL_UNITS(a, baton_rnn_tanh_fwd_step, baton_cell_fwd_pad(a, b, j), j0, j1); break;
+    case BATON_CELL_LSTM: CELL_UNITS(a, baton_lstm_fwd_step, baton_cell_fwd_pad(a, b, j), j0, j1); break;
+    case BATON_CELL_GRU: CELL_UNITS(a, baton_gru_fwd_step, baton_cell_fwd_pad(a, b, j), j0, j1); break;
+    }
+}
+
+BATON_CPU_CLONES
+void baton_cpu_cell_backward_units(baton_cell cell, const baton_cell_bwd_args *a, int j0, int j1)
+{
+    switch (cell) {
+    case BATON_CELL_RNN_TANH: CELL_UNITS(a, baton_rnn_tanh_bwd_step, baton_cell_bwd_pad(a, 1, b, j), j0, j1); break;
+    case BATON_CELL_LSTM: CELL_UNITS(a, baton_lstm_bwd_step, baton_cell_bwd_pad(a, 4, b, j), j0, j1); break;
+    case BATON_CELL_GRU: CELL_UNITS(a, baton_gru_bwd_step, baton_cell_bwd_pad(a, 3, b, j), j0, j1); break;
+    }
+}
+
 baton_status baton_cpu_axpby(baton_backend *be, float *y, const float *x, float alpha, float beta, size_t n)
 {
     (void)be;

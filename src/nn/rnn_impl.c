@@ -1,12 +1,15 @@
 /* rnn_impl.c: which implementation runs a layer's forward and backward, chosen per set of
  * activations so that the model code calls baton_rnn_forward/backward the same way for all:
- *   fused       per step, a cuBLAS GEMM and a fused cell kernel (every backend; the plain version)
+ *   fused       per step, a cuBLAS GEMM and a fused cell kernel (every backend; the plain version); on the
+ *               cpu, the packed recurrence where the build has it, unless --kernels cpurnn=sgemm
+ *   packed      cpu: W_hh packed once per layer call, per step libxsmm kernels and the cell (recur.h)
  *   fused-gemm  per step, one kernel: the recurrent product fused with the cell, both directions
  *   persistent  per layer, one cooperative kernel holding W_hh in shared memory (recur.h)
  *   wavefront   fused-gemm's steps for all layers at once, layer l one step behind layer l-1, where
  *               the layers are unidirectional (recur.h's baton_recur_wave); else fused-gemm
  *   cudnn*      cuDNN's RNN (the cuda backend of a build with cuDNN)
- *   auto        per layer shape, the one rnn_auto.c's table expects fastest on this device */
+ *   auto        per layer shape, the one rnn_auto.c's table expects fastest on this device; the cpu:
+ *               packed where built, else fused */
 #include "baton/rnn.h"
 
 #include <stdio.h>
@@ -20,8 +23,9 @@
 const char *baton_rnn_impl_list(void)
 {
     return BATON_HAVE_CUDNN
-               ? "auto, fused, fused-gemm, persistent, wavefront, cudnn, cudnn-persist-static, cudnn-persist-dynamic"
-               : "auto, fused, fused-gemm, persistent, wavefront";
+               ? "auto, fused, packed, fused-gemm, persistent, wavefront, cudnn, cudnn-persist-static, "
+                 "cudnn-persist-dynamic"
+               : "auto, fused, packed, fused-gemm, persistent, wavefront";
 }
 
 const char *baton_recur_version_name(baton_recur_version v)
@@ -29,6 +33,7 @@ const char *baton_recur_version_name(baton_recur_version v)
     return v == BATON_RECUR_PERSISTENT ? "persistent"
            : v == BATON_RECUR_GEMM     ? "fused-gemm"
            : v == BATON_RECUR_WAVEFRONT ? "wavefront"
+           : v == BATON_RECUR_PACKED   ? "packed"
                                         : "fused";
 }
 
@@ -110,6 +115,33 @@ static baton_status use_wavefront(baton_rnn_acts *acts, baton_backend *be, const
     return BATON_OK;
 }
 
+/* 1 for the cpu backend, whose only whole recurrence is "packed" (the cuda versions are not its). */
+static int is_cpu(const baton_backend *be)
+{
+    return strcmp(be->ops->name, "cpu") == 0;
+}
+
+/* The cpu's packed recurrence where the backend has it (a build with libxsmm) and the shape and
+ * precision fit; else, where `asked` (--rnn-impl packed) an error naming why, otherwise the per-step
+ * path with the reason in the note. */
+static baton_status use_packed(baton_rnn_acts *acts, baton_backend *be, const baton_rnn *rnn, int asked,
+                               const char *impl)
+{
+    char why[200] = "this build has no libxsmm (libxsmm-dev)";
+    int fits = 0;
+    if (is_cpu(be) && be->ops->recur_plan)
+        BATON_TRY(try_recur(acts, be, rnn, BATON_RECUR_PACKED, &fits, why, sizeof why));
+    if (!is_cpu(be))
+        snprintf(why, sizeof why, "packed runs on the cpu, not on '%s'", be->ops->name);
+    if (fits)
+        snprintf(acts->impl_note, sizeof acts->impl_note, "%s: packed (W_hh packed once per call, libxsmm)", impl);
+    else if (asked)
+        return BATON_ERROR(BATON_ERR_UNSUPPORTED, "--rnn-impl packed: %s; use --rnn-impl fused", why);
+    else
+        snprintf(acts->impl_note, sizeof acts->impl_note, "%s: per-step sgemm (not packed: %s)", impl, why);
+    return BATON_OK;
+}
+
 /* --rnn-impl auto: the version baton_rnn_auto_pick expects fastest; where that is persistent and
  * the shape does not fit, the fastest of the others. The note says what runs and why. */
 static baton_status use_auto(baton_rnn_acts *acts, baton_backend *be, const baton_rnn *rnn)
@@ -135,6 +167,10 @@ baton_status baton_rnn_acts_use_impl(baton_rnn_acts *acts, baton_backend *be, co
 {
     baton_rnn_acts_release(acts);
     snprintf(acts->impl_note, sizeof acts->impl_note, "%s", impl);
+    if (strcmp(impl, "packed") == 0)
+        return use_packed(acts, be, rnn, 1, impl);
+    if (is_cpu(be) && (strcmp(impl, "auto") == 0 || (strcmp(impl, "fused") == 0 && be->versions.cpurnn == 1)))
+        return use_packed(acts, be, rnn, 0, impl);
     if (strcmp(impl, "fused") == 0)
         return BATON_OK;
     if (strcmp(impl, "auto") == 0)
@@ -144,7 +180,7 @@ baton_status baton_rnn_acts_use_impl(baton_rnn_acts *acts, baton_backend *be, co
                             : strcmp(impl, "wavefront") == 0  ? BATON_RECUR_WAVEFRONT
                                                               : 0;
     if (v) {
-        if (!be->ops->recur_plan)
+        if (!be->ops->recur_plan || is_cpu(be))
             return BATON_ERROR(BATON_ERR_UNSUPPORTED,
                                "--rnn-impl %s runs on the cuda device, not on '%s': use --rnn-impl fused (or auto)",
                                impl, be->ops->name);

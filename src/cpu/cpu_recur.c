@@ -1,0 +1,306 @@
+/* cpu_recur.c: the CPU backend's whole recurrence (recur.h, version "packed"): W_hh packed once per
+ * layer call, then all T steps with libxsmm's JIT matrix kernels on the packed panels, each thread's
+ * recurrent products followed at once by the cell of cell_math.h on the same units.
+ *
+ * Why: the per-step path (rnn.c's direction_forward) calls sgemm with M = B rows, and OpenBLAS packs
+ * both operands at every call, so W_hh (G*Hd x Hd, 1-4 MiB) is re-packed T times per layer and pass;
+ * at M = 32 that halves the product's speed (bench/results/2026-12-06-cpu-rnn-torch2-t1/microbench.txt).
+ * Packing it once and calling a register-blocked kernel per panel is what oneDNN's RNN primitive,
+ * which PyTorch 2 uses, does too.
+ *
+ * Work split. Hd's units are cut in chunks of `units` (the plan's, 32); an item is one chunk of one
+ * direction, and thread i of n owns items [i*items/n, (i+1)*items/n) for the whole call. Per step,
+ * forward: for its chunk's units [j0, j1) and each gate q, hg[:, q*Hd + j0 .. q*Hd + j1) = h_prev
+ * W_hh[q*Hd + j0 .. q*Hd + j1, :]^T, then the cell on those units; a barrier, since the next step
+ * reads every unit of h. Backward: the cell on its units writes their gate gradients dg and the
+ * direct part of dh_prev; a barrier, since dh_prev's recurrent part, dg W_hh, reads every gate;
+ * then dh[:, j0 .. j1) += dg W_hh[:, j0 .. j1), which only this thread's next cell reads. So each
+ * step costs one barrier, and every sum is taken in the same order whatever the thread count.
+ *
+ * libxsmm's kernels are column-major: C (m x n) = A (m x k) B (k x n). A row-major (B, X) matrix is
+ * a column-major (X x B) one, so with n = B rows:
+ *   forward  hg^T[q-gate units]  (u x B, ld G*Hd) = P_f (u x Hd)   h_prev^T (Hd x B, ld Hd)
+ *   backward dh^T[units]         (u x B, ld Hd)  += P_b (u x G*Hd) dg^T     (G*Hd x B, ld G*Hd)
+ * where the packed panels are P_f[k*u + i] = W_hh[q*Hd + j0 + i, k] and P_b[r*u + i] = W_hh[r, j0 + i]. */
+#include <stdio.h>
+#include <string.h>
+
+#include <libxsmm.h>
+
+#include "cpu_internal.h"
+
+#if BATON_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+/* Units per chunk: a forward panel of 32 x Hd floats (32 KiB at Hd = 256) stays in L1 while the
+ * kernel walks the rows of h; 16 to 128 measured within noise of it at B = 32 (microbench.txt). */
+#define RECUR_UNITS 32
+
+/* The JIT kernels of one call: for full chunks and for the last, shorter one (NULL where none). */
+typedef struct {
+    libxsmm_smmfunction full, last;
+} kernels;
+
+/* One call's shared view: the arguments, the packed panels per direction, the kernels. */
+typedef struct {
+    const baton_recur_args *a;
+    float *packed[2]; /* (G*Hd, Hd) floats per direction, panel layout as the header says */
+    kernels k;
+    int G, chunks, items;
+} recur_call;
+
+static size_t packed_floats(baton_cell cell, int Hd, int dirs)
+{
+    return (size_t)dirs * (size_t)baton_cell_gates(cell) * (size_t)Hd * (size_t)Hd;
+}
+
+baton_status baton_cpu_recur_plan(baton_backend *be, baton_recur_version v, baton_cell cell, int Hd, int dirs,
+                                  int *units, char *why, size_t why_len)
+{
+    *units = 0;
+    BATON_REQUIRE(Hd >= 1 && dirs >= 1 && dirs <= 2, "recur plan: Hd=%d dirs=%d, expected Hd >= 1, dirs 1 or 2", Hd,
+                  dirs);
+    if (v != BATON_RECUR_PACKED) {
+        snprintf(why, why_len, "%s runs on the cuda device; the cpu runs fused or packed",
+                 baton_recur_version_name(v));
+        return BATON_OK;
+    }
+    if (be->precision == BATON_PRECISION_BF16) {
+        snprintf(why, why_len, "bf16 rounds every GEMM operand, which the per-step products do (fused)");
+        return BATON_OK;
+    }
+    float one = 1.0f;
+    int flags = LIBXSMM_GEMM_FLAG_NONE, prefetch = LIBXSMM_PREFETCH_NONE;
+    libxsmm_blasint m = RECUR_UNITS < Hd ? RECUR_UNITS : Hd, n = 1, k = Hd;
+    if (!libxsmm_smmdispatch(m, n, k, &m, &k, &m, &one, &one, &flags, &prefetch)) {
+        snprintf(why, why_len, "libxsmm has no JIT kernel for this CPU (libxsmm_smmdispatch returned none)");
+        return BATON_OK;
+    }
+    cpu_ctx *c = be->impl;
+    size_t need = packed_floats(cell, Hd, dirs);
+    if (c->packed_n < need) { /* setup: every plan grows the one buffer that all layer calls share in turn */
+        be->ops->free(be, c->packed);
+        c->packed = NULL;
+        c->packed_n = 0;
+        BATON_TRY(be->ops->alloc(be, (void **)&c->packed, need * sizeof(float), "packed recurrent weights"));
+        c->packed_n = need;
+    }
+    *units = (int)m;
+    return BATON_OK;
+}
+
+/* *f = libxsmm's kernel for C (m x n, ld ldc) = A (m x k, ld m) B (k x n, ld ldb) + beta C. */
+static baton_status kernel(libxsmm_smmfunction *f, int m, int n, int k, int ldb, int ldc, float beta)
+{
+    float one = 1.0f; /* libxsmm 1.17 takes alpha 1 only, beta 0 or 1 */
+    int flags = LIBXSMM_GEMM_FLAG_NONE, prefetch = LIBXSMM_PREFETCH_NONE; /* prefetch kernels take 6 arguments */
+    libxsmm_blasint mm = m, nn = n, kk = k, lda = m, lb = ldb, lc = ldc;
+    *f = libxsmm_smmdispatch(mm, nn, kk, &lda, &lb, &lc, &one, &beta, &flags, &prefetch);
+    if (!*f)
+        return BATON_ERROR(BATON_ERR_UNSUPPORTED, "libxsmm: no JIT kernel for m=%d n=%d k=%d (ldb %d, ldc %d)", m, n,
+                           k, ldb, ldc);
+    return BATON_OK;
+}
+
+/* The call's view and its kernels (forward: k = Hd into hg; backward: k = G*Hd into dh). */
+static baton_status call_setup(recur_call *rc, baton_backend *be, const baton_recur_args *a, int backward)
+{
+    cpu_ctx *c = be->impl;
+    int Hd = a->Hd, u = a->units, G = baton_cell_gates(a->cell);
+    BATON_REQUIRE(u >= 1 && u <= Hd && a->T >= 1 && a->B >= 1 && a->dirs >= 1 && a->dirs <= 2,
+                  "recur: units=%d Hd=%d T=%d B=%d dirs=%d, expected a plan's units and positive sizes", u, Hd, a->T,
+                  a->B, a->dirs);
+    BATON_REQUIRE(c->packed_n >= packed_floats(a->cell, Hd, a->dirs),
+                  "recur: no plan was made for Hd=%d, %d direction(s) (baton_rnn_acts_use_impl makes it)", Hd,
+                  a->dirs);
+    *rc = (recur_call){.a = a, .G = G, .chunks = (Hd + u - 1) / u};
+    rc->items = rc->chunks * a->dirs;
+    for (int d = 0; d < a->dirs; d++)
+        rc->packed[d] = c->packed + (size_t)d * G * Hd * Hd;
+    int last = Hd - (rc->chunks - 1) * u, K = backward ? G * Hd : Hd, ldc = backward ? Hd : G * Hd;
+    float beta = backward ? 1.0f : 0.0f;
+    BATON_TRY(kernel(&rc->k.full, u, a->B, K, K, ldc, beta));
+    rc->k.last = NULL;
+    return last == u ? BATON_OK : kernel(&rc->k.last, last, a->B, K, K, ldc, beta);
+}
+
+/* Units [*j0, *j1) of chunk c, and the kernel for its width. */
+static libxsmm_smmfunction chunk_units(const recur_call *rc, int c, int *j0, int *j1)
+{
+    int u = rc->a->units;
+    *j0 = c * u;
+    *j1 = *j0 + u < rc->a->Hd ? *j0 + u : rc->a->Hd;
+    return c + 1 == rc->chunks && rc->k.last ? rc->k.last : rc->k.full;
+}
+
+/* Forward panels of item i: P_f[k*w + i'] = W_hh[q*Hd + j0 + i', k] for each gate q, stored where
+ * rows q*Hd + j0 .. start, so the panels of all chunks tile the buffer exactly. */
+static void pack_forward(const recur_call *rc, int item)
+{
+    int Hd = rc->a->Hd, d = item / rc->chunks, j0, j1;
+    (void)chunk_units(rc, item % rc->chunks, &j0, &j1);
+    int w = j1 - j0;
+    const float *W = rc->a->dir[d].w_hh;
+    for (int q = 0; q < rc->G; q++) {
+        size_t row0 = (size_t)q * Hd + (size_t)j0;
+        float *p = rc->packed[d] + row0 * Hd;
+        for (int i = 0; i < w; i++) {
+            const float *src = W + (row0 + (size_t)i) * Hd;
+            for (int k = 0; k < Hd; k++)
+                p[(size_t)k * w + i] = src[k];
+        }
+    }
+}
+
+/* Backward panel of item i: P_b[r*w + i'] = W_hh[r, j0 + i'] for every row r < G*Hd, at j0*G*Hd. */
+static void pack_backward(const recur_call *rc, int item)
+{
+    int Hd = rc->a->Hd, GH = rc->G * Hd, d = item / rc->chunks, j0, j1;
+    (void)chunk_units(rc, item % rc->chunks, &j0, &j1);
+    int w = j1 - j0;
+    const float *W = rc->a->dir[d].w_hh;
+    float *p = rc->packed[d] + (size_t)j0 * GH;
+    for (int r = 0; r < GH; r++)
+        memcpy(p + (size_t)r * w, W + (size_t)r * Hd + j0, (size_t)w * sizeof(float));
+}
+
+/* State slots before and after step k of direction d (rnn.c's order), and the step's time index. */
+static void slots(const baton_recur_args *a, int d, int k, int *tt, int *prev, int *next)
+{
+    *tt = d ? a->T - 1 - k : k;
+    *prev = d ? *tt + 1 : *tt;
+    *next = d ? *tt : *tt + 1;
+}
+
+/* Forward step k of item i: the recurrent products of its units for every gate, then their cell. */
+static void step_forward(const recur_call *rc, int item, int k)
+{
+    const baton_recur_args *a = rc->a;
+    int d = item / rc->chunks, Hd = a->Hd, GH = rc->G * Hd, B = a->B, S = baton_cell_saved(a->cell), tt, prev, next;
+    int j0, j1;
+    libxsmm_smmfunction f = chunk_units(rc, item % rc->chunks, &j0, &j1);
+    slots(a, d, k, &tt, &prev, &next);
+    const baton_recur_dir *r = &a->dir[d];
+    size_t step = (size_t)B * Hd;
+    const float *h_prev = r->hs + (size_t)prev * step;
+    for (int q = 0; q < rc->G; q++) {
+        size_t row0 = (size_t)q * Hd + (size_t)j0;
+        f(rc->packed[d] + row0 * Hd, h_prev, r->hg + row0);
+    }
+    baton_cell_fwd_args c = {
+        .B = B, .Hd = Hd, .t = tt, .lengths = a->lengths,
+        .xg = r->xg + (size_t)tt * B * GH, .hg = r->hg, .b_ih = r->b_ih, .b_hh = r->b_hh,
+        .h_prev = h_prev, .c_prev = r->cs ? r->cs + (size_t)prev * step : NULL,
+        .h = r->hs + (size_t)next * step, .c = r->cs ? r->cs + (size_t)next * step : NULL,
+        .y = a->y + (size_t)tt * B * a->ldy + (size_t)d * Hd, .ldy = a->ldy,
+        .save = r->save ? r->save + (size_t)tt * B * S * Hd : NULL,
+    };
+    baton_cpu_cell_forward_units(a->cell, &c, j0, j1);
+}
+
+/* Backward step k of item i, first half: the cell of its units (gate gradients, dh_prev's direct part). */
+static void step_backward_cell(const recur_call *rc, int item, int k)
+{
+    const baton_recur_args *a = rc->a;
+    int d = item / rc->chunks, Hd = a->Hd, GH = rc->G * Hd, B = a->B, S = baton_cell_saved(a->cell), tt, prev, next;
+    int j0, j1;
+    (void)chunk_units(rc, item % rc->chunks, &j0, &j1);
+    slots(a, d, k, &tt, &prev, &next);
+    const baton_recur_dir *r = &a->dir[d];
+    size_t step = (size_t)B * Hd;
+    baton_cell_bwd_args c = {
+        .B = B, .Hd = Hd, .t = tt, .lengths = a->lengths,
+        .dy = a->dy + (size_t)tt * B * a->ldy + (size_t)d * Hd, .ldy = a->ldy,
+        .dh = r->dh, .dc = r->dc, .save = r->save ? r->save + (size_t)tt * B * S * Hd : NULL,
+        .h_prev = r->hs + (size_t)prev * step, .h = r->hs + (size_t)next * step,
+        .c_prev = r->cs ? r->cs + (size_t)prev * step : NULL, .c = r->cs ? r->cs + (size_t)next * step : NULL,
+        .dgx = r->dgx + (size_t)tt * B * GH, .dgh = r->dgh ? r->dgh + (size_t)tt * B * GH : NULL,
+        .dh_prev = r->dh, .dc_prev = r->dc,
+    };
+    baton_cpu_cell_backward_units(a->cell, &c, j0, j1);
+}
+
+/* Backward step k of item i, second half: dh[:, j0..j1) += dg W_hh[:, j0..j1), dg the recurrent side
+ * (dgh for the GRU, else dgx). */
+static void step_backward_product(const recur_call *rc, int item, int k)
+{
+    const baton_recur_args *a = rc->a;
+    int d = item / rc->chunks, GH = rc->G * a->Hd, tt, prev, next, j0, j1;
+    libxsmm_smmfunction f = chunk_units(rc, item % rc->chunks, &j0, &j1);
+    slots(a, d, k, &tt, &prev, &next);
+    const baton_recur_dir *r = &a->dir[d];
+    const float *dg = (r->dgh ? r->dgh : r->dgx) + (size_t)tt * a->B * GH;
+    f(rc->packed[d] + (size_t)j0 * GH, dg, r->dh + j0);
+}
+
+#if BATON_HAVE_OPENMP
+#define RECUR_BARRIER BATON_OMP_PRAGMA(omp barrier)
+#else
+#define RECUR_BARRIER
+#endif
+
+/* Thread `id` of `n`: packs its items' panels, then runs every forward step of them. */
+static void forward_thread(const recur_call *rc, int id, int n)
+{
+    int i0 = rc->items * id / n, i1 = rc->items * (id + 1) / n;
+    for (int i = i0; i < i1; i++)
+        pack_forward(rc, i);
+    for (int k = 0; k < rc->a->T; k++) {
+        for (int i = i0; i < i1; i++)
+            step_forward(rc, i, k);
+        RECUR_BARRIER
+    }
+}
+
+/* Thread `id` of `n`: packs its items' backward panels, then runs every backward step of them. */
+static void backward_thread(const recur_call *rc, int id, int n)
+{
+    int i0 = rc->items * id / n, i1 = rc->items * (id + 1) / n;
+    for (int i = i0; i < i1; i++)
+        pack_backward(rc, i);
+    for (int k = rc->a->T - 1; k >= 0; k--) {
+        for (int i = i0; i < i1; i++)
+            step_backward_cell(rc, i, k);
+        RECUR_BARRIER
+        for (int i = i0; i < i1; i++)
+            step_backward_product(rc, i, k);
+    }
+}
+
+/* Runs body(rc, id, n) on be->threads threads (one OpenMP team for the whole call: one barrier per
+ * step instead of a parallel region per step), or on the calling thread in builds without OpenMP. */
+static void run_threads(baton_backend *be, const recur_call *rc, void (*body)(const recur_call *, int, int))
+{
+#if BATON_HAVE_OPENMP
+    int want = be->threads < rc->items ? be->threads : rc->items;
+    if (want > 1) {
+        BATON_OMP_PRAGMA(omp parallel num_threads(want))
+        body(rc, omp_get_thread_num(), omp_get_num_threads());
+        return;
+    }
+#else
+    (void)be;
+#endif
+    body(rc, 0, 1);
+}
+
+baton_status baton_cpu_recur_forward(baton_backend *be, baton_recur_version v, const baton_recur_args *a)
+{
+    BATON_REQUIRE(v == BATON_RECUR_PACKED, "recur forward: version %s runs on the cuda device",
+                  baton_recur_version_name(v));
+    recur_call rc;
+    BATON_TRY(call_setup(&rc, be, a, 0));
+    run_threads(be, &rc, forward_thread);
+    return BATON_OK;
+}
+
+baton_status baton_cpu_recur_backward(baton_backend *be, baton_recur_version v, const baton_recur_args *a)
+{
+    BATON_REQUIRE(v == BATON_RECUR_PACKED, "recur backward: version %s runs on the cuda device",
+                  baton_recur_version_name(v));
+    recur_call rc;
+    BATON_TRY(call_setup(&rc, be, a, 1));
+    run_threads(be, &rc, backward_thread);
+    return BATON_OK;
+}
