@@ -11,7 +11,9 @@
 #   goals beside cuDNN at B = 8, 16, 128, base and gnmt trained with them;
 #   then gnmt in tf32, with --rnn-impl cudnn, with the plain part versions (--kernels), base with the newest (and the fused loss, loss=fused, which the model favours at base)
 #   and the plain versions, PyTorch base, `baton bench compare` of every CSV into one table with ratios,
-#   short layer / attention sweeps and the cpu suite.
+#   decoding (`baton bench translate` greedy and beam 5 on a small model trained there, and
+#   bench/pytorch_translate.py on the GPU over the same ids: speed and the same translations), short
+#   layer / attention sweeps. (The cpu suite is CI's: a GPU machine's minutes go to the GPU.)
 # Every part runs under its own time box, min(its box, what is left of the budget); a part that would get
 # under 10 s is skipped and said so; one failing part never stops the others (a part that needs the baton
 # executable is skipped when the build made none). The summary (the commit measured, each part ok /
@@ -217,7 +219,7 @@ validate() {
     fi
     cmd[0]=$vbaton
     case "${cmd[1]} ${cmd[2]:-}" in
-      "bench train"|"bench layer"|"bench attention") sentinel=(--reps 0); expect="--reps: '0'" ;;
+      "bench train"|"bench layer"|"bench attention"|"bench translate") sentinel=(--reps 0); expect="--reps: '0'" ;;
       "check "*) sentinel=(--seed x); expect="--seed: 'x'" ;;
       *) echo "      not checked (no parse-only form)"; return 0 ;;
     esac
@@ -525,6 +527,32 @@ fi
 
 # ---- the rest, as the budget allows --------------------------------------------------------------------------
 
+# decoding (issue 17): a small model trained here on a built-in task, then greedy and beam 5 over 2000 sources,
+# baton on the GPU, and PyTorch on the GPU decoding the same ids with the same weights (same translations?)
+[ $dry = 1 ] || awk 'BEGIN { srand(11); split("zero one two three four five six seven eight nine ten twenty thirty hundred thousand", w);
+  for (i = 0; i < 2000; i++) { n = 1 + int(rand() * 9); s = ""; for (j = 0; j < n; j++) s = s (j ? " " : "") w[1 + int(rand() * 15)]; print s } }' \
+  >"$logs/translate-input.txt"
+bpart translate-model 30 10 "$logs/translate-model.log" "$BATON" train --device cuda --model "$logs/translate-model" \
+  --overwrite --task numbers --train-size 5000 --dev-size 100 --emb 128 --hidden 256 --steps 300 --batch 64 --valid-every 0
+mkdir -p "$logs/translate-ids"
+bpart translate 30 5 "$logs/translate.log" "$BATON" bench translate --device cuda --model "$logs/translate-model" \
+  --input "$logs/translate-input.txt" --batch 64 --beam 1,5 --write-ids "$logs/translate-ids" --csv "$logs/translate.csv"
+if [ $dry = 0 ] && [ ! -s "$logs/translate-ids/src.ids" ]; then
+  skip torch-translate 40 10 "no baton translate ids"
+else
+  part torch-translate 40 10 "$logs/torch-translate.log" "$PYTHON" bench/pytorch_translate.py --ids "$logs/translate-ids" \
+    --device cuda --csv "$logs/torch-translate.csv"
+fi
+for f in translate torch-translate; do
+  [ -s "$logs/$f.csv" ] && pdet[$f]="target tokens/s: $(awk -F, '/^#/ { next } !h { for (i = 1; i <= NF; i++) c[$i] = i; h = 1; next }
+      { printf "%s %s; ", $c["mode"], $c["tok_per_s"] }' "$logs/$f.csv")"
+done
+for m in greedy beam5; do
+  [ -s "$logs/translate-ids/torch-$m.ids" ] && note "translate $m: $(awk 'NR == FNR { a[FNR] = $0; next }
+      { s += a[FNR] == $0; n++ } END { printf "%d of %d translations the same in PyTorch", s, n }' \
+      "$logs/translate-ids/baton-$m.ids" "$logs/translate-ids/torch-$m.ids")"
+done
+
 # recurrent layers, fused against cuDNN (fused_speedup > 1: fused faster), in the two tensor-core precisions
 for prec in bf16 tf32; do
   bpart "layer-$prec" 30 8 "$logs/layer-$prec.log" "$BATON" bench layer --device cuda --precision "$prec" \
@@ -541,11 +569,9 @@ bpart attention 20 5 "$logs/attention.log" "$BATON" bench attention --device cud
       /^#/ { next } !h { for (i = 1; i <= NF; i++) c[$i] = i; h = 1; next }
       { printf "B=%s S=%s %s %s (%s); ", $c["B"], $c["S"], $c["pass"], $c["gb_per_s"], $c["of_copy"] }
     ' "$logs/attention.csv")"
-# the cpu suite last: every CPU machine runs it too, so it takes what is left of the budget
-suite cpu 60 40
 
 if [ $dry = 1 ]; then
   echo "-- sum of the time boxes: $(( $(IFS=+; echo "${pcap[*]}") )) s; expected on an H200: about $plan_at s" \
-       "(the budget is $budget s: parts that would start after it are skipped, the cpu suite first)"
+       "(the budget is $budget s: parts that would start after it are skipped, the last ones first)"
   note "dry run: sum of boxes $(( $(IFS=+; echo "${pcap[*]}") )) s, expected about $plan_at s on an H200"
 fi

@@ -22,15 +22,16 @@ check "dry run exits 0" test "$rc" -eq 0
 order=(configure build gpu-tests check-cudnn check-cpu check-cpu-bf16 check-cpu-plain train-gnmt-bf16 torch-gnmt
        layer-recur-bf16 train-base-bf16-recur train-gnmt-bf16-recur
        train-gnmt-tf32 train-gnmt-bf16-cudnn train-gnmt-bf16-plain train-base-bf16 train-base-bf16-plain
-       train-gnmt-tf32-cudnn torch-base compare layer-bf16 layer-tf32 attention cpu-tests)
+       train-gnmt-tf32-cudnn torch-base compare translate-model translate torch-translate layer-bf16 layer-tf32
+       attention)
 planned=$(grep -E '^ *[0-9]+ [a-z0-9-]+ +box' "$work/plan" | awk '{ print $2 }' | tr '\n' ' ')
 check "the plan lists every part, correctness first, the headline next" test "$planned" = "${order[*]} "
 check "every part has a time box and an expected time" \
     test "$(grep -cE '^ *[0-9]+ [a-z0-9-]+ +box +[0-9]+ s  expect +[0-9]+ s' "$work/plan")" -eq "${#order[@]}"
 n_parse=$(grep -c '^      parses$' "$work/plan")
-n_cmd=$(grep -cE '^ *[0-9]+ .*(src/baton (check|bench (train|layer|attention))|pytorch_baseline\.py)' "$work/plan")
+n_cmd=$(grep -cE '^ *[0-9]+ .*(src/baton (check|bench (train|layer|attention|translate))|pytorch_baseline\.py)' "$work/plan")
 check "every planned baton and pytorch_baseline.py command parses ($n_parse of $n_cmd)" \
-    test "$n_parse" -eq "$n_cmd" -a "$n_cmd" -eq 19
+    test "$n_parse" -eq "$n_cmd" -a "$n_cmd" -eq 20
 check "nothing was rejected" grep -q 'dry run: 0 planned command lines rejected' "$work/plan"
 check "baton gnmt bf16 and PyTorch AMP bf16 are planned" \
     grep -qE 'train --device cuda .*--configs gnmt --feed off --rnn-impl fused --precision bf16$' "$work/plan"
@@ -90,7 +91,7 @@ if nogpu; then
     check "  the GPU parts skipped: no GPU" \
         test "$(grep -cE '^(check-|train-|torch-|layer-|attention).*skipped \(no GPU\)' "$s")" -eq 19
     check "  the headline says it was not measured" grep -q 'HEADLINE .*not measured' "$s"
-    check "  every part is in the summary" test "$(grep -cE '^[a-z0-9-]+ +(ok|FAILED|TIMED OUT|skipped)' "$s")" -eq 24
+    check "  every part is in the summary" test "$(grep -cE '^[a-z0-9-]+ +(ok|FAILED|TIMED OUT|skipped)' "$s")" -eq 26
     check "  --export: the summary" cmp -s "$s" "$work/exp/gpu-check-summary.txt"
     check "  --export: the logs" sh -c "tar tzf '$work/exp/gpu-check-logs.tar.gz' | grep -q 'real/configure.txt'"
     check "  the commit measured" grep -q '^commit measured: ' "$s"
