@@ -94,6 +94,12 @@ typedef struct {
     baton_status (*recur_wave_forward)(baton_backend *be, const baton_recur_wave *w);
     baton_status (*recur_wave_backward)(baton_backend *be, const baton_recur_wave *w);
 
+    /* ---- weights that stay constant for a while (decoding) ---- */
+    /* params[0..n) will not change until the next call (n = 0: they may change again): the backend
+     * may keep derived copies of them meanwhile (the CPU's packed panels, cpu_frozen.c). NULL where
+     * a backend keeps none. */
+    baton_status (*params_frozen)(baton_backend *be, const float *params, size_t n);
+
     /* ---- elementwise and reductions ---- */
     /* y[i] = alpha x[i] + beta y[i] for n elements (beta 0 assigns, never reads y). */
     baton_status (*axpby)(baton_backend *be, float *y, const float *x, float alpha, float beta, size_t n);

@@ -258,12 +258,17 @@ static baton_status bench_one(baton_report *r, const bench_translate_model *x, c
         st = BATON_ERROR(BATON_ERR_OOM, "bench translate: out of memory");
     char mode[32];
     snprintf(mode, sizeof mode, beam > 1 ? "beam%d" : "greedy", beam);
+    baton_backend *be = x->be; /* constant weights, as a translator declares them (its panels packed in warm-up) */
+    if (st == BATON_OK && be->ops->params_frozen)
+        st = be->ops->params_frozen(be, x->params, x->t->total);
     for (int i = 0; st == BATON_OK && i < o->warmup + o->reps; i++) {
         bench_progress(o, k, n_rows, "%s, batch %d: %s %d of %d", mode, B, i < o->warmup ? "warm-up" : "pass",
                        i < o->warmup ? i + 1 : i - o->warmup + 1, i < o->warmup ? o->warmup : o->reps);
         st = decode_pass(&d, x, o, c, i < o->warmup ? &warm : &ms[i - o->warmup]);
     }
     bench_progress_done(o);
+    if (be->ops->params_frozen)
+        be->ops->params_frozen(be, NULL, 0);
     if (st == BATON_OK) {
         long tgt = 0;
         for (int i = 0; i < c->n; i++)

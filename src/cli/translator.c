@@ -182,11 +182,16 @@ static baton_status run_sorted(const cli_translator *x, char **tok, int n, cli_e
     for (int i = 0; st == BATON_OK && i < n; i++)
         order[i] = key[2 * i + 1], sorted[i] = tok[order[i]];
     work w;
-    if (st == BATON_OK) {
+    baton_backend *be = x->be;
+    if (st == BATON_OK) { /* the weights stay as they are until every batch is decoded */
         st = work_create(&w, x, sorted, n);
+        if (st == BATON_OK && be->ops->params_frozen)
+            st = be->ops->params_frozen(be, x->params, x->t->total);
         if (st == BATON_OK)
             st = run_batches(x, &w, sorted, n, hold, &h);
-        work_free(&w, x->be);
+        if (be->ops->params_frozen)
+            be->ops->params_frozen(be, NULL, 0);
+        work_free(&w, be);
     }
     st = st == BATON_OK ? h.st : st;
     for (int i = 0; st == BATON_OK && i < n; i++)

@@ -122,6 +122,9 @@ static void cpu_destroy(baton_backend *be)
         for (int i = 0; i < 2; i++)
             free(c->rounded[i]);
         free(c->packed);
+#if BATON_HAVE_XSMM
+        baton_cpu_frozen_free(c->frozen);
+#endif
     }
     free(be->impl);
     be->impl = NULL;
@@ -173,6 +176,7 @@ static const baton_ops cpu_ops = {
     .recur_plan = baton_cpu_recur_plan,
     .recur_forward = baton_cpu_recur_forward,
     .recur_backward = baton_cpu_recur_backward,
+    .params_frozen = baton_cpu_params_frozen,
 #endif
     .axpby = baton_cpu_axpby,
     .colsum_add = baton_cpu_colsum_add,

@@ -87,6 +87,10 @@ static void gemm_fp32(int trans_a, int trans_b, int M, int N, int K, float alpha
 baton_status baton_cpu_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
                             const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
+#if BATON_HAVE_XSMM
+    if (M > 0 && N > 0 && baton_cpu_frozen_gemm(be, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+        return BATON_OK;
+#endif
     return baton_cpu_gemm_batched(be, trans_a, trans_b, M, N, K, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, 1);
 }
 

@@ -22,6 +22,9 @@
 #define BATON_CPU_CLONES
 #endif
 
+/* Weights declared constant and their packed panels (cpu_frozen.c). */
+typedef struct cpu_frozen cpu_frozen;
+
 /* The CPU backend's state behind baton_backend.impl. */
 typedef struct {
     double marks[BATON_TIMER_SLOTS]; /* seconds, CLOCK_MONOTONIC */
@@ -29,7 +32,17 @@ typedef struct {
     size_t rounded_n[2];             /* their capacity in floats */
     float *packed;                   /* the packed recurrence's W_hh panels (cpu_recur.c), sized by its plans */
     size_t packed_n;                 /* its capacity in floats */
+    cpu_frozen *frozen;              /* ops->params_frozen's range and panels, NULL until first asked */
 } cpu_ctx;
+
+/* ops->params_frozen: params[0..n) constant until the next call (n = 0 thaws). */
+baton_status baton_cpu_params_frozen(baton_backend *be, const float *params, size_t n);
+/* Does C = A B^T (+ C) on packed panels of B when B lies in the frozen range and the shape suits
+ * (returns 1), else nothing (0: the caller runs sgemm). */
+int baton_cpu_frozen_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                          const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* Frees the frozen range's panels (NULL: nothing). */
+void baton_cpu_frozen_free(cpu_frozen *f);
 
 /* C (M,N) = alpha op(A) op(B) + beta C through OpenBLAS, or a plain loop in builds without BLAS. */
 baton_status baton_cpu_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
