@@ -208,7 +208,21 @@ static const baton_ops cpu_ops = {
  * other's cores (measured: bench/results/2026-11-28-cpu-investigation). So the loops use OpenMP
  * only when OpenBLAS itself runs on OpenMP (one shared pool) or there is no BLAS; beside a pthreads
  * OpenBLAS they stay on the calling thread, and the GEMMs, which are most of the work, use them all. */
+/* The packed recurrence (cpu_recur.c) runs an OpenMP team, so in builds that have it, beside a
+ * pthreads OpenBLAS, the OpenMP pool owns the cores instead: OpenBLAS runs on the calling thread and
+ * the GEMMs are cut in row or column slices over the team (cpu_gemm.c), while the loops stay on the
+ * calling thread as before. Beside OpenBLAS's own workers, which spin for a while after each GEMM,
+ * the recurrence's threads would lose their cores to them. */
 #if BATON_HAVE_OPENMP
+static int one_openmp_pool(void)
+{
+#if BATON_HAVE_BLAS && defined(OPENBLAS_VERSION) && BATON_HAVE_XSMM
+    return openblas_get_parallel() != OPENBLAS_OPENMP;
+#else
+    return 0;
+#endif
+}
+
 static int loop_threads(int threads)
 {
 #if BATON_HAVE_BLAS && defined(OPENBLAS_VERSION)
@@ -219,24 +233,41 @@ static int loop_threads(int threads)
 }
 #endif
 
+/* The thread count that `threads` <= 0 asks for: OpenBLAS's default (all cores unless
+ * OPENBLAS_NUM_THREADS says otherwise), read before any backend changed it, else OpenMP's. */
+static int default_threads(void)
+{
+    static int first = 0;
+#if BATON_HAVE_BLAS && defined(OPENBLAS_VERSION)
+    if (!first)
+        first = openblas_get_num_threads();
+#endif
+#if BATON_HAVE_OPENMP
+    if (first <= 0)
+        first = omp_get_num_procs();
+#endif
+    return first > 0 ? first : 1;
+}
+
 baton_status baton_cpu_backend_create(baton_backend *be, int threads)
 {
     memset(be, 0, sizeof *be);
+    if (threads <= 0)
+        threads = default_threads();
+    int split = 1;
     /* OpenBLAS and OpenMP thread counts are process-wide; the CPU backend owns them while it lives. */
-#if BATON_HAVE_BLAS && defined(OPENBLAS_VERSION)
-    if (threads > 0)
-        openblas_set_num_threads(threads);
-    if (threads <= 0)
-        threads = openblas_get_num_threads();
-#endif
 #if BATON_HAVE_OPENMP
-    if (threads <= 0)
-        threads = omp_get_num_procs();
+    if (one_openmp_pool())
+        split = threads;
     omp_set_num_threads(loop_threads(threads));
+#endif
+#if BATON_HAVE_BLAS && defined(OPENBLAS_VERSION)
+    openblas_set_num_threads(split > 1 ? 1 : threads);
 #endif
     be->impl = calloc(1, sizeof(cpu_ctx));
     if (!be->impl)
         return BATON_ERROR(BATON_ERR_OOM, "cpu backend: out of host memory");
+    ((cpu_ctx *)be->impl)->gemm_split = split;
     be->ops = &cpu_ops;
     be->threads = threads > 0 ? threads : 1;
     snprintf(be->description, sizeof be->description, "cpu (%d thread%s, %s%s)", be->threads,

@@ -84,6 +84,45 @@ static void gemm_fp32(int trans_a, int trans_b, int M, int N, int K, float alpha
 #endif
 }
 
+/* One GEMM cut in slices of C's rows (or columns, where N > M), each a single-threaded BLAS call. */
+typedef struct {
+    int trans_a, trans_b, M, N, K, lda, ldb, ldc, slices, by_rows;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+} gemm_slices;
+
+static void gemm_slice(void *ctx, int phase, int s)
+{
+    (void)phase;
+    const gemm_slices *g = ctx;
+    int len = g->by_rows ? g->M : g->N;
+    int lo = (int)((long)len * s / g->slices), hi = (int)((long)len * (s + 1) / g->slices);
+    if (hi <= lo)
+        return;
+    if (g->by_rows) /* rows lo..hi of op(A) and C */
+        gemm_fp32(g->trans_a, g->trans_b, hi - lo, g->N, g->K, g->alpha,
+                  g->trans_a ? g->A + lo : g->A + (size_t)lo * g->lda, g->lda, g->B, g->ldb, g->beta,
+                  g->C + (size_t)lo * g->ldc, g->ldc);
+    else /* columns lo..hi of op(B) and C */
+        gemm_fp32(g->trans_a, g->trans_b, g->M, hi - lo, g->K, g->alpha, g->A, g->lda,
+                  g->trans_b ? g->B + (size_t)lo * g->ldb : g->B + lo, g->ldb, g->beta, g->C + lo, g->ldc);
+}
+
+/* The product of operands already rounded, over `split` OpenMP threads where split > 1 and the
+ * product is big enough: two slices a thread, dealt as cpu_deal.c deals (a thread that falls behind
+ * has its slices taken over), so one OpenMP pool owns the cores (cpu_backend.c). Every element of C
+ * is the same sum in the same order as in one call: slices cut C, never K. */
+static void gemm_split(int split, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                       int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    gemm_slices g = {trans_a, trans_b, M, N, K, lda, ldb, ldc, 2 * split, M >= N, alpha, beta, A, B, C};
+    if (split > 1 && (long)M * N * K >= (1L << 20) && BATON_HAVE_BLAS)
+        baton_cpu_deal_run(split, g.slices, 1, gemm_slice, &g);
+    else
+        gemm_fp32(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 baton_status baton_cpu_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
                             const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
@@ -103,8 +142,9 @@ baton_status baton_cpu_gemm_batched(baton_backend *be, int trans_a, int trans_b,
     if (M == 0 || N == 0 || batch == 0)
         return BATON_OK;
     BATON_TRY(round_operands(be, trans_a, trans_b, M, N, K, &A, lda, stride_a, &B, ldb, stride_b, batch));
+    int split = ((cpu_ctx *)be->impl)->gemm_split;
     for (int i = 0; i < batch; i++)
-        gemm_fp32(trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta,
-                  C + i * stride_c, ldc);
+        gemm_split(split, trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta,
+                   C + i * stride_c, ldc);
     return BATON_OK;
 }

@@ -21,6 +21,15 @@
 #else
 #define BATON_CPU_CLONES
 #endif
+/* The packed recurrence's cell loops (cpu_ops.c, *_units) also get an AVX-512 clone: a thread's units
+ * of one step are few (32 of a row), and 16 lanes halve their time where the CPU has them. flatten
+ * inlines the cell's step functions, which GCC otherwise leaves out of line in that clone (a call
+ * per element, 5x slower). AVX-512 changes no result: the loops are elementwise, without contraction. */
+#if BATON_HAVE_TARGET_CLONES_512
+#define BATON_CPU_CLONES_512 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), flatten))
+#else
+#define BATON_CPU_CLONES_512
+#endif
 
 /* Weights declared constant and their packed panels (cpu_frozen.c). */
 typedef struct cpu_frozen cpu_frozen;
@@ -30,6 +39,7 @@ typedef struct {
     double marks[BATON_TIMER_SLOTS]; /* seconds, CLOCK_MONOTONIC */
     float *rounded[2];               /* bf16 precision: the GEMM's A and B rounded (bf16.h), grown as needed */
     size_t rounded_n[2];             /* their capacity in floats */
+    int gemm_split;                  /* > 1: GEMMs cut in slices over this many OpenMP threads (cpu_backend.c) */
     float *packed;                   /* the packed recurrence's W_hh panels (cpu_recur.c), sized by its plans */
     size_t packed_n;                 /* its capacity in floats */
     cpu_frozen *frozen;              /* ops->params_frozen's range and panels, NULL until first asked */
@@ -61,6 +71,13 @@ baton_status baton_cpu_cell_backward(baton_backend *be, baton_cell cell, const b
 void baton_cpu_cell_forward_units(baton_cell cell, const baton_cell_fwd_args *a, int j0, int j1);
 /* The backward cell of one step over units j0 <= j < j1 of every row, on the calling thread. */
 void baton_cpu_cell_backward_units(baton_cell cell, const baton_cell_bwd_args *a, int j0, int j1);
+
+/* One unit of phased work: item `item` of phase `phase` (cpu_deal.c). */
+typedef void (*baton_cpu_unit_fn)(void *ctx, int phase, int item);
+/* Runs unit(ctx, p, i) for every phase p < phases and item i < items on up to `threads` OpenMP threads,
+ * each unit of phase p after every unit of the phases before it; items stay with one thread from phase
+ * to phase unless that thread falls behind, and a thread that waits long sleeps between looks. */
+void baton_cpu_deal_run(int threads, int items, int phases, baton_cpu_unit_fn unit, void *ctx);
 
 /* cpu_recur.c (builds with libxsmm): the whole recurrence of a layer (recur.h) with W_hh packed once
  * per call. The plan: units per chunk, or 0 and why where the version or shape is not this backend's. */

@@ -68,7 +68,7 @@ baton_status baton_cpu_cell_backward(baton_backend *be, baton_cell cell, const b
         }                                                            \
     } while (0)
 
-BATON_CPU_CLONES
+BATON_CPU_CLONES_512
 void baton_cpu_cell_forward_units(baton_cell cell, const baton_cell_fwd_args *a, int j0, int j1)
 {
     switch (cell) {
@@ -78,7 +78,7 @@ void baton_cpu_cell_forward_units(baton_cell cell, const baton_cell_fwd_args *a,
     }
 }
 
-BATON_CPU_CLONES
+BATON_CPU_CLONES_512
 void baton_cpu_cell_backward_units(baton_cell cell, const baton_cell_bwd_args *a, int j0, int j1)
 {
     switch (cell) {

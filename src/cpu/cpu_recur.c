@@ -9,13 +9,14 @@
  * which PyTorch 2 uses, does too.
  *
  * Work split. Hd's units are cut in chunks of `units` (the plan's, 32); an item is one chunk of one
- * direction, and thread i of n owns items [i*items/n, (i+1)*items/n) for the whole call. Per step,
- * forward: for its chunk's units [j0, j1) and each gate q, hg[:, q*Hd + j0 .. q*Hd + j1) = h_prev
- * W_hh[q*Hd + j0 .. q*Hd + j1, :]^T, then the cell on those units; a barrier, since the next step
- * reads every unit of h. Backward: the cell on its units writes their gate gradients dg and the
- * direct part of dh_prev; a barrier, since dh_prev's recurrent part, dg W_hh, reads every gate;
- * then dh[:, j0 .. j1) += dg W_hh[:, j0 .. j1), which only this thread's next cell reads. So each
- * step costs one barrier, and every sum is taken in the same order whatever the thread count.
+ * direction, run as units of phased work (cpu_deal.c: a thread keeps its items from step to step,
+ * and takes over another's when that one falls behind). Forward, a phase is one step: for the
+ * item's units [j0, j1) and each gate q, hg[:, q*Hd + j0 .. q*Hd + j1) = h_prev W_hh[q*Hd + j0 ..
+ * q*Hd + j1, :]^T, then the cell on those units; the next phase reads every unit of h. Backward, a
+ * phase is dh[:, j0 .. j1) += dg W_hh[:, j0 .. j1) of the step before (which reads every unit's gate
+ * gradients dg: the phase before) and then the cell of this step on the same units, which writes
+ * their dg and the direct part of dh_prev. A unit's sums are the same whoever runs it, so results do
+ * not depend on the thread count.
  *
  * libxsmm's kernels are column-major: C (m x n) = A (m x k) B (k x n). A row-major (B, X) matrix is
  * a column-major (X x B) one, so with n = B rows:
@@ -28,10 +29,6 @@
 #include <libxsmm.h>
 
 #include "cpu_internal.h"
-
-#if BATON_HAVE_OPENMP
-#include <omp.h>
-#endif
 
 /* Units per chunk: a forward panel of 32 x Hd floats (32 KiB at Hd = 256) stays in L1 while the
  * kernel walks the rows of h; 16 to 128 measured within noise of it at B = 32 (microbench.txt). */
@@ -234,55 +231,31 @@ static void step_backward_product(const recur_call *rc, int item, int k)
     f(rc->packed[d] + (size_t)j0 * GH, dg, r->dh + j0);
 }
 
-#if BATON_HAVE_OPENMP
-#define RECUR_BARRIER BATON_OMP_PRAGMA(omp barrier)
-#else
-#define RECUR_BARRIER
-#endif
-
-/* Thread `id` of `n`: packs its items' panels, then runs every forward step of them. */
-static void forward_thread(const recur_call *rc, int id, int n)
+/* Forward unit (phase, item) of cpu_deal.c: phase 0 packs the item's panels, phase k+1 runs step k. */
+static void forward_unit(void *ctx, int phase, int item)
 {
-    int i0 = rc->items * id / n, i1 = rc->items * (id + 1) / n;
-    for (int i = i0; i < i1; i++)
-        pack_forward(rc, i);
-    for (int k = 0; k < rc->a->T; k++) {
-        for (int i = i0; i < i1; i++)
-            step_forward(rc, i, k);
-        RECUR_BARRIER
-    }
+    const recur_call *rc = ctx;
+    if (phase == 0)
+        pack_forward(rc, item);
+    else
+        step_forward(rc, item, phase - 1);
 }
 
-/* Thread `id` of `n`: packs its items' backward panels, then runs every backward step of them. */
-static void backward_thread(const recur_call *rc, int id, int n)
+/* Backward unit: phase 0 packs; phase p >= 1 finishes step T-p+1 of the item's units (its product,
+ * which needs every unit's gate gradients of that step: the phase before) and runs the cell of step
+ * T-p (which reads only the dh of these units, just completed); phase T+1 is step 0's product. */
+static void backward_unit(void *ctx, int phase, int item)
 {
-    int i0 = rc->items * id / n, i1 = rc->items * (id + 1) / n;
-    for (int i = i0; i < i1; i++)
-        pack_backward(rc, i);
-    for (int k = rc->a->T - 1; k >= 0; k--) {
-        for (int i = i0; i < i1; i++)
-            step_backward_cell(rc, i, k);
-        RECUR_BARRIER
-        for (int i = i0; i < i1; i++)
-            step_backward_product(rc, i, k);
-    }
-}
-
-/* Runs body(rc, id, n) on be->threads threads (one OpenMP team for the whole call: one barrier per
- * step instead of a parallel region per step), or on the calling thread in builds without OpenMP. */
-static void run_threads(baton_backend *be, const recur_call *rc, void (*body)(const recur_call *, int, int))
-{
-#if BATON_HAVE_OPENMP
-    int want = be->threads < rc->items ? be->threads : rc->items;
-    if (want > 1) {
-        BATON_OMP_PRAGMA(omp parallel num_threads(want))
-        body(rc, omp_get_thread_num(), omp_get_num_threads());
+    const recur_call *rc = ctx;
+    int T = rc->a->T;
+    if (phase == 0) {
+        pack_backward(rc, item);
         return;
     }
-#else
-    (void)be;
-#endif
-    body(rc, 0, 1);
+    if (phase >= 2)
+        step_backward_product(rc, item, T - phase + 1);
+    if (phase <= T)
+        step_backward_cell(rc, item, T - phase);
 }
 
 baton_status baton_cpu_recur_forward(baton_backend *be, baton_recur_version v, const baton_recur_args *a)
@@ -291,7 +264,7 @@ baton_status baton_cpu_recur_forward(baton_backend *be, baton_recur_version v, c
                   baton_recur_version_name(v));
     recur_call rc;
     BATON_TRY(call_setup(&rc, be, a, 0));
-    run_threads(be, &rc, forward_thread);
+    baton_cpu_deal_run(be->threads, rc.items, a->T + 1, forward_unit, &rc);
     return BATON_OK;
 }
 
@@ -301,6 +274,6 @@ baton_status baton_cpu_recur_backward(baton_backend *be, baton_recur_version v, 
                   baton_recur_version_name(v));
     recur_call rc;
     BATON_TRY(call_setup(&rc, be, a, 1));
-    run_threads(be, &rc, backward_thread);
+    baton_cpu_deal_run(be->threads, rc.items, a->T + 2, backward_unit, &rc);
     return BATON_OK;
 }
