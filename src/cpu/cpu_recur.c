@@ -1,22 +1,22 @@
 /* cpu_recur.c: the CPU backend's whole recurrence (recur.h, version "packed"): W_hh packed once per
- * layer call, then all T steps with libxsmm's JIT matrix kernels on the packed panels, each thread's
- * recurrent products followed at once by the cell of cell_math.h on the same units.
+ * layer call, then all T steps with libxsmm's JIT matrix kernels on the packed panels and the cell of
+ * cell_math.h, on one OpenMP team for the whole call.
  *
  * Why: the per-step path (rnn.c's direction_forward) calls sgemm with M = B rows, and OpenBLAS packs
  * both operands at every call, so W_hh (G*Hd x Hd, 1-4 MiB) is re-packed T times per layer and pass;
- * at M = 32 that halves the product's speed (bench/results/2026-12-06-cpu-rnn-torch2-t1/microbench.txt).
+ * at M = 32 that halves the product's speed (bench/results/2026-12-06-cpu-rnn-torch2-t1/NOTES.md).
  * Packing it once and calling a register-blocked kernel per panel is what oneDNN's RNN primitive,
  * which PyTorch 2 uses, does too.
  *
- * Work split. Hd's units are cut in chunks of `units` (the plan's, 32); an item is one chunk of one
- * direction, run as units of phased work (cpu_deal.c: a thread keeps its items from step to step,
- * and takes over another's when that one falls behind). Forward, a phase is one step: for the
- * item's units [j0, j1) and each gate q, hg[:, q*Hd + j0 .. q*Hd + j1) = h_prev W_hh[q*Hd + j0 ..
- * q*Hd + j1, :]^T, then the cell on those units; the next phase reads every unit of h. Backward, a
- * phase is dh[:, j0 .. j1) += dg W_hh[:, j0 .. j1) of the step before (which reads every unit's gate
- * gradients dg: the phase before) and then the cell of this step on the same units, which writes
- * their dg and the direct part of dh_prev. A unit's sums are the same whoever runs it, so results do
- * not depend on the thread count.
+ * Work split. Hd's units are cut in chunks of `units` (the plan's, 32) and the B rows in as many
+ * blocks; an item is one chunk (and one row block) of one direction, run as units of phased work
+ * (cpu_deal.c: a thread keeps its items from step to step, and takes over another's when that one
+ * falls behind). Forward, each step is two phases: the products of a chunk, hg[:, q*Hd + j0 ..
+ * q*Hd + j1) = h_prev W_hh[q*Hd + j0 .. q*Hd + j1, :]^T for each gate q, then the cell of a row
+ * block over all its units (the next step's products read every unit of h). Backward, the cell of a
+ * row block (its gate gradients dg and dh_prev's direct part), then the products of a chunk,
+ * dh[:, j0 .. j1) += dg W_hh[:, j0 .. j1), which read every unit's dg. A unit's sums are the same
+ * whoever runs it, so results do not depend on the thread count.
  *
  * libxsmm's kernels are column-major: C (m x n) = A (m x k) B (k x n). A row-major (B, X) matrix is
  * a column-major (X x B) one, so with n = B rows:
@@ -31,7 +31,7 @@
 #include "cpu_internal.h"
 
 /* Units per chunk: a forward panel of 32 x Hd floats (32 KiB at Hd = 256) stays in L1 while the
- * kernel walks the rows of h; 16 to 128 measured within noise of it at B = 32 (microbench.txt). */
+ * kernel walks the rows of h; 48 to 128 measured within 5% of it, 16 10% slower (NOTES.md). */
 #define RECUR_UNITS 32
 
 /* The JIT kernels of one call: for full chunks and for the last, shorter one (NULL where none). */
@@ -170,57 +170,82 @@ static void slots(const baton_recur_args *a, int d, int k, int *tt, int *prev, i
     *next = d ? *tt : *tt + 1;
 }
 
-/* Forward step k of item i: the recurrent products of its units for every gate, then their cell. */
-static void step_forward(const recur_call *rc, int item, int k)
+/* Rows [*r0, *r1) of item i's row block: the cells run over blocks of whole rows, whose operands
+ * are contiguous. Over chunks of units instead, each row's slice sits a page (G*Hd*4 bytes at Hd =
+ * 256) from the next one's, all in the same cache sets: the LSTM cell then took 3.5x its time in
+ * cache at B = 128. */
+static int block_rows(const recur_call *rc, int item, int *r0, int *r1)
+{
+    int c = item % rc->chunks, B = rc->a->B;
+    *r0 = (int)((long)B * c / rc->chunks);
+    *r1 = (int)((long)B * (c + 1) / rc->chunks);
+    return *r1 > *r0;
+}
+
+/* Forward step k, products of item i: hg[:, q*Hd + j0 .. q*Hd + j1) = h_prev W_hh[q-gate units]^T. */
+static void forward_product(const recur_call *rc, int item, int k)
 {
     const baton_recur_args *a = rc->a;
-    int d = item / rc->chunks, Hd = a->Hd, GH = rc->G * Hd, B = a->B, S = baton_cell_saved(a->cell), tt, prev, next;
-    int j0, j1;
+    int d = item / rc->chunks, Hd = a->Hd, tt, prev, next, j0, j1;
     libxsmm_smmfunction f = chunk_units(rc, item % rc->chunks, &j0, &j1);
     slots(a, d, k, &tt, &prev, &next);
     const baton_recur_dir *r = &a->dir[d];
-    size_t step = (size_t)B * Hd;
-    const float *h_prev = r->hs + (size_t)prev * step;
+    const float *h_prev = r->hs + (size_t)prev * a->B * Hd;
     for (int q = 0; q < rc->G; q++) {
         size_t row0 = (size_t)q * Hd + (size_t)j0;
         f(rc->packed[d] + row0 * Hd, h_prev, r->hg + row0);
     }
-    baton_cell_fwd_args c = {
-        .B = B, .Hd = Hd, .t = tt, .lengths = a->lengths,
-        .xg = r->xg + (size_t)tt * B * GH, .hg = r->hg, .b_ih = r->b_ih, .b_hh = r->b_hh,
-        .h_prev = h_prev, .c_prev = r->cs ? r->cs + (size_t)prev * step : NULL,
-        .h = r->hs + (size_t)next * step, .c = r->cs ? r->cs + (size_t)next * step : NULL,
-        .y = a->y + (size_t)tt * B * a->ldy + (size_t)d * Hd, .ldy = a->ldy,
-        .save = r->save ? r->save + (size_t)tt * B * S * Hd : NULL,
-    };
-    baton_cpu_cell_forward_units(a->cell, &c, j0, j1);
 }
 
-/* Backward step k of item i, first half: the cell of its units (gate gradients, dh_prev's direct part). */
-static void step_backward_cell(const recur_call *rc, int item, int k)
+/* Forward step k, cell of item i's row block: every unit of those rows. */
+static void forward_cell(const recur_call *rc, int item, int k)
 {
     const baton_recur_args *a = rc->a;
     int d = item / rc->chunks, Hd = a->Hd, GH = rc->G * Hd, B = a->B, S = baton_cell_saved(a->cell), tt, prev, next;
-    int j0, j1;
-    (void)chunk_units(rc, item % rc->chunks, &j0, &j1);
+    int r0, r1;
+    if (!block_rows(rc, item, &r0, &r1))
+        return;
     slots(a, d, k, &tt, &prev, &next);
     const baton_recur_dir *r = &a->dir[d];
-    size_t step = (size_t)B * Hd;
-    baton_cell_bwd_args c = {
-        .B = B, .Hd = Hd, .t = tt, .lengths = a->lengths,
-        .dy = a->dy + (size_t)tt * B * a->ldy + (size_t)d * Hd, .ldy = a->ldy,
-        .dh = r->dh, .dc = r->dc, .save = r->save ? r->save + (size_t)tt * B * S * Hd : NULL,
-        .h_prev = r->hs + (size_t)prev * step, .h = r->hs + (size_t)next * step,
-        .c_prev = r->cs ? r->cs + (size_t)prev * step : NULL, .c = r->cs ? r->cs + (size_t)next * step : NULL,
-        .dgx = r->dgx + (size_t)tt * B * GH, .dgh = r->dgh ? r->dgh + (size_t)tt * B * GH : NULL,
-        .dh_prev = r->dh, .dc_prev = r->dc,
+    size_t step = (size_t)B * Hd, h0 = (size_t)r0 * Hd, g0 = (size_t)r0 * GH;
+    baton_cell_fwd_args c = {
+        .B = r1 - r0, .Hd = Hd, .t = tt, .lengths = a->lengths + r0,
+        .xg = r->xg + (size_t)tt * B * GH + g0, .hg = r->hg + g0, .b_ih = r->b_ih, .b_hh = r->b_hh,
+        .h_prev = r->hs + prev * step + h0, .c_prev = r->cs ? r->cs + prev * step + h0 : NULL,
+        .h = r->hs + next * step + h0, .c = r->cs ? r->cs + next * step + h0 : NULL,
+        .y = a->y + ((size_t)tt * B + (size_t)r0) * a->ldy + (size_t)d * Hd, .ldy = a->ldy,
+        .save = r->save ? r->save + ((size_t)tt * B + (size_t)r0) * S * Hd : NULL,
     };
-    baton_cpu_cell_backward_units(a->cell, &c, j0, j1);
+    baton_cpu_cell_forward_units(a->cell, &c, 0, Hd);
 }
 
-/* Backward step k of item i, second half: dh[:, j0..j1) += dg W_hh[:, j0..j1), dg the recurrent side
+/* Backward step k, cell of item i's row block: gate gradients and dh_prev's direct part of those rows. */
+static void backward_cell(const recur_call *rc, int item, int k)
+{
+    const baton_recur_args *a = rc->a;
+    int d = item / rc->chunks, Hd = a->Hd, GH = rc->G * Hd, B = a->B, S = baton_cell_saved(a->cell), tt, prev, next;
+    int r0, r1;
+    if (!block_rows(rc, item, &r0, &r1))
+        return;
+    slots(a, d, k, &tt, &prev, &next);
+    const baton_recur_dir *r = &a->dir[d];
+    size_t step = (size_t)B * Hd, h0 = (size_t)r0 * Hd, g0 = ((size_t)tt * B + (size_t)r0) * GH;
+    baton_cell_bwd_args c = {
+        .B = r1 - r0, .Hd = Hd, .t = tt, .lengths = a->lengths + r0,
+        .dy = a->dy + ((size_t)tt * B + (size_t)r0) * a->ldy + (size_t)d * Hd, .ldy = a->ldy,
+        .dh = r->dh + h0, .dc = r->dc ? r->dc + h0 : NULL,
+        .save = r->save ? r->save + ((size_t)tt * B + (size_t)r0) * S * Hd : NULL,
+        .h_prev = r->hs + prev * step + h0, .h = r->hs + next * step + h0,
+        .c_prev = r->cs ? r->cs + prev * step + h0 : NULL, .c = r->cs ? r->cs + next * step + h0 : NULL,
+        .dgx = r->dgx + g0, .dgh = r->dgh ? r->dgh + g0 : NULL,
+        .dh_prev = r->dh + h0, .dc_prev = r->dc ? r->dc + h0 : NULL,
+    };
+    baton_cpu_cell_backward_units(a->cell, &c, 0, Hd);
+}
+
+/* Backward step k, products of item i: dh[:, j0..j1) += dg W_hh[:, j0..j1), dg the recurrent side
  * (dgh for the GRU, else dgx). */
-static void step_backward_product(const recur_call *rc, int item, int k)
+static void backward_product(const recur_call *rc, int item, int k)
 {
     const baton_recur_args *a = rc->a;
     int d = item / rc->chunks, GH = rc->G * a->Hd, tt, prev, next, j0, j1;
@@ -231,31 +256,32 @@ static void step_backward_product(const recur_call *rc, int item, int k)
     f(rc->packed[d] + (size_t)j0 * GH, dg, r->dh + j0);
 }
 
-/* Forward unit (phase, item) of cpu_deal.c: phase 0 packs the item's panels, phase k+1 runs step k. */
+/* Forward unit (phase, item) of cpu_deal.c: phase 0 packs the item's panels; then each step k is two
+ * phases, the products of chunk i (phase 1 + 2k) and the cell of row block i (phase 2 + 2k). */
 static void forward_unit(void *ctx, int phase, int item)
 {
     const recur_call *rc = ctx;
     if (phase == 0)
         pack_forward(rc, item);
+    else if (phase % 2)
+        forward_product(rc, item, (phase - 1) / 2);
     else
-        step_forward(rc, item, phase - 1);
+        forward_cell(rc, item, (phase - 2) / 2);
 }
 
-/* Backward unit: phase 0 packs; phase p >= 1 finishes step T-p+1 of the item's units (its product,
- * which needs every unit's gate gradients of that step: the phase before) and runs the cell of step
- * T-p (which reads only the dh of these units, just completed); phase T+1 is step 0's product. */
+/* Backward unit: phase 0 packs; then each step k from T-1 down is two phases, the cell of row block
+ * i (which reads the dh that the step after completed) and the products of chunk i (which read every
+ * unit's gate gradients of the step). */
 static void backward_unit(void *ctx, int phase, int item)
 {
     const recur_call *rc = ctx;
     int T = rc->a->T;
-    if (phase == 0) {
+    if (phase == 0)
         pack_backward(rc, item);
-        return;
-    }
-    if (phase >= 2)
-        step_backward_product(rc, item, T - phase + 1);
-    if (phase <= T)
-        step_backward_cell(rc, item, T - phase);
+    else if (phase % 2)
+        backward_cell(rc, item, T - 1 - (phase - 1) / 2);
+    else
+        backward_product(rc, item, T - 1 - (phase - 2) / 2);
 }
 
 baton_status baton_cpu_recur_forward(baton_backend *be, baton_recur_version v, const baton_recur_args *a)
@@ -264,7 +290,7 @@ baton_status baton_cpu_recur_forward(baton_backend *be, baton_recur_version v, c
                   baton_recur_version_name(v));
     recur_call rc;
     BATON_TRY(call_setup(&rc, be, a, 0));
-    baton_cpu_deal_run(be->threads, rc.items, a->T + 1, forward_unit, &rc);
+    baton_cpu_deal_run(be->threads, rc.items, 1 + 2 * a->T, forward_unit, &rc);
     return BATON_OK;
 }
 
@@ -274,6 +300,6 @@ baton_status baton_cpu_recur_backward(baton_backend *be, baton_recur_version v, 
                   baton_recur_version_name(v));
     recur_call rc;
     BATON_TRY(call_setup(&rc, be, a, 1));
-    baton_cpu_deal_run(be->threads, rc.items, a->T + 2, backward_unit, &rc);
+    baton_cpu_deal_run(be->threads, rc.items, 1 + 2 * a->T, backward_unit, &rc);
     return BATON_OK;
 }
