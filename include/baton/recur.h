@@ -39,8 +39,10 @@ typedef enum {
  * dgh) at every step and leaves in dh, dc the gradients of the initial state. */
 typedef struct {
     const float *w_hh;        /* (G*Hd, Hd) */
+    const float *w_ih;        /* (G*Hd, I) where the version projects the input inside its steps (args.x), else NULL */
     const float *b_ih, *b_hh; /* (G*Hd) */
-    float *xg;                /* (T, B, G*Hd) input projection x W_ih^T, without bias (a wavefront: see below) */
+    float *xg;                /* (T, B, G*Hd) input projection x W_ih^T, without bias (a wavefront: see below);
+                               * where args.x is given, its first (B, G*Hd) step is the steps' scratch instead */
     float *hs, *cs;           /* (T+1, B, Hd) state slots; cs LSTM only, else NULL */
     float *save;              /* (T, B, S*Hd) saved gate activations; NULL for the tanh RNN */
     float *hg;                /* (B, G*Hd) scratch: one step's recurrent pre-activations */
@@ -53,6 +55,9 @@ typedef struct {
     int T, B, Hd, dirs;
     int units;                /* of Hd each block owns: the backend's recur_plan at setup */
     const int *lengths;       /* (B) valid steps of each row, 1..T */
+    const float *x;           /* (T, B, I) the layer's input, for "packed", which projects it inside its steps
+                               * (per step, into xg's first step, where it stays in cache); NULL: xg given */
+    int I;
     float *y;                 /* (T, B, ldy) forward output; direction d writes columns d*Hd .. d*Hd+Hd-1 */
     const float *dy;          /* (T, B, ldy) backward: gradient of y */
     int ldy;

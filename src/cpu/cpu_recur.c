@@ -42,10 +42,13 @@ typedef struct {
 /* One call's shared view: the arguments, the packed panels per direction, the kernels. */
 typedef struct {
     const baton_recur_args *a;
-    float *packed[2]; /* (G*Hd, Hd) floats per direction, panel layout as the header says */
-    kernels k;
+    float *packed[2];    /* per direction: W_hh's panels (G*Hd*Hd floats), then W_ih's (G*Hd*I) where inside */
+    kernels k, k_in;     /* W_hh's products (forward k = Hd, backward k = G*Hd); W_ih's (k = I) */
     int G, chunks, items;
+    int inside;          /* the input projection runs inside the steps, into xg's first step (a->x given) */
 } recur_call;
+
+static baton_status packed_reserve(baton_backend *be, size_t n);
 
 static size_t packed_floats(baton_cell cell, int Hd, int dirs)
 {
@@ -74,15 +77,8 @@ baton_status baton_cpu_recur_plan(baton_backend *be, baton_recur_version v, bato
         snprintf(why, why_len, "libxsmm has no JIT kernel for this CPU (libxsmm_smmdispatch returned none)");
         return BATON_OK;
     }
-    cpu_ctx *c = be->impl;
-    size_t need = packed_floats(cell, Hd, dirs);
-    if (c->packed_n < need) { /* setup: every plan grows the one buffer that all layer calls share in turn */
-        be->ops->free(be, c->packed);
-        c->packed = NULL;
-        c->packed_n = 0;
-        BATON_TRY(be->ops->alloc(be, (void **)&c->packed, need * sizeof(float), "packed recurrent weights"));
-        c->packed_n = need;
-    }
+    /* setup: every plan grows the one buffer that all layer calls share in turn */
+    BATON_TRY(packed_reserve(be, packed_floats(cell, Hd, dirs)));
     *units = (int)m;
     return BATON_OK;
 }
@@ -100,7 +96,32 @@ static baton_status kernel(libxsmm_smmfunction *f, int m, int n, int k, int ldb,
     return BATON_OK;
 }
 
-/* The call's view and its kernels (forward: k = Hd into hg; backward: k = G*Hd into dh). */
+/* The kernels for chunks of u units and for the last one of `last` (none where last == u). */
+static baton_status kernels_for(kernels *k, int u, int last, int B, int K, int ldc, float beta)
+{
+    BATON_TRY(kernel(&k->full, u, B, K, K, ldc, beta));
+    k->last = NULL;
+    return last == u ? BATON_OK : kernel(&k->last, last, B, K, K, ldc, beta);
+}
+
+/* The panels' buffer holds at least n floats. The plan reserves W_hh's; the input width of a layer,
+ * which W_ih's panels need too, is known at its first call, whose growth is the only allocation
+ * outside setup (as the bf16 GEMM's rounded operands, cpu_gemm.c). */
+static baton_status packed_reserve(baton_backend *be, size_t n)
+{
+    cpu_ctx *c = be->impl;
+    if (c->packed_n >= n)
+        return BATON_OK;
+    be->ops->free(be, c->packed);
+    c->packed = NULL;
+    c->packed_n = 0;
+    BATON_TRY(be->ops->alloc(be, (void **)&c->packed, n * sizeof(float), "packed recurrent weights"));
+    c->packed_n = n;
+    return BATON_OK;
+}
+
+/* The call's view and its kernels (forward: k = Hd into hg, and k = I into xg where inside;
+ * backward: k = G*Hd into dh). */
 static baton_status call_setup(recur_call *rc, baton_backend *be, const baton_recur_args *a, int backward)
 {
     cpu_ctx *c = be->impl;
@@ -108,18 +129,18 @@ static baton_status call_setup(recur_call *rc, baton_backend *be, const baton_re
     BATON_REQUIRE(u >= 1 && u <= Hd && a->T >= 1 && a->B >= 1 && a->dirs >= 1 && a->dirs <= 2,
                   "recur: units=%d Hd=%d T=%d B=%d dirs=%d, expected a plan's units and positive sizes", u, Hd, a->T,
                   a->B, a->dirs);
-    BATON_REQUIRE(c->packed_n >= packed_floats(a->cell, Hd, a->dirs),
-                  "recur: no plan was made for Hd=%d, %d direction(s) (baton_rnn_acts_use_impl makes it)", Hd,
-                  a->dirs);
-    *rc = (recur_call){.a = a, .G = G, .chunks = (Hd + u - 1) / u};
+    int inside = !backward && a->x, I = inside ? a->I : 0;
+    BATON_REQUIRE(!inside || I >= 1, "recur: input width %d, expected >= 1", I);
+    size_t per_dir = (size_t)G * Hd * ((size_t)Hd + (size_t)I);
+    BATON_TRY(packed_reserve(be, per_dir * (size_t)a->dirs));
+    *rc = (recur_call){.a = a, .G = G, .chunks = (Hd + u - 1) / u, .inside = inside};
     rc->items = rc->chunks * a->dirs;
     for (int d = 0; d < a->dirs; d++)
-        rc->packed[d] = c->packed + (size_t)d * G * Hd * Hd;
+        rc->packed[d] = c->packed + (size_t)d * per_dir;
     int last = Hd - (rc->chunks - 1) * u, K = backward ? G * Hd : Hd, ldc = backward ? Hd : G * Hd;
     float beta = backward ? 1.0f : 0.0f;
-    BATON_TRY(kernel(&rc->k.full, u, a->B, K, K, ldc, beta));
-    rc->k.last = NULL;
-    return last == u ? BATON_OK : kernel(&rc->k.last, last, a->B, K, K, ldc, beta);
+    BATON_TRY(kernels_for(&rc->k, u, last, a->B, K, ldc, beta));
+    return inside ? kernels_for(&rc->k_in, u, last, a->B, I, ldc, 0.0f) : BATON_OK;
 }
 
 /* Units [*j0, *j1) of chunk c, and the kernel for its width. */
@@ -131,23 +152,31 @@ static libxsmm_smmfunction chunk_units(const recur_call *rc, int c, int *j0, int
     return c + 1 == rc->chunks && rc->k.last ? rc->k.last : rc->k.full;
 }
 
-/* Forward panels of item i: P_f[k*w + i'] = W_hh[q*Hd + j0 + i', k] for each gate q, stored where
- * rows q*Hd + j0 .. start, so the panels of all chunks tile the buffer exactly. */
-static void pack_forward(const recur_call *rc, int item)
+/* Forward panels of units j0..j1 of a (G*Hd, K) weight W: P[k*w + i] = W[q*Hd + j0 + i, k] for each
+ * gate q (w = j1 - j0), stored where rows q*Hd + j0 .. start, so the panels of all chunks tile the
+ * G*Hd*K floats at p exactly. */
+static void pack_rows(float *p, const float *W, int Hd, int G, int K, int j0, int j1)
 {
-    int Hd = rc->a->Hd, d = item / rc->chunks, j0, j1;
-    (void)chunk_units(rc, item % rc->chunks, &j0, &j1);
     int w = j1 - j0;
-    const float *W = rc->a->dir[d].w_hh;
-    for (int q = 0; q < rc->G; q++) {
+    for (int q = 0; q < G; q++) {
         size_t row0 = (size_t)q * Hd + (size_t)j0;
-        float *p = rc->packed[d] + row0 * Hd;
+        float *panel = p + row0 * K;
         for (int i = 0; i < w; i++) {
-            const float *src = W + (row0 + (size_t)i) * Hd;
-            for (int k = 0; k < Hd; k++)
-                p[(size_t)k * w + i] = src[k];
+            const float *src = W + (row0 + (size_t)i) * K;
+            for (int k = 0; k < K; k++)
+                panel[(size_t)k * w + i] = src[k];
         }
     }
+}
+
+/* Forward panels of item i: W_hh's, and W_ih's where the input projection runs inside. */
+static void pack_forward(const recur_call *rc, int item)
+{
+    int Hd = rc->a->Hd, I = rc->a->I, d = item / rc->chunks, j0, j1;
+    (void)chunk_units(rc, item % rc->chunks, &j0, &j1);
+    pack_rows(rc->packed[d], rc->a->dir[d].w_hh, Hd, rc->G, Hd, j0, j1);
+    if (rc->inside) /* W_ih's panels after all of W_hh's, in the same layout with I columns */
+        pack_rows(rc->packed[d] + (size_t)rc->G * Hd * Hd, rc->a->dir[d].w_ih, Hd, rc->G, I, j0, j1);
 }
 
 /* Backward panel of item i: P_b[r*w + i'] = W_hh[r, j0 + i'] for every row r < G*Hd, at j0*G*Hd. */
@@ -195,6 +224,15 @@ static void forward_product(const recur_call *rc, int item, int k)
         size_t row0 = (size_t)q * Hd + (size_t)j0;
         f(rc->packed[d] + row0 * Hd, h_prev, r->hg + row0);
     }
+    if (!rc->inside)
+        return;
+    /* xg's first step, the scratch of every step: x_t W_ih[q-gate units]^T */
+    libxsmm_smmfunction g = f == rc->k.full ? rc->k_in.full : rc->k_in.last;
+    const float *x = a->x + (size_t)tt * a->B * a->I, *w_ih = rc->packed[d] + (size_t)rc->G * Hd * Hd;
+    for (int q = 0; q < rc->G; q++) {
+        size_t row0 = (size_t)q * Hd + (size_t)j0;
+        g(w_ih + row0 * a->I, x, r->xg + row0);
+    }
 }
 
 /* Forward step k, cell of item i's row block: every unit of those rows. */
@@ -210,7 +248,8 @@ static void forward_cell(const recur_call *rc, int item, int k)
     size_t step = (size_t)B * Hd, h0 = (size_t)r0 * Hd, g0 = (size_t)r0 * GH;
     baton_cell_fwd_args c = {
         .B = r1 - r0, .Hd = Hd, .t = tt, .lengths = a->lengths + r0,
-        .xg = r->xg + (size_t)tt * B * GH + g0, .hg = r->hg + g0, .b_ih = r->b_ih, .b_hh = r->b_hh,
+        .xg = r->xg + (rc->inside ? 0 : (size_t)tt * B * GH) + g0, .hg = r->hg + g0, .b_ih = r->b_ih,
+        .b_hh = r->b_hh,
         .h_prev = r->hs + prev * step + h0, .c_prev = r->cs ? r->cs + prev * step + h0 : NULL,
         .h = r->hs + next * step + h0, .c = r->cs ? r->cs + next * step + h0 : NULL,
         .y = a->y + ((size_t)tt * B + (size_t)r0) * a->ldy + (size_t)d * Hd, .ldy = a->ldy,

@@ -252,19 +252,31 @@ static baton_recur_args recur_args(const baton_rnn *rnn, baton_rnn_acts *acts, i
 }
 
 /* Layer l through the backend's whole-recurrence op: input projections, then one call for all
- * steps of both directions. */
+ * steps of both directions. The cpu's "packed" projects the input inside its steps instead, a step
+ * at a time, so that xg is read where it was just written (in cache) rather than from a (T, B, G*Hd)
+ * GEMM output that no cache holds. */
 static baton_status layer_forward_recur(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, int l,
                                         float *y, const float *xin, const float *h0, const float *c0,
                                         const int *lengths, const float *params, const baton_param_table *t, int T,
                                         int B)
 {
     size_t state = (size_t)B * rnn->hd, per_t = (size_t)T * B * rnn->gates * rnn->hd;
+    int inside = acts->recur == BATON_RECUR_PACKED;
     for (int d = 0; d < rnn->dirs; d++) {
         size_t s = (size_t)(l * rnn->dirs + d) * state;
-        BATON_TRY(direction_start(be, rnn, acts, l, d, acts->xg + d * per_t, xin, h0 ? h0 + s : NULL,
-                                  c0 ? c0 + s : NULL, params, t, T, B));
+        if (inside)
+            BATON_TRY(direction_state0(be, acts, rnn, l, d, h0 ? h0 + s : NULL, c0 ? c0 + s : NULL, T, B));
+        else
+            BATON_TRY(direction_start(be, rnn, acts, l, d, acts->xg + d * per_t, xin, h0 ? h0 + s : NULL,
+                                      c0 ? c0 + s : NULL, params, t, T, B));
     }
     baton_recur_args ra = recur_args(rnn, acts, l, y, lengths, params, t, T, B);
+    if (inside) {
+        ra.x = xin;
+        ra.I = layer_input(rnn, l);
+        for (int d = 0; d < rnn->dirs; d++)
+            ra.dir[d].w_ih = tensor(params, t, rnn->w_ih[l][d]);
+    }
     return be->ops->recur_forward(be, acts->recur, &ra);
 }
 
