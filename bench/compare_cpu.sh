@@ -2,13 +2,17 @@
 # compare_cpu.sh: baton's CPU recurrent layers against PyTorch's nn.LSTM/GRU/RNN on the same machine,
 # in one run, with the same thread count, and a final ratio table.
 #
-# The two programs run alternately, one size at a time, in ABBA order over rounds (baton, torch;
-# torch, baton; ...), so a slow drift of the machine (thermal, a neighbour's build) lands on both
-# sides instead of on whichever ran second. Each run's own number is a median over --reps calls; the
-# ratio table takes the median over rounds.
+# The programs run alternately, one size at a time, in ABBA order over rounds (baton, torch;
+# torch, baton; ...; with --variant, baton, variants, torch, then the reverse), so a slow drift of
+# the machine (thermal, a neighbour's build) lands on every side instead of on whichever ran last.
+# Each run's own number is a median over --reps calls; the ratio table takes the median over rounds.
 #
 # usage: bench/compare_cpu.sh [BUILD_DIR [THREADS]] [--out DIR] [--rounds N] [--reps N] [--warmup N]
-#                             [--cell C] [--batch B] [--steps T] [--hidden H,H] [--layers L] [--bidirectional]
+#                             [--cell C,C] [--batch B,B] [--steps T] [--hidden H,H] [--layers L] [--bidirectional]
+#                             [--variant KERNELS]...
+#   --cell, --batch, --hidden  comma lists: every combination is one size
+#   --variant KERNELS  also baton with --kernels KERNELS (e.g. cpurnn=sgemm, the per-step sgemm), in
+#              the same rotation; its rows are "baton-KERNELS" and the table adds baton's speedup over it
 #   BUILD_DIR  meson build directory holding bench/baton-bench-rnn (default ./build)
 #   THREADS    threads for both sides (default: all cores)
 #   --out DIR  results directory (default bench/results/<date>-cpu, with -2, -3, ... if that exists)
@@ -34,15 +38,16 @@ steps=50
 hidden=256,512
 layers=2
 bidir=()
+variants=()
 while [ $# -gt 0 ]; do
     case "$1" in
         -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        --out|--rounds|--reps|--warmup|--cell|--batch|--steps|--hidden|--layers)
+        --out|--rounds|--reps|--warmup|--cell|--batch|--steps|--hidden|--layers|--variant)
             [ $# -ge 2 ] || die "$1: expected a value after it"
             case "$1" in
                 --out) out=$2 ;; --rounds) rounds=$2 ;; --reps) reps=$2 ;; --warmup) warmup=$2 ;;
                 --cell) cell=$2 ;; --batch) batch=$2 ;; --steps) steps=$2 ;; --hidden) hidden=$2 ;;
-                --layers) layers=$2 ;;
+                --layers) layers=$2 ;; --variant) variants+=("$2") ;;
             esac
             shift 2 ;;
         --bidirectional) bidir=(--bidirectional); shift ;;
@@ -60,6 +65,8 @@ threads=${threads:-$(nproc)}
 [[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "THREADS: '$threads', expected an integer >= 1"
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "--rounds: '$rounds', expected an integer >= 1"
 [[ "$hidden" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "--hidden: '$hidden', expected a comma list such as 256,512"
+[[ "$batch" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "--batch: '$batch', expected a comma list such as 32,128"
+[[ "$cell" =~ ^(lstm|gru|rnn_tanh)(,(lstm|gru|rnn_tanh))*$ ]] || die "--cell: '$cell', expected a comma list of lstm, gru, rnn_tanh"
 bench="$build/bench/baton-bench-rnn"
 [ -x "$bench" ] || die "BUILD_DIR: no $bench; build it first (meson setup $build && ninja -C $build)"
 "$python" -c 'import torch' 2>/dev/null || die "PYTHON: $python cannot import torch"
@@ -96,17 +103,21 @@ stale=$(find "$root/src" "$root/include" "$root/kernels" -newer "$bench" -type f
     echo "baton blas: $(ldd "$bench" | grep -E 'blas|gomp' | awk '{print $1 " => " $3}' | tr '\n' ' ')"
     echo "python: $python, torch $("$python" -c 'import torch; print(torch.__version__)')"
     echo "environment: $(env | grep -E '^(OMP_|OPENBLAS_|GOMP_|MKL_|KMP_|LD_LIBRARY_PATH=|LD_PRELOAD=)' | tr '\n' ' ')"
-    echo "order: per size, $rounds rounds, ABBA (baton first in odd rounds, torch first in even rounds)"
+    echo "order: per size, $rounds rounds, ABBA (baton${variants[*]:+, the variants} then torch in odd rounds, the reverse in even rounds)"
+    [ ${#variants[@]} -eq 0 ] || echo "baton variants: ${variants[*]} (baton-bench-rnn --kernels ...)"
     echo "commands (with the load average before each):"
 } > "$info"
 
-run() { # impl size round: one run of one program for one hidden size
-    local impl=$1 h=$2 r=$3 tag="$1-H$2-r$3"
-    local common=(--cell "$cell" --batch "$batch" --steps "$steps" --hidden "$h" --layers "$layers" "${bidir[@]}"
+run() { # impl cell batch size round: one run of one program for one size; impl baton, torch or a variant index
+    local impl=$1 c=$2 b=$3 h=$4 r=$5 name=$1
+    [[ "$impl" =~ ^[0-9]+$ ]] && name="baton-${variants[$impl]}"
+    local tag="${name//[^A-Za-z0-9_.-]/_}-$c-B$b-H$h-r$r"
+    local common=(--cell "$c" --batch "$b" --steps "$steps" --hidden "$h" --layers "$layers" "${bidir[@]}"
                   --threads "$threads" --warmup "$warmup" --reps "$reps" --csv "$out/raw/$tag.csv")
     local cmd
     if [ "$impl" = baton ]; then cmd=("$bench" --device cpu "${common[@]}")
-    else cmd=("$python" "$here/pytorch_rnn.py" "${common[@]}"); fi
+    elif [ "$impl" = torch ]; then cmd=("$python" "$here/pytorch_rnn.py" "${common[@]}")
+    else cmd=("$bench" --device cpu --kernels "${variants[$impl]}" "${common[@]}"); fi
     { printf '  [load %s] ' "$(cut -d' ' -f1-3 /proc/loadavg)"; printf '%q ' "${cmd[@]}"; echo; } >> "$info"
     echo "== $tag" >&2
     "${cmd[@]}" > "$out/raw/$tag.txt"
@@ -114,17 +125,26 @@ run() { # impl size round: one run of one program for one hidden size
 }
 
 IFS=, read -r -a sizes <<< "$hidden"
-for h in "${sizes[@]}"; do
-    for r in $(seq 1 "$rounds"); do
-        if [ $((r % 2)) -eq 1 ]; then run baton "$h" "$r"; run torch "$h" "$r"
-        else run torch "$h" "$r"; run baton "$h" "$r"; fi
+IFS=, read -r -a cells <<< "$cell"
+IFS=, read -r -a batches <<< "$batch"
+order=(baton)
+for i in "${!variants[@]}"; do order+=("$i"); done
+order+=(torch)
+for c in "${cells[@]}"; do
+    for b in "${batches[@]}"; do
+        for h in "${sizes[@]}"; do
+            for r in $(seq 1 "$rounds"); do
+                if [ $((r % 2)) -eq 1 ]; then for i in "${order[@]}"; do run "$i" "$c" "$b" "$h" "$r"; done
+                else for ((k = ${#order[@]} - 1; k >= 0; k--)); do run "${order[$k]}" "$c" "$b" "$h" "$r"; done; fi
+            done
+        done
     done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$info"
 
 # Headers of the two runs' text outputs (machine, build, torch configuration), once each.
 for impl in baton torch; do
-    files=("$out/raw/$impl"-*.txt)
+    files=("$out/raw/$impl-${cells[0]}-B"*.txt)
     first=${files[0]}
     { echo "--- $impl header ($(basename "$first"))"; grep -v -E '^(lstm|gru|rnn_tanh) ' "$first"; } >> "$info"
 done
@@ -137,7 +157,7 @@ rows = {"baton": [], "torch": []}
 for path in sorted(glob.glob(os.path.join(out, "raw", "*.csv"))):
     with open(path) as f:
         for row in csv.DictReader(f):
-            rows[row["impl"]].append(row)
+            rows.setdefault(row["impl"], []).append(row)
 for impl, rs in rows.items():
     if rs:
         with open(os.path.join(out, impl + ".csv"), "w", newline="") as f:
@@ -166,5 +186,19 @@ for k in sizes:
         ratio = f"{statistics.median(t) / statistics.median(b):6.2f}" if b and t else "     -"
         line += f" {fmt(b):>22} {fmt(t):>22} {ratio} |"
     print(line)
+for v in sorted(set(rows) - {"baton", "torch"}):
+    print()
+    print(f"{v}: the same sizes; 'vs torch' = torch ms / {v} ms, 'speedup' = {v} ms / baton ms (> 1: baton's default is faster)")
+    print(f"{'cell':<8} {'B':>3} {'H':>4} {'thr':>3} | {'fwd ms':>8} {'vs torch':>8} {'speedup':>8} | {'f+b ms':>8} {'vs torch':>8} {'speedup':>8}")
+    vc = {c: by_size(rows[v], c) for c in ("fwd_ms_median", "fwdbwd_ms_median")}
+    for k in sizes:
+        line = f"{k[0]:<8} {k[1]:>3} {k[4]:>4} {k[7]:>3} |"
+        for c in ("fwd_ms_median", "fwdbwd_ms_median"):
+            m, b, t = vc[c].get(k, []), cols[("baton", c)].get(k, []), cols[("torch", c)].get(k, [])
+            med = statistics.median(m) if m else float("nan")
+            vs = statistics.median(t) / med if m and t else float("nan")
+            sp = med / statistics.median(b) if m and b else float("nan")
+            line += f" {med:8.2f} {vs:8.2f} {sp:8.2f} |"
+        print(line)
 EOF
 echo "results in $out" >&2
