@@ -208,13 +208,12 @@ static const baton_ops cpu_ops = {
  * other's cores (measured: bench/results/2026-11-28-cpu-investigation). So the loops use OpenMP
  * only when OpenBLAS itself runs on OpenMP (one shared pool) or there is no BLAS; beside a pthreads
  * OpenBLAS they stay on the calling thread, and the GEMMs, which are most of the work, use them all. */
-/* The packed recurrence (cpu_recur.c) runs an OpenMP team, so in builds that have it, beside a
- * pthreads OpenBLAS, the OpenMP pool owns the cores instead: OpenBLAS runs on the calling thread and
- * the GEMMs are cut in row or column slices over the team (cpu_gemm.c), while the loops stay on the
- * calling thread as before. Beside OpenBLAS's own workers, which spin for a while after each GEMM,
- * the recurrence's threads would lose their cores to them. */
-#if BATON_HAVE_OPENMP
-static int one_openmp_pool(void)
+/* The packed recurrence (cpu_recur.c) runs on cpu_deal.c's pool of threads, so in builds that have
+ * it, beside a pthreads OpenBLAS, that pool owns the cores instead: OpenBLAS runs on the calling
+ * thread and the GEMMs are cut in slices of C dealt over the pool (cpu_gemm.c), while the loops stay
+ * on the calling thread as before. Beside OpenBLAS's own workers, which spin for a while after each
+ * GEMM, the recurrence's threads would lose their cores to them. */
+static int one_pool(void)
 {
 #if BATON_HAVE_BLAS && defined(OPENBLAS_VERSION) && BATON_HAVE_XSMM
     return openblas_get_parallel() != OPENBLAS_OPENMP;
@@ -223,6 +222,7 @@ static int one_openmp_pool(void)
 #endif
 }
 
+#if BATON_HAVE_OPENMP
 static int loop_threads(int threads)
 {
 #if BATON_HAVE_BLAS && defined(OPENBLAS_VERSION)
@@ -254,11 +254,9 @@ baton_status baton_cpu_backend_create(baton_backend *be, int threads)
     memset(be, 0, sizeof *be);
     if (threads <= 0)
         threads = default_threads();
-    int split = 1;
+    int split = one_pool() ? threads : 1;
     /* OpenBLAS and OpenMP thread counts are process-wide; the CPU backend owns them while it lives. */
 #if BATON_HAVE_OPENMP
-    if (one_openmp_pool())
-        split = threads;
     omp_set_num_threads(loop_threads(threads));
 #endif
 #if BATON_HAVE_BLAS && defined(OPENBLAS_VERSION)

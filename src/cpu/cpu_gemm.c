@@ -109,10 +109,10 @@ static void gemm_slice(void *ctx, int phase, int s)
                   g->trans_b ? g->B + (size_t)lo * g->ldb : g->B + lo, g->ldb, g->beta, g->C + lo, g->ldc);
 }
 
-/* The product of operands already rounded, over `split` OpenMP threads where split > 1 and the
- * product is big enough: two slices a thread, dealt as cpu_deal.c deals (a thread that falls behind
- * has its slices taken over), so one OpenMP pool owns the cores (cpu_backend.c). Every element of C
- * is the same sum in the same order as in one call: slices cut C, never K. */
+/* The product of operands already rounded, over `split` threads where split > 1 and the product is
+ * big enough: two slices a thread, dealt by cpu_deal.c's pool (a thread that falls behind has its
+ * slices taken over), so that one pool owns the cores (cpu_backend.c). Every element of C is the
+ * same sum in the same order as in one call: slices cut C, never K. */
 static void gemm_split(int split, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                        int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {

@@ -39,7 +39,7 @@ typedef struct {
     double marks[BATON_TIMER_SLOTS]; /* seconds, CLOCK_MONOTONIC */
     float *rounded[2];               /* bf16 precision: the GEMM's A and B rounded (bf16.h), grown as needed */
     size_t rounded_n[2];             /* their capacity in floats */
-    int gemm_split;                  /* > 1: GEMMs cut in slices over this many OpenMP threads (cpu_backend.c) */
+    int gemm_split;                  /* > 1: GEMMs cut in slices over this many threads (cpu_deal.c's pool) */
     float *packed;                   /* the packed recurrence's W_hh panels (cpu_recur.c), sized by its plans */
     size_t packed_n;                 /* its capacity in floats */
     cpu_frozen *frozen;              /* ops->params_frozen's range and panels, NULL until first asked */
@@ -74,9 +74,10 @@ void baton_cpu_cell_backward_units(baton_cell cell, const baton_cell_bwd_args *a
 
 /* One unit of phased work: item `item` of phase `phase` (cpu_deal.c). */
 typedef void (*baton_cpu_unit_fn)(void *ctx, int phase, int item);
-/* Runs unit(ctx, p, i) for every phase p < phases and item i < items on up to `threads` OpenMP threads,
- * each unit of phase p after every unit of the phases before it; items stay with one thread from phase
- * to phase unless that thread falls behind, and a thread that waits long sleeps between looks. */
+/* Runs unit(ctx, p, i) for every phase p < phases and item i < items on up to `threads` threads (the
+ * caller and a process-wide pool), each unit of phase p after every unit of the phases before it;
+ * items stay with one thread from phase to phase unless that thread falls behind, a thread that waits
+ * long sleeps between looks, and the call returns once every unit is done. One call at a time. */
 void baton_cpu_deal_run(int threads, int items, int phases, baton_cpu_unit_fn unit, void *ctx);
 
 /* cpu_recur.c (builds with libxsmm): the whole recurrence of a layer (recur.h) with W_hh packed once

@@ -1,6 +1,6 @@
 /* cpu_recur.c: the CPU backend's whole recurrence (recur.h, version "packed"): W_hh packed once per
  * layer call, then all T steps with libxsmm's JIT matrix kernels on the packed panels and the cell of
- * cell_math.h, on one OpenMP team for the whole call.
+ * cell_math.h, dealt over the threads of cpu_deal.c's pool.
  *
  * Why: the per-step path (rnn.c's direction_forward) calls sgemm with M = B rows, and OpenBLAS packs
  * both operands at every call, so W_hh (G*Hd x Hd, 1-4 MiB) is re-packed T times per layer and pass;
