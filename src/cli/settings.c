@@ -117,9 +117,10 @@ const cli_opt cli_settings_opts[] = {
      "model directory (written by train; read by translate and score; check takes its shape)", G_OUTPUT_MODEL},
     {"device", OPT_STR, O(device), "auto", "auto,cpu,cuda", "backend (auto: the GPU when one is usable)", G_DEVICE},
     {"rnn-impl", OPT_STR, O(rnn_impl), "fused",
-     "fused,fused-gemm,persistent,wavefront,auto,cudnn,cudnn-persist-static,cudnn-persist-dynamic",
-     "recurrent layers: fused (GEMM + fused cell per step), fused-gemm, persistent or wavefront (whole "
-     "recurrences, cuda), auto (per layer shape), or cuDNN's RNN (cuda; with an algorithm)", G_DEVICE},
+     "fused,packed,fused-gemm,persistent,wavefront,auto,cudnn,cudnn-persist-static,cudnn-persist-dynamic",
+     "recurrent layers: fused (GEMM + fused cell per step; on the cpu the packed recurrence where built), "
+     "packed (cpu: weights packed once per layer call, libxsmm), fused-gemm, persistent or wavefront "
+     "(whole recurrences, cuda), auto (per layer shape), or cuDNN's RNN (cuda; with an algorithm)", G_DEVICE},
     {"reference", OPT_STR, O(reference), "cudnn", "cpu,cudnn,cudnn-persist-static,cudnn-persist-dynamic",
      "check: what the fused kernels are compared with", G_DEVICE_CHECK},
     {"precision", OPT_STR, O(precision), "fp32", "fp32,tf32,bf16",
