@@ -4,7 +4,7 @@
 # compiles the kernels too; without it the build is CPU-only.
 set -euo pipefail
 # --fuzzing adds clang with its sanitizer and libFuzzer runtimes (the fuzz targets: docs/fuzzing.md).
-pkgs=(meson ninja-build pkg-config gcc g++ libopenblas-dev libxsmm-dev libcjson-dev libpng-dev
+pkgs=(meson ninja-build pkg-config gcc g++ libopenblas-dev libxsmm-dev libdnnl-dev libcjson-dev libpng-dev
       libsentencepiece-dev libopenmpi-dev openmpi-bin)
 if [ "${1:-}" = "--fuzzing" ]; then
   pkgs+=(clang libclang-rt-dev)

@@ -224,6 +224,9 @@ typedef struct {
                  * (bf16 warp matrix operations, kernels/recurrence.cu); fp32 and tf32 always run simt */
     int cpurnn; /* --rnn-impl fused on the cpu: 0 sgemm (per step an OpenBLAS sgemm, which re-packs W_hh,
                  * and the cell op), 1 packed (the packed recurrence, recur.h, where the build has libxsmm) */
+    int cpubf16; /* bf16 GEMMs on the cpu: 0 round (operands rounded to fp32 buffers, then OpenBLAS sgemm:
+                  * exact, any CPU), 1 dnnl (oneDNN's bf16 matmul, src/cpu/cpu_dnnl.c, where the build has
+                  * oneDNN and the CPU AVX512-BF16 or AMX; else round) */
 } baton_versions;
 
 /* A device: its ops and its private state (handles, streams, workspaces). */
@@ -254,7 +257,7 @@ const char *baton_precision_name(baton_precision p);
 
 /* *v = the defaults, then each "part=version" of the comma-separated spec (NULL or "" keeps the
  * defaults): colsum=plain|tiled, dv=plain|tiled, embed=plain|split, loss=plain|fused, step=eager|graph,
- * recur=simt|tensor, cpurnn=sgemm|packed. */
+ * recur=simt|tensor, cpurnn=sgemm|packed, cpubf16=round|dnnl. */
 baton_status baton_versions_parse(baton_versions *v, const char *spec);
 
 /* Creates the backend named `name`: "cpu", "cuda" where built, or "auto" (cuda when a GPU is usable,

@@ -64,6 +64,7 @@ static const struct {
     {"step", offsetof(baton_versions, step), {"eager", "graph"}, 1},
     {"recur", offsetof(baton_versions, recur), {"simt", "tensor"}, 1},
     {"cpurnn", offsetof(baton_versions, cpurnn), {"sgemm", "packed"}, 1},
+    {"cpubf16", offsetof(baton_versions, cpubf16), {"round", "dnnl"}, 1},
 };
 #define N_PARTS (sizeof version_parts / sizeof *version_parts)
 
@@ -90,7 +91,7 @@ static baton_status version_item(baton_versions *v, const char *item, size_t len
                            version_parts[k].names[1]);
     }
     return BATON_ERROR(BATON_ERR_INVALID,
-                       "--kernels: '%.*s', expected part=version with part colsum, dv, embed, loss, step, recur or cpurnn",
+                       "--kernels: '%.*s', expected part=version with part colsum, dv, embed, loss, step, recur, cpurnn or cpubf16",
                        (int)len, item);
 }
 

@@ -115,6 +115,24 @@ static baton_status cpu_sync(baton_backend *be)
     return BATON_OK;
 }
 
+#if BATON_HAVE_XSMM || BATON_HAVE_DNNL
+/* ops->params_frozen: the copies each GEMM path keeps of constant weights. fp32's libxsmm panels
+ * (cpu_frozen.c), or bf16's rounded weights (cpu_dnnl.c). */
+static baton_status cpu_params_frozen(baton_backend *be, const float *params, size_t n)
+{
+#if BATON_HAVE_DNNL
+    if (be->precision == BATON_PRECISION_BF16 && be->versions.cpubf16 == 1 && baton_cpu_dnnl_usable())
+        return baton_cpu_dnnl_freeze(be, params, n);
+#endif
+#if BATON_HAVE_XSMM
+    return baton_cpu_params_frozen(be, params, n);
+#else
+    (void)be, (void)params, (void)n;
+    return BATON_OK;
+#endif
+}
+#endif
+
 static void cpu_destroy(baton_backend *be)
 {
     cpu_ctx *c = be->impl;
@@ -124,6 +142,9 @@ static void cpu_destroy(baton_backend *be)
         free(c->packed);
 #if BATON_HAVE_XSMM
         baton_cpu_frozen_free(c->frozen);
+#endif
+#if BATON_HAVE_DNNL
+        baton_cpu_dnnl_free(c->dnnl);
 #endif
     }
     free(be->impl);
@@ -176,7 +197,9 @@ static const baton_ops cpu_ops = {
     .recur_plan = baton_cpu_recur_plan,
     .recur_forward = baton_cpu_recur_forward,
     .recur_backward = baton_cpu_recur_backward,
-    .params_frozen = baton_cpu_params_frozen,
+#endif
+#if BATON_HAVE_XSMM || BATON_HAVE_DNNL
+    .params_frozen = cpu_params_frozen,
 #endif
     .axpby = baton_cpu_axpby,
     .colsum_add = baton_cpu_colsum_add,

@@ -141,6 +141,11 @@ baton_status baton_cpu_gemm_batched(baton_backend *be, int trans_a, int trans_b,
                   batch);
     if (M == 0 || N == 0 || batch == 0)
         return BATON_OK;
+#if BATON_HAVE_DNNL
+    if (be->precision == BATON_PRECISION_BF16 && be->versions.cpubf16 == 1 && K > 0 && baton_cpu_dnnl_usable())
+        return baton_cpu_dnnl_gemm(be, trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta, C,
+                                   ldc, stride_c, batch);
+#endif
     BATON_TRY(round_operands(be, trans_a, trans_b, M, N, K, &A, lda, stride_a, &B, ldb, stride_b, batch));
     int split = ((cpu_ctx *)be->impl)->gemm_split;
     for (int i = 0; i < batch; i++)

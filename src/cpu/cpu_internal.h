@@ -33,6 +33,8 @@
 
 /* Weights declared constant and their packed panels (cpu_frozen.c). */
 typedef struct cpu_frozen cpu_frozen;
+/* oneDNN's engine, stream, cached bf16 matmuls and rounded operands (cpu_dnnl.c). */
+typedef struct cpu_dnnl cpu_dnnl;
 
 /* The CPU backend's state behind baton_backend.impl. */
 typedef struct {
@@ -43,9 +45,10 @@ typedef struct {
     float *packed;                   /* the packed recurrence's W_hh panels (cpu_recur.c), sized by its plans */
     size_t packed_n;                 /* its capacity in floats */
     cpu_frozen *frozen;              /* ops->params_frozen's range and panels, NULL until first asked */
+    cpu_dnnl *dnnl;                  /* bf16 GEMMs on oneDNN (versions.cpubf16 dnnl), NULL until the first */
 } cpu_ctx;
 
-/* ops->params_frozen: params[0..n) constant until the next call (n = 0 thaws). */
+/* params[0..n) constant until the next call (n = 0 thaws): packed panels from now on (libxsmm). */
 baton_status baton_cpu_params_frozen(baton_backend *be, const float *params, size_t n);
 /* Does C = A B^T (+ C) on packed panels of B when B lies in the frozen range and the shape suits
  * (returns 1), else nothing (0: the caller runs sgemm). */
@@ -53,6 +56,19 @@ int baton_cpu_frozen_gemm(baton_backend *be, int trans_a, int trans_b, int M, in
                           const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 /* Frees the frozen range's panels (NULL: nothing). */
 void baton_cpu_frozen_free(cpu_frozen *f);
+
+/* Does the CPU multiply bf16 in hardware (AVX512-BF16 or AMX), as oneDNN sees it? */
+int baton_cpu_dnnl_usable(void);
+/* The batched GEMM of baton_cpu_gemm_batched on A and B rounded to bf16, through oneDNN's matmul
+ * (sizes > 0, checked by the caller). */
+baton_status baton_cpu_dnnl_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                                 const float *A, int lda, int64_t stride_a, const float *B, int ldb,
+                                 int64_t stride_b, float beta, float *C, int ldc, int64_t stride_c, int batch);
+/* params[0..n) constant until the next call (n = 0 thaws): rounded to bf16 now, for the GEMMs that
+ * read them meanwhile. */
+baton_status baton_cpu_dnnl_freeze(baton_backend *be, const float *params, size_t n);
+/* Frees oneDNN's state (NULL: nothing). */
+void baton_cpu_dnnl_free(cpu_dnnl *d);
 
 /* C (M,N) = alpha op(A) op(B) + beta C through OpenBLAS, or a plain loop in builds without BLAS. */
 baton_status baton_cpu_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
