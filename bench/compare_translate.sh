@@ -9,10 +9,14 @@
 # ...), each reporting its median over --reps passes; ratio.txt takes the median over rounds.
 #
 # usage: bench/compare_translate.sh --model DIR [--input FILE] [--build DIR] [--threads N] [--batch N]
-#                                   [--beam 1,5] [--rounds N] [--reps N] [--device cpu|cuda] [--out DIR]
+#                                   [--beam 1,5] [--rounds N] [--reps N] [--device cpu|cuda]
+#                                   [--precision fp32|bf16] [--out DIR]
 #   --input    sources, one per line (default ../shared/data/multi30k/test2016.de)
 #   --build    meson build directory holding src/baton (default ./build)
 #   --threads  threads on both sides (default: all cores)
+#   --precision  both sides (default fp32); bf16: baton's bf16 GEMMs, PyTorch under autocast(bfloat16).
+#              Translations are compared with each other and with nothing else: see the same-translations
+#              column of an fp32 run for the exact agreement
 #   --out      results directory (default bench/results/<date>-translate-<device>, -2, -3, ... if taken)
 #   PYTHON     environment variable: the interpreter with torch (default python3)
 set -euo pipefail
@@ -22,16 +26,16 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 python=${PYTHON:-python3}
 model="" input="$root/../shared/data/multi30k/test2016.de" build="$root/build" threads=$(nproc) batch=64
-beams=1,5 rounds=3 reps=3 device=cpu out=""
+beams=1,5 rounds=3 reps=3 device=cpu precision=fp32 out=""
 while [ $# -gt 0 ]; do
     case "$1" in
         -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        --model|--input|--build|--threads|--batch|--beam|--rounds|--reps|--device|--out)
+        --model|--input|--build|--threads|--batch|--beam|--rounds|--reps|--device|--precision|--out)
             [ $# -ge 2 ] || die "$1: expected a value after it"
             case "$1" in
                 --model) model=$2 ;; --input) input=$2 ;; --build) build=$2 ;; --threads) threads=$2 ;;
                 --batch) batch=$2 ;; --beam) beams=$2 ;; --rounds) rounds=$2 ;; --reps) reps=$2 ;;
-                --device) device=$2 ;; --out) out=$2 ;;
+                --device) device=$2 ;; --precision) precision=$2 ;; --out) out=$2 ;;
             esac
             shift 2 ;;
         *) die "unknown argument '$1' (see --help)" ;;
@@ -44,6 +48,7 @@ baton="$build/src/baton"
 [ -x "$baton" ] || die "--build $build: no $baton (bash scripts/build.sh)"
 [[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "--threads: '$threads', expected an integer >= 1"
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "--rounds: '$rounds', expected an integer >= 1"
+case "$precision" in fp32|bf16) ;; *) die "--precision: '$precision', expected fp32 or bf16" ;; esac
 "$python" -c 'import torch' 2>/dev/null || die "PYTHON: $python cannot import torch"
 if [ -z "$out" ]; then
     out="$root/bench/results/$(date +%F)-translate-$device"
@@ -60,7 +65,7 @@ dirty=$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | tr 
     echo "machine: $(grep -m1 -E '^(model name|Model)' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores, $(uname -srm)"
     echo "model: $(cd "$model" && pwd) ($(grep -E '^(cell|emb|hidden|layers|bidirectional|attention|input-feed|subword-vocab) =' "$model/config.txt" | tr '\n' ' '))"
     echo "input: $input ($(wc -l <"$input") lines)"
-    echo "threads: $threads (both sides); device: $device; batch $batch; beams $beams"
+    echo "threads: $threads (both sides); device: $device; precision: $precision; batch $batch; beams $beams"
     echo "python: $python, torch $("$python" -c 'import torch; print(torch.__version__)')"
     echo "order: $rounds rounds, ABBA (baton first in odd rounds, torch first in even rounds)"
     echo "commands (with the load average before each):"
@@ -70,11 +75,11 @@ run() { # side round
     local side=$1 r=$2 cmd
     if [ "$side" = baton ]; then
         cmd=("$baton" bench translate --device "$device" --model "$model" --input "$input" --threads "$threads"
-             --batch "$batch" --beam "$beams" --reps "$reps" --csv "$out/raw/baton-r$r.csv")
+             --batch "$batch" --beam "$beams" --reps "$reps" --precision "$precision" --csv "$out/raw/baton-r$r.csv")
         [ "$r" = 1 ] && cmd+=(--write-ids "$out/ids")
     else
         cmd=("$python" "$here/pytorch_translate.py" --ids "$out/ids" --device "$device" --threads "$threads"
-             --batch "$batch" --beams "$beams" --reps "$reps" --csv "$out/raw/torch-r$r.csv")
+             --batch "$batch" --beams "$beams" --reps "$reps" --precision "$precision" --csv "$out/raw/torch-r$r.csv")
     fi
     { printf '  [load %s] ' "$(cut -d' ' -f1-3 /proc/loadavg)"; printf '%q ' "${cmd[@]}"; echo; } >>"$info"
     echo "== $side round $r" >&2

@@ -11,7 +11,8 @@ The searches are batched as a PyTorch user who cares about speed writes them: on
 rows of a batch; in beam search, selection by topk over each source's (rows x V) scores, finished hypotheses and
 finished sources leaving the batch (their rows are dropped, states gathered to the survivors); greedy steps all
 rows until each has produced </s>, as baton's does; no Python loop over sentences in the hot path,
-torch.inference_mode(), fp32 (TF32 off on CUDA). Their semantics are baton's
+torch.inference_mode(), fp32 (TF32 off on CUDA); with --precision bf16, under torch.autocast(bfloat16), which
+runs the matrix products on bf16 operands with fp32 results, as baton's bf16 precision does. Their semantics are baton's
 (include/baton/decode.h, src/decode/greedy.c, src/decode/beam.c):
   greedy: argmax per step; </s> forbidden at step 0 (-1e30 added to its logit); a row ends at </s>, all at max_len.
   beam:   log_softmax per live row; each source keeps its `beam` best (score + logp) over all its live rows, in
@@ -226,13 +227,13 @@ def beam_search(st, src, lens_cpu, max_len, k, alpha):
     grp_b = arange(B)                       # (G) source of each group
     row_g, slot = arange(B), torch.zeros(B, dtype=torch.long, device=dev)  # (R) group, rank within it
     row_b = grp_b                           # (R) source of each row: indexes mem, keys, mask
-    score = mem.new_zeros(B)                # (R) log-probability so far
+    score = mem.new_zeros(B, dtype=torch.float32)  # (R) log-probability so far (fp32 under autocast too)
     tok = torch.full((B,), BOS, dtype=torch.long, device=dev)
     hist = torch.empty((B, 0), dtype=torch.long, device=dev)                  # (R, t) tokens so far
     fed = mem.new_zeros(B, 1, st.H) if st.feed else None
     nfin = torch.zeros(B, dtype=torch.long, device=dev)
     # Each source's final list: at most k finished, then at most k - 1 unfinished at max_len.
-    fin_score = mem.new_full((B, 2 * k), float("-inf"))
+    fin_score = mem.new_full((B, 2 * k), float("-inf"), dtype=torch.float32)
     fin_len = torch.zeros((B, 2 * k), dtype=torch.long, device=dev)
     fin_tok = torch.full((B, 2 * k, max_len), PAD, dtype=torch.long, device=dev)
     G = B
@@ -324,6 +325,8 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=base.int_at_least(0), default=0, metavar="N",
                    help="CPU intra-op threads (torch.set_num_threads); 0 = every core available")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                   help="bf16: decode under torch.autocast(bfloat16) (default fp32)")
     p.add_argument("--warmup", type=base.int_at_least(0), default=1, metavar="N", help="untimed passes (1)")
     p.add_argument("--reps", type=base.int_at_least(1), default=3, metavar="N", help="timed passes (3)")
     p.add_argument("--csv", default=None, metavar="FILE")
@@ -436,7 +439,12 @@ def main(argv=None):
     if a.csv:
         csv = open(a.csv, "w")
         csv.write(",".join(COLUMNS) + "\n")
-    with torch.inference_mode():
+    import contextlib
+    amp = torch.autocast(a.device, dtype=torch.bfloat16) if a.precision == "bf16" else contextlib.nullcontext()
+    if a.precision == "bf16":
+        system += "-bf16"
+        wsys = max(len(system), len("system"))
+    with torch.inference_mode(), amp:
         for k in beams:
             mode = "greedy" if k == 1 else f"beam{k}"
             first = None

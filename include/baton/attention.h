@@ -41,6 +41,12 @@ typedef struct {
      * adds its key gradient into shared_dkeys for baton_attention_keys_backward to finish. */
     const float *shared_keys; /* (S,B,H) or NULL */
     float *shared_dkeys;      /* (S,B,H) */
+    /* Decoding (T = 1, dot or general scores, forward only) with rows grouped by source: rows
+     * groups[g] .. groups[g+1]-1 attend to source g, and the memory is (G,S,H) with one copy per
+     * source, not (S,B,H) with one per row, so beam search's rows of a source read it as one
+     * product. NULL: one memory column per row, as always. */
+    const int *groups; /* (G+1) host, ascending, groups[0] = 0 and groups[G] = B; or NULL */
+    int n_groups;      /* G */
 } baton_attention_acts;
 
 /* Registers the score's parameters under `prefix` (e.g. "decoder.attention"). */
@@ -70,7 +76,8 @@ baton_status baton_attention_keys_backward(baton_backend *be, const baton_attent
                                            const float *dkeys, const float *m, const float *params,
                                            const baton_param_table *t, int S, int B);
 
-/* Forward: ctx (T,B,H) from queries q (T,B,H) and memory m (S,B,H), source lengths (device). */
+/* Forward: ctx (T,B,H) from queries q (T,B,H) and memory m (S,B,H), or (G,S,H) where acts->groups
+ * is set, source lengths (device). */
 baton_status baton_attention_forward(baton_backend *be, const baton_attention *at, baton_attention_acts *acts,
                                      float *ctx, const float *q, const float *m, const int *src_len,
                                      const float *params, const baton_param_table *t, int T, int S, int B);

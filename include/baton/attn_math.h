@@ -260,21 +260,35 @@ BATON_HD static inline int baton_topk_before(float a, int ia, float b, int ib)
     return a > b || (a == b && ia < ib);
 }
 
-/* The k (<= n) best of x[0..n), best first, by insertion: val[i], idx[i]. */
+/* The k (<= n) best of x[0..n), best first, by insertion: val[i], idx[i]. Once k are held, a block
+ * of 64 whose max does not exceed the k-th best is passed over after one vectorized max: a later
+ * column ranks before the k-th only with a larger value, so the result is the plain scan's. (The max
+ * starts at the k-th value, so a NaN entry, which no comparison lets in, cannot hide a larger one.) */
 BATON_HD static inline void baton_row_topk(float *val, int *idx, const float *x, int n, int k)
 {
     int have = 0;
-    for (int j = 0; j < n; j++) {
-        float v = x[j];
-        if (have == k && !baton_topk_before(v, j, val[k - 1], idx[k - 1]))
-            continue;
-        int i = have < k ? have++ : k - 1;
-        for (; i > 0 && baton_topk_before(v, j, val[i - 1], idx[i - 1]); i--) {
-            val[i] = val[i - 1];
-            idx[i] = idx[i - 1];
+    for (int j0 = 0; j0 < n; j0 += 64) {
+        int j1 = j0 + 64 < n ? j0 + 64 : n;
+        if (have == k) {
+            float bm = val[k - 1];
+            BATON_SIMD_REDUCE(max, bm)
+            for (int j = j0; j < j1; j++)
+                bm = x[j] > bm ? x[j] : bm;
+            if (!(bm > val[k - 1]))
+                continue;
         }
-        val[i] = v;
-        idx[i] = j;
+        for (int j = j0; j < j1; j++) {
+            float v = x[j];
+            if (have == k && !baton_topk_before(v, j, val[k - 1], idx[k - 1]))
+                continue;
+            int i = have < k ? have++ : k - 1;
+            for (; i > 0 && baton_topk_before(v, j, val[i - 1], idx[i - 1]); i--) {
+                val[i] = val[i - 1];
+                idx[i] = idx[i - 1];
+            }
+            val[i] = v;
+            idx[i] = j;
+        }
     }
 }
 

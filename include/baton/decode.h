@@ -59,6 +59,7 @@ typedef struct {
     int *d_ids, *d_ones, *d_len, *d_gather; /* device: step input (R), ones (R), lengths (R), row maps */
     int *ids, *gather, *lens;   /* host mirrors */
     int *mem_src, mem_R;        /* the sources of the mem_R rows whose memory acts.enc_out holds */
+    int *groups, n_groups;      /* (B_max + 1) host: the rows' groups by source (attention.h), dot/general */
     int K;                      /* candidates per row: beam + 1 */
     float *d_val, *d_lse;       /* device: (R_max, K) best logits of a step, (R_max) log-sum-exp */
     int *d_idx;                 /* device: (R_max, K) their tokens */

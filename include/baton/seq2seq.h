@@ -143,6 +143,10 @@ baton_status baton_s2s_decode(baton_backend *be, const baton_s2s *m, baton_s2s_a
                               const int *tgt_len, int T, int B, const float *h0, const float *c0, float *hn,
                               float *cn, const baton_dropout_key *drop);
 
+/* Decoding: the next decode calls' rows grouped by source, groups (n + 1 starts, host) and the
+ * memory (n, S, H) (baton_attention_acts.groups); NULL: one memory column per row again. */
+void baton_s2s_acts_group_rows(baton_s2s_acts *acts, const int *groups, int n);
+
 /* Frees the host arrays a carve with input feeding made and any cuDNN state (the arena owns the rest). */
 void baton_s2s_acts_release(baton_s2s_acts *acts);
 

@@ -12,9 +12,11 @@
  * Counted: sentences, source tokens (subword ids fed to the encoder), target tokens (the best
  * hypothesis's ids without </s>): tok_per_s = target tokens / median pass time. */
 #define _XOPEN_SOURCE 700 /* realpath */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "baton/decode.h"
 #include "baton/text.h"
@@ -199,7 +201,7 @@ static baton_status write_ids(const char *dir, const char *name, const int *ids,
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "w");
-    BATON_REQUIRE(f, "bench translate: cannot write %s", path);
+    BATON_REQUIRE(f, "bench translate: cannot write %s (%s)", path, strerror(errno));
     for (int i = 0; i < n; i++) {
         if (score)
             fprintf(f, "%.6f\n", (double)score[i]);
@@ -221,6 +223,8 @@ static baton_status write_outputs(const bench_translate_model *x, const bench_op
     const char *dir = o->write_ids;
     char name[64];
     if (beam == o->beams.v[0]) {
+        BATON_REQUIRE(mkdir(dir, 0777) == 0 || errno == EEXIST, "bench translate: --write-ids %s: cannot create it (%s)",
+                      dir, strerror(errno));
         BATON_TRY(write_ids(dir, "src.ids", c->ids, MAX_SRC_TOKENS, c->len, NULL, c->n));
         BATON_TRY(write_ids(dir, "order.txt", c->line, 1, NULL, NULL, c->n)); /* each one's input line */
         char path[4096];

@@ -50,6 +50,7 @@ baton_status baton_beam_create(baton_beam *bm, baton_backend *be, const baton_s2
     bm->ids = malloc((size_t)R * sizeof(int));
     bm->lens = malloc((size_t)R * sizeof(int));
     bm->mem_src = malloc((size_t)R * sizeof(int));
+    bm->groups = malloc((size_t)(B_max + 1) * sizeof(int));
     bm->gather = malloc((size_t)G * R * sizeof(int));
     bm->val = malloc((size_t)R * K * sizeof(float));
     bm->idx = malloc((size_t)R * K * sizeof(int));
@@ -58,7 +59,7 @@ baton_status baton_beam_create(baton_beam *bm, baton_backend *be, const baton_s2
     bm->tok_hist = malloc((size_t)max_len * R * sizeof(int));
     bm->par_hist = malloc((size_t)max_len * R * sizeof(int));
     bm->attn_hist = with_attn ? malloc((size_t)max_len * R * S_max * sizeof(float)) : NULL;
-    if (!bm->ids || !bm->lens || !bm->mem_src || !bm->gather || !bm->val || !bm->idx || !bm->lse || !bm->attn_step || !bm->tok_hist || !bm->par_hist ||
+    if (!bm->ids || !bm->lens || !bm->mem_src || !bm->groups || !bm->gather || !bm->val || !bm->idx || !bm->lse || !bm->attn_step || !bm->tok_hist || !bm->par_hist ||
         (with_attn && !bm->attn_hist))
         return BATON_ERROR(BATON_ERR_OOM, "beam search: out of host memory for %d rows x %d steps", R, max_len);
     for (int r = 0; r < R; r++)
@@ -77,7 +78,7 @@ void baton_beam_destroy(baton_beam *bm)
             bm->be->ops->free(bm->be, dev[i]);
     baton_s2s_acts_release(&bm->acts);
     baton_arena_destroy(&bm->arena);
-    void *host[] = {bm->ids,       bm->lens,     bm->mem_src,     bm->gather,   bm->val,      bm->idx,
+    void *host[] = {bm->ids,       bm->lens,     bm->mem_src,     bm->groups,   bm->gather,   bm->val,      bm->idx,
                     bm->lse,       bm->attn_step, bm->tok_hist, bm->par_hist, bm->attn_hist};
     for (size_t i = 0; i < sizeof host / sizeof *host; i++)
         free(host[i]);
@@ -151,23 +152,49 @@ static baton_status reorder(baton_beam *bm, const int *par, int R, int nR)
     return BATON_OK;
 }
 
-/* The rows' memory, shared keys and source lengths, gathered from their sources' only when the
- * rows' sources changed: a source's rows share its memory, so reordering survivors within sources
- * (most steps) moves no memory (S x R x H floats, the largest copy a step could make). */
+/* Dot and general scores: the rows' groups by source (rows are in source order) and, where the
+ * live sources changed, their memory, (G, S, H): one copy per source, which all its rows read as
+ * one product (attention.h). Returns the memory's gather count (0: it stays). */
+static int group_rows(baton_beam *bm, const int *row_src, int S, int B, int R)
+{
+    int G = 0, same = 1;
+    for (int r = 0; r < R; r++)
+        if (r == 0 || row_src[r] != row_src[r - 1]) {
+            same = same && G < bm->n_groups && row_src[r] == bm->mem_src[bm->groups[G]]; /* the old group G's */
+            bm->groups[G++] = r;
+        }
+    same = same && G == bm->n_groups;
+    bm->groups[G] = R;
+    bm->n_groups = G;
+    if (same && bm->mem_R >= 0)
+        return 0;
+    for (int g = 0; g < G; g++)
+        for (int s = 0; s < S; s++)
+            bm->gather[g * S + s] = s * B + row_src[bm->groups[g]];
+    return G * S;
+}
+
+/* The rows' memory (shared keys) and source lengths, gathered from their sources' only when the
+ * rows' sources changed. A source's rows share its memory, so reordering survivors within sources
+ * (most steps) moves none; with dot and general scores each live source has one copy (group_rows),
+ * with additive ones each row (S x R x H floats, the largest copy a step could make). */
 static baton_status rows_memory(baton_beam *bm, const float *params, const baton_param_table *t, const int *row_src,
                                 const int *src_len_host, int S, int B, int R)
 {
     if (R == bm->mem_R && memcmp(row_src, bm->mem_src, (size_t)R * sizeof(int)) == 0)
         return BATON_OK;
     baton_backend *be = bm->be;
-    for (int s = 0; s < S; s++)
+    int grouped = bm->m->cfg.score != BATON_ATTN_ADDITIVE, n = grouped ? group_rows(bm, row_src, S, B, R) : S * R;
+    for (int s = 0; s < S && !grouped; s++)
         for (int r = 0; r < R; r++)
             bm->gather[s * R + r] = s * B + row_src[r];
     for (int r = 0; r < R; r++)
         bm->lens[r] = src_len_host[row_src[r]];
-    BATON_TRY(be->ops->upload(be, bm->d_gather, bm->gather, (size_t)S * R * sizeof(int)));
-    BATON_TRY(be->ops->embed_gather(be, bm->acts.enc_out, bm->d_gather, bm->mem, S * R, bm->m->cfg.hidden));
-    if (bm->m->cfg.input_feed) /* the steps' shared keys (additive scores) must follow the rows' memory */
+    if (n) {
+        BATON_TRY(be->ops->upload(be, bm->d_gather, bm->gather, (size_t)n * sizeof(int)));
+        BATON_TRY(be->ops->embed_gather(be, bm->acts.enc_out, bm->d_gather, bm->mem, n, bm->m->cfg.hidden));
+    }
+    if (!grouped && bm->m->cfg.input_feed) /* the steps' shared keys (additive scores) follow the rows' memory */
         BATON_TRY(baton_attention_keys(be, &bm->m->attn, bm->acts.feed_keys, bm->acts.enc_out, params, t, S, R));
     BATON_TRY(be->ops->upload(be, bm->d_len, bm->lens, (size_t)R * sizeof(int)));
     memcpy(bm->mem_src, row_src, (size_t)R * sizeof(int));
@@ -186,8 +213,12 @@ static baton_status step_rows(baton_beam *bm, const float *params, const baton_p
     for (int r = 0; r < R; r++)
         bm->ids[r] = step ? bm->tok_hist[(size_t)(step - 1) * bm->R_max + r] : BATON_BOS;
     BATON_TRY(be->ops->upload(be, bm->d_ids, bm->ids, (size_t)R * sizeof(int)));
-    BATON_TRY(baton_s2s_decode(be, bm->m, &bm->acts, params, t, bm->d_len, S, bm->d_ids, bm->d_ones, 1, R, bm->h,
-                               bm->c, bm->h, bm->c, NULL));
+    if (bm->m->cfg.score != BATON_ATTN_ADDITIVE)
+        baton_s2s_acts_group_rows(&bm->acts, bm->groups, bm->n_groups);
+    baton_status st = baton_s2s_decode(be, bm->m, &bm->acts, params, t, bm->d_len, S, bm->d_ids, bm->d_ones, 1, R,
+                                       bm->h, bm->c, bm->h, bm->c, NULL);
+    baton_s2s_acts_group_rows(&bm->acts, NULL, 0);
+    BATON_TRY(st);
     BATON_TRY(be->ops->topk_rows(be, bm->d_val, bm->d_idx, bm->d_lse, bm->acts.logits, R, V, bm->K));
     BATON_TRY(be->ops->download(be, bm->val, bm->d_val, (size_t)R * bm->K * sizeof(float)));
     BATON_TRY(be->ops->download(be, bm->idx, bm->d_idx, (size_t)R * bm->K * sizeof(int)));

@@ -235,6 +235,13 @@ static baton_status decode_hidden(baton_backend *be, const baton_s2s *m, baton_s
     return dr ? site_dropout(be, m, drop, SITE_ATT_H, acts->att_hd, acts->att_h, (size_t)TB * H) : BATON_OK;
 }
 
+void baton_s2s_acts_group_rows(baton_s2s_acts *acts, const int *groups, int n)
+{
+    acts->attn.groups = groups, acts->attn.n_groups = n;
+    if (acts->T_steps > 0) /* input feeding: a decode step runs as step 0 */
+        acts->attn_step[0].groups = groups, acts->attn_step[0].n_groups = n;
+}
+
 baton_status baton_s2s_decode(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
                               const baton_param_table *t, const int *src_len, int S, const int *tgt_in,
                               const int *tgt_len, int T, int B, const float *h0, const float *c0, float *hn,

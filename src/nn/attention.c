@@ -121,6 +121,26 @@ baton_status baton_attention_keys_backward(baton_backend *be, const baton_attent
     return be->ops->gemm(be, 0, 0, S * B, H, H, 1.0f, dkeys, H, W(params, t, at->w_k), H, 1.0f, dm, H);
 }
 
+/* One product per group, or one batched product where the groups are all as large (most beam
+ * steps: every source holds `beam` rows): C_g (n_g, N) = A_g (n_g, K) op(M_g), with A_g and C_g the
+ * group's rows (lda, ldc apart) and M_g source g's contiguous memory (S x H, ld H). */
+static baton_status per_group(baton_backend *be, const baton_attention_acts *acts, int trans_m, int N, int K,
+                              const float *A, int lda, const float *m, int S, int H, float *C, int ldc)
+{
+    const int *g = acts->groups;
+    int G = acts->n_groups, k = g[1] - g[0], uniform = 1;
+    for (int i = 1; i < G && uniform; i++)
+        uniform = g[i + 1] - g[i] == k;
+    if (uniform)
+        return be->ops->gemm_batched(be, 0, trans_m, k, N, K, 1.0f, A, lda, (int64_t)k * lda, m, H, (int64_t)S * H,
+                                     0.0f, C, ldc, (int64_t)k * ldc, G);
+    for (int i = 0; i < G; i++)
+        if (g[i + 1] > g[i])
+            BATON_TRY(be->ops->gemm(be, 0, trans_m, g[i + 1] - g[i], N, K, 1.0f, A + (size_t)g[i] * lda, lda,
+                                    m + (size_t)i * S * H, H, 0.0f, C + (size_t)g[i] * ldc, ldc));
+    return BATON_OK;
+}
+
 baton_status baton_attention_forward(baton_backend *be, const baton_attention *at, baton_attention_acts *acts,
                                      float *ctx, const float *q, const float *m, const int *src_len,
                                      const float *params, const baton_param_table *t, int T, int S, int B)
@@ -132,6 +152,15 @@ baton_status baton_attention_forward(baton_backend *be, const baton_attention *a
     if (at->score == BATON_ATTN_GENERAL) {
         BATON_TRY(ops->gemm(be, 0, 0, T * B, H, H, 1.0f, q, H, W(params, t, at->w_a), H, 0.0f, acts->query, H));
         q = acts->query;
+    }
+    if (acts->groups) { /* decoding, memory (G,S,H): scores and contexts of (B,1,S) and (1,B,H) */
+        BATON_REQUIRE(T == 1 && at->score != BATON_ATTN_ADDITIVE && acts->n_groups >= 1 &&
+                          acts->groups[0] == 0 && acts->groups[acts->n_groups] == B,
+                      "attention: rows grouped by source need T = 1, dot or general scores and groups covering "
+                      "the %d rows (T = %d, %d groups)", B, T, acts->n_groups);
+        BATON_TRY(per_group(be, acts, 1, S, H, q, H, m, S, H, acts->scores, S));
+        BATON_TRY(ops->attn_softmax_forward(be, acts->p, acts->scores, src_len, B, 1, S));
+        return per_group(be, acts, 0, H, S, acts->p, S, m, S, H, ctx, H);
     }
     if (at->score == BATON_ATTN_ADDITIVE) {
         const float *keys = acts->shared_keys;
