@@ -1,9 +1,12 @@
 /* main.c: the baton program: parses the subcommand and dispatches. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "baton/buildinfo.h"
+#include "baton_config.h"
 #include "commands.h"
 #include "options.h"
 
@@ -49,8 +52,27 @@ static int dispatch(int argc, char **argv)
     return 2;
 }
 
+/* OpenMP's idle threads spin for a while after each parallel region, on the cores the CPU backend's
+ * own pool (src/cpu/cpu_deal.c) needs next; with OMP_WAIT_POLICY=passive they sleep at once, and the
+ * backend then runs its loops on every thread (src/cpu/cpu_backend.c). libgomp reads the policy when
+ * it loads, before main, so where the environment names none, the program sets it and starts itself
+ * again (same process, same arguments). A user's own OMP_WAIT_POLICY is left as it is. */
+static void passive_openmp(char **argv)
+{
+#if BATON_HAVE_OPENMP
+    if (getenv("OMP_WAIT_POLICY"))
+        return;
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    execv("/proc/self/exe", argv);
+    unsetenv("OMP_WAIT_POLICY"); /* no re-exec (no /proc): the policy in force stays the default */
+#else
+    (void)argv;
+#endif
+}
+
 int main(int argc, char **argv)
 {
+    passive_openmp(argv);
     /* A file-size limit (ulimit -f, RLIMIT_FSIZE) would kill the process with SIGXFSZ mid-write;
      * ignored, the write fails with EFBIG and the writer says which file and why, as for a full
      * disk (docs/faults.md). */

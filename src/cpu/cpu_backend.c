@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -229,8 +230,12 @@ static const baton_ops cpu_ops = {
  * workers spinning after each GEMM and an OpenMP team spins after each loop, and with both the
  * per-step GEMMs and cell ops of a recurrent layer slow down several times as they steal each
  * other's cores (measured: bench/results/2026-11-28-cpu-investigation). So the loops use OpenMP
- * only when OpenBLAS itself runs on OpenMP (one shared pool) or there is no BLAS; beside a pthreads
- * OpenBLAS they stay on the calling thread, and the GEMMs, which are most of the work, use them all. */
+ * only when OpenBLAS itself runs on OpenMP (one shared pool), or there is no BLAS, or OpenMP's idle
+ * threads sleep at once instead of spinning (OMP_WAIT_POLICY=passive, which the baton program sets
+ * for itself: src/cli/main.c); otherwise, beside a pthreads OpenBLAS, they stay on the calling
+ * thread, and the GEMMs, which are most of the work, use them all. Passive, the loops and oneDNN's
+ * bf16 products (OpenMP too) use every thread: 2 threads, tiny 1.16x and base 1.07x a training
+ * step in fp32, 1.65x base's in bf16, 1.6x beam decoding (bench/README.md). */
 /* The packed recurrence (cpu_recur.c) runs on cpu_deal.c's pool of threads, so in builds that have
  * it, beside a pthreads OpenBLAS, that pool owns the cores instead: OpenBLAS runs on the calling
  * thread and the GEMMs are cut in slices of C dealt over the pool (cpu_gemm.c), while the loops stay
@@ -249,7 +254,8 @@ static int one_pool(void)
 static int loop_threads(int threads)
 {
 #if BATON_HAVE_BLAS && defined(OPENBLAS_VERSION)
-    if (openblas_get_parallel() != OPENBLAS_OPENMP)
+    const char *policy = getenv("OMP_WAIT_POLICY");
+    if (openblas_get_parallel() != OPENBLAS_OPENMP && !(policy && strcasecmp(policy, "passive") == 0))
         return 1;
 #endif
     return threads;
