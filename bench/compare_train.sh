@@ -13,7 +13,7 @@
 #   --build DIR  meson build directory holding src/baton (default ./build)
 #   --precision  the precisions, both sides (default fp32): baton runs once per precision (baton.csv for
 #                fp32, baton-<precision>.csv otherwise), PyTorch once with the list (tf32: CUDA only; bf16 is
-#                AMP autocast, on the CPU only a test of the code path)
+#                AMP autocast: on a CPU with AMX both sides run oneDNN bf16 matmuls, see bench/README.md)
 #   --bf16       adds bf16 to the precisions (kept for older commands)
 #   --kernels    baton's part versions (baton bench --help), e.g. colsum=plain,step=eager
 #   --rounds N   ABBA rounds (default 3 on the cpu, 1 on cuda)

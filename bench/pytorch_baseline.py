@@ -48,7 +48,8 @@ Precisions (--precision, a comma list; one row each):
         cuDNN's RNNs in fp16, whatever dtype it was given (aten/src/ATen/cudnn/AutocastRNN.cpp casts input, states and
         a re-flattened weight copy to kHalf on every call, so with input feeding once per target step), while the
         GEMMs, attention and generator run in bf16 and the loss in fp32. The header says so on a GPU. On the CPU, bf16
-        is torch.autocast("cpu") and only tests this code path (nn.LSTM stays fp32 there): it is no speed reference.
+        is torch.autocast("cpu"): with torch 1.13 nn.LSTM stays fp32 there, a test of the code path; torch 2.15 on a CPU
+        with AMX trains 1.14-1.37x faster in it than in fp32 (bench/README.md), a speed reference.
 
 Timing: --warmup steps, then --steps timed steps; on CUDA each step between a pair of torch.cuda.Events (read after
 one synchronize at the end, so the host never waits inside the loop), on the CPU with time.perf_counter.
@@ -566,8 +567,8 @@ def main(argv=None):
                                  f"spins against it; OMP_WAIT_POLICY=passive is often several times faster "
                                  f"(bench/README.md)\n")
         if "bf16" in a.precision:
-            lines.append("bf16 on the CPU = torch.autocast('cpu', bfloat16) with fp32 master weights: a test of the "
-                         "code path, no speed reference (nn.LSTM stays fp32 under the CPU's autocast)")
+            lines.append("bf16 on the CPU = torch.autocast('cpu', bfloat16) with fp32 master weights (with torch 1.13 "
+                         "nn.LSTM stays fp32 under it)")
         header.update(cpu=cpu_model(), cores=os.cpu_count(), threads=torch.get_num_threads(), blas=blas)
         lines.append(f"CPU {cpu_model()}, {os.cpu_count()} cores online, intra-op threads {torch.get_num_threads()}, "
                      f"inter-op {torch.get_num_interop_threads()}, blas: {blas}, "
