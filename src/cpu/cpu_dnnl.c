@@ -91,9 +91,14 @@ static baton_status dnnl_ctx(baton_backend *be, cpu_dnnl **out)
         cpu_dnnl *d = calloc(1, sizeof *d);
         if (!d)
             return BATON_ERROR(BATON_ERR_OOM, "bf16 gemm: out of host memory for oneDNN's state");
+        dnnl_status_t s = dnnl_engine_create(&d->engine, dnnl_cpu, 0);
+        if (s == dnnl_success)
+            s = dnnl_stream_create(&d->stream, d->engine, dnnl_stream_default_flags);
+        if (s != dnnl_success) {
+            baton_cpu_dnnl_free(d);
+            return BATON_ERROR(BATON_ERR_UNSUPPORTED, "oneDNN: no CPU engine and stream (status %d)", (int)s);
+        }
         c->dnnl = d;
-        DNNL_TRY(dnnl_engine_create(&d->engine, dnnl_cpu, 0));
-        DNNL_TRY(dnnl_stream_create(&d->stream, d->engine, dnnl_stream_default_flags));
     }
     *out = c->dnnl;
     return BATON_OK;

@@ -59,8 +59,8 @@ baton_status baton_beam_create(baton_beam *bm, baton_backend *be, const baton_s2
     bm->tok_hist = malloc((size_t)max_len * R * sizeof(int));
     bm->par_hist = malloc((size_t)max_len * R * sizeof(int));
     bm->attn_hist = with_attn ? malloc((size_t)max_len * R * S_max * sizeof(float)) : NULL;
-    if (!bm->ids || !bm->lens || !bm->mem_src || !bm->groups || !bm->gather || !bm->val || !bm->idx || !bm->lse || !bm->attn_step || !bm->tok_hist || !bm->par_hist ||
-        (with_attn && !bm->attn_hist))
+    if (!bm->ids || !bm->lens || !bm->mem_src || !bm->groups || !bm->gather || !bm->val || !bm->idx || !bm->lse ||
+        !bm->attn_step || !bm->tok_hist || !bm->par_hist || (with_attn && !bm->attn_hist))
         return BATON_ERROR(BATON_ERR_OOM, "beam search: out of host memory for %d rows x %d steps", R, max_len);
     for (int r = 0; r < R; r++)
         bm->ids[r] = 1;
@@ -78,8 +78,8 @@ void baton_beam_destroy(baton_beam *bm)
             bm->be->ops->free(bm->be, dev[i]);
     baton_s2s_acts_release(&bm->acts);
     baton_arena_destroy(&bm->arena);
-    void *host[] = {bm->ids,       bm->lens,     bm->mem_src,     bm->groups,   bm->gather,   bm->val,      bm->idx,
-                    bm->lse,       bm->attn_step, bm->tok_hist, bm->par_hist, bm->attn_hist};
+    void *host[] = {bm->ids, bm->lens,      bm->mem_src,  bm->groups,   bm->gather,   bm->val,
+                    bm->idx, bm->lse,       bm->attn_step, bm->tok_hist, bm->par_hist, bm->attn_hist};
     for (size_t i = 0; i < sizeof host / sizeof *host; i++)
         free(host[i]);
     memset(bm, 0, sizeof *bm);
