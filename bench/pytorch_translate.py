@@ -29,6 +29,7 @@ A pass runs from the source id tensors already on the device (built once, outsid
 ids as Python lists on the host; on CUDA the device is synchronized before the clock is read.
 """
 import argparse
+import contextlib
 import json
 import os
 import struct
@@ -423,7 +424,7 @@ def main(argv=None):
             torch.cuda.synchronize()
         return outs, scores
 
-    system = f"pytorch-{torch.__version__}"
+    system = f"pytorch-{torch.__version__}" + ("-bf16" if a.precision == "bf16" else "")
     for line in header:
         print("# " + line)
     print(f"# model {model_dir}: {c['cell']} L={c['layers']} {'bi' if c['bidirectional'] else 'uni'} E={c['emb']} "
@@ -439,11 +440,7 @@ def main(argv=None):
     if a.csv:
         csv = open(a.csv, "w")
         csv.write(",".join(COLUMNS) + "\n")
-    import contextlib
     amp = torch.autocast(a.device, dtype=torch.bfloat16) if a.precision == "bf16" else contextlib.nullcontext()
-    if a.precision == "bf16":
-        system += "-bf16"
-        wsys = max(len(system), len("system"))
     with torch.inference_mode(), amp:
         for k in beams:
             mode = "greedy" if k == 1 else f"beam{k}"

@@ -122,7 +122,7 @@ static baton_status cpu_sync(baton_backend *be)
 static baton_status cpu_params_frozen(baton_backend *be, const float *params, size_t n)
 {
 #if BATON_HAVE_DNNL
-    if (be->precision == BATON_PRECISION_BF16 && be->versions.cpubf16 == 1 && baton_cpu_dnnl_usable())
+    if (baton_cpu_dnnl_on(be))
         return baton_cpu_dnnl_freeze(be, params, n);
 #endif
 #if BATON_HAVE_XSMM

@@ -10,8 +10,8 @@
  * Layout: the operands keep their row-major layout and leading dimensions (transposes are strides),
  * so each is rounded in one pass over its extent into a per-slot uint16 buffer, except where it lies
  * in the frozen parameters (ops->params_frozen: a training step's forward and backward, a translator
- * decoding), which are rounded once when frozen: a recurrent layer's W_hh is an operand at every step. A batch is one 3-D
- * matmul; a batch stride of 0 broadcasts that operand. Primitives are cached per shape (a small
+ * decoding), which are rounded once when frozen: a recurrent layer's W_hh is an operand at every
+ * step. A batch is one 3-D matmul; a batch stride of 0 broadcasts that operand. Primitives are cached per shape (a small
  * ring): creating one JIT-compiles its kernel, which costs more than most of the products.
  *
  * Threads: oneDNN runs on the OpenMP threads the backend set (cpu_backend.c). */
@@ -52,11 +52,15 @@ struct cpu_dnnl {
             return BATON_ERROR(BATON_ERR_UNSUPPORTED, "oneDNN: %s failed with status %d", #call, (int)s_);                \
     } while (0)
 
-int baton_cpu_dnnl_usable(void)
+int baton_cpu_dnnl_on(const baton_backend *be)
 {
     /* bf16 matmuls on older ISAs are emulated in fp32 by oneDNN, slower than the rounding path */
-    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), bf16 = (unsigned)dnnl_cpu_isa_avx512_core_bf16;
-    return (isa & bf16) == bf16;
+    static int hardware = -1;
+    if (hardware < 0) {
+        unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), bf16 = (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+        hardware = (isa & bf16) == bf16;
+    }
+    return be->precision == BATON_PRECISION_BF16 && be->versions.cpubf16 == 1 && hardware;
 }
 
 static void plan_free(plan *p)
@@ -223,12 +227,6 @@ static baton_status plan_get(cpu_dnnl *d, const int64_t *k, float alpha, float b
     return BATON_OK;
 }
 
-/* Floats from the first to one past the last element of a rows x cols operand. */
-static size_t span(int rows, int cols, int ld, int64_t stride, int batch)
-{
-    return (size_t)(batch - 1) * (size_t)stride + (size_t)(rows - 1) * (size_t)ld + (size_t)cols;
-}
-
 baton_status baton_cpu_dnnl_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
                                  const float *A, int lda, int64_t stride_a, const float *B, int ldb,
                                  int64_t stride_b, float beta, float *C, int ldc, int64_t stride_c, int batch)
@@ -236,8 +234,8 @@ baton_status baton_cpu_dnnl_gemm(baton_backend *be, int trans_a, int trans_b, in
     cpu_dnnl *d = NULL;
     BATON_TRY(dnnl_ctx(be, &d));
     const uint16_t *a = NULL, *b = NULL;
-    BATON_TRY(round_into(d, 0, A, span(trans_a ? K : M, trans_a ? M : K, lda, stride_a, batch), &a));
-    BATON_TRY(round_into(d, 1, B, span(trans_b ? N : K, trans_b ? K : N, ldb, stride_b, batch), &b));
+    BATON_TRY(round_into(d, 0, A, baton_cpu_extent(trans_a ? K : M, trans_a ? M : K, lda, stride_a, batch), &a));
+    BATON_TRY(round_into(d, 1, B, baton_cpu_extent(trans_b ? N : K, trans_b ? K : N, ldb, stride_b, batch), &b));
     int64_t key[12] = {trans_a, trans_b, M, N, K, lda, ldb, ldc, batch > 1 ? stride_a : 0,
                        batch > 1 ? stride_b : 0, batch > 1 ? stride_c : 0, batch};
     plan *p = NULL;

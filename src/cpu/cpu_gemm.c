@@ -32,15 +32,6 @@ static void gemm_loop(int trans_a, int trans_b, int M, int N, int K, float alpha
 }
 #endif
 
-/* Floats from the first to one past the last element of a rows x cols operand (leading dimension
- * ld), over `batch` matrices `stride` apart. */
-static size_t extent(int rows, int cols, int ld, int64_t stride, int batch)
-{
-    if (rows == 0 || cols == 0 || batch == 0)
-        return 0;
-    return (size_t)(batch - 1) * (size_t)stride + (size_t)(rows - 1) * (size_t)ld + (size_t)cols;
-}
-
 /* *out = the n floats at p rounded to bf16 (the values a GPU's bf16 GEMM multiplies), in slot's buffer. */
 static baton_status rounded(baton_backend *be, int slot, const float *p, size_t n, const float **out)
 {
@@ -68,8 +59,8 @@ static baton_status round_operands(baton_backend *be, int trans_a, int trans_b, 
 {
     if (be->precision != BATON_PRECISION_BF16 || K == 0)
         return BATON_OK;
-    BATON_TRY(rounded(be, 0, *A, extent(trans_a ? K : M, trans_a ? M : K, lda, stride_a, batch), A));
-    return rounded(be, 1, *B, extent(trans_b ? N : K, trans_b ? K : N, ldb, stride_b, batch), B);
+    BATON_TRY(rounded(be, 0, *A, baton_cpu_extent(trans_a ? K : M, trans_a ? M : K, lda, stride_a, batch), A));
+    return rounded(be, 1, *B, baton_cpu_extent(trans_b ? N : K, trans_b ? K : N, ldb, stride_b, batch), B);
 }
 
 /* The product in fp32 of operands already rounded where the precision asks (sizes checked). */
@@ -142,7 +133,7 @@ baton_status baton_cpu_gemm_batched(baton_backend *be, int trans_a, int trans_b,
     if (M == 0 || N == 0 || batch == 0)
         return BATON_OK;
 #if BATON_HAVE_DNNL
-    if (be->precision == BATON_PRECISION_BF16 && be->versions.cpubf16 == 1 && K > 0 && baton_cpu_dnnl_usable())
+    if (K > 0 && baton_cpu_dnnl_on(be))
         return baton_cpu_dnnl_gemm(be, trans_a, trans_b, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta, C,
                                    ldc, stride_c, batch);
 #endif

@@ -59,8 +59,9 @@ int baton_cpu_frozen_gemm(baton_backend *be, int trans_a, int trans_b, int M, in
 /* Frees the frozen range's panels (NULL: nothing). */
 void baton_cpu_frozen_free(cpu_frozen *f);
 
-/* Does the CPU multiply bf16 in hardware (AVX512-BF16 or AMX), as oneDNN sees it? */
-int baton_cpu_dnnl_usable(void);
+/* Do this backend's GEMMs run on oneDNN: bf16 precision, version cpubf16=dnnl, and a CPU that
+ * multiplies bf16 in hardware (AVX512-BF16 or AMX, as oneDNN sees it)? */
+int baton_cpu_dnnl_on(const baton_backend *be);
 /* The batched GEMM of baton_cpu_gemm_batched on A and B rounded to bf16, through oneDNN's matmul
  * (sizes > 0, checked by the caller). */
 baton_status baton_cpu_dnnl_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
@@ -71,6 +72,15 @@ baton_status baton_cpu_dnnl_gemm(baton_backend *be, int trans_a, int trans_b, in
 baton_status baton_cpu_dnnl_freeze(baton_backend *be, const float *params, size_t n);
 /* Frees oneDNN's state (NULL: nothing). */
 void baton_cpu_dnnl_free(cpu_dnnl *d);
+
+/* Floats from the first to one past the last element of a rows x cols GEMM operand (leading
+ * dimension ld), over `batch` matrices `stride` apart: what a product reads of it. */
+static inline size_t baton_cpu_extent(int rows, int cols, int ld, int64_t stride, int batch)
+{
+    if (rows == 0 || cols == 0 || batch == 0)
+        return 0;
+    return (size_t)(batch - 1) * (size_t)stride + (size_t)(rows - 1) * (size_t)ld + (size_t)cols;
+}
 
 /* C (M,N) = alpha op(A) op(B) + beta C through OpenBLAS, or a plain loop in builds without BLAS. */
 baton_status baton_cpu_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,

@@ -235,25 +235,45 @@ static void forward_product(const recur_call *rc, int item, int k)
     }
 }
 
+/* The rows of item i's block at step k (a cell's share of a step): its direction, time index, state
+ * slots and rows r0..r1, with the offsets both cell directions use. */
+typedef struct {
+    const baton_recur_dir *r;
+    int d, tt, prev, next, r0, r1;
+    size_t step, h0, at; /* B*Hd: one state slot; r0*Hd: the block's first state; tt*B + r0: its first row of y */
+} cell_block;
+
+/* Fills b for item i at step k; 0 when the block has no rows. */
+static int cell_block_at(const recur_call *rc, int item, int k, cell_block *b)
+{
+    const baton_recur_args *a = rc->a;
+    if (!block_rows(rc, item, &b->r0, &b->r1))
+        return 0;
+    b->d = item / rc->chunks;
+    slots(a, b->d, k, &b->tt, &b->prev, &b->next);
+    b->r = &a->dir[b->d];
+    b->step = (size_t)a->B * a->Hd, b->h0 = (size_t)b->r0 * a->Hd, b->at = (size_t)b->tt * a->B + (size_t)b->r0;
+    return 1;
+}
+
 /* Forward step k, cell of item i's row block: every unit of those rows. */
 static void forward_cell(const recur_call *rc, int item, int k)
 {
     const baton_recur_args *a = rc->a;
-    int d = item / rc->chunks, Hd = a->Hd, GH = rc->G * Hd, B = a->B, S = baton_cell_saved(a->cell), tt, prev, next;
-    int r0, r1;
-    if (!block_rows(rc, item, &r0, &r1))
+    int Hd = a->Hd, GH = rc->G * Hd, S = baton_cell_saved(a->cell);
+    cell_block b;
+    if (!cell_block_at(rc, item, k, &b))
         return;
-    slots(a, d, k, &tt, &prev, &next);
-    const baton_recur_dir *r = &a->dir[d];
-    size_t step = (size_t)B * Hd, h0 = (size_t)r0 * Hd, g0 = (size_t)r0 * GH;
+    const baton_recur_dir *r = b.r;
+    size_t step = b.step, h0 = b.h0, g0 = (size_t)b.r0 * GH;
     baton_cell_fwd_args c = {
-        .B = r1 - r0, .Hd = Hd, .t = tt, .lengths = a->lengths + r0,
-        .xg = r->xg + (rc->inside ? 0 : (size_t)tt * B * GH) + g0, .hg = r->hg + g0, .b_ih = r->b_ih,
+        .B = b.r1 - b.r0, .Hd = Hd, .t = b.tt, .lengths = a->lengths + b.r0,
+        .xg = r->xg + (rc->inside ? 0 : (size_t)b.tt * a->B * GH) + g0, .hg = r->hg + g0, .b_ih = r->b_ih,
         .b_hh = r->b_hh,
-        .h_prev = r->hs + prev * step + h0, .c_prev = r->cs ? r->cs + prev * step + h0 : NULL,
-        .h = r->hs + next * step + h0, .c = r->cs ? r->cs + next * step + h0 : NULL,
-        .y = a->y + ((size_t)tt * B + (size_t)r0) * a->ldy + (size_t)d * Hd, .ldy = a->ldy,
-        .save = r->save ? r->save + ((size_t)tt * B + (size_t)r0) * S * Hd : NULL,
+        .h_prev = r->hs + b.prev * step + h0, .c_prev = r->cs ? r->cs + b.prev * step + h0 : NULL,
+        .h = r->hs + b.next * step + h0, .c = r->cs ? r->cs + b.next * step + h0 : NULL,
+        .y = a->y + b.at * a->ldy + (size_t)b.d * Hd, .ldy = a->ldy,
+        .save = r->save ? r->save + b.at * S * Hd : NULL,
     };
     baton_cpu_cell_forward_units(a->cell, &c, 0, Hd);
 }
@@ -262,20 +282,19 @@ static void forward_cell(const recur_call *rc, int item, int k)
 static void backward_cell(const recur_call *rc, int item, int k)
 {
     const baton_recur_args *a = rc->a;
-    int d = item / rc->chunks, Hd = a->Hd, GH = rc->G * Hd, B = a->B, S = baton_cell_saved(a->cell), tt, prev, next;
-    int r0, r1;
-    if (!block_rows(rc, item, &r0, &r1))
+    int Hd = a->Hd, GH = rc->G * Hd, S = baton_cell_saved(a->cell);
+    cell_block b;
+    if (!cell_block_at(rc, item, k, &b))
         return;
-    slots(a, d, k, &tt, &prev, &next);
-    const baton_recur_dir *r = &a->dir[d];
-    size_t step = (size_t)B * Hd, h0 = (size_t)r0 * Hd, g0 = ((size_t)tt * B + (size_t)r0) * GH;
+    const baton_recur_dir *r = b.r;
+    size_t step = b.step, h0 = b.h0, g0 = b.at * GH;
     baton_cell_bwd_args c = {
-        .B = r1 - r0, .Hd = Hd, .t = tt, .lengths = a->lengths + r0,
-        .dy = a->dy + ((size_t)tt * B + (size_t)r0) * a->ldy + (size_t)d * Hd, .ldy = a->ldy,
+        .B = b.r1 - b.r0, .Hd = Hd, .t = b.tt, .lengths = a->lengths + b.r0,
+        .dy = a->dy + b.at * a->ldy + (size_t)b.d * Hd, .ldy = a->ldy,
         .dh = r->dh + h0, .dc = r->dc ? r->dc + h0 : NULL,
-        .save = r->save ? r->save + ((size_t)tt * B + (size_t)r0) * S * Hd : NULL,
-        .h_prev = r->hs + prev * step + h0, .h = r->hs + next * step + h0,
-        .c_prev = r->cs ? r->cs + prev * step + h0 : NULL, .c = r->cs ? r->cs + next * step + h0 : NULL,
+        .save = r->save ? r->save + b.at * S * Hd : NULL,
+        .h_prev = r->hs + b.prev * step + h0, .h = r->hs + b.next * step + h0,
+        .c_prev = r->cs ? r->cs + b.prev * step + h0 : NULL, .c = r->cs ? r->cs + b.next * step + h0 : NULL,
         .dgx = r->dgx + g0, .dgh = r->dgh ? r->dgh + g0 : NULL,
         .dh_prev = r->dh + h0, .dc_prev = r->dc ? r->dc + h0 : NULL,
     };
