@@ -538,9 +538,9 @@ static baton_status run_forward(baton_backend *be, layer *ly, int T, int B)
 {
     int lstm = ly->rnn.cfg.cell == BATON_CELL_LSTM;
 #if BATON_HAVE_CUDNN
-    if (ly->cudnn) /* training mode: keeps what backward needs, as the fused forward does */
+    if (ly->cudnn) /* training mode, keeping what backward needs, unless the forward is timed alone */
         return baton_cudnn_rnn_forward(ly->cudnn, ly->y, ly->hn, lstm ? ly->cn : NULL, ly->x, NULL, NULL, ly->lengths,
-                                       ly->host_len, ly->params, &ly->table, T, B, 1);
+                                       ly->host_len, ly->params, &ly->table, T, B, !ly->acts.no_grad);
 #endif
     return baton_rnn_forward(be, &ly->rnn, &ly->acts, ly->y, ly->hn, lstm ? ly->cn : NULL, ly->x, NULL, NULL,
                              ly->lengths, ly->params, &ly->table, T, B, NULL);
@@ -559,11 +559,13 @@ static baton_status run_backward(baton_backend *be, layer *ly, int T, int B)
 
 /* Times `calls` calls of forward (with_backward 0) or forward+backward; ms[i] per call and, under
  * --profile, kind_ms[i*P_KINDS + k] per kind of op. Gradients are zeroed before each call, outside
- * the timed region, as PyTorch's zero_grad is in the script. */
+ * the timed region, as PyTorch's zero_grad is in the script. A forward timed alone is an inference
+ * forward (no_grad: nothing kept for backward), as the script's runs under torch.no_grad. */
 static baton_status time_calls(baton_backend *be, layer *ly, int T, int B, int with_backward, double *ms,
                                double *kind_ms, int calls)
 {
     size_t gbytes = baton_param_bytes(&ly->table);
+    ly->acts.no_grad = !with_backward;
     for (int i = 0; i < calls; i++) {
         if (with_backward)
             BATON_TRY(be->ops->zero(be, ly->grads, gbytes));

@@ -43,8 +43,7 @@ baton_status baton_kernel_cell_check(baton_cell cell, const baton_cell_fwd_args 
         NEED(c_prev);
         NEED(c);
     }
-    if (baton_cell_saved(cell))
-        NEED(save);
+    /* save may be NULL: an inference forward (cell_math.h) */
     return check_ldy(a->ldy, a->B, a->Hd, who);
 }
 

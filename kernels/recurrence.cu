@@ -319,7 +319,7 @@ const char *cell_label(baton_cell cell)
     return cell == BATON_CELL_LSTM ? "lstm" : cell == BATON_CELL_GRU ? "gru" : "rnn_tanh";
 }
 
-baton_status check_args(const baton_kernel_recur_args *k, const char *who)
+baton_status check_args(const baton_kernel_recur_args *k, int backward, const char *who)
 {
     const baton_recur_args *a = &k->a;
     BATON_REQUIRE(a->T >= 1 && a->B >= 1 && a->Hd >= 1 && (a->dirs == 1 || a->dirs == 2) && k->a.units >= 1 &&
@@ -338,8 +338,10 @@ baton_status check_args(const baton_kernel_recur_args *k, const char *who)
                       "%s: direction %d lacks a tensor (w_hh, biases, xg, hs, hg, dgx, dh are required)", who, d);
         BATON_REQUIRE((a->cell == BATON_CELL_LSTM) == (r->cs != NULL && r->dc != NULL) &&
                           (a->cell == BATON_CELL_GRU) == (r->dgh != NULL) &&
-                          (baton_cell_saved(a->cell) != 0) == (r->save != NULL),
-                      "%s: direction %d: cs and dc go with the LSTM, dgh with the GRU, save with both", who, d);
+                          (r->save != NULL) <= (baton_cell_saved(a->cell) != 0) &&
+                          (!backward || (baton_cell_saved(a->cell) != 0) == (r->save != NULL)),
+                      "%s: direction %d: cs and dc go with the LSTM, dgh with the GRU, save with both (forward: or "
+                      "none, inference)", who, d);
         BATON_REQUIRE(!k->bf16 || (k->w16[d] && k->hs16[d] && k->dgx16[d] && (!r->dgh || k->dgh16[d])),
                       "%s: bf16 precision, but direction %d lacks a bf16 mirror of w_hh, hs, dgx or dgh", who, d);
     }
@@ -459,14 +461,14 @@ extern "C" baton_status baton_kernel_recur_plan(int *units, char *why, size_t wh
 extern "C" baton_status baton_kernel_recur_forward(baton_recur_version v, const baton_kernel_recur_args *k,
                                                    cudaStream_t stream)
 {
-    BATON_TRY(check_args(k, "baton_kernel_recur_forward"));
+    BATON_TRY(check_args(k, 0, "baton_kernel_recur_forward"));
     return dispatch<pass_op>(k->a.cell, k->bf16, v, 0, k, stream);
 }
 
 extern "C" baton_status baton_kernel_recur_backward(baton_recur_version v, const baton_kernel_recur_args *k,
                                                     cudaStream_t stream)
 {
-    BATON_TRY(check_args(k, "baton_kernel_recur_backward"));
+    BATON_TRY(check_args(k, 1, "baton_kernel_recur_backward"));
     BATON_REQUIRE(k->a.dy != NULL, "baton_kernel_recur_backward: dy is NULL");
     return dispatch<pass_op>(k->a.cell, k->bf16, v, 1, k, stream);
 }

@@ -179,8 +179,9 @@ baton_status check_wave(const baton_kernel_wave_args *k, int backward, const cha
         BATON_REQUIRE(r->w_hh && r->b_ih && r->b_hh && r->xg && r->hs && r->hg && r->dgx && r->dh &&
                           (a->cell == BATON_CELL_LSTM) == (r->cs != NULL && r->dc != NULL) &&
                           (a->cell == BATON_CELL_GRU) == (r->dgh != NULL) &&
-                          (baton_cell_saved(a->cell) != 0) == (r->save != NULL),
-                      "%s: layer %d lacks a tensor of its cell", who, l);
+                          (r->save != NULL) <= (baton_cell_saved(a->cell) != 0) &&
+                          (!backward || (baton_cell_saved(a->cell) != 0) == (r->save != NULL)),
+                      "%s: layer %d lacks a tensor of its cell (forward may lack save: inference)", who, l);
         BATON_REQUIRE(l + 1 == k->L ? a->ldy >= a->Hd : a->ldy == a->Hd,
                       "%s: layer %d: ldy=%d, expected Hd=%d (the layer below's output is the next one's input)", who,
                       l, a->ldy, a->Hd);

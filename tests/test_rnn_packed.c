@@ -13,7 +13,9 @@
  * units full and partial (Hd = 7: one chunk narrower than the 32 the plan cuts; Hd = 40: a full
  * one and a partial one; Hd = 64: two full), B = 1 and B = 33, and 1, 2 and 3 threads, whose
  * results must equal the 1-thread run's to the bit (every sum is taken in the same order, whatever
- * thread owns it). Then the refusals: packed in bf16 and on a build without libxsmm, and what
+ * thread owns it). An inference forward (no_grad) on either path must give the training forward's
+ * y, hn, cn to the bit, write none of the saved gates (poisoned first) and make backward refuse.
+ * Then the refusals: packed in bf16 and on a build without libxsmm, and what
  * --rnn-impl fused and auto run on the CPU.
  *
  * Error measure: the relative norm ||packed - sgemm|| / ||sgemm|| per tensor (tu_rel_err_ff). Both
@@ -98,6 +100,7 @@ typedef struct {
     float *params, *grads, *out[GR];
     int *len;
     uint32_t counter; /* the dropout masks' batch counter (host memory is the cpu's device memory) */
+    int no_grad;      /* an inference forward alone: saved gates poisoned first, backward must refuse */
     baton_arena arena;
     baton_rnn_acts acts;
 } side;
@@ -124,9 +127,16 @@ static baton_status side_run(side *s, const problem *p, const tcase *tc, const c
     s->counter = 3;
     baton_dropout_key drop = {.seed = SEED, .purpose = 40, .counter = &s->counter};
     float *const *in = p->in;
+    s->acts.no_grad = s->no_grad;
+    size_t saved = (size_t)tc->T * tc->B * p->rnn.saved * p->rnn.hd;
+    for (int l = 0; s->no_grad && saved && l < tc->L; l++)
+        for (int d = 0; d < tc->dirs; d++)
+            tu_fill_nan(s->acts.save[l][d], saved);
     BATON_TRY(baton_rnn_forward(be, &p->rnn, &s->acts, s->out[Y], s->out[HN], lstm ? s->out[CN] : NULL, in[X],
                                 st ? in[H0] : NULL, st && lstm ? in[C0] : NULL, s->len, s->params, &p->table, tc->T,
                                 tc->B, &drop));
+    if (s->no_grad)
+        return BATON_OK;
     return baton_rnn_backward(be, &p->rnn, &s->acts, s->out[DX], s->out[DH0], lstm ? s->out[DC0] : NULL, s->grads,
                               in[DY], st ? in[DHN] : NULL, st && lstm ? in[DCN] : NULL, in[X], s->len, s->params,
                               &p->table, tc->T, tc->B, &drop);
@@ -142,11 +152,14 @@ static void side_free(side *s)
     baton_backend_destroy(&s->be);
 }
 
-/* A side on a fresh cpu backend of `threads` threads and --kernels `versions`, run through impl. */
+/* A side on a fresh cpu backend of `threads` threads and --kernels `versions`, run through impl
+ * (forward alone where s->no_grad is set before the call). */
 static int side_make(side *s, const problem *p, const tcase *tc, int threads, const char *versions, const char *impl,
                      float *out[N_OUT])
 {
+    int no_grad = s->no_grad;
     memset(s, 0, sizeof *s);
+    s->no_grad = no_grad;
     baton_backend_options o = {.threads = threads, .versions = versions};
     return baton_backend_create_ex(&s->be, "cpu", &o) != BATON_OK || side_run(s, p, tc, impl, out) != BATON_OK;
 }
@@ -185,6 +198,34 @@ static void compare(const char *name, const problem *p, const tcase *tc, float *
     TU_EXPECT(&report, nonzero == 0, "%s: %d outputs at padded steps are not exactly zero", name, nonzero);
 }
 
+/* An inference forward (acts.no_grad) through impl: y, hn, cn equal the training forward's `train`
+ * to the bit, the saved gates keep their poison (nothing written), and backward refuses. */
+static void check_no_grad(const char *name, const problem *p, const tcase *tc, const char *versions, const char *impl,
+                          float **train)
+{
+    float **out = outputs_alloc(p);
+    side s = {.no_grad = 1};
+    int bad = side_make(&s, p, tc, 1, versions, impl, out), same = 1, lstm = tc->cell == BATON_CELL_LSTM;
+    TU_EXPECT(&report, !bad, "%s, %s no_grad: the forward failed (error above)", name, impl);
+    for (int o = Y; !bad && o <= CN; o++)
+        if (o != CN || lstm)
+            same &= memcmp(out[o], train[o], p->n_out[o] * sizeof(float)) == 0;
+    TU_EXPECT(&report, bad || same, "%s, %s no_grad: y, hn or cn differ from the training forward's", name, impl);
+    size_t saved = (size_t)tc->T * tc->B * p->rnn.saved * p->rnn.hd, written = 0;
+    for (int l = 0; !bad && l < tc->L; l++)
+        for (int d = 0; d < tc->dirs; d++)
+            for (size_t i = 0; i < saved; i++)
+                written += !isnan(s.acts.save[l][d][i]);
+    TU_EXPECT(&report, written == 0, "%s, %s no_grad: %zu saved gates written", name, impl, written);
+    baton_status st = bad ? BATON_OK
+                          : baton_rnn_backward(&s.be, &p->rnn, &s.acts, out[DX], NULL, NULL, out[GR], p->in[DY], NULL,
+                                               NULL, p->in[X], s.len, s.params, &p->table, tc->T, tc->B, NULL);
+    TU_EXPECT(&report, bad || (st == BATON_ERR_INVALID && strstr(baton_error_last(), "no_grad")),
+              "%s, %s no_grad: backward returned %d, expected a refusal naming no_grad", name, impl, (int)st);
+    side_free(&s);
+    outputs_free(out);
+}
+
 /* 1 when every output of a equals b's to the bit. */
 static int same_bits(const problem *p, const tcase *tc, float **a, float **b)
 {
@@ -207,7 +248,7 @@ static void run_case(const tcase *tc, uint32_t id)
         return;
     }
     float **ref = outputs_alloc(&p), **got = outputs_alloc(&p), **more = outputs_alloc(&p);
-    side a, b;
+    side a = {0}, b = {0};
     int bad = side_make(&a, &p, tc, 1, "cpurnn=sgemm", "fused", ref);
     TU_EXPECT(&report, !bad && a.acts.recur == 0, "%s: the per-step reference did not run (error above)", name);
     bad = bad || side_make(&b, &p, tc, 1, NULL, "packed", got);
@@ -216,12 +257,14 @@ static void run_case(const tcase *tc, uint32_t id)
         printf("%s (%s, %d units a chunk)\n", name, b.acts.impl_note, b.acts.recur_units);
         compare(name, &p, tc, got, ref);
         for (int threads = 2; threads <= 3; threads++) {
-            side c;
+            side c = {0};
             int cbad = side_make(&c, &p, tc, threads, NULL, "packed", more);
             TU_EXPECT(&report, !cbad && same_bits(&p, tc, more, got),
                       "%s: %d threads do not give the 1-thread results to the bit", name, threads);
             side_free(&c);
         }
+        check_no_grad(name, &p, tc, "cpurnn=sgemm", "fused", ref);
+        check_no_grad(name, &p, tc, NULL, "packed", got);
     }
     side_free(&b);
     side_free(&a);

@@ -41,7 +41,9 @@ BATON_HD static inline int baton_cell_saved(baton_cell cell)
 }
 
 /* Arguments of one forward time step. Pointers are device pointers of the backend; those a cell
- * does not use (c_prev, c outside LSTM; save for tanh RNN) must be NULL. */
+ * does not use (c_prev, c outside LSTM; save for tanh RNN) must be NULL, and save may be NULL for
+ * an inference forward that no backward follows (the test is uniform over a step, so it costs a
+ * warp nothing and the CPU compiler unswitches it out of the unit loop). */
 typedef struct {
     int B, Hd, t;
     const int *lengths;           /* (B) valid steps of each sequence */
@@ -54,7 +56,7 @@ typedef struct {
     float *c;                     /* (B, Hd) LSTM only */
     float *y;                     /* (B, ldy) output at t */
     int ldy;
-    float *save;                  /* (B, S*Hd) for backward (LSTM, GRU) */
+    float *save;                  /* (B, S*Hd) for backward (LSTM, GRU), or NULL: inference keeps nothing */
     uint16_t *h16;                /* (B, Hd) NULL, or h's bf16 mirror, written beside h (kernels only) */
 } baton_cell_fwd_args;
 
@@ -198,6 +200,8 @@ BATON_HD static inline void baton_lstm_fwd_step(const baton_cell_fwd_args *a, in
     a->c[k] = c;
     a->h[k] = h;
     a->y[b * a->ldy + j] = h;
+    if (!a->save)
+        return;
     float *s = a->save + row;
     s[0] = i;
     s[Hd] = f;
@@ -235,6 +239,8 @@ BATON_HD static inline void baton_gru_fwd_step(const baton_cell_fwd_args *a, int
     float h = (1.0f - z) * n + z * a->h_prev[k];
     a->h[k] = h;
     a->y[b * a->ldy + j] = h;
+    if (!a->save)
+        return;
     float *s = a->save + b * 4 * Hd + j;
     s[0] = r;
     s[Hd] = z;

@@ -55,6 +55,8 @@ typedef struct {
     float *dgx, *dgh;                     /* dirs x (T, B, G*Hd) gate gradients; dgh GRU only */
     float *dh, *dc;                       /* dirs x (B, Hd) carried state gradients */
     float *dxl[2];                        /* (T, B, H) input gradients between layers */
+    int no_grad;                          /* set: an inference forward, as under torch.no_grad: it writes no
+                                           * saved gates (save stays untouched), and backward refuses */
     baton_recur_version recur;            /* 0: per-step ops ("fused"); else the whole-recurrence version */
     int recur_units;                      /* of Hd per block (cpu: per thread's chunk), recur_plan's for recur */
     /* wavefront (recur == BATON_RECUR_WAVEFRONT): what its layers need at once beyond the above,
@@ -117,7 +119,8 @@ baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rn
                                const float *params, const baton_param_table *t, int T, int B,
                                const baton_dropout_key *drop);
 
-/* Backward through time after baton_rnn_forward with the same x, lengths, params and drop.
+/* Backward through time after baton_rnn_forward with the same x, lengths, params and drop
+ * (and acts->no_grad clear: BATON_ERR_INVALID otherwise).
  * Assigns dx (T,B,I), dh0, dc0 (each may be NULL) and accumulates (+=) into grads.
  * dy is required; dhn, dcn may be NULL for zero. */
 baton_status baton_rnn_backward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, float *dx,

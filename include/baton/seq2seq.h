@@ -147,6 +147,10 @@ baton_status baton_s2s_decode(baton_backend *be, const baton_s2s *m, baton_s2s_a
  * memory (n, S, H) (baton_attention_acts.groups); NULL: one memory column per row again. */
 void baton_s2s_acts_group_rows(baton_s2s_acts *acts, const int *groups, int n);
 
+/* on 1: the recurrent layers' forwards keep nothing for backward (baton_rnn_acts.no_grad), as
+ * under torch.no_grad: for decoders and evaluation; on 0: training again. */
+void baton_s2s_acts_no_grad(baton_s2s_acts *acts, int on);
+
 /* Frees the host arrays a carve with input feeding made and any cuDNN state (the arena owns the rest). */
 void baton_s2s_acts_release(baton_s2s_acts *acts);
 

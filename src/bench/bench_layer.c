@@ -118,11 +118,13 @@ static baton_status rig_create(layer_rig *g, const bench_opts *o, const layer_sh
     return BATON_OK;
 }
 
-/* One timed call: forward, and with backward also the backward; *ms between two timer marks. */
+/* One timed call: an inference forward, or with backward a training forward and the backward; *ms
+ * between two timer marks. */
 static baton_status rig_call(layer_rig *g, const layer_shape *sh, int r, int backward, float *ms)
 {
     baton_backend *be = &g->be;
     baton_dropout_key train = {.seed = 1, .purpose = BATON_RNG_DROPOUT, .counter = NULL}; /* dropout 0: unread */
+    g->acts.no_grad = !backward; /* a forward timed alone keeps nothing, as torch.no_grad */
     BATON_TRY(be->ops->timer_mark(be, 0));
     BATON_TRY(baton_rnn_forward(be, &g->rnn, &g->acts, g->y, NULL, NULL, g->x[r], NULL, NULL, g->len, g->params,
                                 &g->t, sh->T, sh->B, &train));

@@ -147,6 +147,8 @@ static baton_status score_pairs(session *x, char **src, char **tgt, int n)
     if (st == BATON_OK)
         st = baton_s2s_acts_carve(&acts, &arena, m, S_max, T_max, B);
     if (st == BATON_OK)
+        baton_s2s_acts_no_grad(&acts, 1);
+    if (st == BATON_OK)
         st = baton_s2s_acts_use_impl(&acts, be, m, x->s.rnn_impl, (uint64_t)x->s.seed, 1);
     int *dev[5] = {NULL, NULL, NULL, NULL, NULL};
     size_t sizes[5] = {(size_t)S_max * B, (size_t)B, (size_t)T_max * B, (size_t)T_max * B, (size_t)B};

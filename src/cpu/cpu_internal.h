@@ -26,7 +26,9 @@
 /* The packed recurrence's cell loops (cpu_ops.c, *_units) also get an AVX-512 clone: a thread's units
  * of one step are few (32 of a row), and 16 lanes halve their time where the CPU has them. flatten
  * inlines the cell's step functions, which GCC otherwise leaves out of line in that clone (a call
- * per element, 5x slower). AVX-512 changes no result: the loops are elementwise, without contraction. */
+ * per element, 5x slower). AVX-512 changes no result: the loops are elementwise, and the x86-64-v3
+ * and v4 clones contract the same a*b + c to FMAs (src/meson.build); the baseline clone, without
+ * FMA, rounds each product (results differ from the others' in the last bits). */
 #if BATON_HAVE_TARGET_CLONES_512
 #define BATON_CPU_CLONES_512 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), flatten))
 #else

@@ -36,6 +36,7 @@ baton_status baton_beam_create(baton_beam *bm, baton_backend *be, const baton_s2
     BATON_TRY(baton_s2s_acts_carve(&bm->acts, &measure, m, S_max, 1, R));
     BATON_TRY(baton_arena_create(&bm->arena, be, measure.used));
     BATON_TRY(baton_s2s_acts_carve(&bm->acts, &bm->arena, m, S_max, 1, R));
+    baton_s2s_acts_no_grad(&bm->acts, 1);
     BATON_TRY(be->ops->alloc(be, (void **)&bm->mem, (size_t)S_max * B_max * H * sizeof(float), "beam memory"));
     float **states[] = {&bm->h, &bm->c, &bm->h2, &bm->c2};
     for (int i = 0; i < 4; i++)

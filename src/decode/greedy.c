@@ -20,6 +20,7 @@ baton_status baton_greedy_create(baton_greedy *g, baton_backend *be, const baton
     BATON_TRY(baton_s2s_acts_carve(&g->acts, &measure, m, S_max, 1, B_max));
     BATON_TRY(baton_arena_create(&g->arena, be, measure.used));
     BATON_TRY(baton_s2s_acts_carve(&g->acts, &g->arena, m, S_max, 1, B_max));
+    baton_s2s_acts_no_grad(&g->acts, 1);
     int L = m->cfg.layers, H = m->cfg.hidden, G = (S_max > L ? S_max : L) + 1; /* survivors, then a map */
     size_t state = (size_t)L * B_max * H * sizeof(float);
     float **states[] = {&g->h, &g->c, &g->h2, &g->c2};

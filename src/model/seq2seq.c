@@ -98,6 +98,14 @@ baton_status baton_s2s_acts_use_impl(baton_s2s_acts *acts, baton_backend *be, co
     return BATON_OK;
 }
 
+void baton_s2s_acts_no_grad(baton_s2s_acts *acts, int on)
+{
+    acts->enc.no_grad = on;
+    acts->dec.no_grad = on; /* with input feeding a copy of step 0's, set below too */
+    for (int t = 0; t < acts->T_steps; t++)
+        acts->dec_step[t].no_grad = on;
+}
+
 void baton_s2s_acts_release(baton_s2s_acts *acts)
 {
     baton_rnn_acts_release(&acts->enc);

@@ -180,6 +180,20 @@ static int use_dropout(const baton_rnn *rnn, const baton_dropout_key *drop)
     return drop && rnn->cfg.dropout > 0.0f && rnn->cfg.layers > 1;
 }
 
+/* The saved gates of direction d of layer l that forward writes: none under no_grad (and none for
+ * the tanh RNN, whose save is NULL). */
+static float *saved(const baton_rnn_acts *acts, int l, int d)
+{
+    return acts->no_grad ? NULL : acts->save[l][d];
+}
+
+/* Those of step tt alone, or NULL. */
+static float *saved_at(const baton_rnn *rnn, const baton_rnn_acts *acts, int l, int d, int tt, int B)
+{
+    float *s = saved(acts, l, d);
+    return s ? s + (size_t)tt * B * rnn->saved * rnn->hd : NULL;
+}
+
 /* The initial state of direction d of layer l into its slot (h0, c0 this direction's or NULL). */
 static baton_status direction_state0(baton_backend *be, baton_rnn_acts *acts, const baton_rnn *rnn, int l, int d,
                                      const float *h0, const float *c0, int T, int B)
@@ -222,7 +236,7 @@ static baton_status direction_forward(baton_backend *be, const baton_rnn *rnn, b
             .h_prev = hs + prev * step, .c_prev = cs ? cs + prev * step : NULL,
             .h = hs + next * step, .c = cs ? cs + next * step : NULL,
             .y = y + (size_t)tt * B * H + (size_t)d * Hd, .ldy = H,
-            .save = rnn->saved ? acts->save[l][d] + (size_t)tt * B * rnn->saved * Hd : NULL,
+            .save = saved_at(rnn, acts, l, d, tt, B),
             .h16 = baton_backend_bf16_twin(be, hs + next * step),
         };
         BATON_TRY(ops->cell_forward(be, rnn->cfg.cell, &a));
@@ -243,7 +257,7 @@ static baton_recur_args recur_args(const baton_rnn *rnn, baton_rnn_acts *acts, i
         ra.dir[d] = (baton_recur_dir){
             .w_hh = tensor(params, t, rnn->w_hh[l][d]),
             .b_ih = tensor(params, t, rnn->b_ih[l][d]), .b_hh = tensor(params, t, rnn->b_hh[l][d]),
-            .xg = acts->xg + d * per_t, .hs = acts->hs[l][d], .cs = acts->cs[l][d], .save = acts->save[l][d],
+            .xg = acts->xg + d * per_t, .hs = acts->hs[l][d], .cs = acts->cs[l][d], .save = saved(acts, l, d),
             .hg = acts->hg + (size_t)d * B * GH, .dgx = acts->dgx + d * per_t,
             .dgh = acts->dgh ? acts->dgh + d * per_t : NULL,
             .dh = acts->dh + (size_t)d * B * Hd, .dc = acts->dc ? acts->dc + (size_t)d * B * Hd : NULL,
@@ -299,7 +313,7 @@ static baton_recur_args wave_layer(const baton_rnn *rnn, baton_rnn_acts *acts, i
     ra.dir[0] = (baton_recur_dir){
         .w_hh = tensor(params, t, rnn->w_hh[l][0]),
         .b_ih = tensor(params, t, rnn->b_ih[l][0]), .b_hh = tensor(params, t, rnn->b_hh[l][0]),
-        .xg = l ? step : acts->xg, .hs = acts->hs[l][0], .cs = acts->cs[l][0], .save = acts->save[l][0],
+        .xg = l ? step : acts->xg, .hs = acts->hs[l][0], .cs = acts->cs[l][0], .save = saved(acts, l, 0),
         .hg = step + gh, .dgx = dgx, .dgh = dgh,
         .dh = step + 2 * gh, .dc = acts->dc ? step + 2 * gh + hd : NULL,
     };
@@ -357,7 +371,7 @@ baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rn
 #if BATON_HAVE_CUDNN
     if (acts->cudnn)
         return baton_cudnn_rnn_forward(acts->cudnn, y, hn, cn, x, h0, c0, lengths, acts->host_lengths, params, t, T,
-                                       B, drop != NULL);
+                                       B, drop != NULL && !acts->no_grad);
 #endif
     if (acts->recur == BATON_RECUR_WAVEFRONT)
         return wave_forward(be, rnn, acts, y, hn, cn, x, h0, c0, lengths, params, t, T, B, drop);
@@ -438,7 +452,7 @@ static baton_status direction_backward(baton_backend *be, const baton_rnn *rnn, 
             .B = B, .Hd = Hd, .t = tt, .lengths = lengths,
             .dy = dyl + (size_t)tt * B * H + (size_t)d * Hd, .ldy = H,
             .dh = acts->dh, .dc = acts->dc,
-            .save = rnn->saved ? acts->save[l][d] + (size_t)tt * B * rnn->saved * Hd : NULL,
+            .save = saved_at(rnn, acts, l, d, tt, B),
             .h_prev = hs + prev * step, .h = hs + next * step,
             .c_prev = cs ? cs + prev * step : NULL, .c = cs ? cs + next * step : NULL,
             .dgx = acts->dgx + (size_t)tt * B * GH, .dgh = acts->dgh ? acts->dgh + (size_t)tt * B * GH : NULL,
@@ -510,6 +524,7 @@ baton_status baton_rnn_backward(baton_backend *be, const baton_rnn *rnn, baton_r
                                 const baton_param_table *t, int T, int B, const baton_dropout_key *drop)
 {
     BATON_TRY(check_shape(acts, T, B));
+    BATON_REQUIRE(!acts->no_grad, "rnn backward: the activations are set no_grad (an inference forward kept nothing)");
 #if BATON_HAVE_CUDNN
     if (acts->cudnn)
         return baton_cudnn_rnn_backward(acts->cudnn, dx, dh0, dc0, grads, dy, dhn, dcn, x, lengths,

@@ -345,7 +345,10 @@ baton_status baton_trainer_eval(baton_trainer *tr, const baton_host_batch *hb, f
 {
     baton_s2s_batch b;
     BATON_TRY(upload(tr, hb, hb->tgt_tokens, &b));
-    BATON_TRY(baton_s2s_forward(tr->be, &tr->model, &tr->acts, tr->params, &tr->table, &b, NULL, 0));
+    baton_s2s_acts_no_grad(&tr->acts, 1);
+    baton_status st = baton_s2s_forward(tr->be, &tr->model, &tr->acts, tr->params, &tr->table, &b, NULL, 0);
+    baton_s2s_acts_no_grad(&tr->acts, 0);
+    BATON_TRY(st);
     return tr->be->ops->download(tr->be, loss_sum, tr->acts.loss, sizeof(float));
 }
 

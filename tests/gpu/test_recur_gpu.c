@@ -6,7 +6,8 @@
  * precision, and compares y, hn, cn, dx, dh0, dc0 and every gradient of the parameter table.
  * Gradients start from the same random values on both sides, so the accumulation (+=) is checked;
  * every other output is poisoned with NaN first, and NaN fails every check. y at padded positions
- * must be exactly zero. Cases cover the three cells, one and two directions, 1, 2 and 4 layers,
+ * must be exactly zero. An inference forward (no_grad) of each case must give the training forward's
+ * y, hn, cn to the bit and write none of the saved gates (poisoned first). Cases cover the three cells, one and two directions, 1, 2 and 4 layers,
  * h0/c0/dhn/dcn given and absent, fp32, tf32 and bf16, blocks owning one unit and several (the
  * last one partial), threads summing two tiles of units (Hd=600), and blocks with more elements
  * than threads (B=300). In bf16, persistent runs its tensor-core kernels (the default
@@ -109,6 +110,7 @@ typedef struct {
     float *params, *grads, *in[N_IN], *out[N_OUT];
     int *len;
     uint32_t *counter; /* (1) the dropout masks' counter */
+    int no_grad;       /* an inference forward alone: saved gates poisoned first, left as they were */
     baton_arena arena;
     baton_rnn_acts acts;
 } side;
@@ -154,9 +156,27 @@ static baton_status side_run(side *s, const problem *p, const tcase *tc, const c
     BATON_TRY(be->ops->alloc(be, (void **)&s->counter, sizeof step, "dropout counter"));
     BATON_TRY(be->ops->upload(be, s->counter, &step, sizeof step));
     baton_dropout_key drop = {.seed = SEED, .purpose = 40, .counter = s->counter};
+    s->acts.no_grad = s->no_grad;
+    size_t saved = (size_t)tc->T * tc->B * p->rnn.saved * p->rnn.hd;
+    for (int l = 0; s->no_grad && saved && l < tc->L; l++)
+        for (int d = 0; d < tc->dirs; d++)
+            BATON_TRY(poison(be, s->acts.save[l][d], saved));
     BATON_TRY(baton_rnn_forward(be, &p->rnn, &s->acts, s->out[Y], s->out[HN], lstm ? s->out[CN] : NULL, s->in[X],
                                 st ? s->in[H0] : NULL, st && lstm ? s->in[C0] : NULL, s->len, s->params, &p->table,
                                 tc->T, tc->B, &drop));
+    if (s->no_grad) { /* y, hn, cn, then the saved gates in place of dx: every one must still be NaN */
+        for (int o = Y; o <= CN; o++)
+            BATON_TRY(be->ops->download(be, host_out[o], s->out[o], p->n_out[o] * sizeof(float)));
+        size_t left = 0;
+        for (int l = 0; saved && l < tc->L; l++)
+            for (int d = 0; d < tc->dirs; d++) {
+                BATON_TRY(be->ops->download(be, host_out[DX], s->acts.save[l][d], saved * sizeof(float)));
+                for (size_t i = 0; i < saved; i++)
+                    left += !isnan(host_out[DX][i]);
+            }
+        TU_EXPECT(&report, left == 0, "no_grad forward through %s: %zu saved gates written", s->acts.impl_note, left);
+        return BATON_OK;
+    }
     BATON_TRY(baton_rnn_backward(be, &p->rnn, &s->acts, s->out[DX], s->out[DH0], lstm ? s->out[DC0] : NULL, s->grads,
                                  s->in[DY], st ? s->in[DHN] : NULL, st && lstm ? s->in[DCN] : NULL, s->in[X], s->len,
                                  s->params, &p->table, tc->T, tc->B, &drop));
@@ -187,6 +207,28 @@ static void side_free(side *s)
 static double tol_of(baton_precision p, int backward)
 {
     return p == BATON_PRECISION_BF16 ? 3e-2 : p == BATON_PRECISION_TF32 ? 1e-2 : backward ? 5e-5 : 2e-5;
+}
+
+/* An inference forward (acts.no_grad) of the same case on the cuda backend: y, hn, cn equal the
+ * training forward's (`train`) to the bit, and no saved gate is written (side_run checks). */
+static void check_no_grad(const char *name, const problem *p, const tcase *tc, const baton_backend_options *go,
+                          float **train)
+{
+    side s = {.no_grad = 1};
+    float *out[N_OUT] = {0};
+    int bad = 0, lstm = tc->cell == BATON_CELL_LSTM, same = 1;
+    for (int o = 0; !bad && o < N_OUT; o++)
+        bad = !(out[o] = malloc((o == DX ? p->n_out[DX] + (size_t)tc->T * tc->B * 4 * p->rnn.hd : p->n_out[o]) *
+                                sizeof(float)));
+    bad = bad || baton_backend_create_ex(&s.be, "cuda", go) != BATON_OK || side_run(&s, p, tc, tc->impl, out) != BATON_OK;
+    TU_EXPECT(&report, !bad, "%s no_grad: the forward did not run (error above)", name);
+    for (int o = Y; !bad && o <= CN; o++)
+        if (o != CN || lstm)
+            same &= memcmp(out[o], train[o], p->n_out[o] * sizeof(float)) == 0;
+    TU_EXPECT(&report, bad || same, "%s no_grad: y, hn or cn differ from the training forward's", name);
+    side_free(&s);
+    for (int o = 0; o < N_OUT; o++)
+        free(out[o]);
 }
 
 static void run_case(const tcase *tc, uint32_t id)
@@ -230,6 +272,8 @@ static void run_case(const tcase *tc, uint32_t id)
                 for (int h = 0; t >= p.len[b] && h < H; h++)
                     nonzero += got[Y][((size_t)t * tc->B + b) * H + h] != 0.0f;
         TU_EXPECT(&report, nonzero == 0, "%s: %d outputs at padded steps are not exactly zero", name, nonzero);
+        if (tc->Hd < 100 && tc->B < 100) /* the small cases cover every version and cell; the big ones take long */
+            check_no_grad(name, &p, tc, &go, got);
     }
     side_free(&gpu);
     side_free(&cpu);
