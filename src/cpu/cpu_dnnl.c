@@ -14,20 +14,24 @@
  * step. A batch is one 3-D matmul; a batch stride of 0 broadcasts that operand. Primitives are cached per shape (a small
  * ring): creating one JIT-compiles its kernel, which costs more than most of the products.
  *
- * Threads: oneDNN runs on the OpenMP threads the backend set (cpu_backend.c). */
+ * Threads: oneDNN runs on the OpenMP threads the backend set (cpu_backend.c), but products below
+ * SERIAL_FLOPS on the calling thread alone. */
 #include <dnnl.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "baton/bf16.h"
 #include "cpu_internal.h"
+#if BATON_HAVE_OPENMP
+#include <omp.h>
+#endif
 
 enum { PLANS = 64 };
 
 /* One cached matmul: its shape, scalars and primitive, with memory objects whose handles are set at
  * each call. */
 typedef struct {
-    int64_t key[12];
+    int64_t key[13];
     float alpha, beta;
     dnnl_primitive_t prim;
     dnnl_memory_t a, b, c;
@@ -207,6 +211,38 @@ static baton_status plan_create(cpu_dnnl *d, plan *p, const int64_t *k, float al
     return BATON_OK;
 }
 
+/* Products below this many FLOPs run on the calling thread alone. With passive waits (cpu_backend.c)
+ * every parallel region wakes the sleeping workers, tens of microseconds, as long as such a product
+ * takes on one core with AMX; beam search's per-source attention products (5 x S x H, batched
+ * over the sources) are of this size. Beam 5 on Multi30k, 2 threads: 2.5-2.9 s with every product
+ * split, 2.05-2.13 s with this bound at 3e6-1e8 FLOPs; greedy within its spread. */
+#define SERIAL_FLOPS 1e7
+
+/* Narrows the calling thread's OpenMP team to itself; returns the team size to restore (0 where
+ * there is no OpenMP). A primitive is created and run with the team it will have: oneDNN sizes its
+ * work split to the team at creation, hence the team's place in the plan key. */
+static int team_serial(void)
+{
+#if BATON_HAVE_OPENMP
+    int all = omp_get_max_threads();
+    omp_set_num_threads(1);
+    return all;
+#else
+    return 0;
+#endif
+}
+
+/* Restores the team team_serial narrowed (all: its return; 0: nothing to do). */
+static void team_restore(int all)
+{
+#if BATON_HAVE_OPENMP
+    if (all)
+        omp_set_num_threads(all);
+#else
+    (void)all;
+#endif
+}
+
 /* The cached plan of this shape, created (in the ring's next slot) where there is none. */
 static baton_status plan_get(cpu_dnnl *d, const int64_t *k, float alpha, float beta, plan **out)
 {
@@ -227,17 +263,10 @@ static baton_status plan_get(cpu_dnnl *d, const int64_t *k, float alpha, float b
     return BATON_OK;
 }
 
-baton_status baton_cpu_dnnl_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
-                                 const float *A, int lda, int64_t stride_a, const float *B, int ldb,
-                                 int64_t stride_b, float beta, float *C, int ldc, int64_t stride_c, int batch)
+/* C = alpha A B + beta C through the cached plan of key, on the team the caller set. */
+static baton_status execute(cpu_dnnl *d, const int64_t *key, float alpha, float beta, const uint16_t *a,
+                            const uint16_t *b, float *C)
 {
-    cpu_dnnl *d = NULL;
-    BATON_TRY(dnnl_ctx(be, &d));
-    const uint16_t *a = NULL, *b = NULL;
-    BATON_TRY(round_into(d, 0, A, baton_cpu_extent(trans_a ? K : M, trans_a ? M : K, lda, stride_a, batch), &a));
-    BATON_TRY(round_into(d, 1, B, baton_cpu_extent(trans_b ? N : K, trans_b ? K : N, ldb, stride_b, batch), &b));
-    int64_t key[12] = {trans_a, trans_b, M, N, K, lda, ldb, ldc, batch > 1 ? stride_a : 0,
-                       batch > 1 ? stride_b : 0, batch > 1 ? stride_c : 0, batch};
     plan *p = NULL;
     BATON_TRY(plan_get(d, key, alpha, beta, &p));
     DNNL_TRY(dnnl_memory_set_data_handle(p->a, (void *)a));
@@ -247,4 +276,22 @@ baton_status baton_cpu_dnnl_gemm(baton_backend *be, int trans_a, int trans_b, in
     DNNL_TRY(dnnl_primitive_execute(p->prim, d->stream, 3, args));
     DNNL_TRY(dnnl_stream_wait(d->stream));
     return BATON_OK;
+}
+
+baton_status baton_cpu_dnnl_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                                 const float *A, int lda, int64_t stride_a, const float *B, int ldb,
+                                 int64_t stride_b, float beta, float *C, int ldc, int64_t stride_c, int batch)
+{
+    cpu_dnnl *d = NULL;
+    BATON_TRY(dnnl_ctx(be, &d));
+    const uint16_t *a = NULL, *b = NULL;
+    BATON_TRY(round_into(d, 0, A, baton_cpu_extent(trans_a ? K : M, trans_a ? M : K, lda, stride_a, batch), &a));
+    BATON_TRY(round_into(d, 1, B, baton_cpu_extent(trans_b ? N : K, trans_b ? K : N, ldb, stride_b, batch), &b));
+    int serial = 2.0 * M * N * K * batch < SERIAL_FLOPS;
+    int64_t key[13] = {trans_a, trans_b, M, N, K, lda, ldb, ldc, batch > 1 ? stride_a : 0,
+                       batch > 1 ? stride_b : 0, batch > 1 ? stride_c : 0, batch, serial};
+    int all = serial ? team_serial() : 0;
+    baton_status st = execute(d, key, alpha, beta, a, b, C);
+    team_restore(all);
+    return st;
 }
