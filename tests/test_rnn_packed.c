@@ -153,11 +153,10 @@ static void side_free(side *s)
 }
 
 /* A side on a fresh cpu backend of `threads` threads and --kernels `versions`, run through impl
- * (forward alone where s->no_grad is set before the call). */
+ * (with no_grad, an inference forward alone). */
 static int side_make(side *s, const problem *p, const tcase *tc, int threads, const char *versions, const char *impl,
-                     float *out[N_OUT])
+                     int no_grad, float *out[N_OUT])
 {
-    int no_grad = s->no_grad;
     memset(s, 0, sizeof *s);
     s->no_grad = no_grad;
     baton_backend_options o = {.threads = threads, .versions = versions};
@@ -204,8 +203,8 @@ static void check_no_grad(const char *name, const problem *p, const tcase *tc, c
                           float **train)
 {
     float **out = outputs_alloc(p);
-    side s = {.no_grad = 1};
-    int bad = side_make(&s, p, tc, 1, versions, impl, out), same = 1, lstm = tc->cell == BATON_CELL_LSTM;
+    side s;
+    int bad = side_make(&s, p, tc, 1, versions, impl, 1, out), same = 1, lstm = tc->cell == BATON_CELL_LSTM;
     TU_EXPECT(&report, !bad, "%s, %s no_grad: the forward failed (error above)", name, impl);
     for (int o = Y; !bad && o <= CN; o++)
         if (o != CN || lstm)
@@ -248,17 +247,17 @@ static void run_case(const tcase *tc, uint32_t id)
         return;
     }
     float **ref = outputs_alloc(&p), **got = outputs_alloc(&p), **more = outputs_alloc(&p);
-    side a = {0}, b = {0};
-    int bad = side_make(&a, &p, tc, 1, "cpurnn=sgemm", "fused", ref);
+    side a = {0}, b = {0}; /* b is freed even where a failed and b was never made */
+    int bad = side_make(&a, &p, tc, 1, "cpurnn=sgemm", "fused", 0, ref);
     TU_EXPECT(&report, !bad && a.acts.recur == 0, "%s: the per-step reference did not run (error above)", name);
-    bad = bad || side_make(&b, &p, tc, 1, NULL, "packed", got);
+    bad = bad || side_make(&b, &p, tc, 1, NULL, "packed", 0, got);
     TU_EXPECT(&report, !bad && b.acts.recur == BATON_RECUR_PACKED, "%s: packed did not run (error above)", name);
     if (!bad) {
         printf("%s (%s, %d units a chunk)\n", name, b.acts.impl_note, b.acts.recur_units);
         compare(name, &p, tc, got, ref);
         for (int threads = 2; threads <= 3; threads++) {
-            side c = {0};
-            int cbad = side_make(&c, &p, tc, threads, NULL, "packed", more);
+            side c;
+            int cbad = side_make(&c, &p, tc, threads, NULL, "packed", 0, more);
             TU_EXPECT(&report, !cbad && same_bits(&p, tc, more, got),
                       "%s: %d threads do not give the 1-thread results to the bit", name, threads);
             side_free(&c);

@@ -11,8 +11,9 @@
  * so each is rounded in one pass over its extent into a per-slot uint16 buffer, except where it lies
  * in the frozen parameters (ops->params_frozen: a training step's forward and backward, a translator
  * decoding), which are rounded once when frozen: a recurrent layer's W_hh is an operand at every
- * step. A batch is one 3-D matmul; a batch stride of 0 broadcasts that operand. Primitives are cached per shape (a small
- * ring): creating one JIT-compiles its kernel, which costs more than most of the products.
+ * step. A batch is one 3-D matmul; a batch stride of 0 broadcasts that operand. Primitives are
+ * cached per shape (a small ring): creating one JIT-compiles its kernel, which costs more than most
+ * of the products.
  *
  * Threads: oneDNN runs on the OpenMP threads the backend set (cpu_backend.c), but products below
  * SERIAL_FLOPS on the calling thread alone. */
@@ -212,9 +213,9 @@ static baton_status plan_create(cpu_dnnl *d, plan *p, const int64_t *k, float al
 }
 
 /* Products below this many FLOPs run on the calling thread alone. With passive waits (cpu_backend.c)
- * every parallel region wakes the sleeping workers, tens of microseconds, as long as such a product
- * takes on one core with AMX; beam search's per-source attention products (5 x S x H, batched
- * over the sources) are of this size. Beam 5 on Multi30k, 2 threads: 2.5-2.9 s with every product
+ * every parallel region wakes the sleeping workers, which costs tens of microseconds: as long as such
+ * a product takes on one core with AMX. Beam search's per-source attention products (5 x S x H,
+ * batched over the sources) are of this size. Beam 5 on Multi30k, 2 threads: 2.5-2.9 s with every product
  * split, 2.05-2.13 s with this bound at 3e6-1e8 FLOPs; greedy within its spread. */
 #define SERIAL_FLOPS 1e7
 

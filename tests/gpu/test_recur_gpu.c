@@ -132,6 +132,27 @@ static baton_status poison(baton_backend *be, float *d, size_t n)
     return st;
 }
 
+/* Checks that every one of the `saved` floats of each layer's and direction's saved gates is still
+ * the NaN it was poisoned with (an inference forward writes none). */
+static baton_status untouched(baton_backend *be, const tcase *tc, const baton_rnn_acts *acts, size_t saved)
+{
+    float *host = saved ? malloc(saved * sizeof(float)) : NULL;
+    if (saved && !host)
+        return BATON_ERROR(BATON_ERR_OOM, "recur_gpu: saved-gate buffer");
+    size_t left = 0;
+    baton_status st = BATON_OK;
+    for (int l = 0; saved && l < tc->L; l++)
+        for (int d = 0; st == BATON_OK && d < tc->dirs; d++) {
+            st = be->ops->download(be, host, acts->save[l][d], saved * sizeof(float));
+            for (size_t i = 0; st == BATON_OK && i < saved; i++)
+                left += !isnan(host[i]);
+        }
+    free(host);
+    TU_EXPECT(&report, st != BATON_OK || left == 0, "no_grad forward through %s: %zu saved gates written",
+              acts->impl_note, left);
+    return st;
+}
+
 static baton_status side_run(side *s, const problem *p, const tcase *tc, const char *impl, float *host_out[N_OUT])
 {
     baton_backend *be = &s->be;
@@ -164,18 +185,10 @@ static baton_status side_run(side *s, const problem *p, const tcase *tc, const c
     BATON_TRY(baton_rnn_forward(be, &p->rnn, &s->acts, s->out[Y], s->out[HN], lstm ? s->out[CN] : NULL, s->in[X],
                                 st ? s->in[H0] : NULL, st && lstm ? s->in[C0] : NULL, s->len, s->params, &p->table,
                                 tc->T, tc->B, &drop));
-    if (s->no_grad) { /* y, hn, cn, then the saved gates in place of dx: every one must still be NaN */
+    if (s->no_grad) { /* y, hn, cn, and the saved gates: every one must still be NaN */
         for (int o = Y; o <= CN; o++)
             BATON_TRY(be->ops->download(be, host_out[o], s->out[o], p->n_out[o] * sizeof(float)));
-        size_t left = 0;
-        for (int l = 0; saved && l < tc->L; l++)
-            for (int d = 0; d < tc->dirs; d++) {
-                BATON_TRY(be->ops->download(be, host_out[DX], s->acts.save[l][d], saved * sizeof(float)));
-                for (size_t i = 0; i < saved; i++)
-                    left += !isnan(host_out[DX][i]);
-            }
-        TU_EXPECT(&report, left == 0, "no_grad forward through %s: %zu saved gates written", s->acts.impl_note, left);
-        return BATON_OK;
+        return untouched(be, tc, &s->acts, saved);
     }
     BATON_TRY(baton_rnn_backward(be, &p->rnn, &s->acts, s->out[DX], s->out[DH0], lstm ? s->out[DC0] : NULL, s->grads,
                                  s->in[DY], st ? s->in[DHN] : NULL, st && lstm ? s->in[DCN] : NULL, s->in[X], s->len,
@@ -218,8 +231,7 @@ static void check_no_grad(const char *name, const problem *p, const tcase *tc, c
     float *out[N_OUT] = {0};
     int bad = 0, lstm = tc->cell == BATON_CELL_LSTM, same = 1;
     for (int o = 0; !bad && o < N_OUT; o++)
-        bad = !(out[o] = malloc((o == DX ? p->n_out[DX] + (size_t)tc->T * tc->B * 4 * p->rnn.hd : p->n_out[o]) *
-                                sizeof(float)));
+        bad = !(out[o] = malloc(p->n_out[o] * sizeof(float)));
     bad = bad || baton_backend_create_ex(&s.be, "cuda", go) != BATON_OK || side_run(&s, p, tc, tc->impl, out) != BATON_OK;
     TU_EXPECT(&report, !bad, "%s no_grad: the forward did not run (error above)", name);
     for (int o = Y; !bad && o <= CN; o++)
