@@ -77,9 +77,10 @@ baton_status baton_kernel_sumsq(float *out, const float *x, size_t n, double *sc
 
 /* One Adam / SGD update (kind) of n elements (optim_math.h); m, v NULL for SGD; h (this update's rate and
  * step) and grad_sumsq: device memory read by the kernel; params_bf16 NULL or the parameters' bf16
- * mirror, written from the updated values (bf16.h) in the same pass. */
+ * mirror, written from the updated values (bf16.h) in the same pass; ema NULL or the weights' moving
+ * average, moved by h->ema in the same pass. */
 baton_status baton_kernel_optim_update(baton_opt_kind kind, const baton_optim_hyper *h, float *params,
-                                       uint16_t *params_bf16, const float *grads, float *m, float *v, size_t n,
+                                       uint16_t *params_bf16, const float *grads, float *m, float *v, float *ema, size_t n,
                                        const float *grad_sumsq, cudaStream_t stream);
 
 /* ---- embeddings (kernels/embedding.cu) ---- */

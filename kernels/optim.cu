@@ -16,7 +16,8 @@
  * hyper-parameters are read from device memory (the trainer uploads them with the batch), so a
  * captured step replays with the current learning rate and step; each thread computes Adam's bias
  * corrections with the CPU's function (baton_adam_bias_correction). With a bf16 mirror of the
- * weights, the same pass writes it. nvcc contracts a*b + c into FMAs, so results differ from the
+ * weights, the same pass writes it, and with a moving average of the weights (--ema), the same
+ * pass moves it (baton_ema_at), so that averaging costs no pass of its own over the weights. nvcc contracts a*b + c into FMAs, so results differ from the
  * CPU's by rounding (a few ulp).
  *
  * Versions:
@@ -86,35 +87,43 @@ extern "C" baton_status baton_kernel_sumsq(float *out, const float *x, size_t n,
     return BATON_OK;
 }
 
-/* w16 (NULL, or the bf16 mirror of w) is written in the same pass, so bf16 GEMMs never convert weights. */
+/* What the pass writes beside w: w16 (NULL, or the bf16 mirror of w), so that bf16 GEMMs never
+ * convert weights, and ema (NULL, or the weights' moving average). */
+static __device__ __forceinline__ void after_update(const baton_optim_hyper *h, float factor, float w, uint16_t *w16,
+                                                    float *ema)
+{
+    if (w16)
+        *w16 = baton_bf16_from_f32(w);
+    if (ema)
+        baton_ema_at(h->ema, factor, ema, w);
+}
+
 static __global__ void adam_kernel(const baton_optim_hyper *hp, float *w, uint16_t *w16, const float *g, float *m,
-                                   float *v, size_t n, const float *grad_sumsq)
+                                   float *v, float *ema, size_t n, const float *grad_sumsq)
 {
     baton_optim_hyper h = *hp; /* device memory: a replayed graph uses this update's rate and step */
     float factor = baton_optim_grad_factor(&h, *grad_sumsq);
     float bc1 = baton_adam_bias_correction(h.beta1, h.step), bc2 = baton_adam_bias_correction(h.beta2, h.step);
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         baton_adam_at(&h, factor, w + i, g + i, m + i, v + i, bc1, bc2);
-        if (w16)
-            w16[i] = baton_bf16_from_f32(w[i]);
+        after_update(&h, factor, w[i], w16 ? w16 + i : NULL, ema ? ema + i : NULL);
     }
 }
 
-static __global__ void sgd_kernel(const baton_optim_hyper *hp, float *w, uint16_t *w16, const float *g, size_t n,
-                                  const float *grad_sumsq)
+static __global__ void sgd_kernel(const baton_optim_hyper *hp, float *w, uint16_t *w16, const float *g, float *ema,
+                                  size_t n, const float *grad_sumsq)
 {
     baton_optim_hyper h = *hp;
     float factor = baton_optim_grad_factor(&h, *grad_sumsq);
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         baton_sgd_at(&h, factor, w + i, g + i);
-        if (w16)
-            w16[i] = baton_bf16_from_f32(w[i]);
+        after_update(&h, factor, w[i], w16 ? w16 + i : NULL, ema ? ema + i : NULL);
     }
 }
 
 extern "C" baton_status baton_kernel_optim_update(baton_opt_kind kind, const baton_optim_hyper *h, float *params,
                                                   uint16_t *params_bf16, const float *grads, float *m, float *v,
-                                                  size_t n, const float *grad_sumsq, cudaStream_t stream)
+                                                  float *ema, size_t n, const float *grad_sumsq, cudaStream_t stream)
 {
     const char *who = "baton_kernel_optim_update";
     BATON_REQUIRE(kind == BATON_OPT_ADAM || kind == BATON_OPT_SGD, "%s: unknown optimizer kind %d", who, (int)kind);
@@ -127,10 +136,11 @@ extern "C" baton_status baton_kernel_optim_update(baton_opt_kind kind, const bat
     size_t b = (n + BATON_ELEM_THREADS - 1) / BATON_ELEM_THREADS;
     unsigned blocks = b > MAX_BLOCKS ? MAX_BLOCKS : (unsigned)b;
     if (kind == BATON_OPT_SGD)
-        BATON_LAUNCH(blocks, BATON_ELEM_THREADS, 0, stream, sgd_kernel)(h, params, params_bf16, grads, n, grad_sumsq);
+        BATON_LAUNCH(blocks, BATON_ELEM_THREADS, 0, stream, sgd_kernel)(h, params, params_bf16, grads, ema, n,
+                                                                         grad_sumsq);
     else
-        BATON_LAUNCH(blocks, BATON_ELEM_THREADS, 0, stream, adam_kernel)(h, params, params_bf16, grads, m, v, n,
-                                                                          grad_sumsq);
+        BATON_LAUNCH(blocks, BATON_ELEM_THREADS, 0, stream, adam_kernel)(h, params, params_bf16, grads, m, v, ema,
+                                                                          n, grad_sumsq);
     BATON_CUDA_CHECK_LAUNCH();
     return BATON_OK;
 }

@@ -103,7 +103,8 @@ static void snap_free(snapshot *s)
 
 static int save(const char *path, const baton_param_table *t, const snapshot *s, int adam)
 {
-    return baton_ckpt_save(path, t, s->p, adam ? s->m : NULL, adam ? s->v : NULL, &s->st, s->texts, 4) == BATON_OK;
+    return baton_ckpt_save(path, t, s->p, adam ? s->m : NULL, adam ? s->v : NULL, NULL, &s->st, s->texts, 4) ==
+           BATON_OK;
 }
 
 #if BATON_HAVE_CJSON
@@ -147,11 +148,36 @@ static int snap_poisoned(snapshot *s, const baton_param_table *t)
 static int load_equals(const char *path, const baton_param_table *t, const snapshot *want, snapshot *got)
 {
     tu_fill_nan(got->p, t->total), tu_fill_nan(got->m, t->total), tu_fill_nan(got->v, t->total);
-    return baton_ckpt_load(path, t, got->p, got->m, got->v, &got->st) == BATON_OK && same_tensors(t, want->p, got->p) &&
-           same_tensors(t, want->m, got->m) && same_tensors(t, want->v, got->v) && same_state(&want->st, &got->st);
+    return baton_ckpt_load(path, t, got->p, got->m, got->v, NULL, &got->st) == BATON_OK &&
+           same_tensors(t, want->p, got->p) && same_tensors(t, want->m, got->m) && same_tensors(t, want->v, got->v) && same_state(&want->st, &got->st);
 }
 
 /* ---- round trip -------------------------------------------------------------------------------- */
+
+/* The moving average of the weights: stored with its own prefix, read where asked, skipped where
+ * not; a file without one loads into a run that has one and says so (has_ema), leaving it as it was. */
+static void test_round_trip_ema(tu_report *r, const char *path, const baton_param_table *t, const snapshot *a,
+                                snapshot *got)
+{
+    size_t bytes = baton_param_bytes(t);
+    float *ema = malloc(bytes), *into = malloc(bytes);
+    int ok = ema && into;
+    if (ok) {
+        tu_fill_uniform(ema, t->total, -1.0f, 1.0f, 77, 4);
+        tu_fill_nan(into, t->total);
+    }
+    /* the file the caller left: SGD, no moving average */
+    ok = ok && baton_ckpt_load(path, t, got->p, NULL, NULL, into, &got->st) == BATON_OK && !got->st.has_ema &&
+         isnan(into[0]);
+    check(r, "round trip: a file without a moving average loads, has_ema 0, the buffer untouched", ok);
+    ok = ok && baton_ckpt_save(path, t, a->p, a->m, a->v, ema, &a->st, a->texts, 4) == BATON_OK;
+    ok = ok && load_equals(path, t, a, got); /* ema NULL: skipped */
+    check(r, "round trip: a moving average is skipped where not asked for", ok);
+    ok = ok && baton_ckpt_load(path, t, got->p, got->m, got->v, into, &got->st) == BATON_OK && got->st.has_ema &&
+         same_tensors(t, ema, into) && same_tensors(t, a->p, got->p) && same_tensors(t, a->m, got->m);
+    check(r, "round trip: params, m, v and the moving average bit-identical, has_ema 1", ok);
+    free(ema), free(into);
+}
 
 static void test_round_trip(tu_report *r, const char *dir, const baton_param_table *t, const snapshot *a,
                             snapshot *got)
@@ -175,7 +201,7 @@ static void test_round_trip(tu_report *r, const char *dir, const baton_param_tab
 
     /* moments left in the file when the caller does not want them */
     tu_fill_nan(got->p, t->total);
-    ok = baton_ckpt_load(path, t, got->p, NULL, NULL, NULL) == BATON_OK && same_tensors(t, a->p, got->p);
+    ok = baton_ckpt_load(path, t, got->p, NULL, NULL, NULL, NULL) == BATON_OK && same_tensors(t, a->p, got->p);
     check(r, "round trip: m and v may be skipped (NULL), state NULL", ok);
 
     /* SGD: no moments; a fresh state's NaN best score */
@@ -183,9 +209,11 @@ static void test_round_trip(tu_report *r, const char *dir, const baton_param_tab
     s.st = baton_ckpt_state_fresh(42);
     ok = save(path, t, &s, 0);
     memset(&got->st, 0, sizeof got->st);
-    ok = ok && baton_ckpt_load(path, t, got->p, NULL, NULL, &got->st) == BATON_OK && same_tensors(t, a->p, got->p);
+    ok = ok && baton_ckpt_load(path, t, got->p, NULL, NULL, NULL, &got->st) == BATON_OK &&
+         same_tensors(t, a->p, got->p);
     check(r, "round trip: SGD (no moments), fresh state (NaN best score, lr_scale 1)",
           ok && isnan(got->st.best_score) && got->st.lr_scale == 1.0 && got->st.seed == 42 && got->st.step == 0);
+    test_round_trip_ema(r, path, t, a, got);
     remove(path);
 }
 
@@ -269,7 +297,7 @@ static int refused(const char *path, const baton_param_table *t, snapshot *got, 
 {
     memset(&got->st, 0xab, sizeof got->st);
     baton_ckpt_state before = got->st;
-    baton_status st = baton_ckpt_load(path, t, got->p, want_m ? got->m : NULL, want_m ? got->v : NULL, &got->st);
+    baton_status st = baton_ckpt_load(path, t, got->p, want_m ? got->m : NULL, want_m ? got->v : NULL, NULL, &got->st);
     return st != BATON_OK && memcmp(&before, &got->st, sizeof before) == 0 && (!what || said(path, what));
 }
 
@@ -416,7 +444,7 @@ static void test_atomic(tu_report *r, const char *dir, const baton_param_table *
     snprintf(sub, sizeof sub, "%s/ro", dir);
     snprintf(sp, sizeof sp, "%s/ckpt", sub);
     ok = mkdir(sub, 0700) == 0 && save(sp, t, a, 1) && chmod(sub, 0500) == 0;
-    baton_status st = ok ? baton_ckpt_save(sp, t, b->p, b->m, b->v, &b->st, NULL, 0) : BATON_OK;
+    baton_status st = ok ? baton_ckpt_save(sp, t, b->p, b->m, b->v, NULL, &b->st, NULL, 0) : BATON_OK;
     ok = ok && st == BATON_ERR_IO && said(sp, "cannot create");
     chmod(sub, 0700);
     check(r, "atomic: saving into an unwritable directory fails cleanly, the old file intact",
@@ -479,22 +507,22 @@ static void test_save_args(tu_report *r, const char *dir, const baton_param_tabl
     snprintf(path, sizeof path, "%s/args.ckpt", dir);
     baton_ckpt_text reserved[] = {{"state.step", "1"}}, sum[] = {{"checksum", "x"}}, dup[] = {{"k", "1"}, {"k", "2"}};
     baton_ckpt_text bad_utf8[] = {{"k", "\xc3("}};
-    int ok = baton_ckpt_save(path, t, a->p, a->m, a->v, &a->st, reserved, 1) == BATON_ERR_INVALID &&
-             baton_ckpt_save(path, t, a->p, a->m, a->v, &a->st, sum, 1) == BATON_ERR_INVALID &&
-             baton_ckpt_save(path, t, a->p, a->m, a->v, &a->st, dup, 2) == BATON_ERR_INVALID &&
-             baton_ckpt_save(path, t, a->p, a->m, a->v, &a->st, bad_utf8, 1) == BATON_ERR_INVALID &&
-             baton_ckpt_save(path, t, a->p, a->m, NULL, &a->st, NULL, 0) == BATON_ERR_INVALID &&
-             baton_ckpt_save(path, t, a->p, NULL, NULL, NULL, NULL, 0) == BATON_ERR_INVALID;
+    int ok = baton_ckpt_save(path, t, a->p, a->m, a->v, NULL, &a->st, reserved, 1) == BATON_ERR_INVALID &&
+             baton_ckpt_save(path, t, a->p, a->m, a->v, NULL, &a->st, sum, 1) == BATON_ERR_INVALID &&
+             baton_ckpt_save(path, t, a->p, a->m, a->v, NULL, &a->st, dup, 2) == BATON_ERR_INVALID &&
+             baton_ckpt_save(path, t, a->p, a->m, a->v, NULL, &a->st, bad_utf8, 1) == BATON_ERR_INVALID &&
+             baton_ckpt_save(path, t, a->p, a->m, NULL, NULL, &a->st, NULL, 0) == BATON_ERR_INVALID &&
+             baton_ckpt_save(path, t, a->p, NULL, NULL, NULL, NULL, NULL, 0) == BATON_ERR_INVALID;
     baton_param_table bad;
     baton_param_table_init(&bad);
     int64_t two = 2;
     ok = ok && baton_param_add(&bad, NULL, "optim.lr", 1, &two) == BATON_OK &&
-         baton_ckpt_save(path, &bad, a->p, NULL, NULL, &a->st, NULL, 0) == BATON_ERR_INVALID;
+         baton_ckpt_save(path, &bad, a->p, NULL, NULL, NULL, &a->st, NULL, 0) == BATON_ERR_INVALID;
     baton_param_table_free(&bad);
     check(r, "save: refuses reserved or repeated text keys, bad UTF-8, one moment, no state, an optim.* parameter",
           ok && access(path, F_OK) != 0);
 #if !BATON_HAVE_CJSON
-    ok = save(path, t, a, 1) && baton_ckpt_load(path, t, a->p, NULL, NULL, NULL) == BATON_ERR_UNSUPPORTED &&
+    ok = save(path, t, a, 1) && baton_ckpt_load(path, t, a->p, NULL, NULL, NULL, NULL) == BATON_ERR_UNSUPPORTED &&
          said(path, "lacks cJSON");
     baton_status st = BATON_OK;
     char *v = baton_ckpt_text_get(path, "config", &st);

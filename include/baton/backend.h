@@ -171,9 +171,10 @@ typedef struct {
      * v NULL) as `kind` says; h (device memory: this update's rate and step) and grad_sumsq (one
      * float, device: the gradients' sum of squares for the clip) are read when the op runs, so a
      * captured update uses the current ones; params_bf16: NULL, or the parameters' bf16 mirror,
-     * rewritten from the new values in the same pass. */
+     * rewritten from the new values in the same pass; ema: NULL, or the weights' moving average,
+     * moved toward the new values by h->ema in the same pass. */
     baton_status (*optim_update)(baton_backend *be, baton_opt_kind kind, const baton_optim_hyper *h, float *params,
-                                 uint16_t *params_bf16, const float *grads, float *m, float *v, size_t n,
+                                 uint16_t *params_bf16, const float *grads, float *m, float *v, float *ema, size_t n,
                                  const float *grad_sumsq);
 
     /* ---- embeddings ---- */

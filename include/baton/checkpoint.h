@@ -6,6 +6,7 @@
  *     <name>                       every parameter, under its table name (design.md)
  *     optim.exp_avg.<name>         Adam's first moment m, laid out like the parameter
  *     optim.exp_avg_sq.<name>      Adam's second moment v (both absent for SGD)
+ *     optim.ema.<name>             the weights' moving average (optim.h; absent without one)
  *   "__metadata__" (all strings):
  *     format      "baton-checkpoint"
  *     version     "1"
@@ -40,6 +41,7 @@
 #define BATON_CKPT_VERSION "1"
 #define BATON_CKPT_EXP_AVG "optim.exp_avg."       /* prefix of m's tensors */
 #define BATON_CKPT_EXP_AVG_SQ "optim.exp_avg_sq." /* prefix of v's tensors */
+#define BATON_CKPT_EMA "optim.ema."               /* prefix of the moving average's tensors */
 
 /* Counters of a run beyond its tensors: what resuming needs to continue bit for bit. */
 typedef struct {
@@ -53,6 +55,7 @@ typedef struct {
     long elapsed_ms;    /* training time so far */
     long skipped_steps; /* steps skipped for a non-finite loss or gradient norm (0 when the file has none) */
     long bad_steps_in_a_row; /* of them, the run of such steps that the last step ends (0 when absent) */
+    int has_ema;        /* load: the file holds a moving average of the weights (save: ignored) */
 } baton_ckpt_state;
 
 /* A free-form text blob, stored as metadata under key. Keys "format", "version", "checksum" and
@@ -64,20 +67,22 @@ typedef struct {
 /* The state of a fresh run: counters 0, best_score NAN, lr_scale 1. */
 baton_ckpt_state baton_ckpt_state_fresh(uint64_t seed);
 
-/* Writes params (and Adam's m, v: both or neither, NULL for SGD) from host buffers laid out by t,
- * the state and n_texts text blobs to path atomically: path.tmp in the same directory, fsync,
+/* Writes params (and Adam's m, v: both or neither, NULL for SGD; the moving average ema, or NULL)
+ * from host buffers laid out by t, the state and n_texts text blobs to path atomically: path.tmp in the same directory, fsync,
  * rename, fsync of the directory; a kill at any moment leaves the old file or the new one. */
 baton_status baton_ckpt_save(const char *path, const baton_param_table *t, const float *params, const float *m,
-                             const float *v, const baton_ckpt_state *st, const baton_ckpt_text *texts, int n_texts);
+                             const float *v, const float *ema, const baton_ckpt_state *st,
+                             const baton_ckpt_text *texts, int n_texts);
 
 /* Loads a checkpoint into host buffers laid out by t (m, v may be NULL to skip them; asking for
- * moments the file lacks is an error) and *st (may be NULL). Refuses with one line naming the file
+ * moments the file lacks is an error; ema, when not NULL, is filled where the file has a moving
+ * average, which st->has_ema tells) and *st (may be NULL). Refuses with one line naming the file
  * and the problem: not safetensors, truncated, wrong format or version, a tensor missing, extra or
  * of the wrong shape or dtype, a checksum mismatch. A refused file leaves *st untouched, and the
  * buffers too unless the refusal comes after reading (checksum mismatch, read error): then their
  * tensors are undefined and must not be used. */
 baton_status baton_ckpt_load(const char *path, const baton_param_table *t, float *params, float *m, float *v,
-                             baton_ckpt_state *st);
+                             float *ema, baton_ckpt_state *st);
 
 /* A malloc'd copy of text blob key of the checkpoint at path, or NULL: with *st = BATON_OK when
  * the key is absent (no error line), else the error of a file that is not a valid checkpoint (it

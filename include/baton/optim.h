@@ -23,11 +23,13 @@ typedef struct {
     baton_lr_decay decay;
     float decay_rate;     /* BATON_LR_EXP */
     int decay_every;      /* BATON_LR_EXP: steps per factor of decay_rate */
+    float ema;            /* decay of the weights' moving average per update (0.999: ~1000 updates); 0: none */
 } baton_optim_config;
 
 typedef struct {
     baton_optim_config cfg;
     float *m, *v;  /* flat buffers like the parameters (Adam only) */
+    float *ema;    /* flat like the parameters: their moving average (cfg.ema > 0), else NULL */
     float *sumsq;  /* (1) the gradients' sum of squares, on the device */
     baton_optim_hyper *hyper; /* (1) device: baton_optim_step's upload of the update's hyper-parameters */
     size_t n;      /* floats in a flat buffer */
@@ -37,11 +39,20 @@ typedef struct {
 /* Defaults: Adam, lr 1e-3, betas (0.9, 0.999), eps 1e-8, no decay, clip 5, no warm-up. */
 baton_optim_config baton_optim_defaults(void);
 
-/* Checks the configuration and allocates the moments (zeroed) for the table's flat layout. */
+/* Checks the configuration and allocates the moments (zeroed) and the moving average (set it with
+ * baton_optim_ema_reset) for the table's flat layout. */
 baton_status baton_optim_create(baton_optim *o, baton_backend *be, const baton_optim_config *cfg,
                                 const baton_param_table *t);
 
-/* Frees the moments. */
+/* Sets the moving average (when there is one) to the n floats of params: its start. */
+baton_status baton_optim_ema_reset(baton_optim *o, baton_backend *be, const float *params);
+
+/* The moving average's decay at update number step (from 1): cfg.ema, lowered early to
+ * (1 + step) / (10 + step), so that the first updates do not tie the average to the initial
+ * weights (TensorFlow's ExponentialMovingAverage with num_updates). */
+float baton_optim_ema_decay(const baton_optim_config *cfg, long step);
+
+/* Frees the moments and the moving average. */
 void baton_optim_destroy(baton_optim *o, baton_backend *be);
 
 /* The learning rate of update number `step` (from 1) under the schedule. */
@@ -52,7 +63,7 @@ float baton_optim_lr(const baton_optim_config *cfg, long step);
 baton_optim_hyper baton_optim_next(const baton_optim *o, int accumulated);
 
 /* One update with hyper-parameters that the caller put in device memory at h (baton_optim_next's,
- * uploaded with a batch), then zeroes grads; the caller advances o->step. Enqueues only: nothing
+ * uploaded with a batch), the moving average's in the same pass, then zeroes grads; the caller advances o->step. Enqueues only: nothing
  * waits, so a training step can be recorded and replayed. */
 baton_status baton_optim_step_at(baton_optim *o, baton_backend *be, float *params, float *grads,
                                  const baton_optim_hyper *h);

@@ -32,6 +32,7 @@ typedef struct {
     float max_norm;   /* global-norm clip; <= 0: off */
     float grad_scale; /* multiplies the gradients first, e.g. 1/k after accumulating k batches */
     long step;
+    float ema;        /* this update's decay of the weights' moving average (baton_ema_at) */
 } baton_optim_hyper;
 
 /* Whether a gradients' sum of squares lets the update run: finite (it is never negative). Written
@@ -78,6 +79,16 @@ BATON_HD static inline void baton_sgd_at(const baton_optim_hyper *h, float facto
     if (factor != factor)
         return;
     *w -= h->lr * (*g * factor + h->weight_decay * *w);
+}
+
+/* The weights' exponential moving average (Polyak averaging; Marian's --exponential-smoothing),
+ * one element after its update: s += (1 - decay) (w - s), the form that loses least when s and w
+ * are close; nothing when factor is NaN, so a skipped step leaves the average as it leaves w. */
+BATON_HD static inline void baton_ema_at(float decay, float factor, float *s, float w)
+{
+    if (factor != factor)
+        return;
+    *s += (1.0f - decay) * (w - *s);
 }
 
 #endif

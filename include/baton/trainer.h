@@ -69,6 +69,7 @@ typedef struct {
     char alloc_hint[768];           /* what set-up needs and the options that set it (backend.h alloc_hint) */
     baton_dist *dist;               /* data parallel: gradients summed over its ranks at each update; NULL: alone */
     int reducing;                   /* the batch being stepped completes an update that sums over ranks */
+    int ema_in;                     /* params hold the moving average, opt.ema the trained weights */
 } baton_trainer;
 
 /* Builds the model with fresh weights from seed, the optimizer, and buffers for batches up to
@@ -114,6 +115,15 @@ baton_status baton_trainer_loss(baton_trainer *tr, long batch, float *loss_sum);
  * that the update completed by batch `batch` ran with (meaningful only for such a batch). The
  * update was skipped exactly when baton_optim_sumsq_ok(*grad_sumsq) is 0. */
 baton_status baton_trainer_health(baton_trainer *tr, long batch, float *loss_sum, float *grad_sumsq);
+
+/* Exchanges the weights with their moving average (--ema; none: nothing), so that validation,
+ * decoding and saving read the average from params; a second call restores the trained weights,
+ * and a step refuses to run between the two. Through the host, which refreshes bf16 mirrors. */
+baton_status baton_trainer_swap_ema(baton_trainer *tr);
+
+/* Where the weights a model file gets lie on the device: their moving average where there is one
+ * (in params or in opt.ema, as swapped), else params. */
+const float *baton_trainer_model_weights(const baton_trainer *tr);
 
 /* Summed loss of one batch without dropout or any update (validation). */
 baton_status baton_trainer_eval(baton_trainer *tr, const baton_host_batch *hb, float *loss_sum);

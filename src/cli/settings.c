@@ -72,6 +72,9 @@ const cli_opt cli_settings_opts[] = {
     {"weight-decay", OPT_FLOAT, O(weight_decay), "0", NULL, "decoupled weight decay (AdamW) / L2 (SGD)", G_TRAINING},
     {"clip", OPT_FLOAT, O(clip), "5", NULL, "global gradient-norm clip (0: off)", G_TRAINING},
     {"warmup", OPT_INT, O(warmup), "0", NULL, "linear warm-up steps", G_TRAINING},
+    {"ema", OPT_FLOAT, O(ema), "0", NULL,
+     "decay of the weights' moving average, which validation and the saved models hold (0: off; 0.999: about "
+     "the last 1000 updates)", G_TRAINING},
     {"lr-decay", OPT_STR, O(lr_decay), "none", "none,invsqrt,exp,plateau",
      "learning-rate decay after warm-up (plateau: on validations without improvement)", G_TRAINING},
     {"decay-rate", OPT_FLOAT, O(decay_rate), "0.5", NULL, "exp decay: factor per --decay-every steps", G_TRAINING},
@@ -188,6 +191,7 @@ baton_status cli_optim_config(baton_optim_config *oc, const cli_settings *s)
     oc->lr = s->lr;
     oc->weight_decay = s->weight_decay;
     oc->max_norm = s->clip;
+    oc->ema = s->ema;
     oc->warmup = s->warmup;
     oc->decay = strcmp(s->lr_decay, "invsqrt") == 0 ? BATON_LR_INVSQRT
                 : strcmp(s->lr_decay, "exp") == 0    ? BATON_LR_EXP
@@ -256,6 +260,7 @@ static baton_status check_training(const cli_settings *s)
     RANGE(s->weight_decay >= 0.0f, "weight-decay", "%g", (double)s->weight_decay, ">= 0");
     RANGE(s->clip >= 0.0f, "clip", "%g", (double)s->clip, ">= 0 (0: off)");
     RANGE(s->warmup >= 0, "warmup", "%d", s->warmup, ">= 0");
+    RANGE(s->ema >= 0.0f && s->ema < 1.0f, "ema", "%g", (double)s->ema, "0 (off) or 0 < decay < 1");
     RANGE(s->decay_rate > 0.0f && s->decay_rate <= 1.0f, "decay-rate", "%g", (double)s->decay_rate, "0 < r <= 1");
     RANGE(s->decay_every >= 1, "decay-every", "%d", s->decay_every, ">= 1");
     RANGE(s->batch_tokens >= 0 && s->batch_tokens <= CLI_LIMIT_BATCH * 64, "batch-tokens", "%d", s->batch_tokens,

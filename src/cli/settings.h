@@ -18,7 +18,7 @@ typedef struct {
     int subword_vocab, joint_subwords, subword_sample, replace_invalid;
     /* training */
     const char *optimizer, *lr_decay, *metrics;
-    float lr, weight_decay, clip, decay_rate;
+    float lr, weight_decay, clip, decay_rate, ema;
     int warmup, decay_every, batch, batch_tokens, steps, epochs, accumulate, log_every, valid_every;
     int valid_bleu, patience, plateau_patience, save_every, resume, overwrite;
     int max_bad_steps; /* stop after this many skipped (non-finite) steps in a row; 0: never */

@@ -163,7 +163,7 @@ static int recoverable(baton_status st)
     return st == BATON_ERR_IO || st == BATON_ERR_OOM;
 }
 
-/* The weights, copied to a malloc'd host buffer. */
+/* The weights model files hold (their moving average with --ema), copied to a malloc'd host buffer. */
 static baton_status download_weights(train_loop *L, float **host)
 {
     baton_trainer *tr = L->tr;
@@ -171,7 +171,7 @@ static baton_status download_weights(train_loop *L, float **host)
     *host = malloc(bytes);
     if (!*host)
         return BATON_ERROR(BATON_ERR_OOM, "saving: cannot allocate %zu bytes", bytes);
-    baton_status st = tr->be->ops->download(tr->be, *host, tr->params, bytes);
+    baton_status st = tr->be->ops->download(tr->be, *host, baton_trainer_model_weights(tr), bytes);
     if (st != BATON_OK) {
         free(*host);
         *host = NULL;
@@ -257,13 +257,23 @@ static int track(train_loop *L, long step, double loss, double bleu)
     return 1;
 }
 
+/* The validation loss and (--valid-bleu) greedy BLEU of the weights model files hold: with --ema,
+ * their moving average, swapped in for the while. */
+static baton_status evaluate(train_loop *L, double *loss, double *bleu)
+{
+    BATON_TRY(baton_trainer_swap_ema(L->tr));
+    baton_status st = baton_trainer_validate(L->tr, &L->td->d, loss);
+    if (st == BATON_OK && L->s->valid_bleu)
+        st = dev_bleu(L, bleu);
+    baton_status back = baton_trainer_swap_ema(L->tr);
+    return st != BATON_OK ? st : back;
+}
+
 /* Validates, records, keeps the best model, decays on plateau; *stop when patience runs out. */
 static baton_status validate(train_loop *L, int *stop)
 {
     double loss, bleu = -1.0;
-    BATON_TRY(baton_trainer_validate(L->tr, &L->td->d, &loss));
-    if (L->s->valid_bleu)
-        BATON_TRY(dev_bleu(L, &bleu));
+    BATON_TRY(evaluate(L, &loss, &bleu));
     BATON_TRY(curve_add(&L->dev_curve, (double)L->step, loss, bleu));
     int kept = track(L, L->step, loss, bleu) && strcmp(L->s->keep_best, "last") != 0;
     const char *keep = strcmp(L->s->keep_best, "bleu") == 0 && bleu >= 0 ? "BLEU" : "loss";
@@ -324,23 +334,37 @@ static baton_status checkpoint_path(const train_loop *L, char *path, size_t n)
     return cli_path_in(path, n, L->s->model, "checkpoint.safetensors");
 }
 
+/* The device buffers a checkpoint holds (params, Adam's m and v, the moving average; NULL where
+ * absent) and host twins for them in one malloc'd block (*block, NULL when out of memory). */
+static void checkpoint_buffers(const baton_trainer *tr, float *dev[4], float *host[4], float **block)
+{
+    float *d[4] = {tr->params, tr->opt.m, tr->opt.v, tr->opt.ema};
+    int n = 0;
+    for (int i = 0; i < 4; i++)
+        n += d[i] != NULL;
+    *block = malloc((size_t)n * baton_param_bytes(&tr->table));
+    for (int i = 0, k = 0; i < 4; i++) {
+        dev[i] = d[i];
+        host[i] = d[i] && *block ? *block + (size_t)k++ * tr->table.total : NULL;
+    }
+}
+
 baton_status train_loop_save(train_loop *L)
 {
     baton_trainer *tr = L->tr;
     size_t bytes = baton_param_bytes(&tr->table);
-    int adam = tr->opt.m != NULL;
-    float *buf = malloc(bytes * (adam ? 3 : 1));
+    float *dev[4], *host[4], *block;
+    checkpoint_buffers(tr, dev, host, &block);
     char *hist = history_text(L), pos[BATON_STREAM_POS_TEXT_MAX], path[4096];
     char *cfg = text_of(write_config, L->s), *sv = text_of(write_vocab, &L->td->d.sv);
     char *tv = text_of(write_vocab, &L->td->d.tv);
-    baton_status st = buf && hist && cfg && sv && tv ? BATON_OK : BATON_ERROR(BATON_ERR_OOM, "checkpoint: out of memory");
-    float *m = adam ? buf + bytes / sizeof(float) : NULL, *v = adam ? m + bytes / sizeof(float) : NULL;
-    if (st == BATON_OK)
-        st = tr->be->ops->download(tr->be, buf, tr->params, bytes);
-    if (st == BATON_OK && adam)
-        st = tr->be->ops->download(tr->be, m, tr->opt.m, bytes);
-    if (st == BATON_OK && adam)
-        st = tr->be->ops->download(tr->be, v, tr->opt.v, bytes);
+    baton_status st = block && hist && cfg && sv && tv ? BATON_OK
+                                                       : BATON_ERROR(BATON_ERR_OOM, "checkpoint: out of memory");
+    if (st == BATON_OK && tr->ema_in)
+        st = BATON_ERROR(BATON_ERR_INVALID, "checkpoint: the weights hold their moving average; expected the trained ones");
+    for (int i = 0; i < 4; i++)
+        if (st == BATON_OK && dev[i])
+            st = tr->be->ops->download(tr->be, host[i], dev[i], bytes);
     if (st == BATON_OK)
         st = train_data_tell(L->td, pos, sizeof pos);
     if (st == BATON_OK)
@@ -353,8 +377,8 @@ baton_status train_loop_save(train_loop *L)
     baton_ckpt_text texts[6] = {{"data_position", pos}, {"history", hist}, {"config", cfg}, {"src_vocab", sv},
                                 {"tgt_vocab", tv}, {"ranks", ranks}};
     if (st == BATON_OK)
-        st = baton_ckpt_save(path, &tr->table, buf, m, v, &cs, texts, 6);
-    free(buf);
+        st = baton_ckpt_save(path, &tr->table, host[0], host[1], host[2], host[3], &cs, texts, 6);
+    free(block);
     free(hist), free(cfg), free(sv), free(tv);
     return st;
 }
@@ -380,19 +404,23 @@ baton_status train_loop_resume(train_loop *L)
     char path[4096];
     BATON_TRY(checkpoint_path(L, path, sizeof path));
     size_t bytes = baton_param_bytes(&tr->table);
-    int adam = tr->opt.m != NULL;
-    float *buf = malloc(bytes * (adam ? 3 : 1));
-    BATON_REQUIRE(buf, "checkpoint: out of memory");
-    float *m = adam ? buf + bytes / sizeof(float) : NULL, *v = adam ? m + bytes / sizeof(float) : NULL;
+    float *dev[4], *host[4], *block;
+    checkpoint_buffers(tr, dev, host, &block);
+    BATON_REQUIRE(block, "checkpoint: out of memory");
     baton_ckpt_state cs;
-    baton_status st = baton_ckpt_load(path, &tr->table, buf, m, v, &cs);
-    if (st == BATON_OK)
-        st = tr->be->ops->upload(tr->be, tr->params, buf, bytes);
-    if (st == BATON_OK && adam)
-        st = tr->be->ops->upload(tr->be, tr->opt.m, m, bytes);
-    if (st == BATON_OK && adam)
-        st = tr->be->ops->upload(tr->be, tr->opt.v, v, bytes);
-    free(buf);
+    baton_status st = baton_ckpt_load(path, &tr->table, host[0], host[1], host[2], host[3], &cs);
+    /* a checkpoint of a run without --ema: the average starts from the weights it resumes */
+    if (dev[3] && st == BATON_OK && !cs.has_ema)
+        host[3] = NULL;
+    for (int i = 0; i < 4; i++)
+        if (st == BATON_OK && dev[i] && host[i])
+            st = tr->be->ops->upload(tr->be, dev[i], host[i], bytes);
+    if (dev[3] && st == BATON_OK && !cs.has_ema) {
+        st = baton_optim_ema_reset(&tr->opt, tr->be, tr->params);
+        fprintf(stderr, "%s holds no moving average of the weights (trained without --ema): the average starts "
+                        "from the weights it resumes\n", path);
+    }
+    free(block);
     for (int side = 0; st == BATON_OK && side < 2; side++) {
         char *saved = baton_ckpt_text_get(path, side ? "tgt_vocab" : "src_vocab", &st);
         char *now = text_of(write_vocab, side ? &L->td->d.tv : &L->td->d.sv);

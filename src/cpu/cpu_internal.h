@@ -168,7 +168,7 @@ baton_status baton_cpu_topk_rows(baton_backend *be, float *val, int *idx, float 
                                  int cols, int k);
 /* One optimizer update over the flat buffers. */
 baton_status baton_cpu_optim_update(baton_backend *be, baton_opt_kind kind, const baton_optim_hyper *h, float *params,
-                                    uint16_t *params_bf16, const float *grads, float *m, float *v, size_t n,
+                                    uint16_t *params_bf16, const float *grads, float *m, float *v, float *ema, size_t n,
                                     const float *grad_sumsq);
 
 #endif

@@ -106,10 +106,10 @@ static baton_status cu_topk(baton_backend *be, float *val, int *idx, float *lse,
 }
 
 static baton_status cu_optim(baton_backend *be, baton_opt_kind kind, const baton_optim_hyper *h, float *params,
-                             uint16_t *params_bf16, const float *grads, float *m, float *v, size_t n,
+                             uint16_t *params_bf16, const float *grads, float *m, float *v, float *ema, size_t n,
                              const float *grad_sumsq)
 {
-    return baton_kernel_optim_update(kind, h, params, params_bf16, grads, m, v, n, grad_sumsq, stream(be));
+    return baton_kernel_optim_update(kind, h, params, params_bf16, grads, m, v, ema, n, grad_sumsq, stream(be));
 }
 
 static baton_status cu_gather(baton_backend *be, float *out, const int *ids, const float *table, int n, int dim)

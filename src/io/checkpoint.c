@@ -1,7 +1,7 @@
 /* checkpoint.c: training checkpoints as one safetensors file (format in checkpoint.h).
  *
- * The file is written by the safetensors writer with three parts (parameters, m, v under their
- * prefixes), so tensors, padding and atomicity are the writer's; this module adds the metadata
+ * The file is written by the safetensors writer with up to four parts (parameters, m, v and the
+ * moving average under their prefixes), so tensors, padding and atomicity are the writer's; this module adds the metadata
  * (format, version, state, texts) and the checksum. The checksum goes into the header, which is
  * written before the data, so save computes it from the host buffers first, in the writer's data
  * order (parts in order, tensors in table order, little-endian); load computes it from the raw
@@ -23,7 +23,7 @@
 
 #define CK_CHECKSUM "checksum"
 #define CK_STATE_PREFIX "state."
-#define CK_PARAM_PREFIX "optim." /* reserved for the moments: no parameter may start with it */
+#define CK_PARAM_PREFIX "optim." /* reserved for the optimizer's buffers: no parameter may start with it */
 
 typedef enum { CK_LONG, CK_U64, CK_DOUBLE } ck_kind;
 
@@ -150,9 +150,10 @@ static void field_format(const baton_ckpt_state *st, int i, char *out)
     }
 }
 
-/* The parts of a checkpoint: parameters, then m and v when present. Returns their number. */
+/* The parts of a checkpoint: parameters, then m, v and the moving average when present. Returns
+ * their number. */
 static int make_parts(baton_st_part *parts, const baton_param_table *t, const float *params, const float *m,
-                      const float *v)
+                      const float *v, const float *ema)
 {
     int n = 0;
     parts[n++] = (baton_st_part){.prefix = "", .t = t, .src = params};
@@ -160,11 +161,14 @@ static int make_parts(baton_st_part *parts, const baton_param_table *t, const fl
         parts[n++] = (baton_st_part){.prefix = BATON_CKPT_EXP_AVG, .t = t, .src = m};
     if (v)
         parts[n++] = (baton_st_part){.prefix = BATON_CKPT_EXP_AVG_SQ, .t = t, .src = v};
+    if (ema)
+        parts[n++] = (baton_st_part){.prefix = BATON_CKPT_EMA, .t = t, .src = ema};
     return n;
 }
 
 baton_status baton_ckpt_save(const char *path, const baton_param_table *t, const float *params, const float *m,
-                             const float *v, const baton_ckpt_state *st, const baton_ckpt_text *texts, int n_texts)
+                             const float *v, const float *ema, const baton_ckpt_state *st,
+                             const baton_ckpt_text *texts, int n_texts)
 {
     BATON_TRY(check_save_args(path, t, params, m, v, st, texts, n_texts));
     int n = CK_NFIXED + CK_NFIELDS + n_texts + 1;
@@ -184,8 +188,8 @@ baton_status baton_ckpt_save(const char *path, const baton_param_table *t, const
     }
     for (int i = 0; i < n_texts; i++)
         meta[CK_NFIXED + CK_NFIELDS + i] = texts[i];
-    baton_st_part parts[3];
-    int n_parts = make_parts(parts, t, params, m, v);
+    baton_st_part parts[4];
+    int n_parts = make_parts(parts, t, params, m, v, ema);
     memcpy(sorted, meta, (size_t)(n - 1) * sizeof *meta);
     uint32_t crc = data_crc(meta_crc(sorted, n - 1), parts, n_parts);
     snprintf(checksum, sizeof checksum, "crc32:%08lx", (unsigned long)crc);
@@ -215,7 +219,7 @@ static baton_status no_cjson(const char *path)
 }
 
 baton_status baton_ckpt_load(const char *path, const baton_param_table *t, float *params, float *m, float *v,
-                             baton_ckpt_state *st)
+                             float *ema, baton_ckpt_state *st)
 {
     (void)t, (void)params, (void)m, (void)v, (void)st;
     return no_cjson(path);
@@ -339,10 +343,11 @@ static baton_status read_verified(baton_st_file *f, const char *path)
     return BATON_OK;
 }
 
-/* The parts to match: parameters, and each moment the file has or the caller wants; moments the
- * file has but the caller skips are still matched (checked, not stored). */
+/* The parts to match: parameters, each moment the file has or the caller wants, and the moving
+ * average where the file has one; what the file has but the caller skips is still matched
+ * (checked, not stored). */
 static baton_status plan_parts(const baton_st_file *f, const char *path, const baton_param_table *t, float *params,
-                               float *m, float *v, baton_st_part *parts, int *n_parts)
+                               float *m, float *v, float *ema, baton_st_part *parts, int *n_parts)
 {
     static const char *const prefix[2] = {BATON_CKPT_EXP_AVG, BATON_CKPT_EXP_AVG_SQ};
     float *dst[2] = {m, v};
@@ -358,25 +363,28 @@ static baton_status plan_parts(const baton_st_file *f, const char *path, const b
         if (dst[k] || have)
             parts[n++] = (baton_st_part){.prefix = prefix[k], .t = t, .dst = dst[k]};
     }
+    if (baton_st_count_prefix(f, BATON_CKPT_EMA) > 0)
+        parts[n++] = (baton_st_part){.prefix = BATON_CKPT_EMA, .t = t, .dst = ema};
     *n_parts = n;
     return BATON_OK;
 }
 
 baton_status baton_ckpt_load(const char *path, const baton_param_table *t, float *params, float *m, float *v,
-                             baton_ckpt_state *st)
+                             float *ema, baton_ckpt_state *st)
 {
     BATON_REQUIRE(path && t, "checkpoint load: expected a path and a parameter table");
     BATON_REQUIRE(params || t->count == 0, "checkpoint load %s: expected a host parameter buffer, got NULL", path);
     baton_st_file *f;
     BATON_TRY(baton_st_open(&f, path));
     baton_ckpt_state tmp;
-    baton_st_part parts[3];
+    baton_st_part parts[4];
     int n_parts = 0;
     baton_status s = check_identity(f, path);
     if (s == BATON_OK)
         s = parse_state(f, path, &tmp);
     if (s == BATON_OK)
-        s = plan_parts(f, path, t, params, m, v, parts, &n_parts);
+        s = plan_parts(f, path, t, params, m, v, ema, parts, &n_parts);
+    tmp.has_ema = baton_st_count_prefix(f, BATON_CKPT_EMA) > 0;
     if (s == BATON_OK)
         s = baton_st_match(f, parts, n_parts);
     if (s == BATON_OK)

@@ -36,23 +36,38 @@ baton_status baton_optim_create(baton_optim *o, baton_backend *be, const baton_o
                                                  cfg->decay_every > 0),
                   "exponential decay: rate %g every %d steps, expected 0 < rate <= 1 and every > 0",
                   (double)cfg->decay_rate, cfg->decay_every);
+    BATON_REQUIRE(cfg->ema >= 0.0f && cfg->ema < 1.0f, "moving-average decay %g, expected 0 (none) or in (0, 1)",
+                  (double)cfg->ema);
     o->cfg = *cfg;
     o->n = t->total;
     if (cfg->kind == BATON_OPT_ADAM) {
         BATON_TRY(baton_param_buffer_alloc(be, t, &o->m, "Adam first moment"));
         BATON_TRY(baton_param_buffer_alloc(be, t, &o->v, "Adam second moment"));
     }
+    if (cfg->ema > 0.0f)
+        BATON_TRY(baton_param_buffer_alloc(be, t, &o->ema, "moving average of the weights"));
     BATON_TRY(be->ops->alloc(be, (void **)&o->hyper, sizeof *o->hyper, "optimizer hyper-parameters"));
     return be->ops->alloc(be, (void **)&o->sumsq, sizeof(float), "gradient norm");
 }
 
 void baton_optim_destroy(baton_optim *o, baton_backend *be)
 {
-    void *bufs[4] = {o->m, o->v, o->sumsq, o->hyper};
-    for (int i = 0; i < 4; i++)
+    void *bufs[] = {o->m, o->v, o->ema, o->sumsq, o->hyper};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i])
             be->ops->free(be, bufs[i]);
     memset(o, 0, sizeof *o);
+}
+
+baton_status baton_optim_ema_reset(baton_optim *o, baton_backend *be, const float *params)
+{
+    return o->ema ? be->ops->copy(be, o->ema, params, o->n * sizeof(float)) : BATON_OK;
+}
+
+float baton_optim_ema_decay(const baton_optim_config *cfg, long step)
+{
+    float early = (1.0f + (float)step) / (10.0f + (float)step);
+    return cfg->ema < early ? cfg->ema : early;
 }
 
 float baton_optim_lr(const baton_optim_config *cfg, long step)
@@ -75,7 +90,8 @@ baton_optim_hyper baton_optim_next(const baton_optim *o, int accumulated)
     return (baton_optim_hyper){
         .kind = o->cfg.kind, .lr = baton_optim_lr(&o->cfg, step), .beta1 = o->cfg.beta1, .beta2 = o->cfg.beta2,
         .eps = o->cfg.eps, .weight_decay = o->cfg.weight_decay, .max_norm = o->cfg.max_norm,
-        .grad_scale = 1.0f / (float)(accumulated > 0 ? accumulated : 1), .step = step,
+        .grad_scale = 1.0f / (float)(accumulated > 0 ? accumulated : 1),
+        .ema = baton_optim_ema_decay(&o->cfg, step), .step = step,
     };
 }
 
@@ -84,7 +100,7 @@ baton_status baton_optim_step_at(baton_optim *o, baton_backend *be, float *param
 {
     BATON_TRY(be->ops->sumsq(be, o->sumsq, grads, o->n));
     BATON_TRY(be->ops->optim_update(be, o->cfg.kind, h, params, baton_backend_bf16_twin(be, params), grads, o->m,
-                                    o->v, o->n, o->sumsq));
+                                    o->v, o->ema, o->n, o->sumsq));
     return be->ops->zero(be, grads, o->n * sizeof(float));
 }
 

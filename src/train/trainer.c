@@ -55,7 +55,7 @@ static void describe_needs(baton_trainer *tr, const baton_s2s_config *mcfg, cons
         if (strstr(p->name, "embedding") || strncmp(p->name, "generator", 9) == 0)
             vocab += p->numel;
     }
-    int copies = ocfg->kind == BATON_OPT_ADAM ? 4 : 2, vocab_pct = count ? (int)(100.0 * vocab / count + 0.5) : 0;
+    int copies = (ocfg->kind == BATON_OPT_ADAM ? 4 : 2) + (ocfg->ema > 0.0f), vocab_pct = count ? (int)(100.0 * vocab / count + 0.5) : 0;
     double logits = tr->be->versions.loss == 0 ? 4.0 * tr->B_max * tr->T_max * mcfg->tgt_vocab : 0.0;
     int logits_pct = arena ? (int)(100.0 * logits / (double)arena + 0.5) : 0;
     char all[32], act[32], one[32], acts[320], flat[320];
@@ -67,9 +67,10 @@ static void describe_needs(baton_trainer *tr, const baton_s2s_config *mcfg, cons
              logits_pct >= 25 ? ", or --vocab-size: the output layer's B x T x V logits are" : ")");
     if (logits_pct >= 25)
         snprintf(acts + strlen(acts), sizeof acts - strlen(acts), " %d%% of it)", logits_pct);
-    snprintf(flat, sizeof flat, "%d x %s for the weights, their gradients%s (%zu parameters: lower %s; the "
+    snprintf(flat, sizeof flat, "%d x %s for the weights, their gradients%s%s (%zu parameters: lower %s; the "
              "embeddings and the output layer hold %d%% of them)", copies, one,
-             copies == 4 ? " and Adam's two moments" : "", count,
+             ocfg->kind == BATON_OPT_ADAM ? ", Adam's two moments" : "", ocfg->ema > 0.0f ? ", their average" : "",
+             count,
              vocab_pct >= 50 ? "--vocab-size or --emb, or --hidden" : "--hidden or --layers, or --emb", vocab_pct);
     int acts_first = (double)arena >= (double)copies * (double)P;
     /* cuda in bf16: the weights and the arena have bf16 mirrors, half their size again */
@@ -112,6 +113,7 @@ static baton_status create(baton_trainer *tr, baton_backend *be, const baton_s2s
     BATON_TRY(st);
     BATON_TRY(baton_param_buffer_alloc(be, &tr->table, &tr->grads, "gradients"));
     BATON_TRY(baton_optim_create(&tr->opt, be, ocfg, &tr->table));
+    BATON_TRY(baton_optim_ema_reset(&tr->opt, be, tr->params));
     BATON_TRY(baton_arena_create(&tr->arena, be, measure.used));
     BATON_TRY(baton_s2s_acts_carve_ex(&tr->acts, &tr->arena, &tr->model, S_max, T_max, B_max, be->versions.loss));
     BATON_TRY(block_create(tr));
@@ -295,10 +297,38 @@ static baton_status recorded(baton_trainer *tr, const baton_s2s_batch *b, int up
     return BATON_OK;
 }
 
+baton_status baton_trainer_swap_ema(baton_trainer *tr)
+{
+    if (!tr->opt.ema)
+        return BATON_OK;
+    baton_backend *be = tr->be;
+    size_t bytes = baton_param_bytes(&tr->table);
+    float *host = malloc(2 * bytes);
+    if (!host)
+        return BATON_ERROR(BATON_ERR_OOM, "moving average: cannot allocate %zu bytes of host memory", 2 * bytes);
+    baton_status st = be->ops->download(be, host, tr->params, bytes);
+    if (st == BATON_OK)
+        st = be->ops->download(be, host + tr->table.total, tr->opt.ema, bytes);
+    if (st == BATON_OK)
+        st = be->ops->upload(be, tr->params, host + tr->table.total, bytes);
+    if (st == BATON_OK)
+        st = be->ops->upload(be, tr->opt.ema, host, bytes);
+    free(host);
+    tr->ema_in ^= st == BATON_OK;
+    return st;
+}
+
+const float *baton_trainer_model_weights(const baton_trainer *tr)
+{
+    return tr->opt.ema && !tr->ema_in ? tr->opt.ema : tr->params;
+}
+
 baton_status baton_trainer_step_shared(baton_trainer *tr, const baton_host_batch *hb, long tgt_tokens,
                                        float *loss_sum)
 {
     baton_backend *be = tr->be;
+    BATON_REQUIRE(!tr->ema_in, "training step: the weights hold their moving average (baton_trainer_swap_ema); "
+                  "swap them back first");
     baton_s2s_batch b;
     BATON_TRY(upload(tr, hb, tgt_tokens, &b));
     int update = tr->pending + 1 == tr->accumulate;

@@ -41,9 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(format);
 
     baton_ckpt_state state;
-    baton_status adam_st = baton_ckpt_load(path, &table, params, m, v, &state);
+    baton_status adam_st = baton_ckpt_load(path, &table, params, m, v, NULL, &state);
     fuzz_expect_names(adam_st, path, "baton_ckpt_load (Adam)");
-    baton_status sgd_st = baton_ckpt_load(path, &table, params, NULL, NULL, NULL);
+    baton_status sgd_st = baton_ckpt_load(path, &table, params, NULL, NULL, NULL, NULL);
     fuzz_expect_names(sgd_st, path, "baton_ckpt_load (SGD)");
     if (adam_st == BATON_OK && sgd_st != BATON_OK)
         fuzz_fail("checkpoint: %s loads with Adam's moments but not without them", path);

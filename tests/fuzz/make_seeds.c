@@ -53,9 +53,9 @@ static void safetensors_seeds(const char *dir)
     st.step = 20, st.batches = 21, st.epoch = 1, st.best_score = 12.5, st.elapsed_ms = 1234;
     baton_ckpt_text texts[] = {{"config", "emb = 4\nhidden = 4\n"}, {"src_vocab", "<pad>\n<unk>\n<s>\n</s>\nx\n"}};
     snprintf(path, sizeof path, "%s/checkpoint-adam.safetensors", dir);
-    need(baton_ckpt_save(path, &t, p, m1, v1, &st, texts, 2), path);
+    need(baton_ckpt_save(path, &t, p, m1, v1, NULL, &st, texts, 2), path);
     snprintf(path, sizeof path, "%s/checkpoint-sgd.safetensors", dir);
-    need(baton_ckpt_save(path, &t, p, NULL, NULL, &st, NULL, 0), path);
+    need(baton_ckpt_save(path, &t, p, NULL, NULL, NULL, &st, NULL, 0), path);
     free(p), free(m1), free(v1);
     baton_param_table_free(&t);
 }

@@ -69,7 +69,7 @@ static baton_backend cpu;
 
 /* Host buffers: a, b, c inputs; r, r2 CPU outputs; g, g2 GPU outputs downloaded. */
 static float *ha, *hb, *hc, *hr, *hr2, *hg, *hg2;
-static float *da, *db, *dc, *dd;
+static float *da, *db, *dc, *dd, *de;
 static uint16_t *dmirror, *hmirror; /* the optimizer's bf16 mirror of the parameters */
 static void *dsmall; /* device copies of the values kernels read from memory: a dropout counter, optimizer hyper */
 static double *dscratch;
@@ -410,13 +410,16 @@ static void test_optim(void)
 
         for (int kind = 0; kind < 2; kind++) {
             baton_optim_hyper h = {kind ? BATON_OPT_SGD : BATON_OPT_ADAM, kind ? 0.1f : 1e-3f, 0.9f, 0.999f, 1e-8f,
-                                   kind ? 1e-4f : 0.01f, t % 2 ? 1.0f : 0.0f, 0.5f, 3};
-            /* params ha, grads hb, m hc, v hg2 */
+                                   kind ? 1e-4f : 0.01f, t % 2 ? 1.0f : 0.0f, 0.5f, 3, kind ? 0.5f : 0.9f};
+            /* params ha, grads hb, m hc, v hg2, moving average hr (a large step, 1 - ema, so that a
+             * moving average the kernel skipped or moved twice stands far above ROUND_TOL) */
             float *hm = hc, *hv = hg2;
             fill(ha, n, -1, 1);
             fill(hb, n, -1, 1);
             fill(hm, n, -0.1f, 0.1f);
             fill(hv, n, 0, 0.01f);
+            fill(hr, n, -1, 1);
+            up(de, hr, n);
             float *dm = dc, *dv = dd;
             up(da, ha, n);
             up(db, hb, n);
@@ -426,11 +429,12 @@ static void test_optim(void)
             OK(cpu.ops->sumsq(&cpu, &sumsq, hb, n));
             float *dsum = (float *)dscratch; /* sumsq is not running: its scratch holds the clip input */
             up(dsum, &sumsq, 1);
-            OK(cpu.ops->optim_update(&cpu, h.kind, &h, ha, NULL, hb, kind ? NULL : hm, kind ? NULL : hv, n, &sumsq));
+            OK(cpu.ops->optim_update(&cpu, h.kind, &h, ha, NULL, hb, kind ? NULL : hm, kind ? NULL : hv, hr, n,
+                                     &sumsq));
             CK(cudaMemcpy(dsmall, &h, sizeof h, cudaMemcpyHostToDevice));
             CK(cudaMemset(dmirror, 0xff, n * sizeof *dmirror)); /* NaN bits: an unwritten element fails */
             OK(baton_kernel_optim_update(h.kind, (const baton_optim_hyper *)dsmall, da, dmirror, db, kind ? NULL : dm,
-                                         kind ? NULL : dv, n, dsum, 0));
+                                         kind ? NULL : dv, de, n, dsum, 0));
             down(hg, da, n);
             /* the mirror is exactly the rounding of what the kernel wrote to the fp32 parameters */
             CK(cudaMemcpy(hmirror, dmirror, n * sizeof *hmirror, cudaMemcpyDeviceToHost));
@@ -441,6 +445,9 @@ static void test_optim(void)
             tu_check(&rep, name, (double)bad, 0.0);
             snprintf(name, sizeof name, "%s params n=%zu clip=%g", kind ? "sgd" : "adam", n, (double)h.max_norm);
             check_rel(name, hg, ha, n, ROUND_TOL);
+            down(hg, de, n);
+            snprintf(name, sizeof name, "%s moving average n=%zu", kind ? "sgd" : "adam", n);
+            check_rel(name, hg, hr, n, ROUND_TOL);
             if (!kind) {
                 down(hg, dm, n);
                 snprintf(name, sizeof name, "adam m n=%zu", n);
@@ -729,7 +736,7 @@ static void test_arguments(void)
         {"argmax cols=0", baton_kernel_argmax_rows(dids, da, 2, 0, 0)},
         {"topk k > cols", baton_kernel_topk_rows(db, dids, dc, da, 2, 3, 4, 0)},
         {"adam without moments", baton_kernel_optim_update(BATON_OPT_ADAM, (const baton_optim_hyper *)dsmall, da, NULL,
-                                                           db, NULL, NULL, 4, (float *)dscratch, 0)},
+                                                           db, NULL, NULL, NULL, 4, (float *)dscratch, 0)},
         {"sumsq NULL scratch", baton_kernel_sumsq(da, db, 4, NULL, 0)},
         {"scatter v1 NULL ids", baton_kernel_embed_scatter_add_v1(da, NULL, db, 4, 4, 0)},
         {"scatter v2 NULL scratch", baton_kernel_embed_scatter_add_sorted(da, dids, db, 4, 4, 0, NULL, 0, 0)},
@@ -776,6 +783,7 @@ int main(void)
     CK(cudaMalloc((void **)&db, CAP * sizeof(float)));
     CK(cudaMalloc((void **)&dc, CAP * sizeof(float)));
     CK(cudaMalloc((void **)&dd, CAP * sizeof(float)));
+    CK(cudaMalloc((void **)&de, CAP * sizeof(float)));
     CK(cudaMalloc((void **)&dids, CAP * sizeof(int)));
     CK(cudaMalloc((void **)&dscratch, BATON_SUMSQ_BLOCKS * sizeof(double)));
     OK(baton_kernel_embed_scatter_scratch_bytes(&dsort_bytes, (int)CAP));
@@ -798,6 +806,7 @@ int main(void)
     cudaFree(db);
     cudaFree(dc);
     cudaFree(dd);
+    cudaFree(de);
     cudaFree(dids);
     cudaFree(dscratch);
     cudaFree(dsort);
