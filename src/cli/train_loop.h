@@ -60,6 +60,16 @@ baton_status train_loop_resume(train_loop *L);
  * into L and turns the trainer's hook on when either is set; call before the first step. */
 baton_status train_loop_faults(train_loop *L);
 
+/* Appends the point (x, y, z) to c. */
+baton_status train_curve_add(train_curve *c, double x, double y, double z);
+
+/* Draws the curves into DIR/loss.png (a line on stderr says where, or why not). */
+void train_loop_plot(const train_loop *L);
+
+/* Takes validation (loss, bleu) at `step` into the best scores, as a validation and a resume do;
+ * returns 1 when it is the best by --keep-best. */
+int train_loop_track(train_loop *L, long step, double loss, double bleu);
+
 /* Frees the curves. */
 void train_loop_free(train_loop *L);
 

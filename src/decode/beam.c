@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "baton/attn_math.h"
-#include "baton/decode.h"
 #include "baton/vocab.h"
+#include "decode_internal.h"
 
 typedef struct {
     double total; /* log-probability of the extended hypothesis */
@@ -185,18 +185,18 @@ static baton_status rows_memory(baton_beam *bm, const float *params, const baton
     if (R == bm->mem_R && memcmp(row_src, bm->mem_src, (size_t)R * sizeof(int)) == 0)
         return BATON_OK;
     baton_backend *be = bm->be;
-    int grouped = bm->m->cfg.score != BATON_ATTN_ADDITIVE, n = grouped ? group_rows(bm, row_src, S, B, R) : S * R;
-    for (int s = 0; s < S && !grouped; s++)
-        for (int r = 0; r < R; r++)
-            bm->gather[s * R + r] = s * B + row_src[r];
     for (int r = 0; r < R; r++)
         bm->lens[r] = src_len_host[row_src[r]];
-    if (n) {
-        BATON_TRY(be->ops->upload(be, bm->d_gather, bm->gather, (size_t)n * sizeof(int)));
-        BATON_TRY(be->ops->embed_gather(be, bm->acts.enc_out, bm->d_gather, bm->mem, n, bm->m->cfg.hidden));
+    if (bm->m->cfg.score == BATON_ATTN_ADDITIVE) {
+        BATON_TRY(baton_decode_rows_memory(be, bm->m, &bm->acts, params, t, bm->gather, bm->d_gather, bm->mem, row_src,
+                                           S, B, R));
+    } else {
+        int n = group_rows(bm, row_src, S, B, R);
+        if (n) {
+            BATON_TRY(be->ops->upload(be, bm->d_gather, bm->gather, (size_t)n * sizeof(int)));
+            BATON_TRY(be->ops->embed_gather(be, bm->acts.enc_out, bm->d_gather, bm->mem, n, bm->m->cfg.hidden));
+        }
     }
-    if (!grouped && bm->m->cfg.input_feed) /* the steps' shared keys (additive scores) follow the rows' memory */
-        BATON_TRY(baton_attention_keys(be, &bm->m->attn, bm->acts.feed_keys, bm->acts.enc_out, params, t, S, R));
     BATON_TRY(be->ops->upload(be, bm->d_len, bm->lens, (size_t)R * sizeof(int)));
     memcpy(bm->mem_src, row_src, (size_t)R * sizeof(int));
     bm->mem_R = R;

@@ -2,7 +2,7 @@
  * ids come back so the host can see which rows have finished. Finished rows leave the batch (their
  * states, fed h~, memory and lengths are gathered to the live rows), so the step's GEMMs, attention
  * and generator run on the live rows only: a batch sorted by length still ends ragged. */
-#include "baton/decode.h"
+#include "decode_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -105,17 +105,10 @@ static baton_status rows_memory(baton_greedy *g, const float *params, const bato
                                 int S, int B, int R)
 {
     baton_backend *be = g->be;
-    const baton_s2s *m = g->m;
-    int *map = g->gather + R;
-    for (int s = 0; s < S; s++)
-        for (int r = 0; r < R; r++)
-            map[s * R + r] = s * B + g->row[r];
     for (int r = 0; r < R; r++)
         g->lens[r] = src_len[g->row[r]];
-    BATON_TRY(be->ops->upload(be, g->d_gather, map, (size_t)S * R * sizeof(int)));
-    BATON_TRY(be->ops->embed_gather(be, g->acts.enc_out, g->d_gather, g->mem, S * R, m->cfg.hidden));
-    if (m->cfg.input_feed) /* the steps' shared keys (additive scores) follow the rows' memory */
-        BATON_TRY(baton_attention_keys(be, &m->attn, g->acts.feed_keys, g->acts.enc_out, params, t, S, R));
+    BATON_TRY(baton_decode_rows_memory(be, g->m, &g->acts, params, t, g->gather + R, g->d_gather, g->mem, g->row, S,
+                                       B, R));
     return be->ops->upload(be, g->d_len, g->lens, (size_t)R * sizeof(int));
 }
 

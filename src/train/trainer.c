@@ -55,7 +55,8 @@ static void describe_needs(baton_trainer *tr, const baton_s2s_config *mcfg, cons
         if (strstr(p->name, "embedding") || strncmp(p->name, "generator", 9) == 0)
             vocab += p->numel;
     }
-    int copies = (ocfg->kind == BATON_OPT_ADAM ? 4 : 2) + (ocfg->ema > 0.0f), vocab_pct = count ? (int)(100.0 * vocab / count + 0.5) : 0;
+    int adam = ocfg->kind == BATON_OPT_ADAM, ema = ocfg->ema > 0.0f;
+    int copies = (adam ? 4 : 2) + ema, vocab_pct = count ? (int)(100.0 * vocab / count + 0.5) : 0;
     double logits = tr->be->versions.loss == 0 ? 4.0 * tr->B_max * tr->T_max * mcfg->tgt_vocab : 0.0;
     int logits_pct = arena ? (int)(100.0 * logits / (double)arena + 0.5) : 0;
     char all[32], act[32], one[32], acts[320], flat[320];
@@ -67,9 +68,12 @@ static void describe_needs(baton_trainer *tr, const baton_s2s_config *mcfg, cons
              logits_pct >= 25 ? ", or --vocab-size: the output layer's B x T x V logits are" : ")");
     if (logits_pct >= 25)
         snprintf(acts + strlen(acts), sizeof acts - strlen(acts), " %d%% of it)", logits_pct);
-    snprintf(flat, sizeof flat, "%d x %s for the weights, their gradients%s%s (%zu parameters: lower %s; the "
+    snprintf(flat, sizeof flat, "%d x %s for the weights, their gradients%s (%zu parameters: lower %s; the "
              "embeddings and the output layer hold %d%% of them)", copies, one,
-             ocfg->kind == BATON_OPT_ADAM ? ", Adam's two moments" : "", ocfg->ema > 0.0f ? ", their average" : "",
+             adam && ema ? ", Adam's two moments and their moving average"
+             : adam      ? " and Adam's two moments"
+             : ema       ? " and their moving average"
+                         : "",
              count,
              vocab_pct >= 50 ? "--vocab-size or --emb, or --hidden" : "--hidden or --layers, or --emb", vocab_pct);
     int acts_first = (double)arena >= (double)copies * (double)P;
