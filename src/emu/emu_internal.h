@@ -3,7 +3,9 @@
  * below and guards its API with one mutex.
  *
  *   memory.cc   the device address range: allocations, shadow bytes, host protection, access log
- *   exec.cc     a grid on fibers: schedules, barriers, warp collectives, memory checks, races
+ *   exec.cc     a grid on fibers: blocks, schedules, races (exec_internal.h: its state)
+ *   device.cc   what kernel code calls (barriers, warp collectives, shared memory) and the memory
+ *               checks behind every access
  *   params.cc   the parameter space kernels read their arguments from; __launch_bounds__
  *   stream.cc   streams, events, graphs and the lazy executor that orders their work
  *   runtime.cc  the CUDA runtime API, errors and counters

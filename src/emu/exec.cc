@@ -25,7 +25,7 @@
  * different byte under each schedule, device memory with 0xff when allocated).
  *
  * Memory checks. The kernel sources are compiled with -fsanitize=kernel-address in outline mode,
- * so every load and store calls __asan_{load,store}N_noabort below. An access is valid when it
+ * so every load and store calls __asan_{load,store}N_noabort (device.cc). An access is valid when it
  * falls inside a live device allocation (to the byte, memory.cc's shadow), the running block's
  * shared memory, the thread's own stack, the launch's parameters, or the program's static data.
  * Anything else is host memory: a host pointer handed to a kernel. Accesses must be aligned to
@@ -44,94 +44,22 @@
 #include <vector>
 
 #include "baton_emu_device.h"
-#include "emu_internal.h"
-#include "fiber.h"
+#include "exec_internal.h"
 
 __thread const baton_emu_builtins *baton_emu_bi = nullptr;
 
 namespace baton_emu {
 
-enum { S_FORWARD, S_REVERSE, S_RANDOM, S_WARP, N_SCHEDULES };
 static const char *const schedule_names[N_SCHEDULES] = {"forward", "reverse", "random", "warp"};
-static const uint8_t shared_poison[N_SCHEDULES] = {0xff, 0x7f, 0xa5, 0x5a};
-
-/* ---- limits of the emulated device: an H100 SXM ---- */
-static const unsigned SMS = 132, MAX_BLOCKS_PER_SM = 32, MAX_THREADS_PER_SM = 2048;
-static const size_t STATIC_SHARED_LIMIT = 48 * 1024, OPTIN_SHARED_LIMIT = 227 * 1024;
-static const size_t SHARED_SLOT = 256 * 1024;
-
-/* ---- kernel attributes: opt-in shared memory and the static shared arrays met so far ---- */
-struct kernel_facts {
-    std::unordered_map<const void *, size_t> sites; /* static shared arrays: offset of each */
-    size_t static_bytes = 0;
-    int dyn_limit = -1;                             /* cudaFuncAttributeMaxDynamicSharedMemorySize */
-};
-static std::unordered_map<const void *, kernel_facts> facts;
-
-/* ---- one grid run ---- */
-enum { T_RUN, T_BARRIER, T_WARP, T_GRID, T_DONE };
-
-struct block;
-struct ethread {
-    baton_emu_builtins bi;
-    fiber *f;
-    int state;
-    const char *file; /* where it waits */
-    int line;
-    int op, arg, width;
-    unsigned mask;
-    uint64_t value, result;
-    block *blk;
-    unsigned tid, lane, warp;
-};
-
-/* Lanes of one warp as bit masks, so a collective's bookkeeping is a few bit operations. */
-struct warp_info {
-    unsigned exists, exited, waiting; /* waiting: lanes in a collective */
-    int op;                           /* the collective the waiting lanes are in (the last one begun) */
-    unsigned mask;
-    const char *file;
-    int line;
-};
-
-struct block {
-    uint3 idx;
-    std::vector<ethread> th;
-    std::vector<warp_info> warps;
-    char *shared;
-    size_t shared_used;
-    unsigned live, at_barrier;
-    const char *bfile;
-    int bline;
-};
-
-struct grid_run {
-    const launch *l;
-    int schedule;
-    fiber_host host;
-    std::vector<block *> resident;
-    unsigned live, at_grid;
-    bool fault;
-    cudaError_t err;
-    uint64_t rng;
-    kernel_facts *kf;
-};
-
-static grid_run *G = nullptr;
-static __thread ethread *cur __attribute__((tls_model("initial-exec"))) = nullptr;
-static int preempt_mode = 0; /* the running schedule's: 0 none, 1 random, 2 every access */
-static bool count_bytes = false; /* the first schedule of a run: kernel_bytes counts its accesses */
-static char *shared_base = nullptr;
-static size_t shared_slots = 0;
-static std::vector<std::pair<uintptr_t, uintptr_t>> image; /* static data of the program */
-
-static uint64_t next_random(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+const uint8_t shared_poison[N_SCHEDULES] = {0xff, 0x7f, 0xa5, 0x5a};
+std::unordered_map<const void *, kernel_facts> facts;
+grid_run *G = nullptr;
+__thread ethread *cur __attribute__((tls_model("initial-exec"))) = nullptr;
+int preempt_mode = 0;
+bool count_bytes = false;
+char *shared_base = nullptr;
+size_t shared_slots = 0;
+std::vector<std::pair<uintptr_t, uintptr_t>> image;
 
 static int collect_image(struct dl_phdr_info *info, size_t, void *)
 {
@@ -166,9 +94,7 @@ static std::string coords(const ethread *t)
     return buf;
 }
 
-/* Reports an error of the running grid, stops it, and never returns to the faulting thread. */
-static void fault(ethread *t, cudaError_t err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fault(ethread *t, cudaError_t err, const char *fmt, ...)
+void fault(ethread *t, cudaError_t err, const char *fmt, ...)
 {
     char msg[768];
     va_list ap;
@@ -189,7 +115,7 @@ static void fault(ethread *t, cudaError_t err, const char *fmt, ...)
     }
 }
 
-static void suspend(ethread *t)
+void suspend(ethread *t)
 {
     fiber_yield(&G->host, t->f);
     if (G->fault) /* resumed only to be abandoned: cannot happen, the scheduler stops first */
@@ -198,7 +124,7 @@ static void suspend(ethread *t)
 
 /* ---- barriers ---- */
 
-static void release_barrier(block *b)
+void release_barrier(block *b)
 {
     if (b->at_barrier == 0 || b->at_barrier < b->live)
         return;
@@ -208,7 +134,7 @@ static void release_barrier(block *b)
     b->at_barrier = 0;
 }
 
-static void release_grid()
+void release_grid()
 {
     if (G->at_grid == 0 || G->at_grid < G->live)
         return;
@@ -228,26 +154,25 @@ static void release_grid()
 
 /* ---- warp collectives ---- */
 
-static bool same_site(const char *f1, int l1, const char *f2, int l2)
+bool same_site(const char *f1, int l1, const char *f2, int l2)
 {
     return l1 == l2 && (f1 == f2 || std::strcmp(f1, f2) == 0);
 }
 
-static ethread *lane_thread(block *b, unsigned warp, unsigned lane)
+ethread *lane_thread(block *b, unsigned warp, unsigned lane)
 {
     size_t tid = (size_t)warp * 32 + lane;
     return tid < b->th.size() ? &b->th[tid] : nullptr;
 }
 
-static const char *op_name(int op)
+const char *op_name(int op)
 {
     static const char *const n[] = {"__shfl_sync", "__shfl_up_sync", "__shfl_down_sync", "__shfl_xor_sync",
                                     "__ballot_sync", "__any_sync", "__all_sync", "__syncwarp"};
     return op >= 0 && op < 8 ? n[op] : "warp collective";
 }
 
-/* Completes the collective t waits at when all its lanes are there. */
-static void try_complete_warp(ethread *t)
+void try_complete_warp(ethread *t)
 {
     block *b = t->blk;
     warp_info &w = b->warps[t->warp];
@@ -341,12 +266,6 @@ static void resume(ethread *t)
         fiber_put(t->f);
         t->f = nullptr;
     }
-}
-
-static inline void preempt(ethread *t)
-{
-    if (preempt_mode && (preempt_mode == 2 || (next_random(&G->rng) & 7) == 0))
-        suspend(t);
 }
 
 /* ---- block setup and scheduling ---- */
@@ -626,282 +545,4 @@ cudaError_t launch_run(const launch &l)
     return g.fault ? g.err : cudaSuccess;
 }
 
-/* ---- memory checks ---- */
-
-static void bad_access(ethread *t, uintptr_t a, size_t n, bool write, const char *what)
-{
-    fault(t, cudaErrorIllegalAddress, "invalid %s of %zu bytes at %p: %s", write ? "write" : "read", n, (void *)a,
-          what);
-}
-
-static inline void check(uintptr_t a, size_t n, bool write)
-{
-    ethread *t = cur;
-    uintptr_t off = a - dev_base;
-    if (off < dev_size) {
-        if (!t) {
-            report("host code %s device memory at %p (%s): device memory is reachable only by kernels and "
-                   "cudaMemcpy", write ? "wrote" : "read", (void *)a, mem_describe(a).c_str());
-            std::fflush(stderr);
-            std::abort();
-        }
-        size_t g0 = off >> 3, g1 = (off + n - 1) >> 3;
-        for (size_t gi = g0; gi <= g1; gi++) {
-            uint8_t sh = dev_shadow[gi];
-            size_t last = gi == g1 ? ((off + n - 1) & 7) : 7;
-            if (sh == 0 || sh > 8 || last >= sh) {
-                bad_access(t, a, n, write, mem_describe(a + (gi == g0 ? 0 : (gi << 3) - off)).c_str());
-                return;
-            }
-        }
-        if ((n == 2 || n == 4 || n == 8 || n == 16) && (a & (n - 1))) {
-            fault(t, cudaErrorMisalignedAddress, "misaligned %s of %zu bytes at %p", write ? "write" : "read", n,
-                  (void *)a);
-            return;
-        }
-        /* loads too: gcc checks a read-modify-write (x[i] += v) once, as a load, so a store may
-         * arrive here as the load before it */
-        if (log_active)
-            log_touch(off, n);
-        if (count_bytes)
-            counters.kernel_bytes += n;
-        preempt(t);
-        return;
-    }
-    if (!t)
-        return;
-    if (a - (uintptr_t)t->f->stack < t->f->stack_bytes || a - (uintptr_t)&t->bi < sizeof t->bi ||
-        a - (uintptr_t)&baton_emu_bi < sizeof baton_emu_bi || param_contains(a, n))
-        return;
-    if (a - (uintptr_t)shared_base < shared_slots * SHARED_SLOT) {
-        block *b = t->blk;
-        if (a < (uintptr_t)b->shared || a + n > (uintptr_t)b->shared + b->shared_used) {
-            char buf[160];
-            std::snprintf(buf, sizeof buf, "shared memory out of bounds (byte %lld of the block's %zu bytes)",
-                          (long long)(a - (uintptr_t)b->shared), b->shared_used);
-            bad_access(t, a, n, write, buf);
-            return;
-        }
-        if ((n == 2 || n == 4 || n == 8 || n == 16) && (a & (n - 1))) {
-            fault(t, cudaErrorMisalignedAddress, "misaligned shared-memory access of %zu bytes at %p", n, (void *)a);
-            return;
-        }
-        preempt(t);
-        return;
-    }
-    for (auto &r : image)
-        if (a >= r.first && a + n <= r.second)
-            return;
-    if (host_is_pinned((const void *)a) && host_is_pinned((const void *)(a + n - 1)))
-        return; /* pinned memory is mapped into the device's address space (zero-copy) */
-    bad_access(t, a, n, write, "host memory, not device memory: a host pointer handed to a kernel?");
-}
-
 } // namespace baton_emu
-
-using namespace baton_emu;
-
-/* ---- the device side's entry points (baton_emu_device.h) ---- */
-
-extern "C" void baton_emu_syncthreads(const char *file, int line)
-{
-    ethread *t = cur;
-    block *b = t->blk;
-    if (b->at_barrier > 0 && !same_site(b->bfile, b->bline, file, line)) {
-        fault(t, cudaErrorLaunchFailure, "divergent __syncthreads: this thread waits at %s:%d while others wait at "
-              "%s:%d", file, line, b->bfile, b->bline);
-        return;
-    }
-    if (b->at_barrier == 0) {
-        b->bfile = file;
-        b->bline = line;
-    }
-    t->state = T_BARRIER;
-    t->file = file;
-    t->line = line;
-    b->at_barrier++;
-    release_barrier(b);
-    suspend(t);
-}
-
-extern "C" uint64_t baton_emu_warp_op(int op, unsigned mask, uint64_t bits, int arg, int width, const char *file,
-                                      int line)
-{
-    ethread *t = cur;
-    block *b = t->blk;
-    if (width < 1 || width > 32 || (width & (width - 1))) {
-        fault(t, cudaErrorLaunchFailure, "%s at %s:%d: width %d, expected a power of 2 up to 32", op_name(op), file,
-              line, width);
-        return 0;
-    }
-    if (!(mask >> t->lane & 1)) {
-        fault(t, cudaErrorLaunchFailure, "%s at %s:%d: the calling lane %u is not in its mask 0x%08x", op_name(op),
-              file, line, t->lane, mask);
-        return 0;
-    }
-    warp_info &w = b->warps[t->warp];
-    if (unsigned missing = mask & ~w.exists) {
-        fault(t, cudaErrorLaunchFailure, "%s at %s:%d: mask 0x%08x names lane %d, which does not exist (the block "
-              "has %zu threads)", op_name(op), file, line, mask, __builtin_ctz(missing), b->th.size());
-        return 0;
-    }
-    if (unsigned gone = mask & w.exited) {
-        fault(t, cudaErrorLaunchFailure, "%s at %s:%d: mask 0x%08x names lane %d, which has exited", op_name(op),
-              file, line, mask, __builtin_ctz(gone));
-        return 0;
-    }
-    /* every lane already waiting that this call names, or that names this lane, must be in this very
-     * call; the common case, the lanes arriving one by one at the collective begun, is one compare */
-    bool joins = (w.waiting & w.mask) && w.op == op && w.mask == mask && same_site(w.file, w.line, file, line);
-    for (unsigned waiting = joins ? 0 : w.waiting; waiting; waiting &= waiting - 1) {
-        ethread *o = lane_thread(b, t->warp, (unsigned)__builtin_ctz(waiting));
-        if (!((mask >> o->lane & 1) || (o->mask >> t->lane & 1)))
-            continue;
-        if (o->op != op || o->mask != mask || !same_site(o->file, o->line, file, line)) {
-            fault(t, cudaErrorLaunchFailure, "divergent warp: this lane calls %s at %s:%d with mask 0x%08x while lane "
-                  "%u waits in %s at %s:%d with mask 0x%08x", op_name(op), file, line, mask, o->lane, op_name(o->op),
-                  o->file, o->line, o->mask);
-            return 0;
-        }
-    }
-    t->state = T_WARP;
-    t->op = op;
-    t->mask = mask;
-    t->value = bits;
-    t->arg = arg;
-    t->width = width;
-    t->file = file;
-    t->line = line;
-    if (!joins) {
-        w.op = op;
-        w.mask = mask;
-        w.file = file;
-        w.line = line;
-    }
-    w.waiting |= 1u << t->lane;
-    try_complete_warp(t);
-    suspend(t);
-    return t->result;
-}
-
-extern "C" void baton_emu_grid_sync(const char *file, int line)
-{
-    ethread *t = cur;
-    if (!G->l->info.cooperative) {
-        fault(t, cudaErrorLaunchFailure, "grid sync at %s:%d in a kernel not launched with "
-              "cudaLaunchCooperativeKernel (on a GPU: a deadlock or an error)", file, line);
-        return;
-    }
-    t->state = T_GRID;
-    t->file = file;
-    t->line = line;
-    G->at_grid++;
-    release_grid();
-    suspend(t);
-}
-
-extern "C" void *baton_emu_shared_static(const baton_emu_shared_site *site)
-{
-    ethread *t = cur;
-    kernel_facts *kf = G->kf;
-    auto it = kf->sites.find(site);
-    size_t base = (G->l->info.shmem + 15) / 16 * 16;
-    if (it == kf->sites.end()) {
-        size_t off = (kf->static_bytes + site->align - 1) / site->align * site->align;
-        if (off + site->bytes > STATIC_SHARED_LIMIT || base + off + site->bytes > OPTIN_SHARED_LIMIT) {
-            fault(t, cudaErrorInvalidValue, "static shared memory grows to %zu bytes (+%zu dynamic): at most 48 KiB "
-                  "static, 227 KiB in all", off + site->bytes, G->l->info.shmem);
-            return nullptr;
-        }
-        it = kf->sites.emplace(site, off).first;
-        kf->static_bytes = off + site->bytes;
-        /* the first launch learns its static arrays as it meets them: extend and poison every
-         * resident block's shared memory */
-        for (block *b : G->resident) {
-            size_t used = base + kf->static_bytes;
-            if (used > b->shared_used) {
-                std::memset(b->shared + b->shared_used, shared_poison[G->schedule], used - b->shared_used);
-                b->shared_used = used;
-            }
-        }
-    }
-    return t->blk->shared + base + it->second;
-}
-
-extern "C" void *baton_emu_shared_dynamic(void)
-{
-    return cur->blk->shared;
-}
-
-extern "C" unsigned baton_emu_active_mask(void)
-{
-    const warp_info &w = cur->blk->warps[cur->warp];
-    return w.exists & ~w.exited;
-}
-
-extern "C" void baton_emu_trap(const char *file, int line)
-{
-    fault(cur, cudaErrorIllegalInstruction, "__trap() at %s:%d", file, line);
-}
-
-extern "C" long long baton_emu_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-cudaError_t cudaFuncSetAttribute(const void *func, cudaFuncAttribute attr, int value)
-{
-    std::lock_guard<std::recursive_mutex> lock(api_mutex);
-    if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize)
-        return set_error(cudaErrorInvalidValue);
-    kernel_facts &kf = facts[func];
-    if (value < 0 || (size_t)value + kf.static_bytes > OPTIN_SHARED_LIMIT)
-        return set_error(cudaErrorInvalidValue);
-    kf.dyn_limit = value;
-    return cudaSuccess;
-}
-
-/* Blocks of `func` resident on one SM at once: the same limits as a cooperative launch's check in
- * launch_check (threads, shared memory with its 1 KiB per-block reserve, 32 blocks); registers are
- * not modelled. */
-cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *n, const void *func, int block_size, size_t dyn_smem)
-{
-    std::lock_guard<std::recursive_mutex> lock(api_mutex);
-    if (!n || block_size <= 0)
-        return set_error(cudaErrorInvalidValue);
-    size_t smem = facts[func].static_bytes + dyn_smem;
-    unsigned per_sm = std::min(MAX_BLOCKS_PER_SM, MAX_THREADS_PER_SM / (unsigned)block_size);
-    if (smem)
-        per_sm = smem > OPTIN_SHARED_LIMIT ? 0 : std::min(per_sm, (unsigned)(228 * 1024 / (smem + 1024)));
-    *n = (int)per_sm;
-    return cudaSuccess;
-}
-
-/* ---- the instrumentation's callbacks (-fsanitize=kernel-address, outline mode) ---- */
-#define BATON_EMU_CHECKS(n)                                                                          \
-    extern "C" void __asan_load##n##_noabort(uintptr_t a) { check(a, n, false); }                   \
-    extern "C" void __asan_store##n##_noabort(uintptr_t a) { check(a, n, true); }
-BATON_EMU_CHECKS(1)
-BATON_EMU_CHECKS(2)
-BATON_EMU_CHECKS(4)
-BATON_EMU_CHECKS(8)
-BATON_EMU_CHECKS(16)
-#undef BATON_EMU_CHECKS
-extern "C" void __asan_loadN_noabort(uintptr_t a, size_t n)
-{
-    if (n)
-        check(a, n, false);
-}
-extern "C" void __asan_storeN_noabort(uintptr_t a, size_t n)
-{
-    if (n)
-        check(a, n, true);
-}
-#ifndef __SANITIZE_ADDRESS__ /* under -fsanitize=address the ASan runtime has these, and needs its own */
-extern "C" void __asan_handle_no_return(void) {}
-/* static initialisers of instrumented files announce themselves; the emulation checks no init order */
-extern "C" void __asan_before_dynamic_init(const char *) {}
-extern "C" void __asan_after_dynamic_init(void) {}
-#endif
