@@ -17,8 +17,8 @@
  * captured step replays with the current learning rate and step; each thread computes Adam's bias
  * corrections with the CPU's function (baton_adam_bias_correction). With a bf16 mirror of the
  * weights, the same pass writes it, and with a moving average of the weights (--ema), the same
- * pass moves it (baton_ema_at), so that averaging costs no pass of its own over the weights. nvcc contracts a*b + c into FMAs, so results differ from the
- * CPU's by rounding (a few ulp).
+ * pass moves it (baton_ema_at), so that averaging costs no pass of its own over the weights. nvcc
+ * contracts a*b + c into FMAs, so results differ from the CPU's by rounding (a few ulp).
  *
  * Versions:
  *   v1 plain kernels as above.

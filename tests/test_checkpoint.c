@@ -149,7 +149,8 @@ static int load_equals(const char *path, const baton_param_table *t, const snaps
 {
     tu_fill_nan(got->p, t->total), tu_fill_nan(got->m, t->total), tu_fill_nan(got->v, t->total);
     return baton_ckpt_load(path, t, got->p, got->m, got->v, NULL, &got->st) == BATON_OK &&
-           same_tensors(t, want->p, got->p) && same_tensors(t, want->m, got->m) && same_tensors(t, want->v, got->v) && same_state(&want->st, &got->st);
+           same_tensors(t, want->p, got->p) && same_tensors(t, want->m, got->m) && same_tensors(t, want->v, got->v) &&
+           same_state(&want->st, &got->st);
 }
 
 /* ---- round trip -------------------------------------------------------------------------------- */

@@ -68,8 +68,9 @@ typedef struct {
 baton_ckpt_state baton_ckpt_state_fresh(uint64_t seed);
 
 /* Writes params (and Adam's m, v: both or neither, NULL for SGD; the moving average ema, or NULL)
- * from host buffers laid out by t, the state and n_texts text blobs to path atomically: path.tmp in the same directory, fsync,
- * rename, fsync of the directory; a kill at any moment leaves the old file or the new one. */
+ * from host buffers laid out by t, the state and n_texts text blobs to path atomically: path.tmp in
+ * the same directory, fsync, rename, fsync of the directory; a kill at any moment leaves the old
+ * file or the new one. */
 baton_status baton_ckpt_save(const char *path, const baton_param_table *t, const float *params, const float *m,
                              const float *v, const float *ema, const baton_ckpt_state *st,
                              const baton_ckpt_text *texts, int n_texts);

@@ -142,7 +142,8 @@ baton_status train_loop_save(train_loop *L)
     baton_status st = block && hist && cfg && sv && tv ? BATON_OK
                                                        : BATON_ERROR(BATON_ERR_OOM, "checkpoint: out of memory");
     if (st == BATON_OK && tr->ema_in)
-        st = BATON_ERROR(BATON_ERR_INVALID, "checkpoint: the weights hold their moving average; expected the trained ones");
+        st = BATON_ERROR(BATON_ERR_INVALID, "checkpoint: the weights hold their moving average; expected the "
+                         "trained ones");
     for (int i = 0; i < 4; i++)
         if (st == BATON_OK && dev[i])
             st = tr->be->ops->download(tr->be, host[i], dev[i], bytes);

@@ -1,8 +1,8 @@
 /* checkpoint.c: training checkpoints as one safetensors file (format in checkpoint.h).
  *
  * The file is written by the safetensors writer with up to four parts (parameters, m, v and the
- * moving average under their prefixes), so tensors, padding and atomicity are the writer's; this module adds the metadata
- * (format, version, state, texts) and the checksum. The checksum goes into the header, which is
+ * moving average under their prefixes), so tensors, padding and atomicity are the writer's; this
+ * module adds the metadata (format, version, state, texts) and the checksum. The checksum goes into the header, which is
  * written before the data, so save computes it from the host buffers first, in the writer's data
  * order (parts in order, tensors in table order, little-endian); load computes it from the raw
  * bytes as it reads them, so it never trusts the header's order to match the table's.
