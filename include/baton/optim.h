@@ -63,8 +63,8 @@ float baton_optim_lr(const baton_optim_config *cfg, long step);
 baton_optim_hyper baton_optim_next(const baton_optim *o, int accumulated);
 
 /* One update with hyper-parameters that the caller put in device memory at h (baton_optim_next's,
- * uploaded with a batch), the moving average's in the same pass, then zeroes grads; the caller advances o->step. Enqueues only: nothing
- * waits, so a training step can be recorded and replayed. */
+ * uploaded with a batch), the moving average's in the same pass, then zeroes grads; the caller
+ * advances o->step. Enqueues only: nothing waits, so a training step can be recorded and replayed. */
 baton_status baton_optim_step_at(baton_optim *o, baton_backend *be, float *params, float *grads,
                                  const baton_optim_hyper *h);
 
