@@ -6,9 +6,7 @@
 #   - SIGTERM mid-run saves a checkpoint, exits 143 (128 + SIGTERM: the run did not finish) and says how
 #     to continue; --resume finishes;
 #   - a corrupted checkpoint is refused with one line naming it.
-#   - with --ema, the same exact resume (the moving average included), the model files hold the
-#     average (equal to the checkpoint's optim.ema.* tensors, not its weights), and a checkpoint of a
-#     run without --ema resumes with one, saying where the average starts;
+# (test_ema.sh: the same exact resume with --ema.)
 # Usage: test_resume.sh BATON
 set -u
 baton=$1
@@ -32,34 +30,6 @@ check "resumed losses equal the uninterrupted run's, step for step" \
 tensors() { python3 -c 'import sys, struct; b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]; sys.stdout.buffer.write(b[8 + n:])' "$1"; }
 check "resumed weights and moments equal the uninterrupted run's, byte for byte" \
     cmp -s <(tensors "$work/a/checkpoint.safetensors") <(tensors "$work/b/checkpoint.safetensors")
-
-# --ema: the same exact resume; the model files hold the average, the checkpoint both
-"$baton" train --model "$work/ea" "${common[@]}" --ema 0.9 --steps 40 --metrics "$work/ea.jsonl" 2>"$work/ea.log"
-"$baton" train --model "$work/eb" "${common[@]}" --ema 0.9 --steps 20 --metrics "$work/eb.jsonl" 2>"$work/eb1.log"
-"$baton" train --model "$work/eb" "${common[@]}" --ema 0.9 --steps 40 --metrics "$work/eb.jsonl" --resume 2>"$work/eb2.log"
-check "--ema: resumed losses equal the uninterrupted run's, step for step" \
-    cmp -s <(losses "$work/ea.jsonl" 20) <(losses "$work/eb.jsonl" 20)
-check "--ema: resumed weights, moments and moving average equal the uninterrupted run's, byte for byte" \
-    cmp -s <(tensors "$work/ea/checkpoint.safetensors") <(tensors "$work/eb/checkpoint.safetensors")
-# prints "same" or "differs" for model file $1's tensors against the checkpoint's tensors with prefix $2
-against() {
-    python3 - "$1" "$work/ea/checkpoint.safetensors" "$2" <<'PY'
-import json, struct, sys
-def load(path):
-    b = open(path, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n])
-    return {k: b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]] for k, v in h.items() if k != "__metadata__"}
-model, ckpt = load(sys.argv[1]), load(sys.argv[2])
-print("same" if model and all(ckpt.get(sys.argv[3] + k) == v for k, v in model.items()) else "differs")
-PY
-}
-last=$work/ea/model.last.safetensors
-[ -f "$last" ] || last=$work/ea/model.safetensors
-check "--ema: the checkpoint holds the moving average (optim.ema.*)" test "$(against "$last" optim.ema.)" = same
-check "--ema: the last model file holds the moving average, not the trained weights" test "$(against "$last" "")" = differs
-"$baton" train --model "$work/a2" "${common[@]}" --steps 20 2>/dev/null
-"$baton" train --model "$work/a2" "${common[@]}" --ema 0.9 --steps 30 --resume 2>"$work/a2.log"
-check "--ema resuming a run without it: the average starts from the resumed weights, and it says so" \
-    sh -c "test $? -eq 0 && grep -q 'holds no moving average.*starts from the weights it resumes' '$work/a2.log'"
 
 "$baton" train --model "$work/c" "${common[@]}" --steps 100000 --save-every 0 2>"$work/c1.log" &
 pid=$!

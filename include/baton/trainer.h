@@ -118,7 +118,8 @@ baton_status baton_trainer_health(baton_trainer *tr, long batch, float *loss_sum
 
 /* Exchanges the weights with their moving average (--ema; none: nothing), so that validation,
  * decoding and saving read the average from params; a second call restores the trained weights,
- * and a step refuses to run between the two. Through the host, which refreshes bf16 mirrors. */
+ * and a step refuses to run between the two. One copy goes through the host; the backend's
+ * copies and uploads keep bf16 mirrors current. */
 baton_status baton_trainer_swap_ema(baton_trainer *tr);
 
 /* Where the weights a model file gets lie on the device: their moving average where there is one

@@ -307,16 +307,15 @@ baton_status baton_trainer_swap_ema(baton_trainer *tr)
         return BATON_OK;
     baton_backend *be = tr->be;
     size_t bytes = baton_param_bytes(&tr->table);
-    float *host = malloc(2 * bytes);
+    float *host = malloc(bytes);
     if (!host)
-        return BATON_ERROR(BATON_ERR_OOM, "moving average: cannot allocate %zu bytes of host memory", 2 * bytes);
-    baton_status st = be->ops->download(be, host, tr->params, bytes);
+        return BATON_ERROR(BATON_ERR_OOM, "moving average: cannot allocate %zu bytes of host memory", bytes);
+    /* ema -> host, params -> ema on the device, host -> params; copies and uploads keep mirrors current */
+    baton_status st = be->ops->download(be, host, tr->opt.ema, bytes);
     if (st == BATON_OK)
-        st = be->ops->download(be, host + tr->table.total, tr->opt.ema, bytes);
+        st = be->ops->copy(be, tr->opt.ema, tr->params, bytes);
     if (st == BATON_OK)
-        st = be->ops->upload(be, tr->params, host + tr->table.total, bytes);
-    if (st == BATON_OK)
-        st = be->ops->upload(be, tr->opt.ema, host, bytes);
+        st = be->ops->upload(be, tr->params, host, bytes);
     free(host);
     tr->ema_in ^= st == BATON_OK;
     return st;
