@@ -9,8 +9,8 @@ bench/compare_translate.sh can compare them token for token with baton-*.ids.
 
 The searches are batched as a PyTorch user who cares about speed writes them: one decoder step for all live
 rows of a batch; in beam search, selection by topk over each source's (rows x V) scores, finished hypotheses and
-finished sources leaving the batch (their rows are dropped, states gathered to the survivors); greedy steps all
-rows until each has produced </s>, as baton's does; no Python loop over sentences in the hot path,
+finished sources leaving the batch (their rows are dropped, states gathered to the survivors); in greedy search,
+rows that produced </s> leave the batch the same way, as in baton's; no Python loop over sentences in the hot path,
 torch.inference_mode(), fp32 (TF32 off on CUDA); with --precision bf16, under torch.autocast(bfloat16), which
 runs the matrix products on bf16 operands with fp32 results, as baton's bf16 precision does. Their semantics are baton's
 (include/baton/decode.h, src/decode/greedy.c, src/decode/beam.c):
@@ -188,27 +188,32 @@ class Steps:
 
 
 def greedy(st, src, lens_cpu, max_len):
-    """Ids without </s> of each source of the batch: all rows step together, as baton's greedy (done rows are
-    masked, not removed: their outputs past </s> are ignored)."""
+    """Ids without </s> of each source of the batch. Rows that produced </s> leave the batch (states, fed h~,
+    memory, keys and mask gathered to the survivors), as in baton's greedy, so each step runs on live rows only."""
     torch = st.torch
     B = src.size(0)
     mem, keys, mask, state = st.encode(src, lens_cpu)
     tok = torch.full((B,), BOS, dtype=torch.long, device=src.device)
     fed = mem.new_zeros(B, 1, st.H) if st.feed else None                       # h~_0 = 0
-    done = torch.zeros(B, dtype=torch.bool, device=src.device)
-    outs = []
+    out = torch.full((B, max_len), EOS, dtype=torch.long, device=src.device)  # a row's ids, then </s>
+    alive = torch.arange(B, device=src.device)                                 # live row -> its source
     for t in range(max_len):
         logits, state, fed = st.step(tok, state, fed, mem, keys, mask)
         if t == 0:
             logits[:, EOS] -= 1e30  # a non-empty source gets a non-empty translation (baton's d_no_eos)
         tok = logits.argmax(1)      # first index on ties, as baton's argmax_rows
-        outs.append(tok)
-        done |= tok == EOS
-        if bool(done.all()):        # the one host sync per step, as baton's
+        out[alive, t] = tok
+        live = tok != EOS
+        n = int(live.sum())         # the one host sync per step, as baton's
+        if n == 0:
             break
-    out = torch.stack(outs, 1)                                                  # (B, T)
+        if n < tok.numel():
+            keep = live.nonzero().squeeze(1)
+            tok, alive, mem, keys, mask = tok[keep], alive[keep], mem[keep], keys[keep], mask[keep]
+            state = st.rows(state, keep)
+            fed = fed[keep] if fed is not None else None
     eos = (out == EOS).int()
-    n = eos.argmax(1).masked_fill(eos.sum(1) == 0, out.size(1))                # first </s>, else all
+    n = eos.argmax(1).masked_fill(eos.sum(1) == 0, max_len)                   # first </s>, else all
     out, n = out.tolist(), n.tolist()
     return [o[:k] for o, k in zip(out, n)], None
 

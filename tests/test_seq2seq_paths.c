@@ -13,11 +13,14 @@
  *     R rows only, as a carve for such a chunk would make them, and every row past R must still
  *     hold its poison afterwards (the logits are never materialised beyond one chunk).
  *     Error: relative norm per tensor (tu_rel_err_ff; NaN fails), the worst gradient tensor
- *     reported. FUSED_TOL = 1e-5: both versions compute the same products; the fused one splits the
+ *     reported. FUSED_TOL = 5e-5: both versions compute the same products; the fused one splits the
  *     sums over rows (dW_out, db_out, the loss) at chunk boundaries, each boundary adding one float
  *     rounding (2^-24 ~ 6e-8 of the running sum) and GEMMs of other shapes may block differently
- *     (a few ulp); with at most 18 chunks that is ~1e-6 even where terms cancel a little, while a
- *     chunk skipped, taken twice or offset by a row changes a tensor by ~1/18 ~ 5e-2.
+ *     (a few ulp); with at most 18 chunks that is ~1e-6 where terms do not cancel. Where they do
+ *     (the additive attention's query gradients: sums of tanh' terms of both signs) the relative
+ *     error grows by the cancellation: up to 2.3e-5 measured on an AMD Zen 3 (OpenBLAS's Haswell
+ *     kernels; under 1e-5 on an AVX-512 Xeon). A chunk skipped, taken twice or offset by a row
+ *     changes a tensor by ~1/18 ~ 5e-2.
  *   - The carve for the fused loss: acts->logits of one chunk (baton_s2s_chunk_rows: 192 rows for
  *     V = 32000, 768 for V = 8000) instead of T*B rows; the measured arena shrinks by exactly the
  *     difference (gnmt's batch of 128 x 50 tokens: 795 MB). The plain loss on activations whose
@@ -154,7 +157,7 @@ static void check_round_trip(tu_report *r, fixture *f, const char *label, const 
 #endif
 }
 
-#define FUSED_TOL 1e-5
+#define FUSED_TOL 5e-5
 
 /* One forward (and with grads, backward) with loss version `version` and dropout; for the fused
  * version chunks of `chunk` rows, the logits declared to hold only those rows. *beyond = elements

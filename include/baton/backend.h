@@ -160,6 +160,13 @@ typedef struct {
 
     /* idx[i] = the column of row i's largest value (the first on ties) for x (rows, cols). */
     baton_status (*argmax_rows)(baton_backend *be, int *idx, const float *x, int rows, int cols);
+    /* Greedy decoding's generator: idx[i] = argmax_v of row i of x W^T + b + mask, the first on ties, for
+     * x (rows, K), W (V, K), b (V) and mask (V) or NULL; scratch (rows, V) is the op's. The ids are
+     * argmax_rows' over the logits up to the fp32 rounding of near-ties: while W and b lie in the frozen
+     * range (params_frozen) a backend may leave out logits that cannot be the largest (the CPU's screen,
+     * cpu_screen.c). NULL where a backend has none: the caller computes the logits. */
+    baton_status (*generator_argmax)(baton_backend *be, int *idx, float *scratch, const float *x, const float *w,
+                                     const float *b, const float *mask, int rows, int V, int K);
     /* Beam search's view of x (rows, cols): lse[i] = log sum_j e^x[i,j] (baton_row_logsumexp) and
      * the k best of row i, best first, smaller column first on ties: val[i*k + r], idx[i*k + r].
      * 1 <= k <= min(cols, BATON_TOPK_MAX of attn_math.h). */
@@ -228,6 +235,8 @@ typedef struct {
     int cpubf16; /* bf16 GEMMs on the cpu: 0 round (operands rounded to fp32 buffers, then OpenBLAS sgemm:
                   * exact, any CPU), 1 dnnl (oneDNN's bf16 matmul, src/cpu/cpu_dnnl.c, where the build has
                   * oneDNN and the CPU AVX512-BF16 or AMX; else round) */
+    int greedy;  /* greedy decoding's generator: 0 full (all logits, then argmax_rows), 1 screened (the
+                  * backend's generator_argmax where it has one: cpu_screen.c in fp32 with libxsmm; else full) */
 } baton_versions;
 
 /* A device: its ops and its private state (handles, streams, workspaces). */
@@ -258,7 +267,7 @@ const char *baton_precision_name(baton_precision p);
 
 /* *v = the defaults, then each "part=version" of the comma-separated spec (NULL or "" keeps the
  * defaults): colsum=plain|tiled, dv=plain|tiled, embed=plain|split, loss=plain|fused, step=eager|graph,
- * recur=simt|tensor, cpurnn=sgemm|packed, cpubf16=round|dnnl. */
+ * recur=simt|tensor, cpurnn=sgemm|packed, cpubf16=round|dnnl, greedy=full|screened. */
 baton_status baton_versions_parse(baton_versions *v, const char *spec);
 
 /* Creates the backend named `name`: "cpu", "cuda" where built, or "auto" (cuda when a GPU is usable,

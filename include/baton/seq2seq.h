@@ -143,6 +143,15 @@ baton_status baton_s2s_decode(baton_backend *be, const baton_s2s *m, baton_s2s_a
                               const int *tgt_len, int T, int B, const float *h0, const float *c0, float *hn,
                               float *cn, const baton_dropout_key *drop);
 
+/* One step (T = 1) of a step-by-step decoder for B rows, as baton_s2s_decode without dropout but
+ * short of the generator: h~ (B,H) in acts->att_h, then ids (B) = the argmax of each row's logits
+ * + mask (V floats, or NULL), the first on ties (the backend's generator_argmax where it has one and
+ * be->versions.greedy is screened: no logits; else acts->logits hold them). */
+baton_status baton_s2s_decode_argmax(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
+                                     const baton_param_table *t, const int *src_len, int S, const int *tgt_in,
+                                     const int *tgt_len, int B, const float *h0, const float *c0, float *hn,
+                                     float *cn, const float *mask, int *ids);
+
 /* Decoding: the next decode calls' rows grouped by source, groups (n + 1 starts, host) and the
  * memory (n, S, H) (baton_attention_acts.groups); NULL: one memory column per row again. */
 void baton_s2s_acts_group_rows(baton_s2s_acts *acts, const int *groups, int n);

@@ -65,6 +65,7 @@ static const struct {
     {"recur", offsetof(baton_versions, recur), {"simt", "tensor"}, 1},
     {"cpurnn", offsetof(baton_versions, cpurnn), {"sgemm", "packed"}, 1},
     {"cpubf16", offsetof(baton_versions, cpubf16), {"round", "dnnl"}, 1},
+    {"greedy", offsetof(baton_versions, greedy), {"full", "screened"}, 1},
 };
 #define N_PARTS (sizeof version_parts / sizeof *version_parts)
 
@@ -91,7 +92,7 @@ static baton_status version_item(baton_versions *v, const char *item, size_t len
                            version_parts[k].names[1]);
     }
     return BATON_ERROR(BATON_ERR_INVALID,
-                       "--kernels: '%.*s', expected part=version with part colsum, dv, embed, loss, step, recur, cpurnn or cpubf16",
+                       "--kernels: '%.*s', expected part=version with part colsum, dv, embed, loss, step, recur, cpurnn, cpubf16 or greedy",
                        (int)len, item);
 }
 

@@ -216,6 +216,9 @@ static const baton_ops cpu_ops = {
     .additive_scores_backward = baton_cpu_additive_scores_backward,
     .xent_forward_backward = baton_cpu_xent_forward_backward,
     .argmax_rows = baton_cpu_argmax_rows,
+#if BATON_HAVE_XSMM
+    .generator_argmax = baton_cpu_generator_argmax,
+#endif
     .topk_rows = baton_cpu_topk_rows,
     .optim_update = baton_cpu_optim_update,
     .embed_gather = baton_cpu_embed_gather,

@@ -12,7 +12,10 @@
  * cut in chunks of FROZEN_UNITS rows; chunk c's panel P_c (w x K, column-major, w its rows) holds
  * P_c[k*w + i] = W[c*FROZEN_UNITS + i, k]. libxsmm is column-major, and a row-major (M, X) matrix is
  * a column-major X x M one, so chunk c of C^T (w x M, ld ldc) = P_c (w x K) A^T (K x M, ld lda).
- * Chunks are independent: threads take them in a static split, each sum in one fixed order. */
+ * Chunks are independent: threads take them in a static split, each sum in one fixed order.
+ * The same panels serve matrices the backend derives from frozen weights and owns while they stay
+ * frozen (the greedy screen's projections, cpu_screen.c), and the screen's state lives and dies
+ * with the frozen range. */
 #include <stdlib.h>
 
 #include <libxsmm.h>
@@ -33,6 +36,7 @@ struct cpu_frozen {
     const float *lo, *hi; /* the frozen range [lo, hi); lo NULL: none */
     frozen_weight slot[FROZEN_SLOTS];
     int n;
+    cpu_screen *screen; /* greedy decoding's screen of the generator (cpu_screen.c), NULL until first asked */
 };
 
 static void forget(cpu_frozen *f)
@@ -40,6 +44,14 @@ static void forget(cpu_frozen *f)
     for (int i = 0; i < f->n; i++)
         free(f->slot[i].panels);
     f->n = 0;
+    baton_cpu_screen_free(f->screen);
+    f->screen = NULL;
+}
+
+cpu_screen **baton_cpu_frozen_screen(baton_backend *be)
+{
+    cpu_frozen *f = ((cpu_ctx *)be->impl)->frozen;
+    return f && f->lo ? &f->screen : NULL;
 }
 
 void baton_cpu_frozen_free(cpu_frozen *f)
@@ -95,6 +107,24 @@ static libxsmm_smmfunction kernel(int m, int n, int k, int ldb, int ldc, float b
     return libxsmm_smmdispatch(mm, nn, kk, &lda, &lb, &lc, &one, &beta, &flags, &prefetch);
 }
 
+/* C = A P^T (+ C) for P (N, K, ld ldp) frozen or owned by the backend: its panels, packed at first use. */
+static int product(cpu_frozen *f, int M, int N, int K, const float *A, int lda, const float *P, int ldp, float beta,
+                   float *C, int ldc)
+{
+    int last = N % FROZEN_UNITS ? N % FROZEN_UNITS : FROZEN_UNITS, chunks = (N + FROZEN_UNITS - 1) / FROZEN_UNITS;
+    libxsmm_smmfunction full = kernel(FROZEN_UNITS, M, K, lda, ldc, beta), tail = kernel(last, M, K, lda, ldc, beta);
+    const float *pan = full && tail ? panels(f, P, N, K, ldp) : NULL;
+    if (!pan)
+        return 0;
+    long work = (long)M * N * K;
+    BATON_PARALLEL_FOR
+    for (int ch = 0; ch < chunks; ch++) {
+        size_t r0 = (size_t)ch * FROZEN_UNITS;
+        (ch + 1 == chunks ? tail : full)(pan + r0 * K, A, C + r0);
+    }
+    return 1;
+}
+
 int baton_cpu_frozen_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
                           const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
@@ -103,16 +133,14 @@ int baton_cpu_frozen_gemm(baton_backend *be, int trans_a, int trans_b, int M, in
     if (!f || !f->lo || trans_a || !trans_b || alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || M > FROZEN_M_MAX ||
         K < 1 || be->precision != BATON_PRECISION_FP32 || B < f->lo || B + (size_t)(N - 1) * ldb + K > f->hi)
         return 0;
-    int last = N % FROZEN_UNITS ? N % FROZEN_UNITS : FROZEN_UNITS, chunks = (N + FROZEN_UNITS - 1) / FROZEN_UNITS;
-    libxsmm_smmfunction full = kernel(FROZEN_UNITS, M, K, lda, ldc, beta), tail = kernel(last, M, K, lda, ldc, beta);
-    const float *P = full && tail ? panels(f, B, N, K, ldb) : NULL;
-    if (!P)
+    return product(f, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+int baton_cpu_frozen_gemm_owned(baton_backend *be, int M, int N, int K, const float *A, int lda, const float *B,
+                                float *C, int ldc)
+{
+    cpu_frozen *f = ((cpu_ctx *)be->impl)->frozen;
+    if (!f || !f->lo || M < 1 || M > FROZEN_M_MAX || N < 1 || K < 1)
         return 0;
-    long work = (long)M * N * K;
-    BATON_PARALLEL_FOR
-    for (int ch = 0; ch < chunks; ch++) {
-        size_t r0 = (size_t)ch * FROZEN_UNITS;
-        (ch + 1 == chunks ? tail : full)(P + r0 * K, A, C + r0);
-    }
-    return 1;
+    return product(f, M, N, K, A, lda, B, K, 0.0f, C, ldc);
 }

@@ -83,12 +83,23 @@ typedef struct {
     float *C;
 } gemm_slices;
 
+/* Where slice s of `slices` starts along len rows (or columns): on a multiple of SLICE_QUANTUM, the
+ * last ends at len. OpenBLAS computes C in register tiles (16, 24, 8, 6 or 4 rows or columns, by
+ * CPU) and sums the edge tiles in another order than the full ones (measured on AMD Zen 3: a cut
+ * inside a tile changed the last bits of dx); cut on a common multiple of the tile sizes, every
+ * element is the same sum in the same order as in one call. */
+#define SLICE_QUANTUM 48
+static int slice_edge(int len, int s, int slices)
+{
+    return s >= slices ? len : (int)((long)len * s / slices) / SLICE_QUANTUM * SLICE_QUANTUM;
+}
+
 static void gemm_slice(void *ctx, int phase, int s)
 {
     (void)phase;
     const gemm_slices *g = ctx;
     int len = g->by_rows ? g->M : g->N;
-    int lo = (int)((long)len * s / g->slices), hi = (int)((long)len * (s + 1) / g->slices);
+    int lo = slice_edge(len, s, g->slices), hi = slice_edge(len, s + 1, g->slices);
     if (hi <= lo)
         return;
     if (g->by_rows) /* rows lo..hi of op(A) and C */

@@ -60,6 +60,21 @@ int baton_cpu_frozen_gemm(baton_backend *be, int trans_a, int trans_b, int M, in
                           const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 /* Frees the frozen range's panels (NULL: nothing). */
 void baton_cpu_frozen_free(cpu_frozen *f);
+/* C (M, N) = A (M, K, ld lda) B^T for B (N, K, ld K) a matrix the backend derived from frozen weights and
+ * keeps unchanged while they stay frozen: packed panels (returns 1), else nothing (0: not frozen, or M
+ * beyond what panels serve; the caller runs sgemm). */
+int baton_cpu_frozen_gemm_owned(baton_backend *be, int M, int N, int K, const float *A, int lda, const float *B,
+                                float *C, int ldc);
+
+/* Greedy decoding's screen of the generator (cpu_screen.c); it lives as long as the frozen range. */
+typedef struct cpu_screen cpu_screen;
+/* Where the frozen range keeps its screen (*slot NULL until made), or NULL when nothing is frozen. */
+cpu_screen **baton_cpu_frozen_screen(baton_backend *be);
+/* Frees a screen (NULL: nothing). */
+void baton_cpu_screen_free(cpu_screen *s);
+/* ops->generator_argmax (backend.h): screened where the weights are frozen and fp32, else in full. */
+baton_status baton_cpu_generator_argmax(baton_backend *be, int *idx, float *scratch, const float *x, const float *w,
+                                        const float *b, const float *mask, int rows, int V, int K);
 
 /* Do this backend's GEMMs run on oneDNN: bf16 precision, version cpubf16=dnnl, and a CPU that
  * multiplies bf16 in hardware (AVX512-BF16 or AMX, as oneDNN sees it)? */

@@ -138,7 +138,7 @@ baton_status baton_greedy_decode(baton_greedy *g, const float *params, const bat
     BATON_REQUIRE(B >= 1 && B <= g->B_max && S >= 1 && S <= g->S_max && max_len >= 1,
                   "greedy decoding: B=%d S=%d max_len=%d, expected 1..%d, 1..%d and >= 1", B, S, max_len, g->B_max,
                   g->S_max);
-    int H = m->cfg.hidden, L = m->cfg.layers, V = m->cfg.tgt_vocab, R = B;
+    int H = m->cfg.hidden, L = m->cfg.layers, R = B;
     BATON_TRY(baton_s2s_encode(be, m, &g->acts, params, t, src, src_len, S, B, NULL));
     BATON_TRY(be->ops->copy(be, g->mem, g->acts.enc_out, (size_t)S * B * H * sizeof(float)));
     BATON_TRY(be->ops->copy(be, g->h, g->acts.dec_h0, (size_t)L * B * H * sizeof(float)));
@@ -149,11 +149,9 @@ baton_status baton_greedy_decode(baton_greedy *g, const float *params, const bat
     BATON_TRY(be->ops->copy(be, g->d_len, src_len, (size_t)B * sizeof(int)));
     for (int step = 0; step < max_len && R > 0; step++) {
         BATON_TRY(be->ops->upload(be, g->d_ids, g->ids, (size_t)R * sizeof(int)));
-        BATON_TRY(baton_s2s_decode(be, m, &g->acts, params, t, g->d_len, S, g->d_ids, g->d_ones, 1, R, g->h, g->c,
-                                   g->h, g->c, NULL));
-        if (step == 0) /* a non-empty source gets a non-empty translation (fairseq's min_len 1) */
-            BATON_TRY(be->ops->add_bias(be, g->acts.logits, g->d_no_eos, R, V));
-        BATON_TRY(be->ops->argmax_rows(be, g->d_best, g->acts.logits, R, V));
+        /* a non-empty source gets a non-empty translation (fairseq's min_len 1): no </s> at step 0 */
+        BATON_TRY(baton_s2s_decode_argmax(be, m, &g->acts, params, t, g->d_len, S, g->d_ids, g->d_ones, R, g->h, g->c,
+                                          g->h, g->c, step ? NULL : g->d_no_eos, g->d_best));
         BATON_TRY(be->ops->download(be, g->ids, g->d_best, (size_t)R * sizeof(int)));
         for (int r = 0; attn && r < R; r++)
             BATON_TRY(be->ops->download(be, attn + ((size_t)g->row[r] * max_len + step) * S,

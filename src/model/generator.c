@@ -52,6 +52,22 @@ baton_status baton_s2s_generator(baton_backend *be, const baton_s2s *m, baton_s2
     return be->ops->add_bias(be, acts->logits, W(params, t, m->b_out), rows, V);
 }
 
+baton_status baton_s2s_generator_argmax(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts,
+                                        const float *params, const baton_param_table *t, const float *hd,
+                                        const float *mask, int *ids, int rows)
+{
+    int H = m->cfg.hidden, V = m->cfg.tgt_vocab;
+    BATON_REQUIRE(rows <= acts->logit_rows, "generator argmax: %d rows, the activations hold logits of %d", rows,
+                  acts->logit_rows);
+    if (be->ops->generator_argmax && be->versions.greedy)
+        return be->ops->generator_argmax(be, ids, acts->logits, hd, W(params, t, m->w_out), W(params, t, m->b_out),
+                                         mask, rows, V, H);
+    BATON_TRY(baton_s2s_generator(be, m, acts, params, t, hd, rows));
+    if (mask)
+        BATON_TRY(be->ops->add_bias(be, acts->logits, mask, rows, V));
+    return be->ops->argmax_rows(be, ids, acts->logits, rows, V);
+}
+
 baton_status baton_s2s_loss_fused(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, float *grads,
                                   const float *params, const baton_param_table *t, const baton_s2s_batch *batch,
                                   const float *hd)

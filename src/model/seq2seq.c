@@ -257,10 +257,23 @@ baton_status baton_s2s_decode(baton_backend *be, const baton_s2s *m, baton_s2s_a
 {
     if (m->cfg.input_feed) {
         BATON_REQUIRE(T == 1 && !drop, "input feeding: decoding runs one step at a time without dropout (T = %d)", T);
-        return baton_s2s_feed_decode_step(be, m, acts, params, t, tgt_in, src_len, tgt_len, S, B, h0, c0, hn, cn);
+        BATON_TRY(baton_s2s_feed_decode_step(be, m, acts, params, t, tgt_in, src_len, tgt_len, S, B, h0, c0, hn, cn));
+        return baton_s2s_generator(be, m, acts, params, t, acts->att_h, B);
     }
     BATON_TRY(decode_hidden(be, m, acts, params, t, src_len, S, tgt_in, tgt_len, T, B, h0, c0, hn, cn, drop));
     return baton_s2s_generator(be, m, acts, params, t, dropping(m, drop) ? acts->att_hd : acts->att_h, T * B);
+}
+
+baton_status baton_s2s_decode_argmax(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
+                                     const baton_param_table *t, const int *src_len, int S, const int *tgt_in,
+                                     const int *tgt_len, int B, const float *h0, const float *c0, float *hn,
+                                     float *cn, const float *mask, int *ids)
+{
+    if (m->cfg.input_feed)
+        BATON_TRY(baton_s2s_feed_decode_step(be, m, acts, params, t, tgt_in, src_len, tgt_len, S, B, h0, c0, hn, cn));
+    else
+        BATON_TRY(decode_hidden(be, m, acts, params, t, src_len, S, tgt_in, tgt_len, 1, B, h0, c0, hn, cn, NULL));
+    return baton_s2s_generator_argmax(be, m, acts, params, t, acts->att_h, mask, ids, B);
 }
 
 baton_status baton_s2s_forward(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,

@@ -42,6 +42,12 @@ static inline baton_status site_dropout(baton_backend *be, const baton_s2s *m, c
  * + b_out; rows must not exceed acts->logit_rows. */
 baton_status baton_s2s_generator(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
                                  const baton_param_table *t, const float *hd, int rows);
+/* ids (rows) = the argmax of each row of hd W_out^T + b_out + mask (mask (V) or NULL), the first on
+ * ties: the backend's generator_argmax where it has one and be->versions.greedy is screened, else
+ * the logits into acts->logits, then argmax_rows. */
+baton_status baton_s2s_generator_argmax(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts,
+                                        const float *params, const baton_param_table *t, const float *hd,
+                                        const float *mask, int *ids, int rows);
 
 /* The fused generator + loss over the batch's T*B rows of hd (T,B,H), acts->chunk_rows rows at a
  * time: acts->loss (summed over the chunks in a fixed order) and acts->logp; with grads (not NULL)
@@ -63,7 +69,8 @@ baton_status baton_s2s_feed_backward(baton_backend *be, const baton_s2s *m, bato
                                      const baton_dropout_key *drop);
 
 /* Input feeding, decoding: one step for B rows from h0/c0 into hn/cn, fed acts->feed0 (h~ of the
- * previous step, zeroed by baton_s2s_encode) and leaving this step's h~ there; logits (B,V). */
+ * previous step, zeroed by baton_s2s_encode) and leaving this step's h~ there and in acts->att_h;
+ * the generator is the caller's. */
 baton_status baton_s2s_feed_decode_step(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts,
                                         const float *params, const baton_param_table *t, const int *tgt_in,
                                         const int *src_len, const int *ones, int S, int B, const float *h0,
