@@ -226,16 +226,24 @@ static baton_status fit(baton_backend *be, cpu_screen *s)
     return st;
 }
 
-/* The full path: every logit, then argmax_rows; while calibrating, the rows join the moment. */
-static baton_status full(baton_backend *be, cpu_screen *s, int *idx, float *logits, const float *x,
-                         const float *mask, int rows)
+/* Every logit of the rows into `logits`, then argmax_rows. */
+static baton_status logits_argmax(baton_backend *be, const cpu_screen *s, int *idx, float *logits, const float *x,
+                                  const float *mask, int rows)
 {
     int V = s->V, H = s->H;
     BATON_TRY(be->ops->gemm(be, 0, 1, rows, V, H, 1.0f, x, H, s->w, H, 0.0f, logits, V));
     BATON_TRY(baton_cpu_add_bias(be, logits, s->b, rows, V));
     if (mask)
         BATON_TRY(baton_cpu_add_bias(be, logits, mask, rows, V));
-    BATON_TRY(baton_cpu_argmax_rows(be, idx, logits, rows, V));
+    return baton_cpu_argmax_rows(be, idx, logits, rows, V);
+}
+
+/* The full path; while calibrating, the rows join the moment. */
+static baton_status full(baton_backend *be, cpu_screen *s, int *idx, float *logits, const float *x,
+                         const float *mask, int rows)
+{
+    int H = s->H;
+    BATON_TRY(logits_argmax(be, s, idx, logits, x, mask, rows));
     if (s->state != CALIBRATING)
         return BATON_OK;
     BATON_TRY(be->ops->gemm(be, 1, 0, H, H, rows, 1.0f, x, H, x, H, 1.0f, s->cov, H));
@@ -322,12 +330,7 @@ static baton_status screened(baton_backend *be, cpu_screen *s, int *idx, float *
     }
     for (int i = 0; i < rows; i++) {
         if (s->cands[i] == 0) { /* bounds that are not numbers: this row in full */
-            float *row = t + (size_t)i * V;
-            BATON_TRY(be->ops->gemm(be, 0, 1, 1, V, H, 1.0f, x + (size_t)i * H, H, s->w, H, 0.0f, row, V));
-            BATON_TRY(baton_cpu_add_bias(be, row, s->b, 1, V));
-            if (mask)
-                BATON_TRY(baton_cpu_add_bias(be, row, mask, 1, V));
-            BATON_TRY(baton_cpu_argmax_rows(be, &idx[i], row, 1, V));
+            BATON_TRY(logits_argmax(be, s, &idx[i], t + (size_t)i * V, x + (size_t)i * H, mask, 1));
             s->cands[i] = V;
         }
         s->candidates += s->cands[i];
