@@ -8,8 +8,10 @@
  * logit, doubled twice), so a different order of summation may pick it. Then an untrained case:
  * isotropic inputs and weights, where the screen must turn itself off. NaN rows must get
  * argmax_rows' id for the same logits. The op's scratch tells which path ran (white box): the
- * full path leaves the logits there, the screen its bounds; the test requires the screen to run
- * on the structured inputs (after calibration) and to turn itself off on isotropic ones. */
+ * full path leaves the logits there, the screen each logit's upper bound. The test requires the
+ * screen to run on the structured inputs (after calibration) and to turn itself off on isotropic
+ * ones, and every bound the screen leaves to be at or above its double logit: the ids alone rarely
+ * show a bound too tight, since on such inputs the argmax is nearly always the largest projection. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +93,17 @@ static int full_path_ran(const float *msk)
     return 1;
 }
 
+/* How many of the scratch's upper bounds fall below their double logits (ids the mask forbids
+ * aside: -1e30 absorbs the logit in fp32). */
+static double bounds_error(const float *msk)
+{
+    long below = 0;
+    for (int i = 0; i < R; i++)
+        for (int v = 0; v < V; v++)
+            below += !(msk && msk[v] < -1e29f) && !(scratch[(size_t)i * V + v] >= logit(i, v, msk));
+    return (double)below;
+}
+
 static void run(tu_report *r, int isotropic)
 {
     int ids[R];
@@ -110,6 +123,12 @@ static void run(tu_report *r, int isotropic)
         }
         int full = full_path_ran(msk);
         screened += call >= CALLS - LAST && !full;
+        if (call >= CALLS - LAST && !full) {
+            double below = bounds_error(msk);
+            if (below > 0.0 || call == CALLS - 1)
+                tu_check(r, call == CALLS - 1 ? "screened, last call: upper bounds below their logits"
+                                              : "screened: upper bounds below their logits", below, 0.0);
+        }
         full_after += call >= CALLS - LAST && full;
     }
     if (isotropic)

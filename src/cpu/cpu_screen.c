@@ -46,6 +46,7 @@
 #define PROBE_ROWS 512    /* screened rows before the cost is judged */
 #define OFF_COST 0.85     /* modelled share of the full generator's work above which the screen turns off */
 #define MARGIN_SCALE 2.0  /* the rounding bounds above, doubled */
+#define CAND_BATCH 16     /* candidate rows prefetched before they are multiplied: about 12 per row on Multi30k */
 
 enum { CALIBRATING, SCREENING, OFF };
 
@@ -261,10 +262,27 @@ static float dot(const float *a, const float *b, int n)
     return d;
 }
 
-/* Row x's argmax from t (V) = (P x).(P w_v), overwritten with t + mask + b: the candidates computed
- * in full; returns their count, 0 when the bounds are not numbers (the caller then computes the row
- * in full). The slack of v is rx |r_w_v| + c |w_v| + 4u (|t_v| + 2 |b_v|): the bound, the products'
- * rounding, and that of the two additions. */
+/* The candidates c[0..n) of one row in full, in order: the first largest wins, as argmax_rows. */
+static void candidates_argmax(const cpu_screen *s, int *arg, float *top, const float *x, const float *mask,
+                              const int *c, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int v = c[i];
+        float f = dot(x, s->w + (size_t)v * s->H, s->H) + s->b[v];
+        if (mask)
+            f += mask[v];
+        if (*arg < 0 || f > *top)
+            *top = f, *arg = v;
+    }
+}
+
+/* Row x's argmax from t (V) = (P x).(P w_v), overwritten with each logit's upper bound: the
+ * candidates computed in full; returns their count, 0 when the bounds are not numbers (the caller
+ * then computes the row in full). The slack of v is rx |r_w_v| + c |w_v| + 4u (|t_v| + 2 |b_v|):
+ * the bound, the products' rounding, and that of the two additions. The bounds run in one
+ * vectorised pass (a ternary max, not fmaxf, which compilers call rather than inline); a candidate's
+ * W row, scattered in a matrix larger than L2, is prefetched when the scan finds it and multiplied
+ * when CAND_BATCH of them are in flight or the scan ends. */
 BATON_CPU_CLONES
 static int screen_row(const cpu_screen *s, int *best, const float *x, float *t, const float *xp, const float *mask)
 {
@@ -283,24 +301,26 @@ static int screen_row(const cpu_screen *s, int *best, const float *x, float *t, 
     float low = -INFINITY;
     BATON_OMP_PRAGMA(omp simd reduction(max : low))
     for (int v = 0; v < V; v++) {
-        float tv = t[v] + b[v];
-        t[v] = tv;
-        low = fmaxf(low, tv - (rx * rw[v] + c * wn[v] + u4 * fabsf(tv) + bu[v]));
+        float tv = t[v] + b[v], slack = rx * rw[v] + c * wn[v] + u4 * fabsf(tv) + bu[v], lo = tv - slack;
+        t[v] = tv + slack;
+        low = lo > low ? lo : low; /* a NaN lo leaves low alone, as fmaxf would */
     }
     if (!isfinite(low))
         return 0;
-    int n = 0, arg = -1;
+    int n = 0, arg = -1, cand[CAND_BATCH], held = 0;
     float top = 0.0f;
     for (int v = 0; v < V; v++) {
-        if (t[v] + (rx * rw[v] + c * wn[v] + u4 * fabsf(t[v]) + bu[v]) < low)
+        if (t[v] < low) /* a NaN bound stays a candidate */
             continue;
-        float f = dot(x, s->w + (size_t)v * H, H) + b[v];
-        if (mask)
-            f += mask[v];
-        if (arg < 0 || f > top)
-            top = f, arg = v;
+        const char *row = (const char *)(s->w + (size_t)v * H);
+        for (size_t at = 0; at < (size_t)H * sizeof(float); at += 64)
+            __builtin_prefetch(row + at);
+        cand[held++] = v;
         n++;
+        if (held == CAND_BATCH)
+            candidates_argmax(s, &arg, &top, x, mask, cand, held), held = 0;
     }
+    candidates_argmax(s, &arg, &top, x, mask, cand, held);
     *best = arg;
     return arg < 0 ? 0 : n;
 }
