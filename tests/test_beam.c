@@ -5,7 +5,10 @@
  *     under teacher forcing (baton_s2s_forward's per-token log p), which checks backtracking and
  *     the reordering of decoder states as survivors move between rows;
  *   - its score is that log-probability over GNMT's length penalty, n-best lists are sorted;
- *   - attention rows are distributions over each source's real tokens.
+ *   - attention rows are distributions over each source's real tokens;
+ *   - all of it again with the weights declared fixed (baton_*_fix_weights), where the decoders
+ *     gather the decoder's input projections from a per-token table instead of multiplying: the
+ *     rescoring never uses the table, so a wrong table row shows as a log-probability off by 1e-2.
  * Tolerance 1e-5 absolute on log-probabilities summed over <= 9 tokens (seen: 4e-7): the search
  * and the rescoring run the same float32 arithmetic on batches of different shapes (a few ulps),
  * while a wrong parent or state row changes a log-probability by 1e-2 or more. */
@@ -84,12 +87,12 @@ static double rescore(model *x, const int *src, int b, const int *ids, int len, 
     return sum;
 }
 
-static void run(tu_report *r, baton_cell cell, baton_attn_score score, int feed)
+static void run(tu_report *r, baton_cell cell, baton_attn_score score, int feed, int fixed)
 {
     model x;
-    char label[64], name[160];
-    snprintf(label, sizeof label, "%s %s%s", baton_cell_name(cell), baton_attn_score_name(score),
-             feed ? " input-feed" : "");
+    char label[80], name[180];
+    snprintf(label, sizeof label, "%s %s%s%s", baton_cell_name(cell), baton_attn_score_name(score),
+             feed ? " input-feed" : "", fixed ? " fixed weights" : "");
     int src[S * B];
     for (int s = 0; s < S; s++)
         for (int b = 0; b < B; b++)
@@ -102,6 +105,13 @@ static void run(tu_report *r, baton_cell cell, baton_attn_score score, int feed)
     int ok = make_model(&x, cell, score, feed) && baton_beam_create(&bm, &x.be, &x.m, S, B, BEAM, MAXLEN, 1) == BATON_OK &&
              baton_beam_create(&b1, &x.be, &x.m, S, B, 1, MAXLEN, 0) == BATON_OK &&
              baton_greedy_create(&g, &x.be, &x.m, S, B) == BATON_OK;
+    if (ok && fixed) {
+        ok = baton_beam_fix_weights(&bm, x.params, &x.t) == BATON_OK &&
+             baton_beam_fix_weights(&b1, x.params, &x.t) == BATON_OK &&
+             baton_greedy_fix_weights(&g, x.params, &x.t) == BATON_OK;
+        snprintf(name, sizeof name, "%s: the decoders made their input tables (input feeding: none)", label);
+        TU_EXPECT(r, ok && (bm.fixed.in_table == NULL) == feed && (g.fixed.in_table == NULL) == feed, "%s", name);
+    }
     tu_fill_nan(attn, sizeof attn / sizeof *attn);
     ok = ok && baton_beam_decode(&bm, x.params, &x.t, src, src_len, src_len, S, B, ALPHA, NBEST, hyps, out, attn) == BATON_OK &&
          baton_beam_decode(&b1, x.params, &x.t, src, src_len, src_len, S, B, ALPHA, 1, h1, out1, NULL) == BATON_OK &&
@@ -157,9 +167,11 @@ static void run(tu_report *r, baton_cell cell, baton_attn_score score, int feed)
 int main(void)
 {
     tu_report r = {0, 0};
-    run(&r, BATON_CELL_LSTM, BATON_ATTN_ADDITIVE, 0);
-    run(&r, BATON_CELL_GRU, BATON_ATTN_GENERAL, 0);
-    run(&r, BATON_CELL_LSTM, BATON_ATTN_DOT, 1);
-    run(&r, BATON_CELL_LSTM, BATON_ATTN_ADDITIVE, 1); /* the shared keys follow the rows */
+    for (int fixed = 0; fixed <= 1; fixed++) {
+        run(&r, BATON_CELL_LSTM, BATON_ATTN_ADDITIVE, 0, fixed);
+        run(&r, BATON_CELL_GRU, BATON_ATTN_GENERAL, 0, fixed);
+        run(&r, BATON_CELL_LSTM, BATON_ATTN_DOT, 1, fixed);
+        run(&r, BATON_CELL_LSTM, BATON_ATTN_ADDITIVE, 1, fixed); /* the shared keys follow the rows */
+    }
     return tu_summary(&r, "beam");
 }

@@ -8,11 +8,18 @@
 
 #include "baton/seq2seq.h"
 
+/* What a decoder keeps while its weights are fixed (baton_greedy_fix_weights, baton_beam_fix_weights). */
+typedef struct {
+    float *in_table;     /* (V_tgt, G*H) device: decoder layer 0's input projection of every token; NULL: none */
+    const float *params; /* the weights it was made from; NULL: not fixed */
+} baton_decode_fixed;
+
 typedef struct {
     baton_backend *be;
     const baton_s2s *m;
     baton_arena arena;
     baton_s2s_acts acts;          /* carved for (S_max, 1, B_max) */
+    baton_decode_fixed fixed;     /* tables of fixed weights */
     float *h, *c, *h2, *c2;       /* (L,B,H) decoder state between steps, and the gather targets */
     float *mem;                   /* (S,B,H) encoder outputs of the batch's sentences */
     int *d_ids, *d_ones, *d_best, *d_len; /* (B) device: step input, lengths of one, step output, live rows' source lengths */
@@ -28,6 +35,12 @@ baton_status baton_greedy_create(baton_greedy *g, baton_backend *be, const baton
 
 /* Frees what baton_greedy_create made. */
 void baton_greedy_destroy(baton_greedy *g);
+
+/* Declares that params keep their values for the decode calls with them that follow, until the
+ * next call (params NULL: no longer): the decoder then tabulates its layer-0 input projection per
+ * target token (baton_s2s_input_table: input feeding off, tables up to 1 GiB) and gathers it
+ * instead of multiplying at every step. A translator and a benchmark declare it; training does not. */
+baton_status baton_greedy_fix_weights(baton_greedy *g, const float *params, const baton_param_table *t);
 
 /* Decodes sources src (S,B) with lengths src_len (device) and src_len_host (host) for at most
  * max_len steps: out (host, B x max_len) receives each row's ids, out_len (host, B) their count
@@ -54,6 +67,7 @@ typedef struct {
     int beam, S_max, B_max, R_max, max_len; /* R_max = B_max * beam rows */
     baton_arena arena;
     baton_s2s_acts acts;        /* carved for (S_max, 1, R_max) */
+    baton_decode_fixed fixed;   /* tables of fixed weights */
     float *mem;                 /* (S_max, B_max, H) encoder outputs of the sources */
     float *h, *c, *h2, *c2;     /* (L, R_max, H) decoder states, and the reorder targets */
     int *d_ids, *d_ones, *d_len, *d_gather; /* device: step input (R), ones (R), lengths (R), row maps */
@@ -85,6 +99,9 @@ baton_status baton_beam_create(baton_beam *bm, baton_backend *be, const baton_s2
 
 /* Frees what baton_beam_create made. */
 void baton_beam_destroy(baton_beam *bm);
+
+/* baton_greedy_fix_weights for beam search. */
+baton_status baton_beam_fix_weights(baton_beam *bm, const float *params, const baton_param_table *t);
 
 /* Decodes sources src (S,B) (device) with lengths src_len (device) and src_len_host (host): for
  * source b, hyps[b*nbest + i] describes its i-th best hypothesis (best first), its ids are

@@ -149,6 +149,9 @@ static baton_status decoder_create(decoder *d, const bench_translate_model *x, c
     BATON_TRY(beam > 1 ? baton_beam_create(&d->bm, be, x->m, c->S_max, B, beam, c->max_len, 0)
                        : baton_greedy_create(&d->g, be, x->m, c->S_max, B));
     BATON_TRY(baton_s2s_acts_use_impl(beam > 1 ? &d->bm.acts : &d->g.acts, be, x->m, o->impls[0], (uint64_t)o->seed, 0));
+    /* constant weights, as a translator declares them: the input table is made here, before any pass */
+    BATON_TRY(beam > 1 ? baton_beam_fix_weights(&d->bm, x->params, x->t)
+                       : baton_greedy_fix_weights(&d->g, x->params, x->t));
     BATON_TRY(be->ops->alloc(be, (void **)&d->d_ids, (size_t)c->S_max * B * sizeof(int), "source ids"));
     return be->ops->alloc(be, (void **)&d->d_len, (size_t)B * sizeof(int), "source lengths");
 }

@@ -82,6 +82,9 @@ static baton_status work_create(work *w, const cli_translator *x, char *const *t
                           : baton_greedy_create(&w->g, be, x->m, w->S_max, B));
     /* the encoder only: decoding runs one step at a time */
     BATON_TRY(baton_s2s_acts_use_impl(x->beam > 1 ? &w->bm.acts : &w->g.acts, be, x->m, x->rnn_impl, x->seed, 0));
+    /* the weights stay as they are for the whole run: the decoder may tabulate what depends on them alone */
+    BATON_TRY(x->beam > 1 ? baton_beam_fix_weights(&w->bm, x->params, x->t)
+                          : baton_greedy_fix_weights(&w->g, x->params, x->t));
     BATON_TRY(be->ops->alloc(be, (void **)&w->d_ids, (size_t)w->S_max * B * sizeof(int), "source ids"));
     return be->ops->alloc(be, (void **)&w->d_len, (size_t)B * sizeof(int), "source lengths");
 }

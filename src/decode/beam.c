@@ -77,6 +77,7 @@ void baton_beam_destroy(baton_beam *bm)
     for (size_t i = 0; i < sizeof dev / sizeof *dev; i++)
         if (dev[i])
             bm->be->ops->free(bm->be, dev[i]);
+    baton_decode_fixed_free(bm->be, &bm->fixed);
     baton_s2s_acts_release(&bm->acts);
     baton_arena_destroy(&bm->arena);
     void *host[] = {bm->ids, bm->lens,      bm->mem_src,  bm->groups,   bm->gather,   bm->val,
@@ -319,6 +320,11 @@ static int select_rows(baton_beam *bm, scratch *x, int R, int B, int step, float
     return nR;
 }
 
+baton_status baton_beam_fix_weights(baton_beam *bm, const float *params, const baton_param_table *t)
+{
+    return baton_decode_fix(bm->be, bm->m, &bm->fixed, params, t);
+}
+
 baton_status baton_beam_decode(baton_beam *bm, const float *params, const baton_param_table *t, const int *src,
                                const int *src_len, const int *src_len_host, int S, int B, float alpha, int nbest,
                                baton_hyp *hyps, int *out, float *attn)
@@ -329,6 +335,7 @@ baton_status baton_beam_decode(baton_beam *bm, const float *params, const baton_
                   bm->S_max, bm->beam);
     BATON_REQUIRE(!attn || bm->attn_hist, "beam search: attention wanted but not kept (see baton_beam_create)");
     int H = bm->m->cfg.hidden, L = bm->m->cfg.layers, R = B, beam = bm->beam;
+    baton_decode_use_fixed(&bm->acts, &bm->fixed, params);
     scratch x;
     BATON_TRY(scratch_alloc(&x, bm->R_max, B, beam));
     baton_status st = baton_s2s_encode(be, bm->m, &bm->acts, params, t, src, src_len, S, B, NULL);

@@ -58,10 +58,16 @@ void baton_greedy_destroy(baton_greedy *g)
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         if (bufs[i])
             g->be->ops->free(g->be, bufs[i]);
+    baton_decode_fixed_free(g->be, &g->fixed);
     baton_s2s_acts_release(&g->acts);
     baton_arena_destroy(&g->arena);
     free(g->ids), free(g->gather), free(g->row), free(g->lens);
     memset(g, 0, sizeof *g);
+}
+
+baton_status baton_greedy_fix_weights(baton_greedy *g, const float *params, const baton_param_table *t)
+{
+    return baton_decode_fix(g->be, g->m, &g->fixed, params, t);
 }
 
 /* Records step `step` of the R live rows (row r is sentence g->row[r]) and keeps the unfinished
@@ -139,6 +145,7 @@ baton_status baton_greedy_decode(baton_greedy *g, const float *params, const bat
                   "greedy decoding: B=%d S=%d max_len=%d, expected 1..%d, 1..%d and >= 1", B, S, max_len, g->B_max,
                   g->S_max);
     int H = m->cfg.hidden, L = m->cfg.layers, R = B;
+    baton_decode_use_fixed(&g->acts, &g->fixed, params);
     BATON_TRY(baton_s2s_encode(be, m, &g->acts, params, t, src, src_len, S, B, NULL));
     BATON_TRY(be->ops->copy(be, g->mem, g->acts.enc_out, (size_t)S * B * H * sizeof(float)));
     BATON_TRY(be->ops->copy(be, g->h, g->acts.dec_h0, (size_t)L * B * H * sizeof(float)));

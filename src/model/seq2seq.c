@@ -228,11 +228,16 @@ static baton_status decode_hidden(baton_backend *be, const baton_s2s *m, baton_s
     int E = m->cfg.emb, H = m->cfg.hidden, TB = T * B;
     int lstm = m->cfg.cell == BATON_CELL_LSTM, dr = dropping(m, drop);
     baton_dropout_key kdec = drop ? site_key(drop, SITE_DEC_RNN) : (baton_dropout_key){0, 0, 0};
-    BATON_TRY(ops->embed_gather(be, acts->emb_tgt, tgt_in, W(params, t, m->emb_tgt), TB, E));
-    if (dr)
-        BATON_TRY(site_dropout(be, m, drop, SITE_EMB_TGT, acts->emb_tgt, acts->emb_tgt, (size_t)TB * E));
-    BATON_TRY(baton_rnn_forward(be, &m->dec, &acts->dec, acts->dec_out, hn, lstm ? cn : NULL, acts->emb_tgt, h0,
-                                lstm ? c0 : NULL, tgt_len, params, t, T, B, drop ? &kdec : NULL));
+    if (acts->in_table && !drop && baton_rnn_gathers(&m->dec, &acts->dec)) {
+        BATON_TRY(baton_rnn_forward_gathered(be, &m->dec, &acts->dec, acts->dec_out, hn, lstm ? cn : NULL, tgt_in,
+                                             acts->in_table, h0, lstm ? c0 : NULL, tgt_len, params, t, T, B));
+    } else {
+        BATON_TRY(ops->embed_gather(be, acts->emb_tgt, tgt_in, W(params, t, m->emb_tgt), TB, E));
+        if (dr)
+            BATON_TRY(site_dropout(be, m, drop, SITE_EMB_TGT, acts->emb_tgt, acts->emb_tgt, (size_t)TB * E));
+        BATON_TRY(baton_rnn_forward(be, &m->dec, &acts->dec, acts->dec_out, hn, lstm ? cn : NULL, acts->emb_tgt, h0,
+                                    lstm ? c0 : NULL, tgt_len, params, t, T, B, drop ? &kdec : NULL));
+    }
     BATON_TRY(baton_attention_forward(be, &m->attn, &acts->attn, acts->ctx, acts->dec_out, acts->enc_out, src_len,
                                       params, t, T, S, B));
     BATON_TRY(ops->copy2d(be, acts->cat, 2 * H, acts->ctx, H, TB, H)); /* context first, as design.md */
@@ -241,6 +246,20 @@ static baton_status decode_hidden(baton_backend *be, const baton_s2s *m, baton_s
                         acts->att_h, H));
     BATON_TRY(ops->tanh_forward(be, acts->att_h, acts->att_h, (size_t)TB * H));
     return dr ? site_dropout(be, m, drop, SITE_ATT_H, acts->att_hd, acts->att_h, (size_t)TB * H) : BATON_OK;
+}
+
+size_t baton_s2s_input_table_size(const baton_s2s *m)
+{
+    return m->cfg.input_feed ? 0 : (size_t)m->cfg.tgt_vocab * m->dec.gates * m->dec.hd;
+}
+
+baton_status baton_s2s_input_table(baton_backend *be, const baton_s2s *m, float *table, const float *params,
+                                   const baton_param_table *t)
+{
+    BATON_REQUIRE(baton_s2s_input_table_size(m) > 0, "decoder input table: none with input feeding");
+    int V = m->cfg.tgt_vocab, E = m->cfg.emb, GH = m->dec.gates * m->dec.hd;
+    return be->ops->gemm(be, 0, 1, V, GH, E, 1.0f, W(params, t, m->emb_tgt), E, W(params, t, m->dec.w_ih[0][0]), E,
+                         0.0f, table, GH);
 }
 
 void baton_s2s_acts_group_rows(baton_s2s_acts *acts, const int *groups, int n)

@@ -214,7 +214,8 @@ static baton_status direction_start(baton_backend *be, const baton_rnn *rnn, bat
     return direction_state0(be, acts, rnn, l, d, h0, c0, T, B);
 }
 
-/* One direction of layer l through the per-step ops: T steps of recurrent GEMM + fused cell. */
+/* One direction of layer l through the per-step ops: T steps of recurrent GEMM + fused cell. xin
+ * NULL: acts->xg already holds the input projections (baton_rnn_forward_gathered). */
 static baton_status direction_forward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, int l, int d,
                                       float *y, const float *xin, const float *h0, const float *c0,
                                       const int *lengths, const float *params, const baton_param_table *t, int T,
@@ -225,7 +226,8 @@ static baton_status direction_forward(baton_backend *be, const baton_rnn *rnn, b
     size_t step = (size_t)B * Hd;
     float *hs = acts->hs[l][d], *cs = acts->cs[l][d];
     const float *w_hh = tensor(params, t, rnn->w_hh[l][d]);
-    BATON_TRY(direction_start(be, rnn, acts, l, d, acts->xg, xin, h0, c0, params, t, T, B));
+    BATON_TRY(xin ? direction_start(be, rnn, acts, l, d, acts->xg, xin, h0, c0, params, t, T, B)
+                  : direction_state0(be, acts, rnn, l, d, h0, c0, T, B));
     for (int k = 0; k < T; k++) {
         int tt = d ? T - 1 - k : k, prev = d ? tt + 1 : tt, next = d ? tt : tt + 1;
         BATON_TRY(ops->gemm(be, 0, 1, B, GH, Hd, 1.0f, hs + prev * step, Hd, w_hh, Hd, 0.0f, acts->hg, GH));
@@ -268,17 +270,17 @@ static baton_recur_args recur_args(const baton_rnn *rnn, baton_rnn_acts *acts, i
 /* Layer l through the backend's whole-recurrence op: input projections, then one call for all
  * steps of both directions. The cpu's "packed" projects the input inside its steps instead, a step
  * at a time, so that xg is read where it was just written (in cache) rather than from a (T, B, G*Hd)
- * GEMM output that no cache holds. */
+ * GEMM output that no cache holds. xin NULL: acts->xg already holds the input projections. */
 static baton_status layer_forward_recur(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, int l,
                                         float *y, const float *xin, const float *h0, const float *c0,
                                         const int *lengths, const float *params, const baton_param_table *t, int T,
                                         int B)
 {
     size_t state = (size_t)B * rnn->hd, per_t = (size_t)T * B * rnn->gates * rnn->hd;
-    int inside = acts->recur == BATON_RECUR_PACKED;
+    int inside = acts->recur == BATON_RECUR_PACKED && xin;
     for (int d = 0; d < rnn->dirs; d++) {
         size_t s = (size_t)(l * rnn->dirs + d) * state;
-        if (inside)
+        if (inside || !xin)
             BATON_TRY(direction_state0(be, acts, rnn, l, d, h0 ? h0 + s : NULL, c0 ? c0 + s : NULL, T, B));
         else
             BATON_TRY(direction_start(be, rnn, acts, l, d, acts->xg + d * per_t, xin, h0 ? h0 + s : NULL,
@@ -362,19 +364,13 @@ static baton_status wave_forward(baton_backend *be, const baton_rnn *rnn, baton_
     return BATON_OK;
 }
 
-baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, float *y, float *hn,
-                               float *cn, const float *x, const float *h0, const float *c0, const int *lengths,
-                               const float *params, const baton_param_table *t, int T, int B,
-                               const baton_dropout_key *drop)
+/* The layers through per-step ops or a whole-recurrence op; x NULL: layer 0's input projections
+ * are already in acts->xg. */
+static baton_status forward_layers(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, float *y,
+                                   float *hn, float *cn, const float *x, const float *h0, const float *c0,
+                                   const int *lengths, const float *params, const baton_param_table *t, int T, int B,
+                                   const baton_dropout_key *drop)
 {
-    BATON_TRY(check_shape(acts, T, B));
-#if BATON_HAVE_CUDNN
-    if (acts->cudnn)
-        return baton_cudnn_rnn_forward(acts->cudnn, y, hn, cn, x, h0, c0, lengths, acts->host_lengths, params, t, T,
-                                       B, drop != NULL && !acts->no_grad);
-#endif
-    if (acts->recur == BATON_RECUR_WAVEFRONT)
-        return wave_forward(be, rnn, acts, y, hn, cn, x, h0, c0, lengths, params, t, T, B, drop);
     int L = rnn->cfg.layers, H = rnn->cfg.hidden_size;
     size_t state = (size_t)B * rnn->hd;
     for (int l = 0; l < L; l++) {
@@ -397,6 +393,39 @@ baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rn
                                        drop->purpose + (uint32_t)l, drop->counter));
     }
     return BATON_OK;
+}
+
+baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, float *y, float *hn,
+                               float *cn, const float *x, const float *h0, const float *c0, const int *lengths,
+                               const float *params, const baton_param_table *t, int T, int B,
+                               const baton_dropout_key *drop)
+{
+    BATON_TRY(check_shape(acts, T, B));
+#if BATON_HAVE_CUDNN
+    if (acts->cudnn)
+        return baton_cudnn_rnn_forward(acts->cudnn, y, hn, cn, x, h0, c0, lengths, acts->host_lengths, params, t, T,
+                                       B, drop != NULL && !acts->no_grad);
+#endif
+    if (acts->recur == BATON_RECUR_WAVEFRONT)
+        return wave_forward(be, rnn, acts, y, hn, cn, x, h0, c0, lengths, params, t, T, B, drop);
+    return forward_layers(be, rnn, acts, y, hn, cn, x, h0, c0, lengths, params, t, T, B, drop);
+}
+
+int baton_rnn_gathers(const baton_rnn *rnn, const baton_rnn_acts *acts)
+{
+    return rnn->dirs == 1 && !acts->cudnn && acts->recur != BATON_RECUR_WAVEFRONT;
+}
+
+baton_status baton_rnn_forward_gathered(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, float *y,
+                                        float *hn, float *cn, const int *ids, const float *table, const float *h0,
+                                        const float *c0, const int *lengths, const float *params,
+                                        const baton_param_table *t, int T, int B)
+{
+    BATON_REQUIRE(baton_rnn_gathers(rnn, acts), "rnn forward from a table of input projections: needs one "
+                  "direction, not cuDNN and not the wavefront (%d directions)", rnn->dirs);
+    BATON_TRY(check_shape(acts, T, B));
+    BATON_TRY(be->ops->embed_gather(be, acts->xg, ids, table, T * B, rnn->gates * rnn->hd));
+    return forward_layers(be, rnn, acts, y, hn, cn, NULL, h0, c0, lengths, params, t, T, B, NULL);
 }
 
 /* After the steps of direction d of layer l: the initial-state gradients from the carried dh, dc,
