@@ -228,16 +228,18 @@ static void check_topk(tu_report *r)
 }
 
 /* Products against frozen weights (params_frozen: packed panels, libxsmm) against a double loop:
- * C = A W^T with W inside the frozen range, N not a multiple of the 32-row panels, beta 0 and 1;
- * then W changes after a thaw and the product must follow it (no stale panels). Sums of K <= 300
- * float products: 1e-5 on the relative norm error, as the GEMM above. */
+ * C = A W^T, then C = A W (W given as (K, N): the general attention's query), with W inside the
+ * frozen range, N not a multiple of the 32-row panels, beta 0 and 1. Both read the same memory with
+ * the same leading dimension, so a panel cache that confused them would fail the second. Then W
+ * changes after a thaw and the products must follow it (no stale panels). Sums of K <= 300 float
+ * products: 1e-5 on the relative norm error, as the GEMM above. */
 static void check_frozen(tu_report *r)
 {
     if (!be.ops->params_frozen) {
         printf("frozen gemm: not in this build (no libxsmm): skipped\n");
         return;
     }
-    enum { M = 5, N = 71, K = 300, P = N * K + 64 };
+    enum { M = 5, N = 71, K = 300, LD = K, P = K * LD + 64 };
     static float params[P], A[M * K], C[M * N], C0[M * N];
     static double ref[M * N];
     const float *W = params + 64; /* inside the range, not at its start */
@@ -246,23 +248,25 @@ static void check_frozen(tu_report *r)
     tu_fill_uniform(C0, M * N, -1, 1, 4, 13);
     for (int round = 0; round < 2; round++) {
         tu_check(r, "params_frozen", be.ops->params_frozen(&be, params, P) == BATON_OK ? 0.0 : 1.0, 0.0);
-        for (int beta = 0; beta < 2; beta++) {
-            if (beta)
-                memcpy(C, C0, sizeof C);
-            else
-                tu_fill_nan(C, M * N);
-            for (int i = 0; i < M; i++)
-                for (int j = 0; j < N; j++) {
-                    double acc = beta ? C0[i * N + j] : 0.0;
-                    for (int k = 0; k < K; k++)
-                        acc += (double)A[i * K + k] * W[(size_t)j * K + k];
-                    ref[i * N + j] = acc;
-                }
-            baton_status st = be.ops->gemm(&be, 0, 1, M, N, K, 1.0f, A, K, W, K, (float)beta, C, N);
-            char name[64];
-            snprintf(name, sizeof name, "frozen gemm, beta %d, %s weights", beta, round ? "changed" : "first");
-            tu_check(r, name, st == BATON_OK ? tu_rel_err(C, ref, M * N) : INFINITY, 1e-5);
-        }
+        for (int tb = 1; tb >= 0; tb--)
+            for (int beta = 0; beta < 2; beta++) {
+                if (beta)
+                    memcpy(C, C0, sizeof C);
+                else
+                    tu_fill_nan(C, M * N);
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < N; j++) {
+                        double acc = beta ? C0[i * N + j] : 0.0;
+                        for (int k = 0; k < K; k++)
+                            acc += (double)A[i * K + k] * (tb ? W[(size_t)j * LD + k] : W[(size_t)k * LD + j]);
+                        ref[i * N + j] = acc;
+                    }
+                baton_status st = be.ops->gemm(&be, 0, tb, M, N, K, 1.0f, A, K, W, LD, (float)beta, C, N);
+                char name[80];
+                snprintf(name, sizeof name, "frozen gemm, %s, beta %d, %s weights", tb ? "A W^T" : "A W", beta,
+                         round ? "changed" : "first");
+                tu_check(r, name, st == BATON_OK ? tu_rel_err(C, ref, M * N) : INFINITY, 1e-5);
+            }
         tu_check(r, "params thawed", be.ops->params_frozen(&be, NULL, 0) == BATON_OK ? 0.0 : 1.0, 0.0);
         for (int i = 0; i < P; i++) /* new weights: a stale panel would give the old products */
             params[i] = -0.5f * params[i] + 0.25f;

@@ -10,7 +10,8 @@
  *
  * Layout (as the packed recurrence's, cpu_recur.c): W (N, K) row-major, leading dimension ld, is
  * cut in chunks of FROZEN_UNITS rows; chunk c's panel P_c (w x K, column-major, w its rows) holds
- * P_c[k*w + i] = W[c*FROZEN_UNITS + i, k]. libxsmm is column-major, and a row-major (M, X) matrix is
+ * P_c[k*w + i] = W[c*FROZEN_UNITS + i, k]. A product with B not transposed (C = A B, B (K, N): the
+ * general attention's query W_a) packs B^T the same way. libxsmm is column-major, and a row-major (M, X) matrix is
  * a column-major X x M one, so chunk c of C^T (w x M, ld ldc) = P_c (w x K) A^T (K x M, ld lda).
  * Chunks are independent: threads take them in a static split, each sum in one fixed order.
  * The same panels serve matrices the backend derives from frozen weights and owns while they stay
@@ -28,7 +29,7 @@
 
 typedef struct {
     const float *w; /* the weight's first element, in the frozen range */
-    int N, K, ld;
+    int N, K, ld, trans; /* trans: w holds W^T (K, N) */
     float *panels; /* (ceil(N / FROZEN_UNITS) panels, N*K floats) */
 } frozen_weight;
 
@@ -75,11 +76,13 @@ baton_status baton_cpu_params_frozen(baton_backend *be, const float *params, siz
     return BATON_OK;
 }
 
-/* The packed panels of W, packed now if this is its first use; NULL when out of slots or memory. */
-static const float *panels(cpu_frozen *f, const float *w, int N, int K, int ld)
+/* The packed panels of W (or of W^T given as w when trans), packed now if this is its first use;
+ * NULL when out of slots or memory. */
+static const float *panels(cpu_frozen *f, const float *w, int N, int K, int ld, int trans)
 {
     for (int i = 0; i < f->n; i++)
-        if (f->slot[i].w == w && f->slot[i].N == N && f->slot[i].K == K && f->slot[i].ld == ld)
+        if (f->slot[i].w == w && f->slot[i].N == N && f->slot[i].K == K && f->slot[i].ld == ld &&
+            f->slot[i].trans == trans)
             return f->slot[i].panels;
     float *p = f->n < FROZEN_SLOTS ? malloc((size_t)N * K * sizeof *p) : NULL;
     if (!p)
@@ -92,9 +95,9 @@ static const float *panels(cpu_frozen *f, const float *w, int N, int K, int ld)
         float *P = p + (size_t)r0 * K;
         for (int k = 0; k < K; k++)
             for (int i = 0; i < w_rows; i++)
-                P[(size_t)k * w_rows + i] = w[(size_t)(r0 + i) * ld + k];
+                P[(size_t)k * w_rows + i] = trans ? w[(size_t)k * ld + r0 + i] : w[(size_t)(r0 + i) * ld + k];
     }
-    f->slot[f->n++] = (frozen_weight){w, N, K, ld, p};
+    f->slot[f->n++] = (frozen_weight){w, N, K, ld, trans, p};
     return p;
 }
 
@@ -107,13 +110,14 @@ static libxsmm_smmfunction kernel(int m, int n, int k, int ldb, int ldc, float b
     return libxsmm_smmdispatch(mm, nn, kk, &lda, &lb, &lc, &one, &beta, &flags, &prefetch);
 }
 
-/* C = A P^T (+ C) for P (N, K, ld ldp) frozen or owned by the backend: its panels, packed at first use. */
-static int product(cpu_frozen *f, int M, int N, int K, const float *A, int lda, const float *P, int ldp, float beta,
-                   float *C, int ldc)
+/* C = A P^T (+ C) for P (N, K, ld ldp; trans: P^T (K, N)) frozen or owned by the backend: its panels,
+ * packed at first use. */
+static int product(cpu_frozen *f, int M, int N, int K, const float *A, int lda, const float *P, int ldp, int trans,
+                   float beta, float *C, int ldc)
 {
     int last = N % FROZEN_UNITS ? N % FROZEN_UNITS : FROZEN_UNITS, chunks = (N + FROZEN_UNITS - 1) / FROZEN_UNITS;
     libxsmm_smmfunction full = kernel(FROZEN_UNITS, M, K, lda, ldc, beta), tail = kernel(last, M, K, lda, ldc, beta);
-    const float *pan = full && tail ? panels(f, P, N, K, ldp) : NULL;
+    const float *pan = full && tail ? panels(f, P, N, K, ldp, trans) : NULL;
     if (!pan)
         return 0;
     long work = (long)M * N * K;
@@ -130,10 +134,11 @@ int baton_cpu_frozen_gemm(baton_backend *be, int trans_a, int trans_b, int M, in
 {
     cpu_ctx *c = be->impl;
     cpu_frozen *f = c->frozen;
-    if (!f || !f->lo || trans_a || !trans_b || alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || M > FROZEN_M_MAX ||
-        K < 1 || be->precision != BATON_PRECISION_FP32 || B < f->lo || B + (size_t)(N - 1) * ldb + K > f->hi)
+    if (!f || !f->lo || trans_a || alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || M > FROZEN_M_MAX || K < 1 ||
+        be->precision != BATON_PRECISION_FP32 || B < f->lo ||
+        (trans_b ? B + (size_t)(N - 1) * ldb + K : B + (size_t)(K - 1) * ldb + N) > f->hi)
         return 0;
-    return product(f, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    return product(f, M, N, K, A, lda, B, ldb, !trans_b, beta, C, ldc);
 }
 
 int baton_cpu_frozen_gemm_owned(baton_backend *be, int M, int N, int K, const float *A, int lda, const float *B,
@@ -142,5 +147,5 @@ int baton_cpu_frozen_gemm_owned(baton_backend *be, int M, int N, int K, const fl
     cpu_frozen *f = ((cpu_ctx *)be->impl)->frozen;
     if (!f || !f->lo || M < 1 || M > FROZEN_M_MAX || N < 1 || K < 1)
         return 0;
-    return product(f, M, N, K, A, lda, B, K, 0.0f, C, ldc);
+    return product(f, M, N, K, A, lda, B, K, 0, 0.0f, C, ldc);
 }

@@ -54,8 +54,8 @@ typedef struct {
 
 /* params[0..n) constant until the next call (n = 0 thaws): packed panels from now on (libxsmm). */
 baton_status baton_cpu_params_frozen(baton_backend *be, const float *params, size_t n);
-/* Does C = A B^T (+ C) on packed panels of B when B lies in the frozen range and the shape suits
- * (returns 1), else nothing (0: the caller runs sgemm). */
+/* Does C = A B^T, or A B without trans_b (+ C), on packed panels of B when B lies in the frozen
+ * range and the shape suits (returns 1), else nothing (0: the caller runs sgemm). */
 int baton_cpu_frozen_gemm(baton_backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
                           const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 /* Frees the frozen range's panels (NULL: nothing). */
