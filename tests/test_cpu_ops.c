@@ -23,8 +23,8 @@ static double at(const float *X, int ld, int trans, int i, int j)
 
 static void check_gemm(tu_report *r)
 {
-    const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {2, 64, 1}};
-    for (int s = 0; s < 4; s++)
+    const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {2, 64, 1}, {1, 37, 70}}; /* M = 1: sgemv */
+    for (int s = 0; s < (int)(sizeof shapes / sizeof *shapes); s++)
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++)
                 for (int bi = 0; bi < 2; bi++) {

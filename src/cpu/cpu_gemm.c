@@ -75,6 +75,22 @@ static void gemm_fp32(int trans_a, int trans_b, int M, int N, int K, float alpha
 #endif
 }
 
+#if BATON_HAVE_BLAS
+/* C (1, N) = alpha op(A) op(B) + beta C as sgemv: a product of one row (a decoder's attention at
+ * T = 1, one per live row) is all of sgemm's packing and none of its reuse. Whole products only,
+ * never a slice of one (cut on multiples of SLICE_QUANTUM, a slice of one row would sum otherwise
+ * than the same row in one sgemm call), so no sum depends on the thread count. */
+static void gemv_row(int trans_a, int trans_b, int N, int K, float alpha, const float *A, int lda, const float *B,
+                     int ldb, float beta, float *C)
+{
+    if (beta == 0.0f) /* sgemv may scale C by beta first, and 0 x a NaN poison is NaN */
+        for (int j = 0; j < N; j++)
+            C[j] = 0.0f;
+    cblas_sgemv(CblasRowMajor, trans_b ? CblasNoTrans : CblasTrans, trans_b ? N : K, trans_b ? K : N, alpha, B, ldb,
+                A, trans_a ? lda : 1, beta, C, 1);
+}
+#endif
+
 /* One GEMM cut in slices of C's rows (or columns, where N > M), each a single-threaded BLAS call. */
 typedef struct {
     int trans_a, trans_b, M, N, K, lda, ldb, ldc, slices, by_rows;
@@ -118,6 +134,12 @@ static void gemm_slice(void *ctx, int phase, int s)
 static void gemm_split(int split, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                        int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
+#if BATON_HAVE_BLAS
+    if (M == 1) {
+        gemv_row(trans_a, trans_b, N, K, alpha, A, lda, B, ldb, beta, C);
+        return;
+    }
+#endif
     gemm_slices g = {trans_a, trans_b, M, N, K, lda, ldb, ldc, 2 * split, M >= N, alpha, beta, A, B, C};
     if (split > 1 && (long)M * N * K >= (1L << 20) && BATON_HAVE_BLAS)
         baton_cpu_deal_run(split, g.slices, 1, gemm_slice, &g);
