@@ -106,6 +106,7 @@ static void run(tu_report *r, baton_cell cell, baton_attn_score score, int feed,
              baton_beam_create(&b1, &x.be, &x.m, S, B, 1, MAXLEN, 0) == BATON_OK &&
              baton_greedy_create(&g, &x.be, &x.m, S, B) == BATON_OK;
     if (ok && fixed) {
+        x.be.versions.decin = 1; /* the table (a backend made directly starts at every part's first version) */
         ok = baton_beam_fix_weights(&bm, x.params, &x.t) == BATON_OK &&
              baton_beam_fix_weights(&b1, x.params, &x.t) == BATON_OK &&
              baton_greedy_fix_weights(&g, x.params, &x.t) == BATON_OK;

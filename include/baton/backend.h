@@ -237,6 +237,8 @@ typedef struct {
                   * oneDNN and the CPU AVX512-BF16 or AMX; else round) */
     int greedy;  /* greedy decoding's generator: 0 full (all logits, then argmax_rows), 1 screened (the
                   * backend's generator_argmax where it has one: cpu_screen.c in fp32 with libxsmm; else full) */
+    int decin;   /* decoder layer 0's input projection while a decoder's weights are fixed: 0 product (E_tgt y
+                  * times W_ih at every step), 1 table (E_tgt W_ih^T made once, rows gathered: src/decode/table.c) */
 } baton_versions;
 
 /* A device: its ops and its private state (handles, streams, workspaces). */
@@ -267,7 +269,7 @@ const char *baton_precision_name(baton_precision p);
 
 /* *v = the defaults, then each "part=version" of the comma-separated spec (NULL or "" keeps the
  * defaults): colsum=plain|tiled, dv=plain|tiled, embed=plain|split, loss=plain|fused, step=eager|graph,
- * recur=simt|tensor, cpurnn=sgemm|packed, cpubf16=round|dnnl, greedy=full|screened. */
+ * recur=simt|tensor, cpurnn=sgemm|packed, cpubf16=round|dnnl, greedy=full|screened, decin=product|table. */
 baton_status baton_versions_parse(baton_versions *v, const char *spec);
 
 /* Creates the backend named `name`: "cpu", "cuda" where built, or "auto" (cuda when a GPU is usable,

@@ -66,6 +66,7 @@ static const struct {
     {"cpurnn", offsetof(baton_versions, cpurnn), {"sgemm", "packed"}, 1},
     {"cpubf16", offsetof(baton_versions, cpubf16), {"round", "dnnl"}, 1},
     {"greedy", offsetof(baton_versions, greedy), {"full", "screened"}, 1},
+    {"decin", offsetof(baton_versions, decin), {"product", "table"}, 1},
 };
 #define N_PARTS (sizeof version_parts / sizeof *version_parts)
 
@@ -92,7 +93,8 @@ static baton_status version_item(baton_versions *v, const char *item, size_t len
                            version_parts[k].names[1]);
     }
     return BATON_ERROR(BATON_ERR_INVALID,
-                       "--kernels: '%.*s', expected part=version with part colsum, dv, embed, loss, step, recur, cpurnn, cpubf16 or greedy",
+                       "--kernels: '%.*s', expected part=version with part colsum, dv, embed, loss, step, recur, cpurnn, "
+                       "cpubf16, greedy or decin",
                        (int)len, item);
 }
 

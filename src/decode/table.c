@@ -14,7 +14,7 @@ baton_status baton_decode_fix(baton_backend *be, const baton_s2s *m, baton_decod
 {
     f->params = NULL;
     size_t bytes = baton_s2s_input_table_size(m) * sizeof(float);
-    if (!params || bytes == 0 || bytes > TABLE_MAX_BYTES)
+    if (!params || bytes == 0 || bytes > TABLE_MAX_BYTES || !be->versions.decin)
         return BATON_OK;
     if (!f->in_table)
         BATON_TRY(be->ops->alloc(be, (void **)&f->in_table, bytes, "decoder input table"));
