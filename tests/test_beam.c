@@ -6,9 +6,11 @@
  *     the reordering of decoder states as survivors move between rows;
  *   - its score is that log-probability over GNMT's length penalty, n-best lists are sorted;
  *   - attention rows are distributions over each source's real tokens;
- *   - all of it again with the weights declared fixed (baton_*_fix_weights), where the decoders
- *     gather the decoder's input projections from a per-token table instead of multiplying: the
- *     rescoring never uses the table, so a wrong table row shows as a log-probability off by 1e-2.
+ *   - all of it again with the decoders' fast paths: the weights declared fixed (baton_*_fix_weights),
+ *     where the decoders gather the decoder's input projections from a per-token table instead of
+ *     multiplying, and beam search's memory projected once per batch (versions.beammem: keys W_a m,
+ *     values W_c[:, :H] m). The rescoring uses neither, so a wrong table row or projection shows as a
+ *     log-probability off by 1e-2.
  * Tolerance 1e-5 absolute on log-probabilities summed over <= 9 tokens (seen: 4e-7): the search
  * and the rescoring run the same float32 arithmetic on batches of different shapes (a few ulps),
  * while a wrong parent or state row changes a log-probability by 1e-2 or more. */
@@ -87,12 +89,12 @@ static double rescore(model *x, const int *src, int b, const int *ids, int len, 
     return sum;
 }
 
-static void run(tu_report *r, baton_cell cell, baton_attn_score score, int feed, int fixed)
+static void run(tu_report *r, baton_cell cell, baton_attn_score score, int feed, int fast)
 {
     model x;
     char label[80], name[180];
     snprintf(label, sizeof label, "%s %s%s%s", baton_cell_name(cell), baton_attn_score_name(score),
-             feed ? " input-feed" : "", fixed ? " fixed weights" : "");
+             feed ? " input-feed" : "", fast ? " fixed weights, projected memory" : "");
     int src[S * B];
     for (int s = 0; s < S; s++)
         for (int b = 0; b < B; b++)
@@ -102,11 +104,15 @@ static void run(tu_report *r, baton_cell cell, baton_attn_score score, int feed,
     baton_hyp hyps[B * NBEST], h1[B];
     int out[B * NBEST * MAXLEN], out1[B * MAXLEN], gout[B * MAXLEN], glen[B];
     float attn[B * NBEST * MAXLEN * S];
-    int ok = make_model(&x, cell, score, feed) && baton_beam_create(&bm, &x.be, &x.m, S, B, BEAM, MAXLEN, 1) == BATON_OK &&
-             baton_beam_create(&b1, &x.be, &x.m, S, B, 1, MAXLEN, 0) == BATON_OK &&
-             baton_greedy_create(&g, &x.be, &x.m, S, B) == BATON_OK;
-    if (ok && fixed) {
-        x.be.versions.decin = 1; /* the table (a backend made directly starts at every part's first version) */
+    int ok = make_model(&x, cell, score, feed);
+    /* a backend made directly starts at every part's first version */
+    x.be.versions.decin = x.be.versions.beammem = fast;
+    ok = ok && baton_beam_create(&bm, &x.be, &x.m, S, B, BEAM, MAXLEN, 1) == BATON_OK &&
+         baton_beam_create(&b1, &x.be, &x.m, S, B, 1, MAXLEN, 0) == BATON_OK &&
+         baton_greedy_create(&g, &x.be, &x.m, S, B) == BATON_OK;
+    snprintf(name, sizeof name, "%s: beam search projects its memory (dot and general scores only)", label);
+    TU_EXPECT(r, ok && (bm.vals != NULL) == (fast && score != BATON_ATTN_ADDITIVE), "%s", name);
+    if (ok && fast) {
         ok = baton_beam_fix_weights(&bm, x.params, &x.t) == BATON_OK &&
              baton_beam_fix_weights(&b1, x.params, &x.t) == BATON_OK &&
              baton_greedy_fix_weights(&g, x.params, &x.t) == BATON_OK;
@@ -168,11 +174,12 @@ static void run(tu_report *r, baton_cell cell, baton_attn_score score, int feed,
 int main(void)
 {
     tu_report r = {0, 0};
-    for (int fixed = 0; fixed <= 1; fixed++) {
-        run(&r, BATON_CELL_LSTM, BATON_ATTN_ADDITIVE, 0, fixed);
-        run(&r, BATON_CELL_GRU, BATON_ATTN_GENERAL, 0, fixed);
-        run(&r, BATON_CELL_LSTM, BATON_ATTN_DOT, 1, fixed);
-        run(&r, BATON_CELL_LSTM, BATON_ATTN_ADDITIVE, 1, fixed); /* the shared keys follow the rows */
+    for (int fast = 0; fast <= 1; fast++) {
+        run(&r, BATON_CELL_LSTM, BATON_ATTN_ADDITIVE, 0, fast);
+        run(&r, BATON_CELL_GRU, BATON_ATTN_GENERAL, 0, fast);
+        run(&r, BATON_CELL_LSTM, BATON_ATTN_DOT, 1, fast);
+        run(&r, BATON_CELL_LSTM, BATON_ATTN_GENERAL, 1, fast); /* projected memory with a fed h~ */
+        run(&r, BATON_CELL_LSTM, BATON_ATTN_ADDITIVE, 1, fast); /* the shared keys follow the rows */
     }
     return tu_summary(&r, "beam");
 }

@@ -47,6 +47,10 @@ typedef struct {
      * product. NULL: one memory column per row, as always. */
     const int *groups; /* (G+1) host, ascending, groups[0] = 0 and groups[G] = B; or NULL */
     int n_groups;      /* G */
+    /* Grouped rows over the memory's projections, made once per batch instead of per row and step
+     * (baton_s2s_project_memory): m then holds the keys (general: W_a m, so the queries stay as they
+     * are; dot: m itself) and the contexts sum these values instead of m. NULL: m is both. */
+    const float *values; /* (G,S,H) or NULL */
 } baton_attention_acts;
 
 /* Registers the score's parameters under `prefix` (e.g. "decoder.attention"). */
@@ -77,7 +81,7 @@ baton_status baton_attention_keys_backward(baton_backend *be, const baton_attent
                                            const baton_param_table *t, int S, int B);
 
 /* Forward: ctx (T,B,H) from queries q (T,B,H) and memory m (S,B,H), or (G,S,H) where acts->groups
- * is set, source lengths (device). */
+ * is set (and with acts->values: keys, the context summing values), source lengths (device). */
 baton_status baton_attention_forward(baton_backend *be, const baton_attention *at, baton_attention_acts *acts,
                                      float *ctx, const float *q, const float *m, const int *src_len,
                                      const float *params, const baton_param_table *t, int T, int S, int B);

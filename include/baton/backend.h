@@ -239,6 +239,9 @@ typedef struct {
                   * backend's generator_argmax where it has one: cpu_screen.c in fp32 with libxsmm; else full) */
     int decin;   /* decoder layer 0's input projection while a decoder's weights are fixed: 0 product (E_tgt y
                   * times W_ih at every step), 1 table (E_tgt W_ih^T made once, rows gathered: src/decode/table.c) */
+    int beammem; /* beam search's memory with dot or general scores: 0 plain (each row's query times W_a and its
+                  * context times W_c's context half, at every step), 1 projected (W_a m and W_c[:, :H] m made
+                  * once per batch, gathered with the memory: baton_s2s_project_memory) */
 } baton_versions;
 
 /* A device: its ops and its private state (handles, streams, workspaces). */
@@ -269,7 +272,8 @@ const char *baton_precision_name(baton_precision p);
 
 /* *v = the defaults, then each "part=version" of the comma-separated spec (NULL or "" keeps the
  * defaults): colsum=plain|tiled, dv=plain|tiled, embed=plain|split, loss=plain|fused, step=eager|graph,
- * recur=simt|tensor, cpurnn=sgemm|packed, cpubf16=round|dnnl, greedy=full|screened, decin=product|table. */
+ * recur=simt|tensor, cpurnn=sgemm|packed, cpubf16=round|dnnl, greedy=full|screened, decin=product|table,
+ * beammem=plain|projected. */
 baton_status baton_versions_parse(baton_versions *v, const char *spec);
 
 /* Creates the backend named `name`: "cpu", "cuda" where built, or "auto" (cuda when a GPU is usable,

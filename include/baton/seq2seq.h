@@ -165,8 +165,17 @@ baton_status baton_s2s_decode_argmax(baton_backend *be, const baton_s2s *m, bato
                                      float *cn, const float *mask, int *ids);
 
 /* Decoding: the next decode calls' rows grouped by source, groups (n + 1 starts, host) and the
- * memory (n, S, H) (baton_attention_acts.groups); NULL: one memory column per row again. */
-void baton_s2s_acts_group_rows(baton_s2s_acts *acts, const int *groups, int n);
+ * memory (n, S, H) (baton_attention_acts.groups); NULL: one memory column per row again. values
+ * (n, S, H) or NULL: the memory comes projected (baton_s2s_project_memory), acts->enc_out holding
+ * the keys, values the values of each group's source. */
+void baton_s2s_acts_group_rows(baton_s2s_acts *acts, const int *groups, int n, const float *values);
+
+/* Dot and general scores: the projections of `rows` memory rows mem (rows, H) that grouped decoding
+ * can make once for all its steps instead of per row and step: keys (general: rows x H = mem W_a^T;
+ * dot: not written, the keys are mem) and values = mem W_c[:, :H]^T, the context half of h~'s
+ * product, so that sum_s a_s values_s = W_c[:, :H] c. */
+baton_status baton_s2s_project_memory(baton_backend *be, const baton_s2s *m, float *keys, float *values,
+                                      const float *mem, const float *params, const baton_param_table *t, int rows);
 
 /* on 1: the recurrent layers' forwards keep nothing for backward (baton_rnn_acts.no_grad), as
  * under torch.no_grad: for decoders and evaluation; on 0: training again. */

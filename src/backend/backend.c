@@ -67,6 +67,7 @@ static const struct {
     {"cpubf16", offsetof(baton_versions, cpubf16), {"round", "dnnl"}, 1},
     {"greedy", offsetof(baton_versions, greedy), {"full", "screened"}, 1},
     {"decin", offsetof(baton_versions, decin), {"product", "table"}, 1},
+    {"beammem", offsetof(baton_versions, beammem), {"plain", "projected"}, 1},
 };
 #define N_PARTS (sizeof version_parts / sizeof *version_parts)
 
@@ -94,7 +95,7 @@ static baton_status version_item(baton_versions *v, const char *item, size_t len
     }
     return BATON_ERROR(BATON_ERR_INVALID,
                        "--kernels: '%.*s', expected part=version with part colsum, dv, embed, loss, step, recur, cpurnn, "
-                       "cpubf16, greedy or decin",
+                       "cpubf16, greedy, decin or beammem",
                        (int)len, item);
 }
 

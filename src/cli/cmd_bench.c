@@ -24,7 +24,7 @@ static const char *const bench_usage =
     "          --kernels PART=VERSION,...  versions of parts (defaults: the newest, but loss=plain):\n"
     "                    colsum=plain|tiled dv=plain|tiled embed=plain|split loss=plain|fused step=eager|graph\n"
     "                    recur=simt|tensor cpurnn=sgemm|packed cpubf16=round|dnnl greedy=full|screened\n"
-    "                    decin=product|table\n"
+    "                    decin=product|table beammem=plain|projected\n"
     "          --csv FILE  --json FILE  --plot FILE.png\n"
     "train:    --configs tiny,base,gnmt (cpu default tiny,base)  --feed off,on\n"
     "          --rnn-impl fused,cudnn,auto,fused-gemm,persistent,wavefront (cuda default: fused, cudnn\n"

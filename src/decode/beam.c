@@ -38,6 +38,10 @@ baton_status baton_beam_create(baton_beam *bm, baton_backend *be, const baton_s2
     BATON_TRY(baton_s2s_acts_carve(&bm->acts, &bm->arena, m, S_max, 1, R));
     baton_s2s_acts_no_grad(&bm->acts, 1);
     BATON_TRY(be->ops->alloc(be, (void **)&bm->mem, (size_t)S_max * B_max * H * sizeof(float), "beam memory"));
+    if (be->versions.beammem && m->cfg.score != BATON_ATTN_ADDITIVE) {
+        BATON_TRY(be->ops->alloc(be, (void **)&bm->vals, (size_t)S_max * B_max * H * sizeof(float), "beam memory"));
+        BATON_TRY(be->ops->alloc(be, (void **)&bm->values, (size_t)S_max * B_max * H * sizeof(float), "beam memory"));
+    }
     float **states[] = {&bm->h, &bm->c, &bm->h2, &bm->c2};
     for (int i = 0; i < 4; i++)
         BATON_TRY(be->ops->alloc(be, (void **)states[i], (size_t)L * R * H * sizeof(float), "beam states"));
@@ -72,8 +76,8 @@ void baton_beam_destroy(baton_beam *bm)
 {
     if (!bm->be)
         return;
-    void *dev[] = {bm->mem,  bm->h,      bm->c,     bm->h2,    bm->c2,    bm->d_ids,
-                   bm->d_ones, bm->d_len, bm->d_gather, bm->d_val, bm->d_idx, bm->d_lse};
+    void *dev[] = {bm->mem,    bm->vals,  bm->values,   bm->h,     bm->c,     bm->h2,   bm->c2,
+                   bm->d_ids,  bm->d_ones, bm->d_len,   bm->d_gather, bm->d_val, bm->d_idx, bm->d_lse};
     for (size_t i = 0; i < sizeof dev / sizeof *dev; i++)
         if (dev[i])
             bm->be->ops->free(bm->be, dev[i]);
@@ -196,6 +200,8 @@ static baton_status rows_memory(baton_beam *bm, const float *params, const baton
         if (n) {
             BATON_TRY(be->ops->upload(be, bm->d_gather, bm->gather, (size_t)n * sizeof(int)));
             BATON_TRY(be->ops->embed_gather(be, bm->acts.enc_out, bm->d_gather, bm->mem, n, bm->m->cfg.hidden));
+            if (bm->vals)
+                BATON_TRY(be->ops->embed_gather(be, bm->values, bm->d_gather, bm->vals, n, bm->m->cfg.hidden));
         }
     }
     BATON_TRY(be->ops->upload(be, bm->d_len, bm->lens, (size_t)R * sizeof(int)));
@@ -215,10 +221,10 @@ static baton_status step_rows(baton_beam *bm, const float *params, const baton_p
     for (int r = 0; r < R; r++)
         bm->ids[r] = step ? bm->tok_hist[(size_t)(step - 1) * bm->R_max + r] : BATON_BOS;
     BATON_TRY(be->ops->upload(be, bm->d_ids, bm->ids, (size_t)R * sizeof(int)));
-    baton_s2s_acts_group_rows(&bm->acts, bm->n_groups ? bm->groups : NULL, bm->n_groups); /* additive: none */
+    baton_s2s_acts_group_rows(&bm->acts, bm->n_groups ? bm->groups : NULL, bm->n_groups, bm->values); /* additive: none */
     baton_status st = baton_s2s_decode(be, bm->m, &bm->acts, params, t, bm->d_len, S, bm->d_ids, bm->d_ones, 1, R,
                                        bm->h, bm->c, bm->h, bm->c, NULL);
-    baton_s2s_acts_group_rows(&bm->acts, NULL, 0);
+    baton_s2s_acts_group_rows(&bm->acts, NULL, 0, NULL);
     BATON_TRY(st);
     BATON_TRY(be->ops->topk_rows(be, bm->d_val, bm->d_idx, bm->d_lse, bm->acts.logits, R, V, bm->K));
     BATON_TRY(be->ops->download(be, bm->val, bm->d_val, (size_t)R * bm->K * sizeof(float)));
@@ -339,8 +345,10 @@ baton_status baton_beam_decode(baton_beam *bm, const float *params, const baton_
     scratch x;
     BATON_TRY(scratch_alloc(&x, bm->R_max, B, beam));
     baton_status st = baton_s2s_encode(be, bm->m, &bm->acts, params, t, src, src_len, S, B, NULL);
-    if (st == BATON_OK)
+    if (st == BATON_OK && !(bm->vals && bm->m->cfg.score == BATON_ATTN_GENERAL)) /* else the keys take its place */
         st = be->ops->copy(be, bm->mem, bm->acts.enc_out, (size_t)S * B * H * sizeof(float));
+    if (st == BATON_OK && bm->vals) /* once for all steps: each source's rows outnumber its memory rows */
+        st = baton_s2s_project_memory(be, bm->m, bm->mem, bm->vals, bm->acts.enc_out, params, t, S * B);
     if (st == BATON_OK) /* one live row per source to start with: (L, B, H) is already the row layout */
         st = be->ops->copy(be, bm->h, bm->acts.dec_h0, (size_t)L * B * H * sizeof(float));
     if (st == BATON_OK && bm->m->cfg.cell == BATON_CELL_LSTM)

@@ -35,14 +35,8 @@ static baton_status step_forward(baton_backend *be, const baton_s2s *m, baton_s2
     BATON_TRY(baton_rnn_forward(be, &m->dec, &acts->dec_step[step], acts->dec_out + at, acts->state_h,
                                 lstm ? acts->state_c : NULL, in, acts->state_h, lstm ? acts->state_c : NULL,
                                 batch->tgt_len, params, t, 1, B, ks ? &kdec : NULL));
-    BATON_TRY(baton_attention_forward(be, &m->attn, &acts->attn_step[step], acts->ctx + at, acts->dec_out + at,
-                                      acts->enc_out, batch->src_len, params, t, 1, S, B));
-    float *cat = acts->cat + 2 * at;
-    BATON_TRY(ops->copy2d(be, cat, 2 * H, acts->ctx + at, H, B, H));
-    BATON_TRY(ops->copy2d(be, cat + H, 2 * H, acts->dec_out + at, H, B, H));
-    BATON_TRY(ops->gemm(be, 0, 1, B, H, 2 * H, 1.0f, cat, 2 * H, W(params, t, m->w_c), 2 * H, 0.0f,
-                        acts->att_h + at, H));
-    BATON_TRY(ops->tanh_forward(be, acts->att_h + at, acts->att_h + at, (size_t)B * H));
+    BATON_TRY(baton_s2s_attend(be, m, &acts->attn_step[step], acts->att_h + at, acts->ctx + at, acts->cat + 2 * at,
+                               acts->dec_out + at, acts->enc_out, batch->src_len, params, t, 1, S, B));
     return ks ? site_dropout(be, m, ks, SITE_ATT_H, hd + at, acts->att_h + at, (size_t)B * H) : BATON_OK;
 }
 

@@ -238,14 +238,37 @@ static baton_status decode_hidden(baton_backend *be, const baton_s2s *m, baton_s
         BATON_TRY(baton_rnn_forward(be, &m->dec, &acts->dec, acts->dec_out, hn, lstm ? cn : NULL, acts->emb_tgt, h0,
                                     lstm ? c0 : NULL, tgt_len, params, t, T, B, drop ? &kdec : NULL));
     }
-    BATON_TRY(baton_attention_forward(be, &m->attn, &acts->attn, acts->ctx, acts->dec_out, acts->enc_out, src_len,
-                                      params, t, T, S, B));
-    BATON_TRY(ops->copy2d(be, acts->cat, 2 * H, acts->ctx, H, TB, H)); /* context first, as design.md */
-    BATON_TRY(ops->copy2d(be, acts->cat + H, 2 * H, acts->dec_out, H, TB, H));
-    BATON_TRY(ops->gemm(be, 0, 1, TB, H, 2 * H, 1.0f, acts->cat, 2 * H, W(params, t, m->w_c), 2 * H, 0.0f,
-                        acts->att_h, H));
-    BATON_TRY(ops->tanh_forward(be, acts->att_h, acts->att_h, (size_t)TB * H));
+    BATON_TRY(baton_s2s_attend(be, m, &acts->attn, acts->att_h, acts->ctx, acts->cat, acts->dec_out, acts->enc_out,
+                               src_len, params, t, T, S, B));
     return dr ? site_dropout(be, m, drop, SITE_ATT_H, acts->att_hd, acts->att_h, (size_t)TB * H) : BATON_OK;
+}
+
+baton_status baton_s2s_attend(baton_backend *be, const baton_s2s *m, baton_attention_acts *attn, float *att_h,
+                              float *ctx, float *cat, const float *dec, const float *mem, const int *src_len,
+                              const float *params, const baton_param_table *t, int T, int S, int B)
+{
+    const baton_ops *ops = be->ops;
+    int H = m->cfg.hidden, TB = T * B;
+    if (attn->values) {
+        BATON_TRY(baton_attention_forward(be, &m->attn, attn, att_h, dec, mem, src_len, params, t, T, S, B));
+        BATON_TRY(ops->gemm(be, 0, 1, TB, H, H, 1.0f, dec, H, W(params, t, m->w_c) + H, 2 * H, 1.0f, att_h, H));
+    } else {
+        BATON_TRY(baton_attention_forward(be, &m->attn, attn, ctx, dec, mem, src_len, params, t, T, S, B));
+        BATON_TRY(ops->copy2d(be, cat, 2 * H, ctx, H, TB, H)); /* context first, as design.md */
+        BATON_TRY(ops->copy2d(be, cat + H, 2 * H, dec, H, TB, H));
+        BATON_TRY(ops->gemm(be, 0, 1, TB, H, 2 * H, 1.0f, cat, 2 * H, W(params, t, m->w_c), 2 * H, 0.0f, att_h, H));
+    }
+    return ops->tanh_forward(be, att_h, att_h, (size_t)TB * H);
+}
+
+baton_status baton_s2s_project_memory(baton_backend *be, const baton_s2s *m, float *keys, float *values,
+                                      const float *mem, const float *params, const baton_param_table *t, int rows)
+{
+    int H = m->cfg.hidden;
+    BATON_REQUIRE(m->cfg.score != BATON_ATTN_ADDITIVE, "projected memory: dot or general scores only");
+    if (m->cfg.score == BATON_ATTN_GENERAL)
+        BATON_TRY(be->ops->gemm(be, 0, 1, rows, H, H, 1.0f, mem, H, W(params, t, m->attn.w_a), H, 0.0f, keys, H));
+    return be->ops->gemm(be, 0, 1, rows, H, H, 1.0f, mem, H, W(params, t, m->w_c), 2 * H, 0.0f, values, H);
 }
 
 size_t baton_s2s_input_table_size(const baton_s2s *m)
@@ -262,11 +285,11 @@ baton_status baton_s2s_input_table(baton_backend *be, const baton_s2s *m, float 
                          0.0f, table, GH);
 }
 
-void baton_s2s_acts_group_rows(baton_s2s_acts *acts, const int *groups, int n)
+void baton_s2s_acts_group_rows(baton_s2s_acts *acts, const int *groups, int n, const float *values)
 {
-    acts->attn.groups = groups, acts->attn.n_groups = n;
+    acts->attn.groups = groups, acts->attn.n_groups = n, acts->attn.values = values;
     if (acts->T_steps > 0) /* input feeding: a decode step runs as step 0 */
-        acts->attn_step[0].groups = groups, acts->attn_step[0].n_groups = n;
+        acts->attn_step[0].groups = groups, acts->attn_step[0].n_groups = n, acts->attn_step[0].values = values;
 }
 
 baton_status baton_s2s_decode(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,

@@ -38,6 +38,14 @@ static inline baton_status site_dropout(baton_backend *be, const baton_s2s *m, c
     return be->ops->dropout(be, y, x, n, m->cfg.dropout, k.seed, k.purpose, k.counter);
 }
 
+/* Attention over mem for the decoder outputs dec (T,B,H) into ctx (T,B,H), then h~ att_h (T,B,H) =
+ * tanh(W_c [ctx; dec]) through cat (T,B,2H). Where attn->values holds the memory's projections
+ * (baton_s2s_project_memory), the context comes out as W_c's context half applied to it, straight
+ * into att_h: att_h = tanh(att_h + W_c[:, H:] dec), and ctx and cat stay untouched. */
+baton_status baton_s2s_attend(baton_backend *be, const baton_s2s *m, baton_attention_acts *attn, float *att_h,
+                              float *ctx, float *cat, const float *dec, const float *mem, const int *src_len,
+                              const float *params, const baton_param_table *t, int T, int S, int B);
+
 /* The generator for `rows` rows of hd (rows,H) (h~ after dropout): acts->logits (rows,V) = hd W_out^T
  * + b_out; rows must not exceed acts->logit_rows. */
 baton_status baton_s2s_generator(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,

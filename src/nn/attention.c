@@ -148,8 +148,10 @@ baton_status baton_attention_forward(baton_backend *be, const baton_attention *a
     const baton_ops *ops = be->ops;
     int H = at->H, ld = B * H;
     /* general: q_t . (W_a m_s) = (q_t W_a) . m_s, so the projection goes to the T queries, not the S
-     * memory rows: a step-by-step decoder (T = 1) then pays B H^2 per step instead of S B H^2 */
-    if (at->score == BATON_ATTN_GENERAL) {
+     * memory rows: a step-by-step decoder (T = 1) then pays B H^2 per step instead of S B H^2; but
+     * beam search's rows of a source outnumber its memory rows over the steps, so there the memory
+     * comes projected (acts->values) */
+    if (at->score == BATON_ATTN_GENERAL && !(acts->groups && acts->values)) {
         BATON_TRY(ops->gemm(be, 0, 0, T * B, H, H, 1.0f, q, H, W(params, t, at->w_a), H, 0.0f, acts->query, H));
         q = acts->query;
     }
@@ -160,7 +162,7 @@ baton_status baton_attention_forward(baton_backend *be, const baton_attention *a
                       "the %d rows (T = %d, %d groups)", B, T, acts->n_groups);
         BATON_TRY(per_group(be, acts, 1, S, H, q, H, m, S, H, acts->scores, S));
         BATON_TRY(ops->attn_softmax_forward(be, acts->p, acts->scores, src_len, B, 1, S));
-        return per_group(be, acts, 0, H, S, acts->p, S, m, S, H, ctx, H);
+        return per_group(be, acts, 0, H, S, acts->p, S, acts->values ? acts->values : m, S, H, ctx, H);
     }
     if (at->score == BATON_ATTN_ADDITIVE) {
         const float *keys = acts->shared_keys;
