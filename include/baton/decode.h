@@ -11,6 +11,7 @@
 /* What a decoder keeps while its weights are fixed (baton_greedy_fix_weights, baton_beam_fix_weights). */
 typedef struct {
     float *in_table;     /* (V_tgt, G*H) device: decoder layer 0's input projection of every token; NULL: none */
+    float *enc_table;    /* (dirs, V_src, G*Hd) device: encoder layer 0's, per direction; NULL: none */
     const float *params; /* the weights it was made from; NULL: not fixed */
 } baton_decode_fixed;
 
@@ -37,9 +38,9 @@ baton_status baton_greedy_create(baton_greedy *g, baton_backend *be, const baton
 void baton_greedy_destroy(baton_greedy *g);
 
 /* Declares that params keep their values for the decode calls with them that follow, until the
- * next call (params NULL: no longer): the decoder then tabulates its layer-0 input projection per
- * target token (baton_s2s_input_table: input feeding off, tables up to 1 GiB) and gathers it
- * instead of multiplying at every step. A translator and a benchmark declare it; training does not. */
+ * next call (params NULL: no longer): the decoder then tabulates the layer-0 input projections of
+ * encoder and decoder per token (baton_s2s_input_table: the decoder's only without input feeding;
+ * tables up to 1 GiB) and gathers them instead of multiplying. A translator and a benchmark declare it; training does not. */
 baton_status baton_greedy_fix_weights(baton_greedy *g, const float *params, const baton_param_table *t);
 
 /* Decodes sources src (S,B) with lengths src_len (device) and src_len_host (host) for at most

@@ -119,16 +119,16 @@ baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rn
                                const float *params, const baton_param_table *t, int T, int B,
                                const baton_dropout_key *drop);
 
-/* 1 when baton_rnn_forward_gathered can run these acts: one direction, per-step ops or a
- * whole-recurrence version other than the wavefront, not cuDNN. */
+/* 1 when baton_rnn_forward_gathered can run these acts: per-step ops or a whole-recurrence
+ * version other than the wavefront, not cuDNN. */
 int baton_rnn_gathers(const baton_rnn *rnn, const baton_rnn_acts *acts);
 
 /* baton_rnn_forward for inference (no dropout) where layer 0's input projections x W_ih^T are rows
- * ids (T*B, device) of table (V, G*Hd), as a decoder tabulates them per target token: no x, and no
+ * ids (T*B, device) of table (dirs, V, G*Hd), as a decoder tabulates them per token: no x, and no
  * layer-0 input product. Needs baton_rnn_gathers. */
 baton_status baton_rnn_forward_gathered(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, float *y,
-                                        float *hn, float *cn, const int *ids, const float *table, const float *h0,
-                                        const float *c0, const int *lengths, const float *params,
+                                        float *hn, float *cn, const int *ids, const float *table, int V,
+                                        const float *h0, const float *c0, const int *lengths, const float *params,
                                         const baton_param_table *t, int T, int B);
 
 /* Backward through time after baton_rnn_forward with the same x, lengths, params and drop

@@ -103,6 +103,8 @@ typedef struct {
     baton_grad_hook grad_hook;       /* told as backward finishes each part (ready NULL: nobody listens) */
     const float *in_table;           /* (V_tgt, G*H) decoding, input feeding off: E_tgt W_ih^T of decoder layer 0,
                                         gathered instead of multiplied (baton_s2s_input_table); NULL: none */
+    const float *enc_table;          /* (dirs, V_src, G*Hd) decoding: E_src W_ih^T of encoder layer 0 per
+                                        direction, gathered likewise; NULL: none */
 } baton_s2s_acts;
 
 /* Checks the configuration and registers every parameter under design.md's names. */
@@ -145,15 +147,17 @@ baton_status baton_s2s_decode(baton_backend *be, const baton_s2s *m, baton_s2s_a
                               const int *tgt_len, int T, int B, const float *h0, const float *c0, float *hn,
                               float *cn, const baton_dropout_key *drop);
 
-/* Floats of the decoder's table of input projections (V_tgt x G*H), or 0 where the model has none: input
- * feeding, whose layer-0 input is not the embedding alone. */
-size_t baton_s2s_input_table_size(const baton_s2s *m);
+/* Floats of the encoder's (encoder 1: dirs x V_src x G*Hd) or the decoder's (0: V_tgt x G*H) table of
+ * layer-0 input projections, or 0 where the model has none: the decoder with input feeding, whose
+ * layer-0 input is not the embedding alone. */
+size_t baton_s2s_input_table_size(const baton_s2s *m, int encoder);
 
-/* table (V_tgt, G*H) = E_tgt W_ih^T of decoder layer 0: each target token's input projection, which a
- * decoder whose weights stay constant gathers (acts->in_table) instead of multiplying at every step:
- * one product of V_tgt rows replaces one of every decoded row (Multi30k: 3981 vs about 15000). */
-baton_status baton_s2s_input_table(baton_backend *be, const baton_s2s *m, float *table, const float *params,
-                                   const baton_param_table *t);
+/* table = E W_ih^T of layer 0 of the encoder (per direction) or the decoder: each token's input
+ * projection, which a decoder whose weights stay constant gathers (acts->enc_table, acts->in_table)
+ * instead of multiplying: one product of V rows replaces one of every source token or decoded row
+ * (Multi30k test2016: 3981 target tokens vs about 15000 decoded rows per pass). */
+baton_status baton_s2s_input_table(baton_backend *be, const baton_s2s *m, int encoder, float *table,
+                                   const float *params, const baton_param_table *t);
 
 /* One step (T = 1) of a step-by-step decoder for B rows, as baton_s2s_decode without dropout but
  * short of the generator: h~ (B,H) in acts->att_h, then ids (B) = the argmax of each row's logits

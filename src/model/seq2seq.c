@@ -204,11 +204,17 @@ baton_status baton_s2s_encode(baton_backend *be, const baton_s2s *m, baton_s2s_a
 {
     int E = m->cfg.emb, lstm = m->cfg.cell == BATON_CELL_LSTM, dr = dropping(m, drop);
     baton_dropout_key kenc = drop ? site_key(drop, SITE_ENC_RNN) : (baton_dropout_key){0, 0, 0};
-    BATON_TRY(be->ops->embed_gather(be, acts->emb_src, src, W(params, t, m->emb_src), S * B, E));
-    if (dr)
-        BATON_TRY(site_dropout(be, m, drop, SITE_EMB_SRC, acts->emb_src, acts->emb_src, (size_t)S * B * E));
-    BATON_TRY(baton_rnn_forward(be, &m->enc, &acts->enc, acts->enc_out, acts->enc_h, lstm ? acts->enc_c : NULL,
-                                acts->emb_src, NULL, NULL, src_len, params, t, S, B, drop ? &kenc : NULL));
+    if (acts->enc_table && !drop && baton_rnn_gathers(&m->enc, &acts->enc)) {
+        BATON_TRY(baton_rnn_forward_gathered(be, &m->enc, &acts->enc, acts->enc_out, acts->enc_h,
+                                             lstm ? acts->enc_c : NULL, src, acts->enc_table, m->cfg.src_vocab, NULL,
+                                             NULL, src_len, params, t, S, B));
+    } else {
+        BATON_TRY(be->ops->embed_gather(be, acts->emb_src, src, W(params, t, m->emb_src), S * B, E));
+        if (dr)
+            BATON_TRY(site_dropout(be, m, drop, SITE_EMB_SRC, acts->emb_src, acts->emb_src, (size_t)S * B * E));
+        BATON_TRY(baton_rnn_forward(be, &m->enc, &acts->enc, acts->enc_out, acts->enc_h, lstm ? acts->enc_c : NULL,
+                                    acts->emb_src, NULL, NULL, src_len, params, t, S, B, drop ? &kenc : NULL));
+    }
     BATON_TRY(bridge(be, m, acts->dec_h0, acts->enc_h, B, 0));
     if (m->cfg.input_feed) { /* h~_0 = 0 for a step-by-step decoder, whose steps share the keys */
         BATON_TRY(be->ops->zero(be, acts->feed0, (size_t)B * m->cfg.hidden * sizeof(float)));
@@ -230,7 +236,8 @@ static baton_status decode_hidden(baton_backend *be, const baton_s2s *m, baton_s
     baton_dropout_key kdec = drop ? site_key(drop, SITE_DEC_RNN) : (baton_dropout_key){0, 0, 0};
     if (acts->in_table && !drop && baton_rnn_gathers(&m->dec, &acts->dec)) {
         BATON_TRY(baton_rnn_forward_gathered(be, &m->dec, &acts->dec, acts->dec_out, hn, lstm ? cn : NULL, tgt_in,
-                                             acts->in_table, h0, lstm ? c0 : NULL, tgt_len, params, t, T, B));
+                                             acts->in_table, m->cfg.tgt_vocab, h0, lstm ? c0 : NULL, tgt_len, params,
+                                             t, T, B));
     } else {
         BATON_TRY(ops->embed_gather(be, acts->emb_tgt, tgt_in, W(params, t, m->emb_tgt), TB, E));
         if (dr)
@@ -271,18 +278,25 @@ baton_status baton_s2s_project_memory(baton_backend *be, const baton_s2s *m, flo
     return be->ops->gemm(be, 0, 1, rows, H, H, 1.0f, mem, H, W(params, t, m->w_c), 2 * H, 0.0f, values, H);
 }
 
-size_t baton_s2s_input_table_size(const baton_s2s *m)
+size_t baton_s2s_input_table_size(const baton_s2s *m, int encoder)
 {
-    return m->cfg.input_feed ? 0 : (size_t)m->cfg.tgt_vocab * m->dec.gates * m->dec.hd;
+    const baton_rnn *r = encoder ? &m->enc : &m->dec;
+    if (!encoder && m->cfg.input_feed)
+        return 0;
+    return (size_t)r->dirs * (encoder ? m->cfg.src_vocab : m->cfg.tgt_vocab) * r->gates * r->hd;
 }
 
-baton_status baton_s2s_input_table(baton_backend *be, const baton_s2s *m, float *table, const float *params,
-                                   const baton_param_table *t)
+baton_status baton_s2s_input_table(baton_backend *be, const baton_s2s *m, int encoder, float *table,
+                                   const float *params, const baton_param_table *t)
 {
-    BATON_REQUIRE(baton_s2s_input_table_size(m) > 0, "decoder input table: none with input feeding");
-    int V = m->cfg.tgt_vocab, E = m->cfg.emb, GH = m->dec.gates * m->dec.hd;
-    return be->ops->gemm(be, 0, 1, V, GH, E, 1.0f, W(params, t, m->emb_tgt), E, W(params, t, m->dec.w_ih[0][0]), E,
-                         0.0f, table, GH);
+    BATON_REQUIRE(baton_s2s_input_table_size(m, encoder) > 0, "decoder input table: none with input feeding");
+    const baton_rnn *r = encoder ? &m->enc : &m->dec;
+    int V = encoder ? m->cfg.src_vocab : m->cfg.tgt_vocab, E = m->cfg.emb, GH = r->gates * r->hd;
+    const float *emb = W(params, t, encoder ? m->emb_src : m->emb_tgt);
+    for (int d = 0; d < r->dirs; d++)
+        BATON_TRY(be->ops->gemm(be, 0, 1, V, GH, E, 1.0f, emb, E, W(params, t, r->w_ih[0][d]), E, 0.0f,
+                                table + (size_t)d * V * GH, GH));
+    return BATON_OK;
 }
 
 void baton_s2s_acts_group_rows(baton_s2s_acts *acts, const int *groups, int n, const float *values)

@@ -226,14 +226,15 @@ static baton_status direction_forward(baton_backend *be, const baton_rnn *rnn, b
     size_t step = (size_t)B * Hd;
     float *hs = acts->hs[l][d], *cs = acts->cs[l][d];
     const float *w_hh = tensor(params, t, rnn->w_hh[l][d]);
-    BATON_TRY(xin ? direction_start(be, rnn, acts, l, d, acts->xg, xin, h0, c0, params, t, T, B)
+    float *xg = acts->xg + (size_t)d * T * B * GH; /* each direction's own, as the gathered forward fills them */
+    BATON_TRY(xin ? direction_start(be, rnn, acts, l, d, xg, xin, h0, c0, params, t, T, B)
                   : direction_state0(be, acts, rnn, l, d, h0, c0, T, B));
     for (int k = 0; k < T; k++) {
         int tt = d ? T - 1 - k : k, prev = d ? tt + 1 : tt, next = d ? tt : tt + 1;
         BATON_TRY(ops->gemm(be, 0, 1, B, GH, Hd, 1.0f, hs + prev * step, Hd, w_hh, Hd, 0.0f, acts->hg, GH));
         baton_cell_fwd_args a = {
             .B = B, .Hd = Hd, .t = tt, .lengths = lengths,
-            .xg = acts->xg + (size_t)tt * B * GH, .hg = acts->hg,
+            .xg = xg + (size_t)tt * B * GH, .hg = acts->hg,
             .b_ih = tensor(params, t, rnn->b_ih[l][d]), .b_hh = tensor(params, t, rnn->b_hh[l][d]),
             .h_prev = hs + prev * step, .c_prev = cs ? cs + prev * step : NULL,
             .h = hs + next * step, .c = cs ? cs + next * step : NULL,
@@ -413,18 +414,22 @@ baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rn
 
 int baton_rnn_gathers(const baton_rnn *rnn, const baton_rnn_acts *acts)
 {
-    return rnn->dirs == 1 && !acts->cudnn && acts->recur != BATON_RECUR_WAVEFRONT;
+    (void)rnn;
+    return !acts->cudnn && acts->recur != BATON_RECUR_WAVEFRONT;
 }
 
 baton_status baton_rnn_forward_gathered(baton_backend *be, const baton_rnn *rnn, baton_rnn_acts *acts, float *y,
-                                        float *hn, float *cn, const int *ids, const float *table, const float *h0,
-                                        const float *c0, const int *lengths, const float *params,
+                                        float *hn, float *cn, const int *ids, const float *table, int V,
+                                        const float *h0, const float *c0, const int *lengths, const float *params,
                                         const baton_param_table *t, int T, int B)
 {
-    BATON_REQUIRE(baton_rnn_gathers(rnn, acts), "rnn forward from a table of input projections: needs one "
-                  "direction, not cuDNN and not the wavefront (%d directions)", rnn->dirs);
+    BATON_REQUIRE(baton_rnn_gathers(rnn, acts), "rnn forward from a table of input projections: not with cuDNN or "
+                  "the wavefront");
     BATON_TRY(check_shape(acts, T, B));
-    BATON_TRY(be->ops->embed_gather(be, acts->xg, ids, table, T * B, rnn->gates * rnn->hd));
+    size_t GH = (size_t)rnn->gates * rnn->hd;
+    for (int d = 0; d < rnn->dirs; d++)
+        BATON_TRY(be->ops->embed_gather(be, acts->xg + d * (size_t)T * B * GH, ids, table + d * (size_t)V * GH,
+                                        T * B, (int)GH));
     return forward_layers(be, rnn, acts, y, hn, cn, NULL, h0, c0, lengths, params, t, T, B, NULL);
 }
 
