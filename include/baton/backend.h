@@ -237,8 +237,8 @@ typedef struct {
                   * oneDNN and the CPU AVX512-BF16 or AMX; else round) */
     int greedy;  /* greedy decoding's generator: 0 full (all logits, then argmax_rows), 1 screened (the
                   * backend's generator_argmax where it has one: cpu_screen.c in fp32 with libxsmm; else full) */
-    int decin;   /* decoder layer 0's input projection while a decoder's weights are fixed: 0 product (E_tgt y
-                  * times W_ih at every step), 1 table (E_tgt W_ih^T made once, rows gathered: src/decode/table.c) */
+    int decin;   /* layer 0's input projections of encoder and decoder while a decoder's weights are fixed: 0
+                  * product (E y times W_ih), 1 table (E W_ih^T made once, rows gathered: src/decode/table.c) */
     int beammem; /* beam search's memory with dot or general scores: 0 plain (each row's query times W_a and its
                   * context times W_c's context half, at every step), 1 projected (W_a m and W_c[:, :H] m made
                   * once per batch, gathered with the memory: baton_s2s_project_memory) */

@@ -226,8 +226,6 @@ static baton_status write_outputs(const bench_translate_model *x, const bench_op
     const char *dir = o->write_ids;
     char name[64];
     if (beam == o->beams.v[0]) {
-        BATON_REQUIRE(mkdir(dir, 0777) == 0 || errno == EEXIST, "bench translate: --write-ids %s: cannot create it (%s)",
-                      dir, strerror(errno));
         BATON_TRY(write_ids(dir, "src.ids", c->ids, MAX_SRC_TOKENS, c->len, NULL, c->n));
         BATON_TRY(write_ids(dir, "order.txt", c->line, 1, NULL, NULL, c->n)); /* each one's input line */
         char path[4096];
@@ -294,6 +292,9 @@ static baton_status bench_one(baton_report *r, const bench_translate_model *x, c
 baton_status bench_translate(baton_report *r, const bench_opts *o, const bench_translate_model *x)
 {
     BATON_REQUIRE(o->input, "bench translate: --input FILE (sources, one per line) is required");
+    /* before any pass, so that a bad directory costs no decoding */
+    BATON_REQUIRE(!o->write_ids || mkdir(o->write_ids, 0777) == 0 || errno == EEXIST,
+                  "bench translate: --write-ids %s: cannot create it (%s)", o->write_ids, strerror(errno));
     baton_report_init(r, bench_translate_cols, BENCH_TRANSLATE_NCOL);
     sources c;
     baton_status st = sources_load(&c, x, o);
