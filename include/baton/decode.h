@@ -40,7 +40,8 @@ void baton_greedy_destroy(baton_greedy *g);
 /* Declares that params keep their values for the decode calls with them that follow, until the
  * next call (params NULL: no longer): the decoder then tabulates the layer-0 input projections of
  * encoder and decoder per token (baton_s2s_input_table: the decoder's only without input feeding;
- * tables up to 1 GiB) and gathers them instead of multiplying. A translator and a benchmark declare it; training does not. */
+ * tables up to 1 GiB) and gathers them instead of multiplying. A translator and a benchmark
+ * declare it; training does not. */
 baton_status baton_greedy_fix_weights(baton_greedy *g, const float *params, const baton_param_table *t);
 
 /* Decodes sources src (S,B) with lengths src_len (device) and src_len_host (host) for at most

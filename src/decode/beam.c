@@ -221,7 +221,8 @@ static baton_status step_rows(baton_beam *bm, const float *params, const baton_p
     for (int r = 0; r < R; r++)
         bm->ids[r] = step ? bm->tok_hist[(size_t)(step - 1) * bm->R_max + r] : BATON_BOS;
     BATON_TRY(be->ops->upload(be, bm->d_ids, bm->ids, (size_t)R * sizeof(int)));
-    baton_s2s_acts_group_rows(&bm->acts, bm->n_groups ? bm->groups : NULL, bm->n_groups, bm->values); /* additive: none */
+    /* additive scores: no groups */
+    baton_s2s_acts_group_rows(&bm->acts, bm->n_groups ? bm->groups : NULL, bm->n_groups, bm->values);
     baton_status st = baton_s2s_decode(be, bm->m, &bm->acts, params, t, bm->d_len, S, bm->d_ids, bm->d_ones, 1, R,
                                        bm->h, bm->c, bm->h, bm->c, NULL);
     baton_s2s_acts_group_rows(&bm->acts, NULL, 0, NULL);
