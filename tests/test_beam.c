@@ -6,11 +6,11 @@
  *     the reordering of decoder states as survivors move between rows;
  *   - its score is that log-probability over GNMT's length penalty, n-best lists are sorted;
  *   - attention rows are distributions over each source's real tokens;
- *   - all of it again with the decoders' fast paths: the weights declared fixed (baton_*_fix_weights),
- *     where the decoders gather the encoder's and the decoder's input projections from per-token
- *     tables instead of multiplying, and beam search's memory projected once per batch (versions.beammem: keys W_a m,
- *     values W_c[:, :H] m). The rescoring uses neither, so a wrong table row or projection shows as a
- *     log-probability off by 1e-2.
+ *   - all of it again with the decoders' fast paths: the weights declared fixed
+ *     (baton_*_fix_weights), where the decoders gather the encoder's and the decoder's input
+ *     projections from per-token tables instead of multiplying, and beam search's memory projected
+ *     once per batch (versions.beammem: keys W_a m, values W_c[:, :H] m). The rescoring uses
+ *     neither, so a wrong table row or projection shows as a log-probability off by 1e-2.
  * Tolerance 1e-5 absolute on log-probabilities summed over <= 9 tokens (seen: 4e-7): the search
  * and the rescoring run the same float32 arithmetic on batches of different shapes (a few ulps),
  * while a wrong parent or state row changes a log-probability by 1e-2 or more. */
