@@ -112,7 +112,7 @@ static void run(tu_report *r, baton_cell cell, baton_attn_score score, int feed,
          baton_beam_create(&b1, &x.be, &x.m, S, B, 1, MAXLEN, 0) == BATON_OK &&
          baton_greedy_create(&g, &x.be, &x.m, S, B) == BATON_OK;
     snprintf(name, sizeof name, "%s: beam search projects its memory (dot and general scores only)", label);
-    TU_EXPECT(r, ok && (bm.vals != NULL) == (fast && score != BATON_ATTN_ADDITIVE), "%s", name);
+    TU_EXPECT(r, ok && (bm.mem_values != NULL) == (fast && score != BATON_ATTN_ADDITIVE), "%s", name);
     if (ok && fast) {
         ok = baton_beam_fix_weights(&bm, x.params, &x.t) == BATON_OK &&
              baton_beam_fix_weights(&b1, x.params, &x.t) == BATON_OK &&

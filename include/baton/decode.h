@@ -71,8 +71,8 @@ typedef struct {
     baton_s2s_acts acts;        /* carved for (S_max, 1, R_max) */
     baton_decode_fixed fixed;   /* tables of fixed weights */
     float *mem;                 /* (S_max, B_max, H) encoder outputs of the sources (projected general: W_a m) */
-    float *vals;                /* (S_max, B_max, H) projected memory (be->versions.beammem): W_c[:, :H] m, or NULL */
-    float *values;              /* (B_max, S_max, H) vals gathered by group beside acts.enc_out, or NULL */
+    float *mem_values;          /* (S_max, B_max, H) projected memory (be->versions.beammem): W_c[:, :H] m, or NULL */
+    float *group_values;        /* (B_max, S_max, H) mem_values gathered by group beside acts.enc_out, or NULL */
     float *h, *c, *h2, *c2;     /* (L, R_max, H) decoder states, and the reorder targets */
     int *d_ids, *d_ones, *d_len, *d_gather; /* device: step input (R), ones (R), lengths (R), row maps */
     int *ids, *gather, *lens;   /* host mirrors */

@@ -121,7 +121,7 @@ baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rn
 
 /* 1 when baton_rnn_forward_gathered can run these acts: per-step ops or a whole-recurrence
  * version other than the wavefront, not cuDNN. */
-int baton_rnn_gathers(const baton_rnn *rnn, const baton_rnn_acts *acts);
+int baton_rnn_gathers(const baton_rnn_acts *acts);
 
 /* baton_rnn_forward for inference (no dropout) where layer 0's input projections x W_ih^T are rows
  * ids (T*B, device) of table (dirs, V, G*Hd), as a decoder tabulates them per token: no x, and no

@@ -11,8 +11,9 @@
  * Layout (as the packed recurrence's, cpu_recur.c): W (N, K) row-major, leading dimension ld, is
  * cut in chunks of FROZEN_UNITS rows; chunk c's panel P_c (w x K, column-major, w its rows) holds
  * P_c[k*w + i] = W[c*FROZEN_UNITS + i, k]. A product with B not transposed (C = A B, B (K, N): the
- * general attention's query W_a) packs B^T the same way. libxsmm is column-major, and a row-major (M, X) matrix is
- * a column-major X x M one, so chunk c of C^T (w x M, ld ldc) = P_c (w x K) A^T (K x M, ld lda).
+ * general attention's query W_a) packs B^T the same way. libxsmm is column-major, and a row-major
+ * (M, X) matrix is a column-major X x M one, so chunk c of C^T (w x M, ld ldc) = P_c (w x K) A^T
+ * (K x M, ld lda).
  * Chunks are independent: threads take them in a static split, each sum in one fixed order.
  * The same panels serve matrices the backend derives from frozen weights and owns while they stay
  * frozen (the greedy screen's projections, cpu_screen.c), and the screen's state lives and dies

@@ -39,8 +39,9 @@ baton_status baton_beam_create(baton_beam *bm, baton_backend *be, const baton_s2
     baton_s2s_acts_no_grad(&bm->acts, 1);
     BATON_TRY(be->ops->alloc(be, (void **)&bm->mem, (size_t)S_max * B_max * H * sizeof(float), "beam memory"));
     if (be->versions.beammem && m->cfg.score != BATON_ATTN_ADDITIVE) {
-        BATON_TRY(be->ops->alloc(be, (void **)&bm->vals, (size_t)S_max * B_max * H * sizeof(float), "beam memory"));
-        BATON_TRY(be->ops->alloc(be, (void **)&bm->values, (size_t)S_max * B_max * H * sizeof(float), "beam memory"));
+        size_t bytes = (size_t)S_max * B_max * H * sizeof(float);
+        BATON_TRY(be->ops->alloc(be, (void **)&bm->mem_values, bytes, "beam memory"));
+        BATON_TRY(be->ops->alloc(be, (void **)&bm->group_values, bytes, "beam memory"));
     }
     float **states[] = {&bm->h, &bm->c, &bm->h2, &bm->c2};
     for (int i = 0; i < 4; i++)
@@ -76,8 +77,8 @@ void baton_beam_destroy(baton_beam *bm)
 {
     if (!bm->be)
         return;
-    void *dev[] = {bm->mem,    bm->vals,  bm->values,   bm->h,     bm->c,     bm->h2,   bm->c2,
-                   bm->d_ids,  bm->d_ones, bm->d_len,   bm->d_gather, bm->d_val, bm->d_idx, bm->d_lse};
+    void *dev[] = {bm->mem,    bm->mem_values, bm->group_values, bm->h,     bm->c,     bm->h2,    bm->c2,
+                   bm->d_ids,  bm->d_ones,     bm->d_len,        bm->d_gather, bm->d_val, bm->d_idx, bm->d_lse};
     for (size_t i = 0; i < sizeof dev / sizeof *dev; i++)
         if (dev[i])
             bm->be->ops->free(bm->be, dev[i]);
@@ -200,8 +201,9 @@ static baton_status rows_memory(baton_beam *bm, const float *params, const baton
         if (n) {
             BATON_TRY(be->ops->upload(be, bm->d_gather, bm->gather, (size_t)n * sizeof(int)));
             BATON_TRY(be->ops->embed_gather(be, bm->acts.enc_out, bm->d_gather, bm->mem, n, bm->m->cfg.hidden));
-            if (bm->vals)
-                BATON_TRY(be->ops->embed_gather(be, bm->values, bm->d_gather, bm->vals, n, bm->m->cfg.hidden));
+            if (bm->mem_values)
+                BATON_TRY(be->ops->embed_gather(be, bm->group_values, bm->d_gather, bm->mem_values, n,
+                                                bm->m->cfg.hidden));
         }
     }
     BATON_TRY(be->ops->upload(be, bm->d_len, bm->lens, (size_t)R * sizeof(int)));
@@ -222,7 +224,7 @@ static baton_status step_rows(baton_beam *bm, const float *params, const baton_p
         bm->ids[r] = step ? bm->tok_hist[(size_t)(step - 1) * bm->R_max + r] : BATON_BOS;
     BATON_TRY(be->ops->upload(be, bm->d_ids, bm->ids, (size_t)R * sizeof(int)));
     /* additive scores: no groups */
-    baton_s2s_acts_group_rows(&bm->acts, bm->n_groups ? bm->groups : NULL, bm->n_groups, bm->values);
+    baton_s2s_acts_group_rows(&bm->acts, bm->n_groups ? bm->groups : NULL, bm->n_groups, bm->group_values);
     baton_status st = baton_s2s_decode(be, bm->m, &bm->acts, params, t, bm->d_len, S, bm->d_ids, bm->d_ones, 1, R,
                                        bm->h, bm->c, bm->h, bm->c, NULL);
     baton_s2s_acts_group_rows(&bm->acts, NULL, 0, NULL);
@@ -346,10 +348,11 @@ baton_status baton_beam_decode(baton_beam *bm, const float *params, const baton_
     scratch x;
     BATON_TRY(scratch_alloc(&x, bm->R_max, B, beam));
     baton_status st = baton_s2s_encode(be, bm->m, &bm->acts, params, t, src, src_len, S, B, NULL);
-    if (st == BATON_OK && !(bm->vals && bm->m->cfg.score == BATON_ATTN_GENERAL)) /* else the keys take its place */
+    /* projected general scores: the keys W_a m take the memory's place */
+    if (st == BATON_OK && !(bm->mem_values && bm->m->cfg.score == BATON_ATTN_GENERAL))
         st = be->ops->copy(be, bm->mem, bm->acts.enc_out, (size_t)S * B * H * sizeof(float));
-    if (st == BATON_OK && bm->vals) /* once for all steps: each source's rows outnumber its memory rows */
-        st = baton_s2s_project_memory(be, bm->m, bm->mem, bm->vals, bm->acts.enc_out, params, t, S * B);
+    if (st == BATON_OK && bm->mem_values) /* once for all steps: each source's rows outnumber its memory rows */
+        st = baton_s2s_project_memory(be, bm->m, bm->mem, bm->mem_values, bm->acts.enc_out, params, t, S * B);
     if (st == BATON_OK) /* one live row per source to start with: (L, B, H) is already the row layout */
         st = be->ops->copy(be, bm->h, bm->acts.dec_h0, (size_t)L * B * H * sizeof(float));
     if (st == BATON_OK && bm->m->cfg.cell == BATON_CELL_LSTM)

@@ -11,14 +11,15 @@ baton_status baton_decode_rows_memory(baton_backend *be, const baton_s2s *m, bat
                                       const float *params, const baton_param_table *t, int *map, int *d_map,
                                       const float *mem, const int *src_of, int S, int B, int R);
 
-/* Fixes f to params (NULL: unfixes): makes, or drops, the table of input projections. */
+/* Fixes f to params (NULL: unfixes): makes, or drops, the tables of input projections. */
 baton_status baton_decode_fix(baton_backend *be, const baton_s2s *m, baton_decode_fixed *f, const float *params,
                               const baton_param_table *t);
 
-/* acts->in_table for a decode call with params: f's table when it was made from them, else NULL. */
+/* acts->in_table and enc_table for a decode call with params: f's tables when they were made from
+ * them, else NULL. */
 void baton_decode_use_fixed(baton_s2s_acts *acts, const baton_decode_fixed *f, const float *params);
 
-/* Frees f's table. */
+/* Frees f's tables. */
 void baton_decode_fixed_free(baton_backend *be, baton_decode_fixed *f);
 
 #endif

@@ -198,23 +198,33 @@ static baton_status bridge(baton_backend *be, const baton_s2s *m, float *dec, fl
     return BATON_OK;
 }
 
+/* A recurrent stack over token ids (T,B): its layer-0 input projections gathered from table (V rows
+ * per direction) where the decoder fixed its weights and there is no dropout, else the embeddings
+ * `emb` of the ids into emb_buf (T,B,E), dropped out at site_emb, through baton_rnn_forward. */
+static baton_status rnn_over_ids(baton_backend *be, const baton_s2s *m, const baton_rnn *rnn, baton_rnn_acts *ra,
+                                 float *y, float *hn, float *cn, const int *ids, const float *table, int V, int emb,
+                                 float *emb_buf, const float *h0, const float *c0, const int *lengths,
+                                 const float *params, const baton_param_table *t, int T, int B,
+                                 const baton_dropout_key *drop, int site_emb, int site_rnn)
+{
+    if (table && !drop && baton_rnn_gathers(ra))
+        return baton_rnn_forward_gathered(be, rnn, ra, y, hn, cn, ids, table, V, h0, c0, lengths, params, t, T, B);
+    size_t n = (size_t)T * B * m->cfg.emb;
+    BATON_TRY(be->ops->embed_gather(be, emb_buf, ids, W(params, t, emb), T * B, m->cfg.emb));
+    if (dropping(m, drop))
+        BATON_TRY(site_dropout(be, m, drop, site_emb, emb_buf, emb_buf, n));
+    baton_dropout_key k = drop ? site_key(drop, site_rnn) : (baton_dropout_key){0, 0, 0};
+    return baton_rnn_forward(be, rnn, ra, y, hn, cn, emb_buf, h0, c0, lengths, params, t, T, B, drop ? &k : NULL);
+}
+
 baton_status baton_s2s_encode(baton_backend *be, const baton_s2s *m, baton_s2s_acts *acts, const float *params,
                               const baton_param_table *t, const int *src, const int *src_len, int S, int B,
                               const baton_dropout_key *drop)
 {
-    int E = m->cfg.emb, lstm = m->cfg.cell == BATON_CELL_LSTM, dr = dropping(m, drop);
-    baton_dropout_key kenc = drop ? site_key(drop, SITE_ENC_RNN) : (baton_dropout_key){0, 0, 0};
-    if (acts->enc_table && !drop && baton_rnn_gathers(&m->enc, &acts->enc)) {
-        BATON_TRY(baton_rnn_forward_gathered(be, &m->enc, &acts->enc, acts->enc_out, acts->enc_h,
-                                             lstm ? acts->enc_c : NULL, src, acts->enc_table, m->cfg.src_vocab, NULL,
-                                             NULL, src_len, params, t, S, B));
-    } else {
-        BATON_TRY(be->ops->embed_gather(be, acts->emb_src, src, W(params, t, m->emb_src), S * B, E));
-        if (dr)
-            BATON_TRY(site_dropout(be, m, drop, SITE_EMB_SRC, acts->emb_src, acts->emb_src, (size_t)S * B * E));
-        BATON_TRY(baton_rnn_forward(be, &m->enc, &acts->enc, acts->enc_out, acts->enc_h, lstm ? acts->enc_c : NULL,
-                                    acts->emb_src, NULL, NULL, src_len, params, t, S, B, drop ? &kenc : NULL));
-    }
+    int lstm = m->cfg.cell == BATON_CELL_LSTM;
+    BATON_TRY(rnn_over_ids(be, m, &m->enc, &acts->enc, acts->enc_out, acts->enc_h, lstm ? acts->enc_c : NULL, src,
+                           acts->enc_table, m->cfg.src_vocab, m->emb_src, acts->emb_src, NULL, NULL, src_len, params,
+                           t, S, B, drop, SITE_EMB_SRC, SITE_ENC_RNN));
     BATON_TRY(bridge(be, m, acts->dec_h0, acts->enc_h, B, 0));
     if (m->cfg.input_feed) { /* h~_0 = 0 for a step-by-step decoder, whose steps share the keys */
         BATON_TRY(be->ops->zero(be, acts->feed0, (size_t)B * m->cfg.hidden * sizeof(float)));
@@ -230,24 +240,13 @@ static baton_status decode_hidden(baton_backend *be, const baton_s2s *m, baton_s
                                   const int *tgt_len, int T, int B, const float *h0, const float *c0, float *hn,
                                   float *cn, const baton_dropout_key *drop)
 {
-    const baton_ops *ops = be->ops;
-    int E = m->cfg.emb, H = m->cfg.hidden, TB = T * B;
-    int lstm = m->cfg.cell == BATON_CELL_LSTM, dr = dropping(m, drop);
-    baton_dropout_key kdec = drop ? site_key(drop, SITE_DEC_RNN) : (baton_dropout_key){0, 0, 0};
-    if (acts->in_table && !drop && baton_rnn_gathers(&m->dec, &acts->dec)) {
-        BATON_TRY(baton_rnn_forward_gathered(be, &m->dec, &acts->dec, acts->dec_out, hn, lstm ? cn : NULL, tgt_in,
-                                             acts->in_table, m->cfg.tgt_vocab, h0, lstm ? c0 : NULL, tgt_len, params,
-                                             t, T, B));
-    } else {
-        BATON_TRY(ops->embed_gather(be, acts->emb_tgt, tgt_in, W(params, t, m->emb_tgt), TB, E));
-        if (dr)
-            BATON_TRY(site_dropout(be, m, drop, SITE_EMB_TGT, acts->emb_tgt, acts->emb_tgt, (size_t)TB * E));
-        BATON_TRY(baton_rnn_forward(be, &m->dec, &acts->dec, acts->dec_out, hn, lstm ? cn : NULL, acts->emb_tgt, h0,
-                                    lstm ? c0 : NULL, tgt_len, params, t, T, B, drop ? &kdec : NULL));
-    }
+    int H = m->cfg.hidden, lstm = m->cfg.cell == BATON_CELL_LSTM, dr = dropping(m, drop);
+    BATON_TRY(rnn_over_ids(be, m, &m->dec, &acts->dec, acts->dec_out, hn, lstm ? cn : NULL, tgt_in, acts->in_table,
+                           m->cfg.tgt_vocab, m->emb_tgt, acts->emb_tgt, h0, lstm ? c0 : NULL, tgt_len, params, t, T,
+                           B, drop, SITE_EMB_TGT, SITE_DEC_RNN));
     BATON_TRY(baton_s2s_attend(be, m, &acts->attn, acts->att_h, acts->ctx, acts->cat, acts->dec_out, acts->enc_out,
                                src_len, params, t, T, S, B));
-    return dr ? site_dropout(be, m, drop, SITE_ATT_H, acts->att_hd, acts->att_h, (size_t)TB * H) : BATON_OK;
+    return dr ? site_dropout(be, m, drop, SITE_ATT_H, acts->att_hd, acts->att_h, (size_t)T * B * H) : BATON_OK;
 }
 
 baton_status baton_s2s_attend(baton_backend *be, const baton_s2s *m, baton_attention_acts *attn, float *att_h,

@@ -412,9 +412,8 @@ baton_status baton_rnn_forward(baton_backend *be, const baton_rnn *rnn, baton_rn
     return forward_layers(be, rnn, acts, y, hn, cn, x, h0, c0, lengths, params, t, T, B, drop);
 }
 
-int baton_rnn_gathers(const baton_rnn *rnn, const baton_rnn_acts *acts)
+int baton_rnn_gathers(const baton_rnn_acts *acts)
 {
-    (void)rnn;
     return !acts->cudnn && acts->recur != BATON_RECUR_WAVEFRONT;
 }
 
@@ -423,7 +422,7 @@ baton_status baton_rnn_forward_gathered(baton_backend *be, const baton_rnn *rnn,
                                         const float *h0, const float *c0, const int *lengths, const float *params,
                                         const baton_param_table *t, int T, int B)
 {
-    BATON_REQUIRE(baton_rnn_gathers(rnn, acts), "rnn forward from a table of input projections: not with cuDNN or "
+    BATON_REQUIRE(baton_rnn_gathers(acts), "rnn forward from a table of input projections: not with cuDNN or "
                   "the wavefront");
     BATON_TRY(check_shape(acts, T, B));
     size_t GH = (size_t)rnn->gates * rnn->hd;
