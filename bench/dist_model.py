@@ -20,7 +20,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import perf_model as pm  # noqa: E402  (the configurations, the parameter count and the step's timeline)
+import perfmodel as pm  # noqa: E402  (the configurations, the parameter count and the step's timeline)
 
 MB = 1e6  # bucket sizes and volumes are decimal megabytes, as NCCL and PyTorch DDP count them
 GB = 1e9

@@ -17,7 +17,7 @@
  * gnmt), and with bf16 the chunk's bf16 copy of dlogits that the two backward GEMMs read (half the
  * logits again, 12 MB). Multiples of 64 keep a chunk's GEMMs on whole 64-row tiles. gnmt: 192
  * rows (23.4 MiB), 34 chunks of its 6400 rows; V = 8000 (tiny, base): 768 rows (23.4 MiB). The
- * same rule as bench/perf_model.py's generator_fused, so that the model counts what the code runs.
+ * same rule as generator_fused in bench/perfmodel/model.py, so that the model counts what the code runs.
  *
  * The price: each chunk reads W_out twice and reads and writes dW_out once (the K of dW_out's GEMM
  * is split into chunks), so for a large V*H (gnmt) the DRAM traffic grows by more than the logits'

@@ -39,7 +39,7 @@ typedef struct {
 /* H100 SXM and H200: 132 SMs at 1.98 GHz, 128 fp32 lanes each: 33.4 TFMA/s peak, half of it reached
  * by split-K dot products; dense tensor peaks 67 (fp32 SIMT, 2 FLOP/FMA), 495 (tf32), 989 (bf16)
  * TFLOP/s, half reached at the recurrent GEMM's shapes, a fifth by persistent's 16-row warp tiles;
- * L2 reads at 5.5 TB/s (bench/perf_model.py's L2_BW). The two differ in HBM, which a recurrence
+ * L2 reads at 5.5 TB/s (L2_BW in bench/perfmodel/constants.py). The two differ in HBM, which a recurrence
  * whose weights stay in L2 or shared memory barely touches. */
 static const auto_row rows[] = {
     {"H200", 16.7e12, {33e12, 247e12, 494e12}, 5.0, 2.0, 1.5, 1.5, 5.5e12, 198e12, "modelled"},
