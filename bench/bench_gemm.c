@@ -44,11 +44,11 @@ typedef struct {
     int ta, tb, M, N, K; /* C (M,N) = op(A) op(B), row-major; op transposes where ta / tb */
 } shape;
 
-/* BLIS's typed API (blis.h, 0.9): trans_t BLIS_TRANSPOSE = 1 << 3; dims and strides are 64-bit. */
+/* BLIS's typed API (blis.h, 0.9); dims and strides are 64-bit. Its general strides express every
+ * transpose, so the trans_t arguments stay BLIS_NO_TRANSPOSE (0). */
 typedef void (*blis_sgemm_fn)(int ta, int tb, long m, long n, long k, float *alpha, float *a, long rsa, long csa,
                               float *b, long rsb, long csb, float *beta, float *c, long rsc, long csc);
 typedef void (*blis_threads_fn)(long n);
-#define BLIS_TRANSPOSE (1 << 3)
 
 typedef struct {
     const char *name;
@@ -84,12 +84,6 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static void usage(FILE *out)
@@ -177,12 +171,13 @@ static double time_calls(const library *lib, const shape *s, const float *A, con
         lib->run(s, A, B, C);
         t[r] = now() - t0;
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp_double);
-    return t[reps / 2];
+    return baton_bench_median(t, reps);
 }
 
-/* Largest |C - ref| over largest |ref|: both sum the same K products in some order, so they agree to
- * a few float roundings of the sum (K <= 32768 here: 1e-4 is far above that, far below a wrong layout). */
+/* Largest |C - ref| over largest |ref| (NaN if any element is NaN): both sum the same K products of
+ * values in [-1, 1) in some order, so they differ by float roundings of the sums, about sqrt(K) 2^-24
+ * relative (under 1e-5 at a step's largest K, V = 32000); 1e-4 is above that and far below the
+ * error of a wrong layout or an unwritten element. */
 static double rel_error(const float *C, const float *ref, size_t n)
 {
     double err = 0.0, scale = 0.0;
@@ -211,7 +206,9 @@ static int time_shape(const shape *s, int i, const library *libs, int n_libs, in
             int l = r % 2 ? n_libs - 1 - k : k;
             per[l][r] = time_calls(&libs[l], s, A, B, l ? C : ref, reps);
         }
-    for (int l = 1; l < n_libs && !bad; l++) { /* ref is OpenBLAS's C; C the last other library's */
+    for (int l = 1; l < n_libs && !bad; l++) { /* ref is OpenBLAS's C; C poisoned, so what is not written fails */
+        for (size_t k = 0; k < nc; k++)
+            C[k] = NAN;
         libs[l].run(s, A, B, C);
         double err = rel_error(C, ref, nc);
         if (!(err <= 1e-4)) {
