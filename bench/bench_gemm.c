@@ -104,6 +104,17 @@ static int fail(const char *fmt, const char *arg)
     return 2;
 }
 
+/* *out = s as a whole decimal integer in lo..hi; 0 when it is not one. */
+static int int_in(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < lo || v > hi)
+        return 0;
+    *out = (int)v;
+    return 1;
+}
+
 static void add(shape *v, int *n, const char *name, int ta, int tb, int M, int N, int K)
 {
     if (*n < MAX_SHAPES && M > 0 && N > 0 && K > 0) {
@@ -256,31 +267,29 @@ int main(int argc, char **argv)
     const char *config = "base", *blis_path = NULL;
     char *shapes = NULL;
     int threads = 0, reps = 5, rounds = 3;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option but --help takes a value */
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        int *num = !strcmp(a, "--threads") ? &threads : !strcmp(a, "--reps") ? &reps
+                 : !strcmp(a, "--rounds") ? &rounds : NULL;
+        int hi = num == &threads ? 1024 : num == &reps ? MAX_REPS : MAX_ROUNDS;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
         }
+        if (!num && strcmp(a, "--config") && strcmp(a, "--shapes") && strcmp(a, "--blis"))
+            return fail("unknown option '%s' (--help)", a);
         if (!val)
             return fail("%s: expected a value after it (--help)", a);
+        if (num && !int_in(val, 1, hi, num)) {
+            fprintf(stderr, PROG ": %s '%s': expected an integer in 1..%d\n", a, val, hi);
+            return 2;
+        }
         if (!strcmp(a, "--config"))
             config = val;
         else if (!strcmp(a, "--shapes"))
             shapes = argv[i + 1];
         else if (!strcmp(a, "--blis"))
             blis_path = val;
-        else if (!strcmp(a, "--threads") && (threads = atoi(val)) >= 1 && threads <= 1024)
-            ;
-        else if (!strcmp(a, "--reps") && (reps = atoi(val)) >= 1 && reps <= MAX_REPS)
-            ;
-        else if (!strcmp(a, "--rounds") && (rounds = atoi(val)) >= 1 && rounds <= MAX_ROUNDS)
-            ;
-        else if (!strcmp(a, "--threads") || !strcmp(a, "--reps") || !strcmp(a, "--rounds"))
-            return fail("'%s': expected --threads 1..1024, --reps 1..101, --rounds 1..15", val);
-        else
-            return fail("unknown option '%s' (--help)", a);
-        i++;
     }
     shape v[MAX_SHAPES];
     char spec_copy[256];
